@@ -1,0 +1,293 @@
+"""The official Kling API (Kuaishou), ``/v1/videos/*`` routes.
+
+Wire facts (``../shared/design/GATEWAYS.md`` §1): JWT auth (HS256, ``iss`` = access key, signed with
+the secret key); ``duration`` and ``sound`` are *strings* (``"5"``, ``"on"``); text-to-video and
+image-to-video are separate families and a job must be polled under the family that created it; the
+success state is spelled ``succeed``; a failed job's reason is in ``task_status_msg`` while the
+envelope still says ``SUCCEED``; errors are numeric ``code`` values in the body, and HTTP 429 carries
+both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import jwt
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Credentials,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    decode_json,
+    expect_dict,
+    http_error,
+    opt_float,
+    opt_str,
+    snippet,
+    timestamp,
+    url_list,
+)
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+#: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
+JWT_TTL = 1800
+JWT_REFRESH_MARGIN = 300
+#: ``nbf`` is set this far in the past to absorb clock skew (error 1003 otherwise).
+JWT_NBF_SKEW = 5
+
+FAMILIES = ("text2video", "image2video")
+
+_STATES = {
+    "submitted": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "succeed": TaskState.SUCCEEDED,
+    "succeeded": TaskState.SUCCEEDED,
+    "success": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "fail": TaskState.FAILED,
+}
+
+_AUTH_CODES = {1000, 1001, 1002, 1003, 1004, 1103, 1304}
+_QUOTA_CODES = {1100, 1101, 1102}
+_RATE_CODES = {1302, 1303}
+_POLICY_CODES = {1300, 1301}
+_NOT_FOUND_CODES = {1202, 1203}
+_SERVER_CODES = {5000, 5001, 5002}
+#: words in ``task_status_msg`` that mark a content-safety refusal of an accepted job
+_POLICY_WORDS = ("risk", "sensitive", "security", "policy", "nsfw", "violat", "prohibit", "safety")
+
+
+def make_jwt(access_key: str, secret_key: str, now: float) -> str:
+    """The bearer token the official API wants: pure function of the keys and the time."""
+    payload = {"iss": access_key, "exp": int(now) + JWT_TTL, "nbf": int(now) - JWT_NBF_SKEW}
+    return jwt.encode(payload, secret_key, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"})
+
+
+class KlingGateway(Gateway):
+    name: ClassVar[str] = "kling"
+    title: ClassVar[str] = "Kling official API"
+    default_base_url: ClassVar[str] = "https://api-singapore.klingai.com"
+    idempotency = "lookup"
+    default_model: ClassVar[str] = "kling-v2-6"
+    key_help: ClassVar[str] = (
+        "Access key (login) and secret key (password) from the Kling developer console; "
+        "China-region keys need host https://api-beijing.klingai.com."
+    )
+    models: ClassVar[dict[str, Capabilities]] = {
+        "kling-v2-6": Capabilities(
+            model="kling-v2-6",
+            prompt_max=2500,
+            negative_prompt=True,
+            negative_prompt_max=2500,
+            tiers=("std", "pro"),
+            sound_needs_pro=True,
+            end_image=True,
+            end_image_needs_pro=True,
+            end_image_excludes_sound=True,
+            end_image_needs_start=False,
+            cfg_scale=False,
+            local_images="base64",
+            extra_fields={
+                "watermark": "bool: sent as watermark_info.enabled",
+            },
+            cost_reporting=False,
+            notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
+        )
+    }
+
+    # ----------------------------------------------------------------- auth
+    def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
+        if not credentials.access_key or not credentials.api_key:
+            raise KlingAuthError(
+                "the official Kling API needs the access key (login) and the secret key (password)",
+                gateway=self.name,
+            )
+        return {"Authorization": f"Bearer {make_jwt(credentials.access_key, credentials.api_key, now)}"}
+
+    def validate_extra(self, request: VideoRequest) -> None:
+        wm = request.extra.get("watermark")
+        if "watermark" in request.extra and not isinstance(wm, bool):
+            raise KlingValidationError.for_field(self.name, "extra.watermark", wm, "true, false")
+
+    # ----------------------------------------------------------------- submit
+    @staticmethod
+    def family(request: VideoRequest) -> str:
+        return "image2video" if request.is_image_to_video else "text2video"
+
+    def build_submit(self, request: VideoRequest) -> HttpRequest:
+        body: dict[str, Any] = {
+            "model_name": self.model,
+            "prompt": request.prompt,
+            "duration": str(request.duration),
+            "mode": request.tier or "std",
+            "sound": "on" if request.sound else "off",
+        }
+        if request.negative_prompt is not None:
+            body["negative_prompt"] = request.negative_prompt
+        if request.is_image_to_video:
+            if request.start_image is not None:
+                body["image"] = _strip_data_uri(request.start_image)
+            if request.end_image is not None:
+                body["image_tail"] = _strip_data_uri(request.end_image)
+        else:
+            body["aspect_ratio"] = request.aspect_ratio or "16:9"
+        if request.callback_url is not None:
+            body["callback_url"] = request.callback_url
+        if request.client_reference is not None:
+            body["external_task_id"] = self.client_id(request.client_reference)
+        if "watermark" in request.extra:
+            body["watermark_info"] = {"enabled": request.extra["watermark"]}
+        return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
+
+    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        return self._task(data, self.family(request), response)
+
+    # ----------------------------------------------------------------- status
+    def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        family = endpoint if endpoint in FAMILIES else "text2video"
+        return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
+
+    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        return self._task(data, endpoint if endpoint in FAMILIES else "text2video", response)
+
+    def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
+        if request.client_reference is None:
+            return None
+        return self.build_status(self.client_id(request.client_reference), self.family(request))
+
+    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+        try:
+            return self.parse_status(
+                self.client_id(request.client_reference or ""), self.family(request), response
+            )
+        except KlingNotFoundError:
+            return None
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        message = task.error_message or f"job {task.task_id} failed"
+        lowered = message.lower()
+        if any(word in lowered for word in _POLICY_WORDS):
+            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
+        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+
+    # ----------------------------------------------------------------- connection test
+    def build_test_connection(self) -> HttpRequest:
+        return HttpRequest("GET", "/v1/videos/text2video", params={"pageNum": "1", "pageSize": "1"})
+
+    def check_test_connection(self, response: HttpResponse) -> None:
+        self._data(response, allow_list=True)
+
+    # ----------------------------------------------------------------- helpers
+    def _data(self, response: HttpResponse, allow_list: bool = False) -> Any:
+        """The envelope's ``data`` after checking HTTP status and ``code`` (both can signal errors)."""
+        try:
+            body = decode_json(self.name, response)
+        except KlingProtocolError:
+            if response.status_code >= 400:
+                raise http_error(
+                    self.name, response, code=None, message=snippet(response.text) or "empty body"
+                ) from None
+            raise
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                raise http_error(self.name, response, code=None, message=snippet(response.text))
+            raise KlingProtocolError(
+                "response is not a JSON object", gateway=self.name, status_code=response.status_code
+            )
+        code = body.get("code")
+        message = str(body.get("message") or body.get("msg") or "")
+        if response.status_code >= 400 or (code not in (0, "0", None)):
+            raise self._error(response, code, message)
+        data = body.get("data")
+        if allow_list and isinstance(data, list):
+            return data
+        return expect_dict(self.name, data, "data", response.status_code)
+
+    def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
+        try:
+            num = int(code)
+        except (TypeError, ValueError):
+            num = None
+        text = message or snippet(response.text)
+        kind: type[KlingError] | None = None
+        if num in _AUTH_CODES:
+            kind = KlingAuthError
+        elif num in _QUOTA_CODES:
+            kind = KlingQuotaError
+        elif num in _RATE_CODES:
+            kind = KlingRateLimitError
+        elif num in _POLICY_CODES:
+            kind = KlingContentPolicyError
+        elif num in _NOT_FOUND_CODES:
+            kind = KlingNotFoundError
+        elif num in _SERVER_CODES:
+            kind = KlingServerError
+        elif num in (1200, 1201):
+            kind = KlingValidationError
+        if response.status_code < 400 and kind is None:
+            kind = KlingProtocolError if num is None else KlingValidationError
+        err = http_error(self.name, response, code=code if num is None else num, message=text, kind=kind)
+        if kind in (KlingQuotaError, KlingContentPolicyError, KlingValidationError, KlingAuthError):
+            err.request_rejected = True
+        return err
+
+    def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
+        task_id = opt_str(data.get("task_id"))
+        if task_id is None:
+            raise KlingProtocolError(
+                "data.task_id is missing", gateway=self.name, status_code=response.status_code
+            )
+        status = str(data.get("task_status") or "").lower()
+        state = _STATES.get(status, TaskState.RUNNING)
+        result = data.get("task_result")
+        urls: list[str] = []
+        if isinstance(result, dict) and isinstance(result.get("videos"), list):
+            for video in result["videos"]:
+                if isinstance(video, dict):
+                    urls.extend(url_list(video.get("url")))
+        if state is TaskState.SUCCEEDED and not urls:
+            raise KlingProtocolError(
+                f"job {task_id} succeeded without a video URL",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        info = data.get("task_info")
+        external = opt_str(info.get("external_task_id")) if isinstance(info, dict) else None
+        failed = state is TaskState.FAILED
+        return VideoTask(
+            task_id=task_id,
+            gateway=self.name,
+            state=state,
+            endpoint=family,
+            video_urls=urls,
+            error_code=status if failed else None,
+            error_message=(opt_str(data.get("task_status_msg")) or "generation failed") if failed else None,
+            cost=opt_float(data.get("final_unit_deduction")),
+            created_at=timestamp(data.get("created_at")),
+            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
+            client_reference=external,
+            raw=data,
+        )
+
+
+def _strip_data_uri(value: str) -> str:
+    """The official API takes an image URL or raw base64, never a ``data:`` URI."""
+    if value.startswith("data:") and "," in value:
+        return value.split(",", 1)[1]
+    return value
