@@ -126,6 +126,10 @@ class Gateway(ABC):
     models: ClassVar[Mapping[str, Capabilities]]
     #: where the API key comes from, for docs and the connection form
     key_help: ClassVar[str] = ""
+    #: how long the hook may reuse :meth:`auth_headers` (``None``: for ever; Kling's JWT expires)
+    auth_cache_seconds: ClassVar[float | None] = None
+    #: the ``endpoint`` values to try, in order, when polling a job whose endpoint is not known
+    status_endpoints: ClassVar[tuple[str | None, ...]] = (None,)
 
     def __init__(self, model: str | None = None) -> None:
         chosen = model or self.default_model

@@ -49,7 +49,7 @@ JWT_REFRESH_MARGIN = 300
 #: ``nbf`` is set this far in the past to absorb clock skew (error 1003 otherwise).
 JWT_NBF_SKEW = 5
 
-FAMILIES = ("text2video", "image2video")
+FAMILIES: tuple[str, ...] = ("text2video", "image2video")
 
 _STATES = {
     "submitted": TaskState.QUEUED,
@@ -82,6 +82,8 @@ class KlingGateway(Gateway):
     title: ClassVar[str] = "Kling official API"
     default_base_url: ClassVar[str] = "https://api-singapore.klingai.com"
     idempotency = "lookup"
+    auth_cache_seconds: ClassVar[float | None] = JWT_TTL - JWT_REFRESH_MARGIN
+    status_endpoints: ClassVar[tuple[str | None, ...]] = FAMILIES
     default_model: ClassVar[str] = "kling-v2-6"
     key_help: ClassVar[str] = (
         "Access key (login) and secret key (password) from the Kling developer console; "

@@ -1,0 +1,60 @@
+# Two commands matter: `make demo` and `make test`. Both work on a machine with only python3 and make:
+# uv is installed from PyPI into .tools/ when it is not on PATH, and the locked environment is synced.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_BIN := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV_BIN),)
+UV_BIN := $(CURDIR)/.tools/bin/uv
+endif
+UV := $(UV_BIN)
+
+export UV_COMPILE_BYTECODE := 1
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+
+.PHONY: help install lint test test-fast demo docs docs-build bench clean
+
+help:
+	@echo "make demo   - render a video on the local emulator and print the MP4 path"
+	@echo "make test   - lint, type-check, build the docs and run the whole test suite"
+	@echo "make docs   - serve the documentation at http://127.0.0.1:8000"
+	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.synced
+
+lint: install
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+
+docs-build: install
+	$(UV) run --locked mkdocs build --strict --site-dir docs/site
+
+test: lint docs-build
+	$(UV) run --locked pytest
+
+test-fast: install
+	$(UV) run --locked pytest -m "not e2e" -x
+
+demo: install
+	$(UV) run --locked python -m airflow_provider_kling.demo
+
+docs: install
+	$(UV) run --locked mkdocs serve
+
+bench: install
+	$(UV) sync --locked --group bench
+	$(UV) run --locked --group bench python bench/run_all.py
+	@touch .venv/.synced
+
+clean:
+	rm -rf .venv .tools docs/site .pytest_cache .mypy_cache .ruff_cache

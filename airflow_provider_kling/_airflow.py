@@ -1,0 +1,98 @@
+"""What the operator and the sensor share: turning results and errors into Airflow outcomes.
+
+Kept free of heavy imports at module level (DAG files import the operator on every parse).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.exceptions import KlingError
+    from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.models import VideoTask
+
+try:  # Airflow 3.x task SDK
+    from airflow.sdk.configuration import conf
+except ImportError:  # pragma: no cover
+    from airflow.configuration import conf
+
+#: Event statuses a Kling trigger may send; anything else is a protocol error, never success.
+EVENT_STATUSES = ("success", "error", "timeout")
+
+
+def default_deferrable() -> bool:
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def airflow_error(err: KlingError, *, resubmit_safe: bool = True) -> AirflowException:
+    """``AirflowFailException`` for what a retry cannot fix, ``AirflowException`` (retried) otherwise.
+
+    A failed generation is retried (the next try submits a new job, since the old one failed); a
+    submit of unknown outcome is retried only where the next try can find the job instead of paying
+    again (``resubmit_safe``).
+    """
+    from airflow_provider_kling.exceptions import KlingSubmitUncertainError, KlingTaskFailedError
+
+    message = str(err)
+    if isinstance(err, KlingSubmitUncertainError):
+        return AirflowException(message) if resubmit_safe else AirflowFailException(message)
+    if err.retryable or isinstance(err, KlingTaskFailedError):
+        return AirflowException(message)
+    return AirflowFailException(message)
+
+
+def task_from_event(event: Any) -> tuple[VideoTask | None, KlingError | None]:
+    """Validate a trigger event strictly: an unknown or missing status is an error, not success."""
+    from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingTimeoutError
+    from airflow_provider_kling.models import VideoTask
+
+    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+        status = event.get("status") if isinstance(event, dict) else type(event).__name__
+        return None, KlingProtocolError(f"unexpected trigger event (status {status!r})")
+    status = event["status"]
+    if status == "success":
+        try:
+            return VideoTask.model_validate(event["task"]), None
+        except Exception as exc:
+            return None, KlingProtocolError(f"trigger event carries no valid task: {exc}")
+    if status == "timeout":
+        return None, KlingTimeoutError(str(event.get("message") or "timed out waiting for the job"))
+    error = event.get("error")
+    if not isinstance(error, dict):
+        return None, KlingProtocolError("error event without error details")
+    return None, KlingError.from_dict(error)
+
+
+def finish(
+    hook: KlingHook,
+    task: VideoTask,
+    *,
+    download_to: str | os.PathLike[str] | None,
+    max_download_bytes: int | None = None,
+) -> dict[str, Any]:
+    """Raise for a failed job; otherwise download where asked and return the small XCom dict."""
+    from airflow_provider_kling.exceptions import KlingError
+
+    try:
+        hook.raise_for_task(task)
+        result = task.summary()
+        if download_to is not None:
+            kwargs = {} if max_download_bytes is None else {"max_bytes": max_download_bytes}
+            prefix = _safe_name(task.task_id)
+            result["downloads"] = [
+                hook.download(
+                    url, download_to, filename=f"{prefix}-{i}.mp4" if i else f"{prefix}.mp4", **kwargs
+                )
+                for i, url in enumerate(task.video_urls)
+            ]
+    except KlingError as err:
+        raise airflow_error(err) from None
+    return result
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "video"

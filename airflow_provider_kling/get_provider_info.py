@@ -1,0 +1,95 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Plain data, no imports of the provider's modules: Airflow reads it in every component, and the
+connection form is built from ``conn-fields`` / ``ui-field-behaviour`` without importing the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_kling import __version__
+
+_GATEWAYS = ["kling", "rivya", "runware", "apixo", "apimart", "kie"]
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-kling",
+        "name": "Kling",
+        "description": "Render Kling 2.6 videos from Airflow through the official Kling API or a gateway "
+        "(Rivya, Runware, APIXO, APIMart-compatible, Apikley/kie.ai).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Kling",
+                "external-doc-url": "https://app.klingai.com/global/dev/document-api",
+                "tags": ["ai", "video"],
+            }
+        ],
+        "operators": [
+            {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.operators.kling"]},
+        ],
+        "sensors": [
+            {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.sensors.kling"]},
+        ],
+        "triggers": [
+            {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.triggers.kling"]},
+        ],
+        "hooks": [
+            {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.hooks.kling"]},
+        ],
+        "extra-links": ["airflow_provider_kling.links.KlingVideoLink"],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_kling.hooks.kling.KlingHook",
+                "hook-name": "Kling",
+                "connection-type": "kling",
+                "conn-fields": {
+                    "gateway": {
+                        "label": "Gateway",
+                        "schema": {"type": ["string", "null"], "enum": _GATEWAYS, "default": "kling"},
+                        "description": "kling (official API), rivya, runware, apixo, apimart "
+                        "(any APIMart-compatible host) or kie (Apikley and kie.ai).",
+                    },
+                    "model": {
+                        "label": "Model override",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Leave empty for the gateway's Kling 2.6 model id "
+                        "(e.g. Runware: klingai:kling-video@2.6-pro).",
+                    },
+                    "timeout": {
+                        "label": "HTTP timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
+                    "max_retries": {
+                        "label": "Retries per HTTP call",
+                        "schema": {"type": ["integer", "null"], "default": 4},
+                    },
+                    "poll_interval": {
+                        "label": "Poll interval (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                        "description": "Default: 5 s, after a first delay of 50 s (5 s clip) / 80 s (10 s).",
+                    },
+                    "first_poll_delay": {
+                        "label": "First poll delay (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "password": "API key / secret key",
+                        "host": "Base URL (optional)",
+                        "login": "Access key (official Kling API only)",
+                    },
+                    "placeholders": {
+                        "host": "empty = the gateway's public base URL",
+                        "password": "API key (official Kling API: the secret key)",
+                        "login": "official Kling API only",
+                        "extra": '{"gateway": "kling"}',
+                    },
+                },
+            }
+        ],
+    }

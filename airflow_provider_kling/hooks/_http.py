@@ -1,0 +1,157 @@
+"""HTTP plumbing shared by the hook's sync and async paths: one retry policy, error mapping, client pool.
+
+Kept apart from the hook so the triggerer's hot path (one status call) reads as a few lines there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingServerError
+from airflow_provider_kling.gateways.base import HttpRequest, HttpResponse
+
+#: ``Retry-After`` longer than this is capped (we would rather fail and let Airflow retry later).
+RETRY_AFTER_CAP = 60.0
+#: Bound on the time one call may spend retrying, whatever the attempt budget.
+RETRY_TOTAL_SECONDS = 120.0
+
+_backoff = wait_random_exponential(multiplier=0.5, max=20)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Honour ``Retry-After`` on 429, else jittered exponential backoff."""
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    if isinstance(exc, KlingRateLimitError) and exc.retry_after is not None:
+        return min(exc.retry_after, RETRY_AFTER_CAP)
+    return float(_backoff(state))
+
+
+def retry_kwargs(
+    attempts: int, should_retry: Callable[[BaseException], bool], before_sleep: Any = None, sleep: Any = None
+) -> dict[str, Any]:
+    """Arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike: one policy, two paths."""
+    kwargs: dict[str, Any] = {
+        "retry": retry_if_exception(should_retry),
+        "stop": stop_after_attempt(max(1, attempts)) | stop_after_delay(RETRY_TOTAL_SECONDS),
+        "wait": _wait,
+        "reraise": True,
+    }
+    if before_sleep is not None:
+        kwargs["before_sleep"] = before_sleep
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return kwargs
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, KlingError) and exc.retryable
+
+
+def transport_error(gateway: str, exc: httpx.TransportError) -> KlingServerError:
+    """A transport failure as a typed error. Only a failed connect proves the request was not sent."""
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.UnsupportedProtocol)
+    return KlingServerError(
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        gateway=gateway,
+        request_rejected=never_sent,
+    )
+
+
+def to_response(resp: httpx.Response) -> HttpResponse:
+    return HttpResponse(
+        status_code=resp.status_code,
+        headers={k.lower(): v for k, v in resp.headers.items()},
+        content=resp.content,
+    )
+
+
+def build_httpx_request(
+    client: httpx.Client | httpx.AsyncClient, base_url: str, req: HttpRequest, auth: dict[str, str]
+) -> httpx.Request:
+    headers = {**req.headers, **auth, "Accept": "application/json"}
+    kwargs: dict[str, Any] = {"params": dict(req.params) if req.params else None, "headers": headers}
+    if req.files is not None:
+        kwargs["files"] = dict(req.files)
+        kwargs["data"] = dict(req.data or {})
+    elif req.json is not None:
+        kwargs["json"] = req.json
+    return client.build_request(req.method, f"{base_url}{req.path}", **kwargs)
+
+
+def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """``verify`` from the connection: ``True``, ``False`` or a CA bundle path (e.g. the emulator's)."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+# ===================================================================== the triggerer's shared client
+@dataclass
+class _Entry:
+    client: httpx.AsyncClient
+    users: int = 0
+
+
+@dataclass
+class AsyncClientPool:
+    """One pooled ``httpx.AsyncClient`` per (event loop, connection settings), shared by every lease.
+
+    A thousand deferred Kling tasks in one triggerer poll through one client (one TLS context, one
+    aiohttp connection pool) instead of a thousand. The client is closed when its last lease ends;
+    leases end in ``finally`` blocks, so a cancelled trigger (triggerer shutdown) releases too.
+    Underneath is aiohttp's connector (``httpx-aiohttp``): at 100 ms server latency and thousands of
+    concurrent polls it stays cheap where httpx's own pool degrades (see ``docs/performance.md``).
+    """
+
+    max_connections: int = 256
+    _entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def lease(self, key: str, verify: bool | str, timeout: float) -> AsyncIterator[httpx.AsyncClient]:
+        loop_key = (id(asyncio.get_running_loop()), key)
+        entry = self._entries.get(loop_key)
+        if entry is None or entry.client.is_closed:
+            entry = _Entry(self._new_client(verify, timeout))
+            self._entries[loop_key] = entry
+        entry.users += 1
+        try:
+            yield entry.client
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._entries.get(loop_key) is entry:
+                del self._entries[loop_key]
+                await entry.client.aclose()
+
+    def active(self) -> int:
+        """Number of open shared clients (for tests and benchmarks)."""
+        return len(self._entries)
+
+    def _new_client(self, verify: bool | str, timeout: float) -> httpx.AsyncClient:
+        from httpx_aiohttp import AiohttpTransport
+
+        limits = httpx.Limits(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+        )
+        transport = AiohttpTransport(verify=ssl_context(verify), limits=limits)
+        return httpx.AsyncClient(
+            transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        )
+
+
+#: Process-wide pool; entries are per event loop, so tests with fresh loops get fresh clients.
+ASYNC_POOL = AsyncClientPool()

@@ -1,0 +1,648 @@
+"""KlingHook: reads a ``kling`` connection, picks the gateway, and does all the I/O.
+
+The gateway modules are pure; this hook sends what they build, with one retry policy (tenacity)
+shared by the sync path (operator in a worker) and the async path (trigger in the triggerer):
+
+* Status calls are retried on transient errors (connect errors, timeouts, 429 honouring
+  ``Retry-After``, 5xx), with jittered exponential backoff, a bound on attempts and on total time.
+* A submit is retried only when that cannot create a second job: the error proves the gateway did
+  not accept the request (no connection, 429, a documented "not accepted"), or the gateway
+  deduplicates by idempotency key. Otherwise the outcome is unknown: where the gateway can be asked
+  for the job by its client id we look it up, and if it is not there we raise
+  :class:`KlingSubmitUncertainError` rather than pay twice.
+
+Credentials live in the connection only. They are registered with Airflow's secret masker, never
+logged, never put in exceptions (error text from the gateway is scrubbed), and the JWT the official
+API needs is minted here, cached until shortly before it expires, and masked too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import mimetypes
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from airflow.sdk import BaseHook
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_kling.exceptions import (
+    KlingError,
+    KlingNotFoundError,
+    KlingSubmitUncertainError,
+    KlingTimeoutError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
+from airflow_provider_kling.gateways.base import (
+    Credentials,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    is_local_image,
+)
+from airflow_provider_kling.hooks._http import (
+    ASYNC_POOL,
+    build_httpx_request,
+    is_transient,
+    retry_kwargs,
+    ssl_context,
+    to_response,
+    transport_error,
+)
+from airflow_provider_kling.models import VideoRequest, VideoTask, build_request
+from airflow_provider_kling.polling import PollSchedule
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 4
+#: Images larger than this are refused before upload (every gateway documents 10 MB).
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
+#: Downloads larger than this are refused (a 10 s 1080p clip is a few tens of MB).
+DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What the hook needs from a ``kling`` connection. ``repr`` hides the credentials."""
+
+    conn_id: str
+    gateway: str
+    base_url: str
+    model: str | None
+    credentials: Credentials = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool | str = True
+    poll_interval: float | None = None
+    first_poll_delay: float | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> ConnectionSettings:
+        extra = _plain_extra(conn.extra_dejson or {})
+        gateway_name = extra.get("gateway")
+        if not gateway_name:
+            raise KlingValidationError.for_field(
+                "?", "extra.gateway", None, ", ".join(GATEWAY_NAMES), reason=f"connection {conn.conn_id!r}"
+            )
+        gateway = get_gateway(str(gateway_name), extra.get("model") or None)
+        return cls(
+            conn_id=conn.conn_id,
+            gateway=gateway.name,
+            base_url=gateway.base_url(conn.host),
+            model=gateway.model,
+            credentials=Credentials(api_key=conn.password or "", access_key=conn.login or None),
+            timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, gateway.name),
+            max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway.name)),
+            verify=_verify(extra.get("verify", True)),
+            poll_interval=_opt_number(extra, "poll_interval", gateway.name),
+            first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
+        )
+
+
+class KlingHook(BaseHook):
+    """Talks to Kling 2.6 through the gateway named in the connection's ``extra.gateway``.
+
+    :param kling_conn_id: a connection of type ``kling`` (see the connection docs for each gateway).
+
+    The constructor never reads the connection: sync methods resolve it lazily, the async path with
+    ``await BaseHook.aget_connection(...)`` (see :meth:`aresolve`).
+    """
+
+    conn_name_attr = "kling_conn_id"
+    default_conn_name = "kling_default"
+    conn_type = "kling"
+    hook_name = "Kling"
+
+    #: How the retry policy waits (sync and async); tests replace these to record the waits.
+    retry_sleep: Callable[[float], Any] = staticmethod(time.sleep)
+    retry_asleep: Callable[[float], Any] = staticmethod(asyncio.sleep)
+
+    def __init__(self, kling_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kling_conn_id = kling_conn_id
+        self._settings: ConnectionSettings | None = None
+        self._gateway: Gateway | None = None
+        self._auth: dict[str, str] | None = None
+        self._auth_until = 0.0
+        self._client: httpx.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"<KlingHook conn_id={self.kling_conn_id!r}>"
+
+    # ------------------------------------------------------------------------------------ settings
+    @property
+    def settings(self) -> ConnectionSettings:
+        if self._settings is None:
+            self._use(ConnectionSettings.from_connection(self.get_connection(self.kling_conn_id)))
+        assert self._settings is not None
+        return self._settings
+
+    async def aresolve(self) -> ConnectionSettings:
+        """Resolve the connection without blocking the event loop (for triggers)."""
+        if self._settings is None:
+            self._use(ConnectionSettings.from_connection(await BaseHook.aget_connection(self.kling_conn_id)))
+        assert self._settings is not None
+        return self._settings
+
+    def _use(self, settings: ConnectionSettings) -> None:
+        _mask(settings.credentials.api_key)
+        _mask(settings.credentials.access_key)
+        self._settings = settings
+        self._gateway = get_gateway(settings.gateway, settings.model)
+
+    @property
+    def gateway(self) -> Gateway:
+        _ = self.settings
+        assert self._gateway is not None
+        return self._gateway
+
+    def poll_schedule(self, duration: int, interval: float | None = None) -> PollSchedule:
+        """The provider's default schedule, with the connection's and then the caller's overrides."""
+        s = self.settings
+        return PollSchedule.for_duration(
+            duration,
+            interval=interval if interval is not None else s.poll_interval,
+            first_delay=interval if interval is not None else s.first_poll_delay,
+        )
+
+    # ------------------------------------------------------------------------------------ requests
+    def make_request(self, **fields: Any) -> VideoRequest:
+        """Build and validate a :class:`VideoRequest` for this connection's gateway (no HTTP)."""
+        request = build_request(self.gateway.name, fields)
+        self.validate(request)
+        return request
+
+    def validate(self, request: VideoRequest) -> None:
+        """Everything that can be checked before spending: gateway rules and local image files."""
+        self.gateway.validate(request)
+        for name in ("start_image", "end_image"):
+            value = getattr(request, name)
+            if is_local_image(value):
+                _check_local_image(self.gateway.name, name, value)
+
+    def submit(self, request: VideoRequest) -> VideoTask:
+        """Create the job. Validates first; never resends a submit whose outcome is unknown."""
+        gateway = self.gateway
+        self.validate(request)
+        if request.client_reference is None and gateway.idempotency != "none":
+            request = request.model_copy(update={"client_reference": uuid.uuid4().hex})
+        prepared = self._prepare_images(request)
+        http = gateway.build_submit(prepared)
+
+        def resend_safe(exc: BaseException) -> bool:
+            return is_transient(exc) and (
+                gateway.idempotency == "dedup" or bool(getattr(exc, "request_rejected", False))
+            )
+
+        try:
+            task = self._call(http, lambda r: gateway.parse_submit(prepared, r), resend_safe)
+        except KlingError as exc:
+            if not is_transient(exc) or exc.request_rejected or gateway.idempotency == "dedup":
+                raise
+            existing = self._find_after_uncertain(prepared)
+            if existing is not None:
+                return existing
+            raise KlingSubmitUncertainError(
+                f"the submit's outcome is unknown ({exc.message}); it was not resent, to avoid paying twice. "
+                "The job may exist at the gateway: check its dashboard, or re-run the task.",
+                gateway=gateway.name,
+                status_code=exc.status_code,
+                code=exc.code,
+            ) from None
+        log.info(
+            "Submitted Kling job %s via gateway %s (state %s)", task.task_id, gateway.name, task.state.value
+        )
+        if task.client_reference is None and request.client_reference is not None:
+            task = task.model_copy(update={"client_reference": request.client_reference})
+        return task
+
+    def find_existing(self, request: VideoRequest) -> VideoTask | None:
+        """The job an earlier submit of ``request`` created, where the gateway can look it up by client id."""
+        http = self.gateway.build_lookup(request)
+        if http is None:
+            return None
+        try:
+            return self._call(http, lambda r: self.gateway.parse_lookup(request, r), is_transient)
+        except KlingNotFoundError:
+            return None
+
+    def _find_after_uncertain(self, request: VideoRequest) -> VideoTask | None:
+        try:
+            return self.find_existing(request)
+        except KlingError:
+            return None
+
+    def get_task(self, task_or_id: VideoTask | str, endpoint: str | None = None) -> VideoTask:
+        """The job's current state. A failed job is returned, not raised (see :meth:`raise_for_task`)."""
+        task_id, endpoints = self._locate(task_or_id, endpoint)
+        last: KlingNotFoundError | None = None
+        for ep in endpoints:
+            http = self.gateway.build_status(task_id, ep)
+            try:
+                return self._call(http, self._status_parser(task_id, ep), is_transient)
+            except KlingNotFoundError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def aget_task(
+        self,
+        task_or_id: VideoTask | str,
+        endpoint: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> VideoTask:
+        """Async :meth:`get_task`. Pass ``client`` to poll through a shared client (the trigger does)."""
+        settings = await self.aresolve()
+        task_id, endpoints = self._locate(task_or_id, endpoint)
+        if client is None:
+            async with ASYNC_POOL.lease(self.pool_key, settings.verify, settings.timeout) as shared:
+                return await self.aget_task(task_id, endpoint, shared)
+        last: KlingNotFoundError | None = None
+        for ep in endpoints:
+            http = self.gateway.build_status(task_id, ep)
+            try:
+                return await self._acall(client, http, self._status_parser(task_id, ep), is_transient)
+            except KlingNotFoundError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    @property
+    def pool_key(self) -> str:
+        """Triggers of the same connection settings share one async client."""
+        s = self.settings
+        return f"{s.conn_id}|{s.base_url}|{s.verify}|{s.timeout}"
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        """The typed error describing a failed or cancelled job (credentials scrubbed)."""
+        return self._scrub(self.gateway.failure_error(task))
+
+    def raise_for_task(self, task: VideoTask) -> VideoTask:
+        """Return a succeeded task; raise the typed error of a failed or cancelled one."""
+        if task.state.value in ("failed", "cancelled"):
+            raise self.failure_error(task)
+        return task
+
+    def wait_for_task(
+        self,
+        task: VideoTask,
+        timeout: float,
+        schedule: PollSchedule,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> VideoTask:
+        """Poll in this process until the job ends or ``timeout`` seconds pass (in-worker waiting)."""
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        state = task.state
+        while not task.is_terminal:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KlingTimeoutError(
+                    f"job {task.task_id} still {task.state.value} after {timeout:.0f} s",
+                    gateway=self.gateway.name,
+                )
+            sleep(min(schedule.delay(attempt), remaining))
+            attempt += 1
+            task = self.get_task(task)
+            if task.state != state:
+                log.info("Kling job %s is %s", task.task_id, task.state.value)
+                state = task.state
+        return self.raise_for_task(task)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: one cheap authenticated call, no paid job."""
+        try:
+            gateway = self.gateway
+            self._call(gateway.build_test_connection(), gateway.check_test_connection, is_transient)
+        except KlingError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, self._scrub_text(f"{type(exc).__name__}: {exc}")
+        return True, f"Connected to {gateway.title} at {self.settings.base_url}"
+
+    # ------------------------------------------------------------------------------------ downloads
+    def download(
+        self,
+        url: str,
+        destination: str | os.PathLike[str],
+        filename: str | None = None,
+        max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+    ) -> dict[str, Any]:
+        """Stream a result video to ``destination`` (a local directory, or an object-storage URI).
+
+        The file is written under a temporary name and renamed once complete, so a reader never sees
+        half a video. Returns ``{"url", "path", "size", "sha256", "content_type"}``. The result URL is
+        fetched without the API key (result URLs are public, signed links).
+        """
+        name = filename or _filename_from_url(url)
+        target, tmp = _destination(destination, name)
+        digest = hashlib.sha256()
+        size = 0
+        with (
+            httpx.Client(
+                timeout=httpx.Timeout(self.settings.timeout),
+                verify=ssl_context(self.settings.verify),
+                follow_redirects=True,
+            ) as client,
+            client.stream("GET", url) as resp,
+        ):
+            if resp.status_code >= 400:
+                raise KlingNotFoundError(
+                    f"download of {url} answered HTTP {resp.status_code} (the URL may have expired)",
+                    gateway=self.gateway.name,
+                    status_code=resp.status_code,
+                )
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype and not (
+                ctype.startswith("video/") or ctype in ("application/octet-stream", "binary/octet-stream")
+            ):
+                raise KlingValidationError(
+                    f"download of {url} has content-type {ctype!r}, not a video", gateway=self.gateway.name
+                )
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise KlingValidationError(
+                    f"download of {url} is {declared} bytes, over the {max_bytes}-byte cap",
+                    gateway=self.gateway.name,
+                )
+            with _open_for_write(tmp) as out:
+                for chunk in resp.iter_bytes(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise KlingValidationError(
+                            f"download of {url} exceeded the {max_bytes}-byte cap", gateway=self.gateway.name
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        _rename(tmp, target)
+        return {
+            "url": url,
+            "path": str(target),
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "content_type": ctype or None,
+        }
+
+    # ------------------------------------------------------------------------------------ internals
+    def _locate(
+        self, task_or_id: VideoTask | str, endpoint: str | None
+    ) -> tuple[str, tuple[str | None, ...]]:
+        if isinstance(task_or_id, VideoTask):
+            return task_or_id.task_id, self._endpoints(endpoint or task_or_id.endpoint)
+        return str(task_or_id), self._endpoints(endpoint)
+
+    def _status_parser(self, task_id: str, endpoint: str | None) -> Callable[[HttpResponse], VideoTask]:
+        gateway = self.gateway
+        return lambda response: gateway.parse_status(task_id, endpoint, response)
+
+    def _endpoints(self, endpoint: str | None) -> tuple[str | None, ...]:
+        return (endpoint,) if endpoint is not None else self.gateway.status_endpoints
+
+    def _auth_headers(self) -> dict[str, str]:
+        now = time.time()
+        if self._auth is None or now >= self._auth_until:
+            self._auth = self.gateway.auth_headers(self.settings.credentials, now)
+            ttl = self.gateway.auth_cache_seconds
+            self._auth_until = now + ttl if ttl is not None else float("inf")
+            for value in self._auth.values():
+                _mask(value)
+                if value.startswith("Bearer "):
+                    _mask(value[len("Bearer ") :])
+        return self._auth
+
+    def _sync_client(self) -> httpx.Client:
+        if self._client is None or self._client.is_closed:
+            s = self.settings
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)), verify=ssl_context(s.verify)
+            )
+        return self._client
+
+    def _call(
+        self,
+        http: HttpRequest,
+        parse: Callable[[HttpResponse], T],
+        should_retry: Callable[[BaseException], bool],
+    ) -> T:
+        s = self.settings
+        client = self._sync_client()
+        with self._scrubbing():
+            policy = retry_kwargs(s.max_retries + 1, should_retry, self._log_retry, self.retry_sleep)
+            for attempt in Retrying(**policy):
+                with attempt:
+                    req = build_httpx_request(client, s.base_url, http, self._auth_headers())
+                    try:
+                        resp = client.send(req)
+                    except httpx.TransportError as exc:
+                        raise transport_error(self.gateway.name, exc) from None
+                    return parse(to_response(resp))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _acall(
+        self,
+        client: httpx.AsyncClient,
+        http: HttpRequest,
+        parse: Callable[[HttpResponse], T],
+        should_retry: Callable[[BaseException], bool],
+    ) -> T:
+        s = self.settings
+        with self._scrubbing():
+            policy = retry_kwargs(s.max_retries + 1, should_retry, self._log_retry, self.retry_asleep)
+            async for attempt in AsyncRetrying(**policy):
+                with attempt:
+                    req = build_httpx_request(client, s.base_url, http, self._auth_headers())
+                    try:
+                        resp = await client.send(req)
+                        await resp.aread()
+                    except httpx.TransportError as exc:
+                        raise transport_error(self.gateway.name, exc) from None
+                    return parse(to_response(resp))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _log_retry(self, state: Any) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "Kling %s call failed (attempt %d), retrying: %s",
+            self.gateway.name,
+            state.attempt_number,
+            self._scrub_text(str(exc)),
+        )
+
+    @contextmanager
+    def _scrubbing(self) -> Iterator[None]:
+        try:
+            yield
+        except KlingError as exc:
+            raise self._scrub(exc) from None
+
+    def _secrets(self) -> list[str]:
+        if self._settings is None:
+            return []
+        c = self._settings.credentials
+        values = [c.api_key, c.access_key or ""]
+        if self._auth:
+            for v in self._auth.values():
+                values.extend([v, v.removeprefix("Bearer ")])
+        return [v for v in values if len(v) >= 4]
+
+    def _scrub_text(self, text: str) -> str:
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def _scrub(self, exc: KlingError) -> KlingError:
+        cleaned = self._scrub_text(exc.message)
+        if cleaned != exc.message:
+            exc.message = cleaned
+            exc.args = (str(exc),)
+        return exc
+
+    def _prepare_images(self, request: VideoRequest) -> VideoRequest:
+        """Turn local image paths into what the gateway takes: inline base64/data URI, or an upload."""
+        updates: dict[str, str] = {}
+        gateway = self.gateway
+        mode = gateway.capabilities_for(request).local_images
+        for name in ("start_image", "end_image"):
+            value = getattr(request, name)
+            if value is None or value.startswith(("http://", "https://")):
+                continue
+            if value.startswith("data:"):
+                if mode != "upload":
+                    continue
+                content, mime = _decode_data_uri(gateway.name, name, value)
+                filename = f"{name}{mimetypes.guess_extension(mime) or '.img'}"
+            else:
+                path = Path(value)
+                content = path.read_bytes()
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                filename = path.name
+            if mode == "upload":
+                updates[name] = self._call(
+                    gateway.build_upload(filename, content, mime), gateway.parse_upload, is_transient
+                )
+            else:
+                updates[name] = gateway.encode_local_image(content, mime)
+        return request.model_copy(update=updates) if updates else request
+
+
+# ========================================================================================= helpers
+def _mask(value: str | None) -> None:
+    if not value:
+        return
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - Airflow without the task SDK log module
+        return
+    mask_secret(value)
+
+
+def _plain_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Connection extras, accepting the UI's older ``extra__kling__<field>`` names too."""
+    prefix = "extra__kling__"
+    plain = {k[len(prefix) :]: v for k, v in extra.items() if k.startswith(prefix)}
+    return {**plain, **{k: v for k, v in extra.items() if not k.startswith(prefix)}}
+
+
+def _number(extra: dict[str, Any], key: str, default: float, gateway: str) -> float:
+    value = _opt_number(extra, key, gateway)
+    return default if value is None else value
+
+
+def _opt_number(extra: dict[str, Any], key: str, gateway: str) -> float | None:
+    value = extra.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number") from None
+    if number < 0:
+        raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number >= 0")
+    return number
+
+
+def _verify(value: Any) -> bool | str:
+    if isinstance(value, str) and value.lower() in ("true", "false", ""):
+        return value.lower() != "false"
+    return value if isinstance(value, bool | str) else True
+
+
+def _check_local_image(gateway: str, name: str, value: str) -> None:
+    path = Path(value)
+    if not path.is_file():
+        raise KlingValidationError.for_field(
+            gateway, name, value, "an http(s) URL, a data: URI or an existing file"
+        )
+    mime = mimetypes.guess_type(path.name)[0]
+    if mime not in IMAGE_MIME_TYPES:
+        raise KlingValidationError.for_field(gateway, name, value, "a .jpg, .jpeg, .png or .webp file")
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise KlingValidationError.for_field(
+            gateway, name, value, f"at most {MAX_IMAGE_BYTES} bytes", reason=f"{size} bytes"
+        )
+
+
+def _decode_data_uri(gateway: str, name: str, value: str) -> tuple[bytes, str]:
+    import base64
+    import binascii
+
+    header, _, data = value.partition(",")
+    mime = header[5:].split(";")[0] or "application/octet-stream"
+    try:
+        return base64.b64decode(data, validate=True), mime
+    except (binascii.Error, ValueError):
+        raise KlingValidationError.for_field(gateway, name, value[:40], "a base64 data: URI") from None
+
+
+def _filename_from_url(url: str) -> str:
+    from urllib.parse import urlparse
+
+    name = Path(urlparse(url).path).name or "video.mp4"
+    return name if "." in name else f"{name}.mp4"
+
+
+def _destination(destination: str | os.PathLike[str], name: str) -> tuple[Any, Any]:
+    """``(final, temporary)`` paths: local ``Path`` objects, or ``ObjectStoragePath`` for URIs."""
+    text = os.fspath(destination)
+    if "://" in text and not text.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        base = ObjectStoragePath(text)
+        base.mkdir(parents=True, exist_ok=True)
+        return base / name, base / f".{name}.part"
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    local = Path(text)
+    local.mkdir(parents=True, exist_ok=True)
+    return local / name, local / f".{name}.{uuid.uuid4().hex[:8]}.part"
+
+
+@contextmanager
+def _open_for_write(path: Any) -> Iterator[Any]:
+    with path.open("wb") as fh:
+        yield fh
+
+
+def _rename(tmp: Any, target: Any) -> None:
+    if isinstance(tmp, Path):
+        os.replace(tmp, target)
+    else:
+        tmp.rename(target)

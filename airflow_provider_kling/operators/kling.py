@@ -1,0 +1,275 @@
+"""KlingGenerateOperator: render one Kling 2.6 clip from a DAG.
+
+Flow: validate (before any HTTP request; failures are ``AirflowFailException``, never retried) ->
+find the job an earlier try submitted, else submit -> record the remote id (task state store and
+XCom ``kling_task_id``) at once -> finish if already terminal, else wait in the worker, defer to
+:class:`~airflow_provider_kling.triggers.kling.KlingTaskTrigger`, or return (``wait_for_completion``
+False).
+
+**Retries never pay twice.** Each try derives the job's client reference from (dag_id, run_id,
+task_id, map_index, generation). Before submitting, the operator looks for an earlier try's job:
+
+1. Airflow >= 3.3: the task state store (``context["task_state_store"]``) holds the remote id of the
+   last submitted job; it survives retries and worker crashes, unlike XCom, which Airflow clears
+   at the start of each try.
+2. Gateways that can be asked for a job by client id (official Kling ``external_task_id``, Runware
+   ``taskUUID``) are asked; Rivya deduplicates a repeated ``Idempotency-Key`` by itself.
+
+A running or succeeded job is attached to; a failed one moves to the next generation (a new
+reference) and a fresh submit. See ``docs/guides/retries.md`` for the guarantee per gateway.
+
+This module imports no HTTP library: DAG files import it on every parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling.links import KlingVideoLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.models import VideoRequest, VideoTask
+
+#: Task state store key holding ``{"task_id", "endpoint", "generation", "client_reference"}``.
+STATE_KEY = "kling_job"
+#: After this many failed generations in one task instance, stop resubmitting.
+MAX_GENERATIONS = 20
+DEFAULT_TIMEOUT = 30 * 60.0
+
+
+class KlingGenerateOperator(BaseOperator):
+    """Submit a Kling 2.6 video job and (by default) wait for it without paying twice on retries.
+
+    :param prompt: what to render (templated).
+    :param negative_prompt: what to avoid, where the gateway supports it (templated).
+    :param duration: 5 or 10 seconds.
+    :param aspect_ratio: ``16:9``, ``9:16`` or ``1:1``; ``None`` = 16:9 for text-to-video, the
+        image's own ratio for image-to-video.
+    :param sound: generate audio (some gateways need ``tier="pro"``).
+    :param tier: ``std`` or ``pro`` where the gateway has tiers; ``None`` = the gateway default.
+    :param cfg_scale: 0-1, where the gateway supports it.
+    :param start_image: first frame: URL, ``data:`` URI or local file path (templated).
+    :param end_image: last frame, where supported (templated).
+    :param callback_url: per-request webhook, where the gateway supports one.
+    :param extra: gateway-specific fields (templated), validated by the gateway.
+    :param kling_conn_id: the ``kling`` connection.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param wait_for_completion: ``False`` returns right after the submit.
+    :param poll_interval: seconds between status calls (also used as the first delay); default: the
+        provider's schedule (first poll when the clip can first be ready, then every ~5 s).
+    :param timeout: seconds to wait for the job before failing (retryable; a retry re-attaches).
+    :param download_to: directory or object-storage URI to copy the videos to after success.
+    :param max_download_bytes: refuse larger downloads.
+
+    XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
+    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256"}]}``.
+    """
+
+    template_fields: Sequence[str] = ("prompt", "negative_prompt", "start_image", "end_image", "extra")
+    template_fields_renderers = {"extra": "json"}
+    operator_extra_links = (KlingVideoLink(),)
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        negative_prompt: str | None = None,
+        duration: int = 5,
+        aspect_ratio: str | None = None,
+        sound: bool = False,
+        tier: str | None = None,
+        cfg_scale: float | None = None,
+        start_image: str | None = None,
+        end_image: str | None = None,
+        callback_url: str | None = None,
+        extra: dict[str, Any] | None = None,
+        kling_conn_id: str = "kling_default",
+        deferrable: bool = default_deferrable(),
+        wait_for_completion: bool = True,
+        poll_interval: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        download_to: str | os.PathLike[str] | None = None,
+        max_download_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt = prompt
+        self.negative_prompt = negative_prompt
+        self.duration = duration
+        self.aspect_ratio = aspect_ratio
+        self.sound = sound
+        self.tier = tier
+        self.cfg_scale = cfg_scale
+        self.start_image = start_image
+        self.end_image = end_image
+        self.callback_url = callback_url
+        self.extra = extra or {}
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.download_to = download_to
+        self.max_download_bytes = max_download_bytes
+
+    # ------------------------------------------------------------------------------------ execute
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_kling.exceptions import KlingError
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        try:
+            request = hook.make_request(**self._request_fields())
+        except KlingError as err:
+            raise airflow_error(err) from None
+        started = time.time()
+        try:
+            task = self._attach_or_submit(hook, request, context)
+        except KlingError as err:
+            raise airflow_error(err, resubmit_safe=hook.gateway.idempotency != "none") from None
+        context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
+
+        if task.is_terminal:
+            return self._finish(hook, task)
+        if not self.wait_for_completion:
+            self.log.info("Kling job %s submitted; not waiting (wait_for_completion=False)", task.task_id)
+            return task.summary()
+        schedule = hook.poll_schedule(request.duration, self.poll_interval)
+        if self.deferrable:
+            from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+            self.defer(
+                trigger=KlingTaskTrigger(
+                    kling_conn_id=self.kling_conn_id,
+                    kling_task_id=task.task_id,
+                    endpoint=task.endpoint,
+                    poll_schedule=schedule.to_dict(),
+                    deadline=started + self.timeout,
+                    not_before=started + schedule.first_delay,
+                ),
+                method_name="execute_complete",
+            )
+        try:
+            task = hook.wait_for_task(task, self.timeout, schedule)
+        except KlingError as err:
+            raise airflow_error(err) from None
+        return self._finish(hook, task)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        task, err = task_from_event(event)
+        if err is not None:
+            self.log.error("Kling job failed: %s", err)
+            raise airflow_error(err)
+        assert task is not None
+        return self._finish(KlingHook(kling_conn_id=self.kling_conn_id), task)
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _request_fields(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "sound": self.sound,
+            "tier": self.tier,
+            "cfg_scale": self.cfg_scale,
+            "start_image": self.start_image,
+            "end_image": self.end_image,
+            "callback_url": self.callback_url,
+            "extra": self.extra,
+        }
+
+    def _finish(self, hook: KlingHook, task: VideoTask) -> dict[str, Any]:
+        result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
+        self.log.info("Kling job %s succeeded: %s", task.task_id, result["video_urls"])
+        return result
+
+    def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:
+        """Attach to an earlier try's live or succeeded job, else submit (see the module docstring)."""
+        store = context.get("task_state_store")
+        generation = 0
+        record = _store_get(store)
+        if record:
+            previous = self._previous_job(hook, record)
+            if previous is not None and previous.state.value not in ("failed", "cancelled"):
+                self.log.info(
+                    "Attaching to Kling job %s from an earlier try (%s)",
+                    previous.task_id,
+                    previous.state.value,
+                )
+                return previous
+            generation = int(record.get("generation", 0)) + 1
+        idempotency = hook.gateway.idempotency
+        for generation in range(generation, MAX_GENERATIONS):  # noqa: B020 - deliberate restart point
+            attempt = request.model_copy(update={"client_reference": _client_reference(context, generation)})
+            if idempotency == "lookup":
+                found = hook.find_existing(attempt)
+                if found is not None:
+                    if found.state.value in ("failed", "cancelled"):
+                        continue
+                    self.log.info("Attaching to Kling job %s found by client id", found.task_id)
+                    _store_set(store, found, generation)
+                    return found
+            task = hook.submit(attempt)
+            if idempotency == "dedup" and task.state.value in ("failed", "cancelled"):
+                continue  # the gateway answered with an earlier try's failed job
+            _store_set(store, task, generation)
+            return task
+        from airflow_provider_kling.exceptions import KlingTaskFailedError
+
+        raise KlingTaskFailedError(
+            f"{MAX_GENERATIONS} jobs for this task instance failed; not submitting another",
+            gateway=hook.gateway.name,
+            retryable=False,
+        )
+
+    def _previous_job(self, hook: KlingHook, record: dict[str, Any]) -> VideoTask | None:
+        from airflow_provider_kling.exceptions import KlingNotFoundError
+
+        try:
+            return hook.get_task(str(record["task_id"]), record.get("endpoint"))
+        except KlingNotFoundError:
+            return None
+
+
+def _client_reference(context: Context, generation: int) -> str:
+    """A stable idempotency key for this task instance and generation (≤ 64 chars, URL-safe)."""
+    ti = context["ti"]
+    parts = [ti.dag_id, ti.run_id, ti.task_id, str(getattr(ti, "map_index", -1)), str(generation)]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"af-{digest}-g{generation}"
+
+
+def _store_get(store: Any) -> dict[str, Any] | None:
+    if store is None:
+        return None
+    value = store.get(STATE_KEY)
+    return value if isinstance(value, dict) and value.get("task_id") else None
+
+
+def _store_set(store: Any, task: VideoTask, generation: int) -> None:
+    if store is None:
+        return
+    store.set(
+        STATE_KEY,
+        {
+            "task_id": task.task_id,
+            "endpoint": task.endpoint,
+            "generation": generation,
+            "client_reference": task.client_reference,
+        },
+    )

@@ -1,0 +1,97 @@
+"""KlingTaskSensor: wait for a Kling job submitted elsewhere (e.g. ``wait_for_completion=False``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling.links import KlingVideoLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class KlingTaskSensor(BaseSensorOperator):
+    """Succeeds when the Kling job ``kling_task_id`` succeeds; fails when it fails.
+
+    Poke mode calls the gateway once per ``poke_interval``; deferrable mode hands the wait to
+    :class:`~airflow_provider_kling.triggers.kling.KlingTaskTrigger` (same trigger as the operator).
+    Returns the same dict as :class:`~airflow_provider_kling.operators.kling.KlingGenerateOperator`.
+
+    :param kling_task_id: the gateway's task id (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit', key='kling_task_id') }}"``.
+    :param endpoint: for the official API, ``text2video`` or ``image2video`` (templated); when empty
+        both are tried.
+    :param kling_conn_id: the ``kling`` connection.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param download_to: directory or object-storage URI to copy the videos to after success.
+    """
+
+    template_fields: Sequence[str] = ("kling_task_id", "endpoint")
+    operator_extra_links = (KlingVideoLink(),)
+
+    def __init__(
+        self,
+        *,
+        kling_task_id: str,
+        endpoint: str | None = None,
+        kling_conn_id: str = "kling_default",
+        deferrable: bool = default_deferrable(),
+        download_to: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.kling_task_id = kling_task_id
+        self.endpoint = endpoint
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.download_to = download_to
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_kling.polling import PollSchedule
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+        now = time.time()
+        self.defer(
+            trigger=KlingTaskTrigger(
+                kling_conn_id=self.kling_conn_id,
+                kling_task_id=str(self.kling_task_id),
+                endpoint=self.endpoint or None,
+                poll_schedule=PollSchedule(first_delay=0.0, interval=float(self.poke_interval)).to_dict(),
+                deadline=now + float(self.timeout),
+                not_before=now,
+            ),
+            method_name="execute_complete",
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_kling.exceptions import KlingError
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        try:
+            task = hook.get_task(str(self.kling_task_id), self.endpoint or None)
+        except KlingError as err:
+            if err.retryable:
+                self.log.warning("Kling status call failed, will poke again: %s", err)
+                return False
+            raise airflow_error(err) from None
+        if not task.is_terminal:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=finish(hook, task, download_to=self.download_to))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        task, err = task_from_event(event)
+        if err is not None:
+            raise airflow_error(err)
+        assert task is not None
+        return finish(KlingHook(kling_conn_id=self.kling_conn_id), task, download_to=self.download_to)

@@ -1,0 +1,253 @@
+"""Official Kling API adapter: wire format, parsing, validation, error codes, JWT."""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+import pytest
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways.base import Credentials, HttpResponse
+from airflow_provider_kling.gateways.kling import JWT_NBF_SKEW, JWT_TTL, make_jwt
+from airflow_provider_kling.models import TaskState, VideoRequest
+
+gw = get_gateway("kling")
+
+
+def resp(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(status, headers or {}, json.dumps(body).encode())
+
+
+def test_official_sample_body_for_2_6() -> None:
+    """The official 2.6 sample (pro, sound on, 1:1) with its empty optionals filled in."""
+    request = VideoRequest(
+        prompt="A cat surfing at sunset",
+        negative_prompt="blur",
+        duration=5,
+        tier="pro",
+        sound=True,
+        aspect_ratio="1:1",
+        callback_url="https://example.com/cb",
+        client_reference="ext-1",
+    )
+    http = gw.build_submit(request)
+    assert (http.method, http.path) == ("POST", "/v1/videos/text2video")
+    assert http.json == {
+        "model_name": "kling-v2-6",
+        "prompt": "A cat surfing at sunset",
+        "negative_prompt": "blur",
+        "duration": "5",
+        "mode": "pro",
+        "sound": "on",
+        "aspect_ratio": "1:1",
+        "callback_url": "https://example.com/cb",
+        "external_task_id": "ext-1",
+    }
+
+
+def test_image_to_video_body_strips_data_uri_and_omits_aspect() -> None:
+    request = VideoRequest(
+        prompt="p",
+        start_image="data:image/png;base64,QUJD",
+        end_image="https://x/e.png",
+        tier="pro",
+        duration=10,
+    )
+    http = gw.build_submit(request)
+    assert http.path == "/v1/videos/image2video"
+    assert http.json["image"] == "QUJD"
+    assert http.json["image_tail"] == "https://x/e.png"
+    assert http.json["duration"] == "10"
+    assert "aspect_ratio" not in http.json
+
+
+def test_status_paths_follow_the_family() -> None:
+    assert gw.build_status("123", "image2video").path == "/v1/videos/image2video/123"
+    assert gw.build_status("123").path == "/v1/videos/text2video/123"
+
+
+SUBMIT_OK = {
+    "code": 0,
+    "message": "SUCCEED",
+    "request_id": "r1",
+    "data": {
+        "task_id": "867283741759111202",
+        "task_info": {"external_task_id": "ext-1"},
+        "task_status": "submitted",
+        "created_at": 1722769557708,
+        "updated_at": 1722769557708,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("submitted", TaskState.QUEUED),
+        ("processing", TaskState.RUNNING),
+        ("brand-new-state", TaskState.RUNNING),
+    ],
+)
+def test_parse_states(status: str, state: TaskState) -> None:
+    body = json.loads(json.dumps(SUBMIT_OK))
+    body["data"]["task_status"] = status
+    task = gw.parse_status("867283741759111202", "text2video", resp(body))
+    assert task.state is state
+    assert task.task_id == "867283741759111202"
+    assert task.client_reference == "ext-1"
+    assert task.created_at is not None and task.created_at.year == 2024
+
+
+def test_parse_succeed_spelling_and_string_duration() -> None:
+    body = {
+        "code": 0,
+        "message": "SUCCEED",
+        "data": {
+            "task_id": "t1",
+            "task_status": "succeed",
+            "task_status_msg": "",
+            "final_unit_deduction": "2.5",
+            "task_result": {"videos": [{"id": "v", "url": "https://cdn/v.mp4", "duration": "5.042"}]},
+            "created_at": 1722769557708,
+            "updated_at": 1722769600000,
+        },
+    }
+    task = gw.parse_status("t1", "image2video", resp(body))
+    assert task.state is TaskState.SUCCEEDED
+    assert task.video_urls == ["https://cdn/v.mp4"]
+    assert task.endpoint == "image2video"
+    assert task.cost == 2.5
+    assert task.finished_at is not None
+
+
+def test_failed_job_reason_is_in_task_status_msg() -> None:
+    body = {
+        "code": 0,
+        "message": "SUCCEED",
+        "data": {"task_id": "t1", "task_status": "failed", "task_status_msg": "Image pixel is invalid"},
+    }
+    task = gw.parse_status("t1", "text2video", resp(body))
+    assert task.state is TaskState.FAILED
+    assert task.error_message == "Image pixel is invalid"
+    assert isinstance(gw.failure_error(task), KlingTaskFailedError)
+    body["data"]["task_status_msg"] = "Failure to pass the risk control system"
+    assert isinstance(gw.failure_error(gw.parse_status("t1", None, resp(body))), KlingContentPolicyError)
+
+
+def test_succeeded_without_url_is_a_protocol_error() -> None:
+    body = {"code": 0, "data": {"task_id": "t1", "task_status": "succeed", "task_result": {"videos": []}}}
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status("t1", None, resp(body))
+
+
+@pytest.mark.parametrize(
+    ("http", "code", "kind"),
+    [
+        (401, 1004, KlingAuthError),
+        (429, 1102, KlingQuotaError),
+        (429, 1302, KlingRateLimitError),
+        (429, 1303, KlingRateLimitError),
+        (400, 1301, KlingContentPolicyError),
+        (400, 1201, KlingValidationError),
+        (404, 1203, KlingNotFoundError),
+        (500, 5000, KlingServerError),
+        (503, 5001, KlingServerError),
+        (200, 1201, KlingValidationError),
+    ],
+)
+def test_error_codes(http: int, code: int, kind: type[Exception]) -> None:
+    with pytest.raises(kind) as info:
+        gw.parse_submit(VideoRequest(prompt="p"), resp({"code": code, "message": f"msg {code}"}, http))
+    err = info.value
+    assert err.code == str(code) and f"msg {code}" in str(err) and "kling" in str(err)
+
+
+def test_rate_limit_carries_retry_after() -> None:
+    with pytest.raises(KlingRateLimitError) as info:
+        gw.parse_status("t", None, resp({"code": 1302, "message": "slow down"}, 429, {"retry-after": "7"}))
+    assert info.value.retry_after == 7.0 and info.value.retryable
+
+
+def test_html_error_page_is_a_server_error() -> None:
+    page = HttpResponse(502, {"content-type": "text/html"}, b"<html><body>Bad gateway</body></html>")
+    with pytest.raises(KlingServerError):
+        gw.parse_status("t", None, page)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"prompt": "x" * 2501}, "prompt"),
+        ({"prompt": "p", "sound": True}, "sound"),
+        ({"prompt": "p", "sound": True, "tier": "std"}, "sound"),
+        (
+            {"prompt": "p", "start_image": "https://a/b.png", "end_image": "https://a/c.png", "tier": "std"},
+            "end_image",
+        ),
+        (
+            {
+                "prompt": "p",
+                "start_image": "https://a/b.png",
+                "end_image": "https://a/c.png",
+                "tier": "pro",
+                "sound": True,
+            },
+            "sound",
+        ),
+        ({"prompt": "p", "cfg_scale": 0.5}, "cfg_scale"),
+        ({"prompt": "p", "start_image": "https://a/b.png", "aspect_ratio": "16:9"}, "aspect_ratio"),
+        ({"prompt": "p", "extra": {"camera_control": {}}}, "extra.camera_control"),
+        ({"prompt": "p", "extra": {"watermark": "yes"}}, "extra.watermark"),
+        ({"prompt": "p", "negative_prompt": "n" * 2501}, "negative_prompt"),
+    ],
+)
+def test_invalid_requests(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(KlingValidationError) as info:
+        gw.validate(VideoRequest(**fields))  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert "'kling'" in str(info.value) and field in str(info.value) and "allowed" in str(info.value)
+
+
+def test_jwt_is_hs256_with_iss_exp_nbf() -> None:
+    token = make_jwt("AK", "SK", 1_700_000_000)
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, "SK", algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False})
+    assert claims == {"iss": "AK", "exp": 1_700_000_000 + JWT_TTL, "nbf": 1_700_000_000 - JWT_NBF_SKEW}
+    headers = gw.auth_headers(Credentials(api_key="SK", access_key="AK"), 1_700_000_000)
+    assert headers == {"Authorization": f"Bearer {token}"}
+
+
+def test_jwt_needs_both_keys() -> None:
+    with pytest.raises(KlingAuthError):
+        gw.auth_headers(Credentials(api_key="SK"), 0)
+
+
+def test_credentials_repr_hides_secrets() -> None:
+    assert "SK-secret" not in repr(Credentials(api_key="SK-secret", access_key="AK-secret"))
+    assert "AK-secret" not in repr(Credentials(api_key="SK-secret", access_key="AK-secret"))
+
+
+def test_lookup_by_external_task_id() -> None:
+    request = VideoRequest(prompt="p", client_reference="ref-9")
+    http = gw.build_lookup(request)
+    assert http is not None and http.path == "/v1/videos/text2video/ref-9"
+    assert gw.parse_lookup(request, resp({"code": 1203, "message": "not found"}, 404)) is None
+    assert gw.parse_lookup(request, resp(SUBMIT_OK)) is not None
+
+
+def test_base_url_trims_and_defaults() -> None:
+    assert gw.base_url(None) == "https://api-singapore.klingai.com"
+    assert gw.base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"

@@ -1,0 +1,341 @@
+"""KlingHook: retry policy, never-resend rule, validation before HTTP, secret hygiene, async path."""
+
+from __future__ import annotations
+
+import json
+import logging
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import respx
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingServerError,
+    KlingSubmitUncertainError,
+    KlingValidationError,
+)
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import TaskState, VideoRequest
+from tests.conftest import TEST_API_KEY
+
+BASE = "http://gateway.test"
+
+
+def make_hook(monkeypatch: pytest.MonkeyPatch, gateway: str, **extra: Any) -> tuple[KlingHook, list[float]]:
+    conn = {
+        "conn_type": "kling",
+        "host": BASE,
+        "password": TEST_API_KEY,
+        "login": "AK-test-access" if gateway == "kling" else None,
+        "extra": {"gateway": gateway, **extra},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_KLING_{gateway.upper()}", json.dumps(conn))
+    hook = KlingHook(kling_conn_id=f"kling_{gateway}")
+    waits: list[float] = []
+    hook.retry_sleep = waits.append  # type: ignore[method-assign, assignment]
+    return hook, waits
+
+
+APIXO_STATUS = f"{BASE}/api/v1/statusTask/kling-2-6"
+APIXO_SUBMIT = f"{BASE}/api/v1/generateTask/kling-2-6"
+RUNNING = {"code": 200, "message": "success", "data": {"taskId": "t1", "state": "processing"}}
+DONE = {
+    "code": 200,
+    "message": "success",
+    "data": {
+        "taskId": "t1",
+        "state": "success",
+        "resultJson": json.dumps({"resultUrls": ["https://r2/v.mp4"]}),
+    },
+}
+
+
+@respx.mock
+def test_429_retry_after_seconds_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo")
+    route = respx.get(APIXO_STATUS).mock(
+        side_effect=[
+            httpx.Response(429, json={"code": 429, "message": "slow down"}, headers={"Retry-After": "3"}),
+            httpx.Response(200, json=DONE),
+        ]
+    )
+    task = hook.get_task("t1")
+    assert task.state is TaskState.SUCCEEDED and task.video_urls == ["https://r2/v.mp4"]
+    assert route.call_count == 2
+    assert waits == [3.0]
+
+
+@respx.mock
+def test_429_retry_after_http_date_is_honoured_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo")
+    soon = format_datetime(datetime.now(tz=timezone.utc) + timedelta(seconds=20), usegmt=True)
+    later = format_datetime(datetime.now(tz=timezone.utc) + timedelta(hours=2), usegmt=True)
+    respx.get(APIXO_STATUS).mock(
+        side_effect=[
+            httpx.Response(429, json={"code": 429, "message": "x"}, headers={"Retry-After": soon}),
+            httpx.Response(429, json={"code": 429, "message": "x"}, headers={"Retry-After": later}),
+            httpx.Response(200, json=RUNNING),
+        ]
+    )
+    assert hook.get_task("t1").state is TaskState.RUNNING
+    assert 17 <= waits[0] <= 20
+    assert waits[1] == 60.0  # capped
+
+
+@respx.mock
+def test_503_twice_then_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo")
+    route = respx.get(APIXO_STATUS).mock(
+        side_effect=[
+            httpx.Response(503, text="<html>down</html>"),
+            httpx.Response(503, json={"code": 503, "message": "busy"}),
+            httpx.Response(200, json=RUNNING),
+        ]
+    )
+    assert hook.get_task("t1").state is TaskState.RUNNING
+    assert route.call_count == 3 and len(waits) == 2
+
+
+@respx.mock
+def test_retries_exhausted_raise_the_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo", max_retries=2)
+    route = respx.get(APIXO_STATUS).mock(
+        return_value=httpx.Response(502, json={"code": 502, "message": "upstream"})
+    )
+    with pytest.raises(KlingServerError) as info:
+        hook.get_task("t1")
+    assert route.call_count == 3
+    assert info.value.status_code == 502 and "upstream" in str(info.value)
+
+
+@respx.mock
+def test_submit_timeout_without_idempotency_is_not_resent(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "apixo")
+    route = respx.post(APIXO_SUBMIT).mock(side_effect=httpx.ReadTimeout("timed out"))
+    with pytest.raises(KlingSubmitUncertainError) as info:
+        hook.submit(VideoRequest(prompt="a cat"))
+    assert route.call_count == 1
+    assert "not resent" in str(info.value)
+
+
+@respx.mock
+def test_submit_5xx_without_idempotency_is_not_resent(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "apixo")
+    route = respx.post(APIXO_SUBMIT).mock(
+        return_value=httpx.Response(500, json={"code": 500, "message": "oops"})
+    )
+    with pytest.raises(KlingSubmitUncertainError):
+        hook.submit(VideoRequest(prompt="a cat"))
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_submit_connect_error_is_resent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection proves the gateway never saw the request."""
+    hook, _ = make_hook(monkeypatch, "apixo")
+    route = respx.post(APIXO_SUBMIT).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(200, json={"code": 200, "data": {"taskId": "t9"}}),
+        ]
+    )
+    assert hook.submit(VideoRequest(prompt="a cat")).task_id == "t9"
+    assert route.call_count == 2
+
+
+@respx.mock
+def test_submit_429_is_resent_after_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo")
+    route = respx.post(APIXO_SUBMIT).mock(
+        side_effect=[
+            httpx.Response(429, json={"code": 429, "message": "busy"}, headers={"Retry-After": "1"}),
+            httpx.Response(200, json={"code": 200, "data": {"taskId": "t9"}}),
+        ]
+    )
+    assert hook.submit(VideoRequest(prompt="a cat")).task_id == "t9"
+    assert route.call_count == 2 and waits == [1.0]
+
+
+@respx.mock
+def test_submit_5xx_on_a_deduplicating_gateway_is_resent_with_the_same_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook, _ = make_hook(monkeypatch, "rivya")
+    created = {"id": "task_1", "status": "queued", "model": "kling-2-6", "result": None, "error": None}
+    route = respx.post(f"{BASE}/api/v1/generations").mock(
+        side_effect=[
+            httpx.Response(502, json={"error": {"code": "x", "message": "bad"}}),
+            httpx.Response(201, json=created),
+        ]
+    )
+    task = hook.submit(VideoRequest(prompt="a cat", client_reference="ref-1"))
+    assert task.task_id == "task_1"
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert keys == ["ref-1", "ref-1"]
+
+
+@respx.mock
+def test_submit_timeout_with_lookup_attaches_to_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "kling")
+    post = respx.post(f"{BASE}/v1/videos/text2video").mock(side_effect=httpx.ReadTimeout("slow"))
+    found = {"code": 0, "message": "SUCCEED", "data": {"task_id": "k1", "task_status": "processing"}}
+    lookup = respx.get(f"{BASE}/v1/videos/text2video/ref-7").mock(
+        return_value=httpx.Response(200, json=found)
+    )
+    task = hook.submit(VideoRequest(prompt="a cat", client_reference="ref-7"))
+    assert task.task_id == "k1" and post.call_count == 1 and lookup.call_count == 1
+
+
+@respx.mock
+def test_official_status_without_family_tries_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "kling")
+    respx.get(f"{BASE}/v1/videos/text2video/k1").mock(
+        return_value=httpx.Response(404, json={"code": 1203, "message": "not found"})
+    )
+    ok = {"code": 0, "data": {"task_id": "k1", "task_status": "processing"}}
+    respx.get(f"{BASE}/v1/videos/image2video/k1").mock(return_value=httpx.Response(200, json=ok))
+    task = hook.get_task("k1")
+    assert task.endpoint == "image2video"
+
+
+@respx.mock
+def test_jwt_is_sent_signed_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "kling")
+    ok = {"code": 0, "data": {"task_id": "k1", "task_status": "processing"}}
+    route = respx.get(f"{BASE}/v1/videos/text2video/k1").mock(return_value=httpx.Response(200, json=ok))
+    hook.get_task("k1", "text2video")
+    hook.get_task("k1", "text2video")
+    tokens = {c.request.headers["Authorization"].removeprefix("Bearer ") for c in route.calls}
+    assert len(tokens) == 1
+    claims = jwt.decode(tokens.pop(), TEST_API_KEY, algorithms=["HS256"])
+    assert claims["iss"] == "AK-test-access"
+
+
+INVALID: dict[str, list[dict[str, Any]]] = {
+    "kling": [
+        {"prompt": "x" * 2501},
+        {"prompt": "p", "sound": True},
+        {"prompt": "p", "cfg_scale": 0.3},
+        {"prompt": "p", "extra": {"nope": 1}},
+        {"prompt": "p", "start_image": "/no/such/file.png"},
+    ],
+    "rivya": [
+        {"prompt": "x" * 1001},
+        {"prompt": "p", "negative_prompt": "blur"},
+        {"prompt": "p", "tier": "pro"},
+        {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png"},
+        {"prompt": "p", "callback_url": "https://cb"},
+    ],
+    "runware": [
+        {"prompt": "p"},
+        {"prompt": "pp", "negative_prompt": "n"},
+        {"prompt": "pp", "extra": {"outputQuality": 5}},
+        {"prompt": "pp", "extra": {"bogus": 1}},
+        {"prompt": "pp", "start_image": "https://a/s.png", "aspect_ratio": "1:1"},
+    ],
+    "apixo": [
+        {"prompt": "x" * 1001},
+        {"prompt": "p", "tier": "std"},
+        {"prompt": "p", "start_image": "https://a/s.png", "aspect_ratio": "1:1"},
+        {"prompt": "p", "start_image": "/tmp/local.png"},
+        {"prompt": "p", "callback_url": "http://insecure/cb"},
+    ],
+    "apimart": [
+        {"prompt": "x" * 2501},
+        {"prompt": "p", "sound": True},
+        {"prompt": "p", "cfg_scale": 0.5},
+        {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png", "tier": "std"},
+        {"prompt": "p", "callback_url": "https://cb"},
+    ],
+    "kie": [
+        {"prompt": "x" * 1001},
+        {"prompt": "p", "negative_prompt": "blur"},
+        {"prompt": "p", "tier": "pro"},
+        {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png"},
+        {"prompt": "p", "cfg_scale": 0.5},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("gateway", "fields"), [(g, f) for g, cases in INVALID.items() for f in cases], ids=lambda v: str(v)[:40]
+)
+def test_invalid_requests_fail_before_any_http(
+    monkeypatch: pytest.MonkeyPatch, gateway: str, fields: dict[str, Any]
+) -> None:
+    hook, _ = make_hook(monkeypatch, gateway)
+    with respx.mock(assert_all_mocked=True) as mock:
+        with pytest.raises(KlingValidationError) as info:
+            hook.submit(VideoRequest(**fields))
+        assert mock.calls.call_count == 0
+    assert f"'{gateway}'" in str(info.value) and "allowed" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [{"duration": 7}, {"aspect_ratio": "4:3"}, {"tier": "ultra"}, {"prompt": ""}])
+def test_model_level_errors_name_the_gateway(monkeypatch: pytest.MonkeyPatch, bad: dict[str, Any]) -> None:
+    hook, _ = make_hook(monkeypatch, "apixo")
+    with pytest.raises(KlingValidationError) as info:
+        hook.make_request(**{"prompt": "p", **bad})
+    text = str(info.value)
+    assert "'apixo'" in text and next(iter(bad)) in text and "allowed" in text
+
+
+@respx.mock
+def test_api_key_never_leaks_into_errors_or_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    hook, _ = make_hook(monkeypatch, "apixo", max_retries=1)
+    echo = {"code": 401, "message": f"invalid key {TEST_API_KEY}"}
+    respx.get(APIXO_STATUS).mock(
+        side_effect=[
+            httpx.Response(503, json={"code": 503, "message": f"key {TEST_API_KEY} busy"}),
+            httpx.Response(401, json=echo),
+        ]
+    )
+    with pytest.raises(KlingAuthError) as info:
+        hook.get_task("t1")
+    assert TEST_API_KEY not in str(info.value) and TEST_API_KEY not in repr(info.value)
+    assert TEST_API_KEY not in caplog.text
+    assert TEST_API_KEY not in repr(hook) and TEST_API_KEY not in repr(hook.settings)
+    ok, message = hook.test_connection()
+    assert TEST_API_KEY not in message
+
+
+async def test_async_path_uses_the_given_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "apixo")
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    hook.retry_asleep = record  # type: ignore[method-assign, assignment]
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}, json={"code": 429}),
+            httpx.Response(200, json=DONE),
+        ]
+    )
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        task = await hook.aget_task("t1", client=client)
+    assert task.state is TaskState.SUCCEEDED and waits == [2.0] and len(seen) == 2
+    assert seen[0].url.params["taskId"] == "t1"
+    assert seen[0].headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+
+
+def test_missing_gateway_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_NOGW", json.dumps({"conn_type": "kling", "password": "k"}))
+    with pytest.raises(KlingValidationError) as info:
+        _ = KlingHook("kling_nogw").settings
+    assert "extra.gateway" in str(info.value) and "rivya" in str(info.value)
