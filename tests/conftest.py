@@ -5,16 +5,25 @@ Set before Airflow is imported anywhere: pytest imports this file first.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 _home = Path(tempfile.mkdtemp(prefix="kling-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_home)
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO))
+#: dag.test() parses its whole DAG folder, and the DAG must live in a file there: a small folder with
+#: copies of the example DAGs (and their assets) and of the test DAGs.
+DAGS = _home / "dags"
+shutil.copytree(REPO / "example_dags", DAGS, ignore=shutil.ignore_patterns("__pycache__"))
+for _file in (REPO / "tests" / "dags").glob("*.py"):
+    shutil.copy(_file, DAGS / _file.name)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_home / 'airflow.db'}")
@@ -31,3 +40,13 @@ def airflow_db() -> Path:
 
     resetdb(skip_init=False)
     return _home
+
+
+def load_dag_module(name: str) -> ModuleType:
+    """Import a DAG file from the test DAG folder (where ``dag.test()`` can find it again)."""
+    path = DAGS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"kling_test_dags_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

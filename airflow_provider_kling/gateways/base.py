@@ -289,6 +289,9 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
             raise bad("callback_url", request.callback_url, "None (no per-request callback on this gateway)")
         if not request.callback_url.startswith(("https://", "http://")):
             raise bad("callback_url", request.callback_url, "an http(s) URL")
+    for name in ("start_image", "end_image"):
+        if getattr(request, name) == "":
+            raise bad(name, "", "None or a non-empty URL, data: URI or file path")
     if request.is_image_to_video:
         if request.start_image is not None and not caps.start_image:
             raise bad("start_image", request.start_image, "None (no image-to-video on this gateway/model)")
@@ -339,7 +342,7 @@ def decode_json(gateway: str, response: HttpResponse) -> Any:
     """Decode a JSON body; a non-JSON body is a server error for 5xx, else a protocol error."""
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         message = f"response is not JSON: {_snippet(response.text)!r}"
         if response.status_code >= 500 or response.status_code in (429,):
             raise http_error(gateway, response, code=None, message=message) from None
@@ -393,23 +396,24 @@ def url_list(value: Any) -> list[str]:
 
 def timestamp(value: Any) -> datetime | None:
     """A datetime from epoch seconds, epoch milliseconds or an ISO-8601 string; ``None`` if unreadable."""
+    try:
+        return _timestamp(value)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         if not math.isfinite(value) or value <= 0:
             return None
         seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
     if isinstance(value, str):
-        if value.isdigit():
-            return timestamp(int(value))
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+        if value.isascii() and value.isdigit() and len(value) < 20:
+            return _timestamp(int(value))
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
     return None
 
@@ -423,15 +427,19 @@ def parse_json_string(gateway: str, value: Any, where: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise KlingProtocolError(
                 f"{where} is not valid JSON: {_snippet(value)!r}", gateway=gateway
             ) from None
     raise KlingProtocolError(f"{where} has type {type(value).__name__}", gateway=gateway)
 
 
-def retry_after_seconds(response: HttpResponse, now: float) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date relative to ``now`` (POSIX seconds)."""
+def retry_after_seconds(response: HttpResponse, now: float | None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date relative to ``now`` (POSIX seconds).
+
+    Gateways pass ``now=None`` (they read no clock): an HTTP date is then left for the hook, which
+    fills it in with the real time (see ``KlingHook._call``).
+    """
     value = response.header("retry-after")
     if not value:
         return None
@@ -439,6 +447,8 @@ def retry_after_seconds(response: HttpResponse, now: float) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        if now is None:
+            return None
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
@@ -483,7 +493,7 @@ def http_error(
             kind = KlingProtocolError
     if kind is KlingRateLimitError:
         if retry_after is None:
-            retry_after = retry_after_seconds(response, datetime.now(tz=timezone.utc).timestamp())
+            retry_after = retry_after_seconds(response, None)
         return KlingRateLimitError(
             message,
             gateway=gateway,

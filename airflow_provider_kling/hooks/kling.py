@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, Retrying
 from airflow_provider_kling.exceptions import (
     KlingError,
     KlingNotFoundError,
+    KlingRateLimitError,
     KlingSubmitUncertainError,
     KlingTimeoutError,
     KlingValidationError,
@@ -49,6 +50,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
     is_local_image,
+    retry_after_seconds,
 )
 from airflow_provider_kling.hooks._http import (
     ASYNC_POOL,
@@ -452,7 +454,7 @@ class KlingHook(BaseHook):
                         resp = client.send(req)
                     except httpx.TransportError as exc:
                         raise transport_error(self.gateway.name, exc) from None
-                    return parse(to_response(resp))
+                    return _parse(parse, to_response(resp))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _acall(
@@ -473,7 +475,7 @@ class KlingHook(BaseHook):
                         await resp.aread()
                     except httpx.TransportError as exc:
                         raise transport_error(self.gateway.name, exc) from None
-                    return parse(to_response(resp))
+                    return _parse(parse, to_response(resp))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _log_retry(self, state: Any) -> None:
@@ -543,6 +545,16 @@ class KlingHook(BaseHook):
 
 
 # ========================================================================================= helpers
+def _parse(parse: Callable[[HttpResponse], T], response: HttpResponse) -> T:
+    """Run a gateway parser; fill in a ``Retry-After`` HTTP date the pure gateway could not resolve."""
+    try:
+        return parse(response)
+    except KlingRateLimitError as exc:
+        if exc.retry_after is None:
+            exc.retry_after = retry_after_seconds(response, time.time())
+        raise
+
+
 def _mask(value: str | None) -> None:
     if not value:
         return

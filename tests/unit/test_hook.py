@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -109,6 +109,7 @@ def test_retries_exhausted_raise_the_typed_error(monkeypatch: pytest.MonkeyPatch
     )
     with pytest.raises(KlingServerError) as info:
         hook.get_task("t1")
+    assert len(waits) == 2
     assert route.call_count == 3
     assert info.value.status_code == 502 and "upstream" in str(info.value)
 
@@ -304,6 +305,7 @@ def test_api_key_never_leaks_into_errors_or_logs(
     assert TEST_API_KEY not in caplog.text
     assert TEST_API_KEY not in repr(hook) and TEST_API_KEY not in repr(hook.settings)
     ok, message = hook.test_connection()
+    assert ok is False
     assert TEST_API_KEY not in message
 
 

@@ -1,0 +1,191 @@
+"""APIMart (seed 003's white-label host): ``POST /v1/videos/generations``, ``GET /v1/tasks/{id}``.
+
+Wire format: seed 003 and GATEWAYS.md section 6. Submit answers
+``{"code": 200, "data": [{"status": "submitted", "task_id": "task_01..."}]}`` (``data`` is an array);
+status answers ``{"code": 200, "data": {"id", "status", "progress", "created", "estimated_time", ...}}``
+with ``status`` ``pending|processing|completed|failed``, ``result.videos[].url`` an **array** of
+strings (+ ``expires_at``, 24 h after completion), ``completed``/``actual_time`` once terminal and
+``error: {"code", "message"}`` on failure (``generation_failed`` / ``content_policy_violation``).
+
+APIMart's error format is not documented; the emulator uses its OpenAI-style shape
+``{"code": <HTTP status>, "error": {"message": str, "type": str}}`` with the same HTTP status and these
+types: 400 ``invalid_request_error`` (validation, body not JSON), 400 ``content_policy_violation``
+(``policy`` fault), 401 ``authentication_error``, 402 ``insufficient_quota``, 404 ``not_found_error``,
+429 ``rate_limit_error``, 5xx ``server_error`` (500) / ``upstream_error`` (502, 503, 504).
+
+Rules: ``model`` ``kling-v2-6``; ``prompt`` 1..2500; ``duration`` integer 5|10; ``mode`` std|pro;
+``image_urls`` 0..2 http(s) URLs (2 need pro); ``audio`` needs pro and excludes a last frame.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import Job
+from .base import Call, Dialect, StrictModel, describe_validation_error, is_http_url, json_response
+
+STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
+FAILURES = {
+    "fail": ("generation_failed", "Video generation failed upstream, please retry"),
+    "policy-task": ("content_policy_violation", "The generated content violated the content policy"),
+}
+URL_LIFETIME = 24 * 3600
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class ApimartDialect(Dialect):
+    name = "apimart"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table: dict[str, tuple[int, str]] = {
+            "auth_missing": (401, "authentication_error"),
+            "auth_invalid": (401, "authentication_error"),
+            "bad_json": (400, "invalid_request_error"),
+            "validation": (400, "invalid_request_error"),
+            "conflict": (400, "invalid_request_error"),
+            "duplicate": (400, "invalid_request_error"),
+            "policy": (400, "content_policy_violation"),
+            "credits": (402, "insufficient_quota"),
+            "not_found": (404, "not_found_error"),
+            "rate_limited": (429, "rate_limit_error"),
+        }
+        if kind == "server":
+            http = status or 500
+            err_type = "server_error" if http == 500 else "upstream_error"
+        else:
+            http, err_type = table[kind]
+        http = status or http
+        return json_response({"code": code or http, "error": {"message": message, "type": err_type}}, http)
+
+
+DIALECT = ApimartDialect()
+router = APIRouter()
+
+
+class Generation(StrictModel):
+    model: Literal["kling-v2-6"]
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    mode: Literal["std", "pro"] | None = None
+    duration: int | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
+    negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
+    image_urls: Annotated[list[str], Field(max_length=2)] | None = None
+    audio: bool | None = None
+    watermark: bool | None = None
+
+
+def _rules(req: Generation) -> str | None:
+    if req.duration is not None and req.duration not in (5, 10):
+        return "duration must be 5 or 10"
+    pro = (req.mode or "std") == "pro"
+    images = req.image_urls or []
+    for url in images:
+        if not is_http_url(url):
+            return "image_urls must contain http(s) URLs"
+    if len(images) == 2 and not pro:
+        return "a last frame (2 image_urls) requires mode 'pro'"
+    if req.audio and not pro:
+        return "audio requires mode 'pro'"
+    if req.audio and len(images) == 2:
+        return "in pro mode, last frame and audio cannot be used together"
+    return None
+
+
+def _task_id() -> str:
+    # ULID-like: "task_01" + 24 Crockford base32 characters (time-ordered, then random).
+    stamp = int(time.time() * 1000)
+    head = "".join(_CROCKFORD[(stamp >> (5 * i)) & 31] for i in reversed(range(10)))
+    tail = "".join(secrets.choice(_CROCKFORD) for _ in range(14))
+    return f"task_01{head}{tail}"
+
+
+def task_data(call: Call, job: Job) -> dict[str, Any]:
+    phase = job.phase()
+    data: dict[str, Any] = {
+        "id": job.task_id,
+        "status": STATUS[phase],
+        "progress": 100
+        if phase in ("succeeded", "failed")
+        else int(job.progress() * 100)
+        if phase == "running"
+        else 0,
+        "created": int(job.created),
+        "estimated_time": max(1, math.ceil(job.latency)),
+    }
+    if phase in ("succeeded", "failed"):
+        data["completed"] = int(job.finished_at)
+        data["actual_time"] = max(0, round(job.latency))
+    if phase == "succeeded":
+        data["result"] = {
+            "videos": [
+                {
+                    "url": [call.emu.video_url(call.request, job)],
+                    "expires_at": int(job.finished_at) + URL_LIFETIME,
+                }
+            ]
+        }
+    elif phase == "failed" and job.outcome:
+        code, message = FAILURES[job.outcome]
+        data["error"] = {"code": code, "message": message}
+    return data
+
+
+@router.post("/v1/videos/generations")
+async def create(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "submit")
+    if (denied := call.bearer()) is not None:
+        return denied
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return call.error("bad_json", "request body must be a JSON object")
+    try:
+        req = Generation.model_validate(body)
+    except ValidationError as exc:
+        return call.error("validation", describe_validation_error(exc))
+    if (problem := _rules(req)) is not None:
+        return call.error("validation", problem)
+    markers = call.markers(req.prompt)
+    if isinstance(markers, Response):
+        return markers
+    if (fault := await call.submit_fault(markers)) is not None:
+        return fault
+    job = call.emu.new_job(
+        job_id=call.emu.store.unique_id(_task_id),
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=req.prompt,
+        duration=req.duration or 5,
+        aspect=req.aspect_ratio or "16:9",
+        sound=bool(req.audio),
+        family="image-to-video" if req.image_urls else "text-to-video",
+        request=body,
+        extra={"mode": req.mode or "std", "watermark": bool(req.watermark)},
+    )
+    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    return call.finish(
+        json_response({"code": 200, "data": [{"status": "submitted", "task_id": job.task_id}]})
+    )
+
+
+@router.get("/v1/tasks/{task_id}")
+async def get_task(request: Request, task_id: str) -> Response:
+    call = await Call.open(request, DIALECT, "status")
+    if (denied := call.bearer()) is not None:
+        return denied
+    job = call.emu.store.find(DIALECT.name, call.account, task_id)
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        return call.error("not_found", f"task {task_id} not found")
+    return json_response({"code": 200, "data": task_data(call, job)})

@@ -1,0 +1,188 @@
+"""APIXO (``/api/v1/generateTask/kling-2-6``, ``/api/v1/statusTask/kling-2-6``), server side.
+
+Wire format: seed 002 and GATEWAYS.md section 4. Success answers are
+``{"code": 200, "message": "success", "data": {...}}``; errors are ``{"code": <HTTP status>,
+"message": str, "data": null}`` with the same HTTP status: 400 invalid body/parameter (also a body
+that is not JSON), 401 key, 402 balance (``credits`` fault), 403 content rejected (``policy`` fault),
+404 unknown task or model path (APIXO does not document 404; chosen), 429 rate limit, 500/502/503/504.
+
+Status ``data``: ``taskId``, ``state`` (``pending|processing|success|failed``), ``createTime`` (ms);
+plus ``resultJson`` (a JSON **string** ``{"resultUrls": [...]}``), ``completeTime`` and ``costTime``
+on success, ``failCode``/``failMsg``/``completeTime`` on failure (``policy-task`` ->
+``SensitiveContentDetected``, ``fail`` -> ``Timeout``). The envelope ``code`` stays 200 for failed
+tasks.
+
+Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback`` needs an http(s)
+``callback_url``); ``input.mode`` and ``input.sound`` (boolean) are required; ``duration`` is an
+integer 5|10 (default 5); ``aspect_ratio`` only for text-to-video; ``image_urls`` (1-2 http(s) URLs)
+required for image-to-video and rejected for text-to-video; ``cfg_scale`` 0..1.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import Job
+from .base import (
+    Call,
+    Dialect,
+    StrictModel,
+    describe_validation_error,
+    is_http_url,
+    json_response,
+    ms,
+    random_digits,
+)
+
+MODEL_PATH = "kling-2-6"
+STATE = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
+FAILURES = {
+    "fail": ("Timeout", "The provider timed out while generating the video. Please retry."),
+    "policy-task": (
+        "SensitiveContentDetected",
+        "The input or output was flagged as sensitive. Please try again with different inputs.",
+    ),
+}
+
+
+class ApixoDialect(Dialect):
+    name = "apixo"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table = {
+            "auth_missing": 401,
+            "auth_invalid": 401,
+            "bad_json": 400,
+            "validation": 400,
+            "not_found": 404,
+            "credits": 402,
+            "policy": 403,
+            "rate_limited": 429,
+            "conflict": 400,
+            "duplicate": 400,
+        }
+        http = status or table.get(kind, 500)
+        return json_response({"code": code or http, "message": message, "data": None}, http)
+
+
+DIALECT = ApixoDialect()
+router = APIRouter()
+
+
+class Input(StrictModel):
+    mode: Literal["text-to-video", "image-to-video"]
+    prompt: Annotated[str, Field(min_length=1, max_length=1000)]
+    duration: int | None = None
+    sound: bool
+    aspect_ratio: Literal["1:1", "9:16", "16:9"] | None = None
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=2)] | None = None
+    negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
+    cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class Submit(StrictModel):
+    request_type: Literal["async", "callback"]
+    callback_url: str | None = None
+    provider: Literal["auto", "value", "official"] | None = None
+    input: Input
+
+
+def _rules(req: Submit) -> str | None:
+    inp = req.input
+    if inp.duration is not None and inp.duration not in (5, 10):
+        return "input.duration must be 5 or 10"
+    if req.request_type == "callback" and not req.callback_url:
+        return "callback_url is required when request_type is 'callback'"
+    if req.callback_url is not None and not is_http_url(req.callback_url):
+        return "callback_url must be a public http(s) URL"
+    if inp.mode == "text-to-video":
+        if inp.image_urls is not None:
+            return "input.image_urls is only allowed for mode 'image-to-video'"
+    else:
+        if not inp.image_urls:
+            return "input.image_urls (1-2 URLs) is required for mode 'image-to-video'"
+        if inp.aspect_ratio is not None:
+            return "input.aspect_ratio is only supported for mode 'text-to-video'"
+        for url in inp.image_urls:
+            if not is_http_url(url):
+                return "input.image_urls must be public direct http(s) URLs"
+    return None
+
+
+def status_data(call: Call, job: Job) -> dict[str, Any]:
+    phase = job.phase()
+    data: dict[str, Any] = {"taskId": job.task_id, "state": STATE[phase], "createTime": ms(job.created)}
+    if phase == "succeeded":
+        data["resultJson"] = json.dumps({"resultUrls": [call.emu.video_url(call.request, job)]})
+        data["completeTime"] = ms(job.finished_at)
+        data["costTime"] = ms(job.finished_at) - ms(job.created)
+    elif phase == "failed" and job.outcome:
+        data["failCode"], data["failMsg"] = FAILURES[job.outcome]
+        data["completeTime"] = ms(job.finished_at)
+    return data
+
+
+@router.post("/api/v1/generateTask/{model}")
+async def generate_task(request: Request, model: str) -> Response:
+    call = await Call.open(request, DIALECT, "submit")
+    if (denied := call.bearer()) is not None:
+        return denied
+    if model != MODEL_PATH:
+        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return call.error("bad_json", "request body must be a JSON object")
+    try:
+        req = Submit.model_validate(body)
+    except ValidationError as exc:
+        return call.error("validation", f"invalid parameter: {describe_validation_error(exc)}")
+    if (problem := _rules(req)) is not None:
+        return call.error("validation", f"invalid parameter: {problem}")
+    markers = call.markers(req.input.prompt)
+    if isinstance(markers, Response):
+        return markers
+    if (fault := await call.submit_fault(markers)) is not None:
+        return fault
+    inp = req.input
+    job_id = call.emu.store.unique_id(lambda: f"task_{random_digits(12)}")
+    job = call.emu.new_job(
+        job_id=job_id,
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=inp.prompt,
+        duration=inp.duration or 5,
+        aspect=inp.aspect_ratio,
+        sound=inp.sound,
+        family=inp.mode,
+        request=body,
+        extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
+    )
+    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    return call.finish(json_response({"code": 200, "message": "success", "data": {"taskId": job.task_id}}))
+
+
+@router.get("/api/v1/statusTask/{model}")
+async def status_task(request: Request, model: str) -> Response:
+    call = await Call.open(request, DIALECT, "status")
+    if (denied := call.bearer()) is not None:
+        return denied
+    if model != MODEL_PATH:
+        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
+    task_id = request.query_params.get("taskId")
+    if not task_id:
+        return call.error("validation", "invalid parameter: taskId query parameter is required")
+    job = call.emu.store.find(DIALECT.name, call.account, task_id)
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        return call.error("not_found", f"task {task_id} not found")
+    return json_response({"code": 200, "message": "success", "data": status_data(call, job)})

@@ -1,0 +1,235 @@
+"""What every gateway dialect shares: the per-request ``Call`` (auth, JSON, faults, counters) and
+the generic fault answers.
+
+A dialect only has to say how its errors look (``Dialect.error``); transport faults (429, 5xx),
+``malformed`` and ``html`` answers are built here from that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from ..faults import MarkerError, Markers, parse_markers
+
+if TYPE_CHECKING:
+    from ..core import Emulator
+    from ..state import Job
+
+#: The ``malformed`` fault's body: HTTP 200, JSON content type, cut off mid-object.
+MALFORMED_BODY = b'{"code": 200, "message": "success", "data": {"task_id": "tru'
+
+#: The ``html`` fault's body: what a load balancer in front of a gateway answers.
+HTML_502_BODY = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+SERVER_MESSAGES: dict[int, str] = {
+    500: "internal server error (emulated fault)",
+    502: "bad gateway: upstream provider error (emulated fault)",
+    503: "service temporarily unavailable (emulated fault)",
+    504: "gateway timeout: upstream provider timed out (emulated fault)",
+}
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are errors and JSON types are not coerced ("5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """``field.path: message; ...`` from a pydantic error, short and readable."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts[:5])
+
+
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def random_digits(n: int) -> str:
+    return str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(n - 1))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ms(t: float) -> int:
+    return int(t * 1000)
+
+
+def canonical_fingerprint(body: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Dialect:
+    """How one gateway spells its errors. Subclasses override ``error``."""
+
+    name: ClassVar[str] = ""
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        """An error response.
+
+        ``kind`` is one of: ``auth_missing``, ``auth_invalid``, ``bad_json``, ``validation``,
+        ``not_found``, ``rate_limited``, ``server`` (with ``status`` 500/502/503/504), ``credits``,
+        ``policy``, ``conflict``, ``duplicate``.
+        """
+        raise NotImplementedError
+
+    def fault_response(self, kind: str) -> Response:
+        if kind == "429":
+            response = self.error(
+                "rate_limited", "too many requests (emulated fault), retry later", status=429
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        if kind in ("500", "502", "503", "504"):
+            return self.error("server", SERVER_MESSAGES[int(kind)], status=int(kind))
+        if kind == "malformed":
+            return Response(MALFORMED_BODY, status_code=200, media_type="application/json")
+        if kind == "html":
+            return HTMLResponse(HTML_502_BODY, status_code=502)
+        if kind == "policy":
+            return self.error(
+                "policy", "content security policy triggered: the prompt was flagged (emulated fault)"
+            )
+        if kind == "credits":
+            return self.error(
+                "credits", "insufficient credits: the account balance is too low (emulated fault)"
+            )
+        raise ValueError(f"no response for fault {kind!r}")
+
+
+class Call:
+    """One gateway request: delays, counters, auth, body parsing and fault decisions."""
+
+    def __init__(self, request: Request, dialect: Dialect, op: str) -> None:
+        self.request = request
+        self.dialect = dialect
+        self.op = op  # "submit", "status" or "other"
+        self.emu: Emulator = request.app.state.emulator
+        self.account = ""
+        self.lost = False
+
+    @classmethod
+    async def open(cls, request: Request, dialect: Dialect, op: str) -> Call:
+        call = cls(request, dialect, op)
+        delay = call.emu.config.response_delay_ms
+        if delay > 0:
+            await asyncio.sleep(delay / 1000.0)
+        call.count("requests")
+        if op == "status":
+            call.count("status_calls")
+        return call
+
+    @property
+    def gateway(self) -> str:
+        return self.dialect.name
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.emu.store.count(name, self.gateway, n)
+
+    def reject(self, response: Response) -> Response:
+        """Return an error answer to a submit, counting it as rejected."""
+        if self.op == "submit":
+            self.count("rejected")
+        return response
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        return self.reject(self.dialect.error(kind, message, status=status, code=code))
+
+    # -- auth -------------------------------------------------------------------------------------
+    def bearer(self) -> Response | None:
+        """Check ``Authorization: Bearer <key>``; sets ``account`` or returns the 401."""
+        header = self.request.headers.get("authorization")
+        if not header:
+            return self.error("auth_missing", "missing API key: send 'Authorization: Bearer <key>'")
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            return self.error("auth_invalid", "invalid Authorization header: expected 'Bearer <key>'")
+        accepted = self.emu.config.api_keys
+        if (accepted is not None and key not in accepted) or (accepted is None and key.startswith("bad")):
+            return self.error("auth_invalid", "invalid API key")
+        self.account = key
+        return None
+
+    # -- body -------------------------------------------------------------------------------------
+    async def json_body(self) -> Any:
+        """The parsed JSON body, or an error ``Response`` (returned as is by the handler)."""
+        raw = await self.request.body()
+        if not raw.strip():
+            return self.error("bad_json", "request body is empty; a JSON body is required")
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return self.error("bad_json", f"request body is not valid JSON: {exc}")
+
+    def markers(self, prompt: str) -> Markers | Response:
+        try:
+            return parse_markers(prompt)
+        except MarkerError as exc:
+            return self.error("validation", str(exc))
+
+    # -- faults -----------------------------------------------------------------------------------
+    async def _apply(self, kind: str | None) -> Response | None:
+        kind = await self._settle(kind)
+        return None if kind is None else self.reject(self.dialect.fault_response(kind))
+
+    async def _settle(self, kind: str | None) -> str | None:
+        """Carry out ``slow`` (wait) and ``lost`` (remember); return any other kind."""
+        if kind == "slow":
+            await asyncio.sleep(self.emu.config.slow_seconds)
+            return None
+        if kind == "lost":
+            self.lost = True
+            return None
+        return kind
+
+    async def submit_fault_kind(self, markers: Markers) -> str | None:
+        """The fault kind answering this submit, if any (``slow`` just waits; ``lost`` is remembered)."""
+        return await self._settle(self.emu.faults.submit_fault((self.gateway, self.account), markers))
+
+    async def submit_fault(self, markers: Markers) -> Response | None:
+        """The fault response answering this submit, if any."""
+        kind = await self.submit_fault_kind(markers)
+        return None if kind is None else self.reject(self.dialect.fault_response(kind))
+
+    async def status_fault(self, job: Job | None) -> Response | None:
+        if job is None:
+            return await self._apply(self.emu.faults.call_fault("status"))
+        job.status_calls += 1
+        return await self._apply(self.emu.faults.status_fault(job.job_id, job.status_faults))
+
+    async def call_fault(self) -> Response | None:
+        return await self._apply(self.emu.faults.call_fault(self.op))
+
+    def finish(self, response: Response) -> Response:
+        """The final answer; a ``lost`` fault replaces it by the gateway's 504 after the work is done."""
+        if self.lost:
+            return self.dialect.error("server", SERVER_MESSAGES[504], status=504)
+        return response
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(payload, status_code=status, headers=headers)

@@ -1,0 +1,206 @@
+"""Apikley / kie.ai "Market" API (``/api/v1/jobs/createTask``, ``/api/v1/jobs/recordInfo``), server side.
+
+Wire format: seed 004 and GATEWAYS.md section 5. Submit answers
+``{"code": 200, "msg": "success", "data": {"taskId": "task_kling-2.6_..."}}`` (note ``msg``);
+recordInfo answers ``{"code": 200, "message": "success", "data": {...}}`` (note ``message``) with
+``state`` ``waiting`` (first half of the queued time) / ``queuing`` / ``generating`` / ``success`` /
+``fail``, ``param`` (the create request as a JSON **string**), ``resultJson`` (a JSON **string**
+``{"resultUrls": [...]}``; ``""`` before success), ``failCode``/``failMsg`` (``""`` unless failed:
+``"500"`` generation failed, ``"400"`` content flagged), ``costTime`` (ms) and ``completeTime``
+(``null`` until terminal), ``createTime``, ``updateTime``.
+
+Errors: ``{"code": <code>, "msg": str, "data": null}``: 401 key, 402 credits, 404 unknown task,
+422 validation (also a body that is not JSON, and the ``policy`` fault - kie has no documented
+submit-time content-policy code), 429 rate limit, 455 maintenance (emulated 503), 500 server error
+(also emulated 502/504). The HTTP status equals the code, except 455 -> HTTP 503 and code 500 for
+emulated 502/504 keeps their HTTP status. With ``kie_errors_http_200`` every error is HTTP 200 and
+only the body carries the code, as kie.ai itself often does.
+
+Rules: ``kling-2.6/text-to-video`` requires ``input.prompt`` (1..1000), ``sound`` (bool),
+``aspect_ratio`` and ``duration`` (``"5"|"10"`` string); ``kling-2.6/image-to-video`` requires
+``prompt``, ``image_urls`` (exactly one http(s) URL), ``sound``, ``duration`` and has no
+``aspect_ratio``. ``callBackUrl`` (optional) must be an http(s) URL; callbacks are not delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import Job
+from .base import (
+    Call,
+    Dialect,
+    StrictModel,
+    describe_validation_error,
+    is_http_url,
+    json_response,
+    ms,
+    now_ms,
+)
+
+T2V = "kling-2.6/text-to-video"
+I2V = "kling-2.6/image-to-video"
+FAILURES = {
+    "fail": ("500", "Generation failed: internal error, please try again later"),
+    "policy-task": ("400", "The content was flagged as sensitive by the safety system"),
+}
+
+
+class KieDialect(Dialect):
+    name = "kie"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table = {
+            "auth_missing": 401,
+            "auth_invalid": 401,
+            "bad_json": 422,
+            "validation": 422,
+            "policy": 422,
+            "conflict": 422,
+            "duplicate": 422,
+            "credits": 402,
+            "not_found": 404,
+            "rate_limited": 429,
+        }
+        if kind == "server":
+            http = status or 500
+            body_code = 455 if http == 503 else 500
+        else:
+            http = status or table[kind]
+            body_code = http
+        return json_response({"code": code or body_code, "msg": message, "data": None}, http)
+
+
+DIALECT = KieDialect()
+router = APIRouter()
+
+
+class Submit(StrictModel):
+    model: Literal["kling-2.6/text-to-video", "kling-2.6/image-to-video"]
+    callBackUrl: str | None = None
+    input: dict[str, Any]
+
+
+Prompt = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class TextInput(StrictModel):
+    prompt: Prompt
+    sound: bool
+    aspect_ratio: Literal["1:1", "16:9", "9:16"]
+    duration: Literal["5", "10"]
+
+
+class ImageInput(StrictModel):
+    prompt: Prompt
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=1)]
+    sound: bool
+    duration: Literal["5", "10"]
+
+
+def _http200(call: Call, response: Response) -> Response:
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    if call.emu.config.kie_errors_http_200 and is_json and response.status_code != 200:
+        response.status_code = 200
+    return response
+
+
+class KieCall(Call):
+    """kie.ai may answer errors with HTTP 200 (``kie_errors_http_200``)."""
+
+    def reject(self, response: Response) -> Response:
+        return super().reject(_http200(self, response))
+
+    def finish(self, response: Response) -> Response:
+        return _http200(self, super().finish(response))
+
+
+def record(call: Call, job: Job) -> dict[str, Any]:
+    phase = job.phase()
+    if phase == "queued":
+        state = "waiting" if job.elapsed() < job.latency * job.queued_fraction / 2 else "queuing"
+    else:
+        state = {"running": "generating", "succeeded": "success", "failed": "fail"}[phase]
+    terminal = phase in ("succeeded", "failed")
+    fail_code, fail_msg = FAILURES[job.outcome] if phase == "failed" and job.outcome else ("", "")
+    return {
+        "taskId": job.task_id,
+        "model": job.family,
+        "state": state,
+        "param": json.dumps(job.request, ensure_ascii=False),
+        "resultJson": json.dumps({"resultUrls": [call.emu.video_url(call.request, job)]})
+        if phase == "succeeded"
+        else "",
+        "failCode": fail_code,
+        "failMsg": fail_msg,
+        "costTime": ms(job.finished_at) - ms(job.created) if terminal else None,
+        "completeTime": ms(job.finished_at) if terminal else None,
+        "createTime": ms(job.created),
+        "updateTime": ms(job.updated_at()),
+    }
+
+
+@router.post("/api/v1/jobs/createTask")
+async def create_task(request: Request) -> Response:
+    call = await KieCall.open(request, DIALECT, "submit")
+    if (denied := call.bearer()) is not None:
+        return denied
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return call.error("bad_json", "request body must be a JSON object")
+    try:
+        req = Submit.model_validate(body)
+        inp: TextInput | ImageInput = (TextInput if req.model == T2V else ImageInput).model_validate(
+            req.input
+        )
+    except ValidationError as exc:
+        return call.error("validation", f"Validation error: {describe_validation_error(exc)}")
+    if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
+        return call.error("validation", "Validation error: callBackUrl must be an http(s) URL")
+    if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
+        return call.error("validation", "Validation error: input.image_urls must contain an http(s) URL")
+    markers = call.markers(inp.prompt)
+    if isinstance(markers, Response):
+        return markers
+    if (fault := await call.submit_fault(markers)) is not None:
+        return fault
+    job = call.emu.new_job(
+        job_id=call.emu.store.unique_id(lambda: f"task_kling-2.6_{now_ms()}{secrets.token_hex(2)}"),
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=inp.prompt,
+        duration=int(inp.duration),
+        aspect=inp.aspect_ratio if isinstance(inp, TextInput) else None,
+        sound=inp.sound,
+        family=req.model,
+        request=body,
+        extra={"callback_url": req.callBackUrl},
+    )
+    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    return call.finish(json_response({"code": 200, "msg": "success", "data": {"taskId": job.task_id}}))
+
+
+@router.get("/api/v1/jobs/recordInfo")
+async def record_info(request: Request) -> Response:
+    call = await KieCall.open(request, DIALECT, "status")
+    if (denied := call.bearer()) is not None:
+        return denied
+    task_id = request.query_params.get("taskId")
+    if not task_id:
+        return call.error("validation", "taskId is required")
+    job = call.emu.store.find(DIALECT.name, call.account, task_id)
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        return call.error("not_found", f"task {task_id} not found")
+    return json_response({"code": 200, "message": "success", "data": record(call, job)})

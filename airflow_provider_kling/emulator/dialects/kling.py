@@ -1,0 +1,430 @@
+"""Official Kling API (``/v1/videos/*``), server side.
+
+Wire format: GATEWAYS.md section 1. Every answer is the envelope
+``{"code": int, "message": str, "request_id": str, "data": ...}`` with ``code`` 0 on success and
+``data`` ``null`` on errors.
+
+Auth: ``Authorization: Bearer <JWT>``, HS256, ``iss`` = access key, signed with its secret key
+(``EmulatorConfig.kling_keys``), ``exp`` required, ``nbf`` optional; ``jwt_leeway`` seconds of skew.
+Codes (HTTP 401): 1001 header missing, 1002 malformed header/token (bad scheme, not a JWT, wrong
+``alg``, missing ``exp``/``iss``), 1000 unknown access key or bad signature, 1003 ``nbf`` in the
+future, 1004 expired.
+
+Errors: 1200 (400) body is not JSON; 1201 (400) any invalid/unknown field or 2.6 rule, including a
+duplicate ``external_task_id`` (that submit creates no job); 1203 (404) unknown task (ids are scoped to
+the access key, and to the family the task was created in); 1301 (400) content policy; 1102 (429)
+resource pack depleted (``credits`` fault); 1302 (429) rate limit; 5000 (500, also used for an
+emulated 502), 5001 (503), 5002 (504).
+
+``model_name`` must be ``kling-v2-6`` (omitting it would mean ``kling-v1``, which this emulator does
+not serve); the legacy alias ``model`` is accepted. Empty strings for optional string fields (as in
+the official samples) mean "absent". ``aspect_ratio`` is accepted on image2video too (the output
+otherwise defaults to 16:9, the emulator does not look at the image). Callbacks are validated and
+recorded but not delivered.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import uuid
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import Job
+from .base import (
+    Call,
+    Dialect,
+    StrictModel,
+    describe_validation_error,
+    is_http_url,
+    json_response,
+    ms,
+    random_digits,
+)
+
+MODEL_NAME = "kling-v2-6"
+FAMILIES = ("text2video", "image2video")
+STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
+FAILURE_MESSAGES = {
+    "fail": "Video generation failed due to an internal error, please try again later",
+    "policy-task": "Failure to pass the risk control system: the generated content may contain risky content",
+}
+
+
+class KlingDialect(Dialect):
+    name = "kling"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table: dict[str, tuple[int, int]] = {
+            "auth_missing": (401, 1001),
+            "auth_invalid": (401, 1002),
+            "bad_json": (400, 1200),
+            "validation": (400, 1201),
+            "duplicate": (400, 1201),
+            "conflict": (400, 1201),
+            "not_found": (404, 1203),
+            "rate_limited": (429, 1302),
+            "credits": (429, 1102),
+            "policy": (400, 1301),
+        }
+        if kind == "server":
+            http = status or 500
+            default_code = {503: 5001, 504: 5002}.get(http, 5000)
+        else:
+            http, default_code = table[kind]
+            http = status or http
+        payload = {
+            "code": code if code is not None else default_code,
+            "message": message,
+            "request_id": str(uuid.uuid4()),
+            "data": None,
+        }
+        return json_response(payload, http)
+
+
+DIALECT = KlingDialect()
+router = APIRouter()
+
+
+def _envelope(data: Any) -> Response:
+    return json_response({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
+
+
+# -- auth -----------------------------------------------------------------------------------------
+def _signature_ok(token: str, secret: str) -> bool:
+    """HS256 check done by hand: PyJWT warns about the short default secret on every decode."""
+    signing_input, _, signature = token.rpartition(".")
+    expected = hmac.new(
+        secret.encode("utf-8"), signing_input.encode("ascii", "replace"), hashlib.sha256
+    ).digest()
+    try:
+        given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(expected, given)
+
+
+def authenticate(call: Call) -> Response | None:
+    header = call.request.headers.get("authorization")
+    if not header:
+        return call.error("auth_missing", "Authorization header is empty", code=1001)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme != "Bearer" or not token:
+        return call.error(
+            "auth_invalid", "Authorization header is invalid: expected 'Bearer <JWT>'", code=1002
+        )
+    try:
+        jwt_header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return call.error("auth_invalid", "Authorization token is invalid: not a JWT", code=1002)
+    if jwt_header.get("alg") != "HS256":
+        return call.error("auth_invalid", "Authorization token is invalid: alg must be HS256", code=1002)
+    issuer = claims.get("iss")
+    keys = call.emu.config.kling_keys
+    if not isinstance(issuer, str) or not issuer:
+        return call.error(
+            "auth_invalid", "Authorization token is invalid: iss (access key) missing", code=1002
+        )
+    if issuer not in keys:
+        return call.error("auth_invalid", "Auth failed: unknown access key", code=1000)
+    if not _signature_ok(token, keys[issuer]):
+        return call.error("auth_invalid", "Auth failed: signature verification failed", code=1000)
+    try:
+        jwt.decode(
+            token,
+            options={
+                "verify_signature": False,
+                "verify_exp": True,
+                "verify_nbf": True,
+                "require": ["iss", "exp"],
+            },
+            leeway=call.emu.config.jwt_leeway,
+        )
+    except jwt.ExpiredSignatureError:
+        return call.error("auth_invalid", "Auth failed: token expired", code=1004)
+    except jwt.ImmatureSignatureError:
+        return call.error("auth_invalid", "Auth failed: token not yet valid (nbf)", code=1003)
+    except jwt.PyJWTError as exc:
+        return call.error("auth_invalid", f"Authorization token is invalid: {exc}", code=1002)
+    call.account = issuer
+    return None
+
+
+# -- request bodies -------------------------------------------------------------------------------
+Text2500 = Annotated[str, Field(max_length=2500)]
+
+
+class WatermarkInfo(StrictModel):
+    enabled: bool
+
+
+class Voice(StrictModel):
+    voice_id: Annotated[str, Field(min_length=1)]
+
+
+class Text2Video(StrictModel):
+    model_name: str | None = None
+    model: str | None = None
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    negative_prompt: Text2500 | None = None
+    sound: Literal["on", "off"] | None = None
+    cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
+    mode: Literal["std", "pro"] | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
+    duration: Literal["5", "10"] | None = None
+    watermark_info: WatermarkInfo | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+class Image2Video(Text2Video):
+    image: str | None = None
+    image_tail: str | None = None
+    voice_list: Annotated[list[Voice], Field(max_length=2)] | None = None
+
+
+def _check_image(field: str, value: str) -> str | None:
+    """None when ``value`` is an http(s) URL or raw base64 of a JPG/PNG >= 300 px, else the problem."""
+    if value.startswith("data:"):
+        return f"{field}: base64 must be raw, without a 'data:' prefix"
+    if value.startswith(("http://", "https://")):
+        return None if is_http_url(value) else f"{field}: invalid URL"
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return f"{field}: neither an http(s) URL nor valid base64"
+    if len(raw) > 10 * 1024 * 1024:
+        return f"{field}: image larger than 10MB"
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            fmt, (width, height) = img.format, img.size
+    except (UnidentifiedImageError, OSError):
+        return f"{field}: base64 does not decode to an image"
+    if fmt not in ("JPEG", "PNG"):
+        return f"{field}: image format must be jpg/jpeg/png"
+    if width < 300 or height < 300:
+        return f"{field}: image width and height must be at least 300px"
+    if not (1 / 2.5 <= width / height <= 2.5):
+        return f"{field}: image aspect ratio must be between 1:2.5 and 2.5:1"
+    return None
+
+
+def _rules(req: Text2Video) -> str | None:
+    """Kling 2.6 capability map (GATEWAYS.md 1.6)."""
+    model = req.model_name or None
+    if req.model and model and req.model != model:
+        return "model and model_name disagree"
+    model = model or req.model or None
+    if model is None:
+        return "model_name is required by the emulator (omitted it means kling-v1, which is not served)"
+    if model != MODEL_NAME:
+        return f"model_name {model!r} is not supported here; use {MODEL_NAME!r}"
+    mode = req.mode or "std"
+    sound = req.sound == "on"
+    if sound and mode != "pro":
+        return "sound 'on' requires mode 'pro' for kling-v2-6"
+    if req.callback_url and not is_http_url(req.callback_url):
+        return "callback_url must be an http(s) URL"
+    if isinstance(req, Image2Video):
+        if not req.image and not req.image_tail:
+            return "at least one of image and image_tail is required"
+        for field, value in (("image", req.image), ("image_tail", req.image_tail)):
+            if value:
+                problem = _check_image(field, value)
+                if problem:
+                    return problem
+        if req.image_tail:
+            if mode != "pro":
+                return "image_tail (end frame) requires mode 'pro' for kling-v2-6"
+            if sound:
+                return "image_tail (end frame) cannot be combined with sound 'on'"
+        if req.voice_list and not sound:
+            return "voice_list requires sound 'on'"
+    return None
+
+
+def _units(req: Text2Video) -> float:
+    pro = (req.mode or "std") == "pro"
+    base = 1.5 if not pro else (5.0 if req.sound == "on" else 2.5)
+    if isinstance(req, Image2Video) and req.voice_list:
+        base = 6.0
+    return base * (2 if req.duration == "10" else 1)
+
+
+# -- serializer -----------------------------------------------------------------------------------
+def task_data(call: Call, job: Job) -> dict[str, Any]:
+    phase = job.phase()
+    external = job.extra.get("external_task_id") or ""
+    data: dict[str, Any] = {
+        "task_id": job.task_id,
+        "task_status": STATUS[phase],
+        "task_status_msg": FAILURE_MESSAGES[job.outcome] if phase == "failed" and job.outcome else "",
+        "task_info": {"external_task_id": external} if external else {},
+        "created_at": ms(job.created),
+        "updated_at": ms(job.updated_at()),
+    }
+    watermark = job.extra.get("watermark")
+    if watermark is not None:
+        data["watermark_info"] = {"enabled": watermark}
+    if phase == "succeeded":
+        url = call.emu.video_url(call.request, job)
+        video: dict[str, Any] = {"id": job.extra["video_id"], "url": url, "duration": f"{job.duration:.1f}"}
+        if watermark:
+            video["watermark_url"] = url
+        data["task_result"] = {"videos": [video]}
+        data["final_unit_deduction"] = f"{job.extra['units']:g}"
+    elif phase == "failed":
+        data["final_unit_deduction"] = "0"
+    return data
+
+
+# -- routes ---------------------------------------------------------------------------------------
+async def _submit(request: Request, family: str) -> Response:
+    call = await Call.open(request, DIALECT, "submit")
+    if (denied := authenticate(call)) is not None:
+        return denied
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return call.error("bad_json", "request body must be a JSON object")
+    schema: type[Text2Video] = Text2Video if family == "text2video" else Image2Video
+    try:
+        req = schema.model_validate(body)
+    except ValidationError as exc:
+        return call.error("validation", f"Invalid request parameters: {describe_validation_error(exc)}")
+    if (problem := _rules(req)) is not None:
+        return call.error("validation", f"Invalid request parameters: {problem}")
+    markers = call.markers(req.prompt)
+    if isinstance(markers, Response):
+        return markers
+    if (fault := await call.submit_fault(markers)) is not None:
+        return fault
+
+    external = req.external_task_id or ""
+    job_id = call.emu.store.unique_id(lambda: random_digits(18))
+    job = call.emu.new_job(
+        job_id=job_id,
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=req.prompt,
+        duration=int(req.duration or "5"),
+        aspect=req.aspect_ratio,
+        sound=req.sound == "on",
+        client_id=external or None,
+        family=family,
+        request=body,
+        extra={
+            "external_task_id": external,
+            "mode": req.mode or "std",
+            "units": _units(req),
+            "video_id": str(uuid.uuid4()),
+            "watermark": req.watermark_info.enabled if req.watermark_info else None,
+            "callback_url": req.callback_url or None,
+        },
+    )
+    stored = call.emu.store.add_job(
+        job,
+        lookup_keys=(f"{family}/task/{job.task_id}",) + ((f"{family}/ext/{external}",) if external else ()),
+        unique_keys=(f"ext/{external}",) if external else (),
+    )
+    if stored is not job:
+        call.count("dedup_hits")
+        return call.finish(
+            call.error(
+                "duplicate", f"Invalid request parameters: external_task_id {external!r} already exists"
+            )
+        )
+    data = {
+        "task_id": job.task_id,
+        "task_info": {"external_task_id": external} if external else {},
+        "task_status": "submitted",
+        "created_at": ms(job.created),
+        "updated_at": ms(job.created),
+    }
+    return call.finish(_envelope(data))
+
+
+async def _status(request: Request, family: str, task_id: str) -> Response:
+    call = await Call.open(request, DIALECT, "status")
+    if (denied := authenticate(call)) is not None:
+        return denied
+    store = call.emu.store
+    job = store.find(DIALECT.name, call.account, f"{family}/task/{task_id}") or store.find(
+        DIALECT.name, call.account, f"{family}/ext/{task_id}"
+    )
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        return call.error("not_found", f"task not found: {task_id}")
+    return _envelope(task_data(call, job))
+
+
+async def _list(request: Request, family: str) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := authenticate(call)) is not None:
+        return denied
+    if (fault := await call.call_fault()) is not None:
+        return fault
+    params: dict[str, int] = {}
+    for name, default, high in (("pageNum", 1, 1000), ("pageSize", 30, 500)):
+        raw = request.query_params.get(name)
+        if raw is None:
+            params[name] = default
+            continue
+        if not raw.isdigit() or not 1 <= int(raw) <= high:
+            return call.error(
+                "validation", f"Invalid request parameters: {name} must be an integer in [1, {high}]"
+            )
+        params[name] = int(raw)
+    jobs = sorted(
+        (j for j in call.emu.store.jobs(DIALECT.name, call.account) if j.family == family),
+        key=lambda j: j.created,
+        reverse=True,
+    )
+    start = (params["pageNum"] - 1) * params["pageSize"]
+    return _envelope([task_data(call, j) for j in jobs[start : start + params["pageSize"]]])
+
+
+@router.post("/v1/videos/text2video")
+async def submit_text2video(request: Request) -> Response:
+    return await _submit(request, "text2video")
+
+
+@router.post("/v1/videos/image2video")
+async def submit_image2video(request: Request) -> Response:
+    return await _submit(request, "image2video")
+
+
+@router.get("/v1/videos/text2video")
+async def list_text2video(request: Request) -> Response:
+    return await _list(request, "text2video")
+
+
+@router.get("/v1/videos/image2video")
+async def list_image2video(request: Request) -> Response:
+    return await _list(request, "image2video")
+
+
+@router.get("/v1/videos/text2video/{task_id}")
+async def status_text2video(request: Request, task_id: str) -> Response:
+    return await _status(request, "text2video", task_id)
+
+
+@router.get("/v1/videos/image2video/{task_id}")
+async def status_image2video(request: Request, task_id: str) -> Response:
+    return await _status(request, "image2video", task_id)

@@ -1,0 +1,329 @@
+"""Rivya Public API v1 (``/api/v1/*``), server side.
+
+Wire format: seed 000 and GATEWAYS.md section 2. Errors are
+``{"error": {"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
+``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not
+JSON and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
+``idempotency_conflict`` 409, ``insufficient_credits`` 402, ``rate_limited`` 429; for emulated server
+faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error`` 502,
+``service_unavailable`` 503, ``upstream_timeout`` 504.
+
+``params`` values are strings (``"5"``, ``"false"``): a JSON number or boolean is a
+``validation_failed``. ``Idempotency-Key``: the same key with the same body returns the same task
+(HTTP 200, header ``Idempotent-Replayed: true``; counted as a dedup hit, not a submit); the same key
+with another body is ``409 idempotency_conflict``. Tasks and keys are scoped to the API key.
+``referenceMediaItems[].url`` must come from this emulator's ``POST /api/v1/files`` unless
+``rivya_require_uploaded_refs`` is off. Create answers HTTP 200.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import Job, StoredFile
+from .base import (
+    Call,
+    Dialect,
+    StrictModel,
+    canonical_fingerprint,
+    describe_validation_error,
+    is_http_url,
+    json_response,
+)
+
+MODEL = "kling-2-6"
+CREDITS_PER_TASK = 55
+STARTING_CREDITS = 100_000
+IMAGE_MIME = ("image/jpeg", "image/png", "image/webp")
+STATUS = {"queued": "queued", "running": "processing", "succeeded": "succeeded", "failed": "failed"}
+FAILURES = {
+    "fail": ("generation_failed", "The generation failed upstream; credits were refunded."),
+    "policy-task": ("content_policy_violation", "The output was blocked by the content safety filter."),
+}
+
+
+class RivyaDialect(Dialect):
+    name = "rivya"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table: dict[str, tuple[int, str]] = {
+            "auth_missing": (401, "api_key_missing"),
+            "auth_invalid": (401, "api_key_invalid"),
+            "bad_json": (400, "validation_failed"),
+            "validation": (400, "validation_failed"),
+            "policy": (400, "validation_failed"),
+            "not_found": (404, "not_found"),
+            "conflict": (409, "idempotency_conflict"),
+            "duplicate": (409, "idempotency_conflict"),
+            "credits": (402, "insufficient_credits"),
+            "rate_limited": (429, "rate_limited"),
+        }
+        if kind == "server":
+            http = status or 500
+            default = {502: "upstream_error", 503: "service_unavailable", 504: "upstream_timeout"}.get(
+                http, "internal_error"
+            )
+        else:
+            http, default = table[kind]
+        payload = {
+            "error": {
+                "code": code or default,
+                "message": message,
+                "requestId": f"req_{secrets.token_hex(12)}",
+            }
+        }
+        return json_response(payload, status or http)
+
+
+DIALECT = RivyaDialect()
+router = APIRouter()
+
+
+def iso(t: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(t * 1000) % 1000:03d}Z"
+    )
+
+
+class ReferenceMediaItem(StrictModel):
+    url: Annotated[str, Field(min_length=1)]
+    kind: Literal["image"]
+    name: str | None = None
+    mimeType: Literal["image/jpeg", "image/png", "image/webp"] | None = None
+    durationToken: str | None = None
+
+
+class Params(StrictModel):
+    duration: Literal["5", "10"] | None = None
+    sound: Literal["false", "true"] | None = None
+    aspect_ratio: Literal["1:1", "16:9", "9:16"] | None = None
+    referenceMediaItems: Annotated[list[ReferenceMediaItem], Field(max_length=1)] | None = None
+
+
+class Generation(StrictModel):
+    model: Literal["kling-2-6"]
+    prompt: Annotated[str, Field(min_length=1, max_length=1000)]
+    params: Params | None = None
+    client_request_id: Annotated[str, Field(max_length=128)] | None = None
+
+
+def task_body(call: Call, job: Job) -> dict[str, Any]:
+    phase = job.phase()
+    result = None
+    error = None
+    if phase == "succeeded":
+        url = call.emu.video_url(call.request, job)
+        result = {"primary_url": url, "urls": [url]}
+    elif phase == "failed" and job.outcome:
+        code, message = FAILURES[job.outcome]
+        error = {"code": code, "message": message}
+    return {
+        "id": job.task_id,
+        "status": STATUS[phase],
+        "model": MODEL,
+        "reserved_credits": CREDITS_PER_TASK,
+        "final_credits": CREDITS_PER_TASK if phase == "succeeded" else 0,
+        "created_at": iso(job.created),
+        "updated_at": iso(job.updated_at()),
+        "result": result,
+        "error": error,
+    }
+
+
+def _reference_problem(call: Call, item: ReferenceMediaItem) -> str | None:
+    if not is_http_url(item.url):
+        return "params.referenceMediaItems[0].url must be an http(s) URL"
+    if not call.emu.config.rivya_require_uploaded_refs:
+        return None
+    parts = urlsplit(item.url).path.split("/")
+    # /_emulator/files/{id}/{name}
+    if len(parts) >= 5 and parts[1] == "_emulator" and parts[2] == "files":
+        stored = call.emu.store.get_file(parts[3])
+        if stored is not None and stored.gateway == DIALECT.name and stored.account == call.account:
+            return None
+    return "params.referenceMediaItems[0].url must be a URL returned by POST /api/v1/files (upload first)"
+
+
+@router.post("/api/v1/generations")
+async def create_generation(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "submit")
+    if (denied := call.bearer()) is not None:
+        return denied
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, dict):
+        return call.error("bad_json", "request body must be a JSON object")
+    try:
+        req = Generation.model_validate(body)
+    except ValidationError as exc:
+        return call.error("validation", describe_validation_error(exc))
+    params = req.params or Params()
+    for item in params.referenceMediaItems or []:
+        if (problem := _reference_problem(call, item)) is not None:
+            return call.error("validation", problem)
+    markers = call.markers(req.prompt)
+    if isinstance(markers, Response):
+        return markers
+    if (fault := await call.submit_fault(markers)) is not None:
+        return fault
+
+    store = call.emu.store
+    idem_key = request.headers.get("idempotency-key") or ""
+    fingerprint = canonical_fingerprint(body)
+    if idem_key:
+        record = store.idempotency_get(DIALECT.name, call.account, idem_key)
+        if record is not None:
+            previous_fingerprint, job_id = record
+            if previous_fingerprint != fingerprint:
+                return call.finish(
+                    call.error("conflict", "Idempotency-Key was already used with a different request body")
+                )
+            existing = store.get(job_id)
+            if existing is not None:
+                call.count("dedup_hits")
+                return call.finish(
+                    json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
+                )
+
+    job_id = store.unique_id(lambda: f"task_{secrets.token_hex(12)}")
+    job = call.emu.new_job(
+        job_id=job_id,
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=req.prompt,
+        duration=int(params.duration or "5"),
+        aspect=params.aspect_ratio or "1:1",
+        sound=params.sound == "true",
+        client_id=idem_key or req.client_request_id or None,
+        request=body,
+        extra={"idempotency_key": idem_key or None, "client_request_id": req.client_request_id},
+    )
+    store.add_job(job, lookup_keys=(job.task_id,))
+    if idem_key:
+        store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
+    return call.finish(json_response(task_body(call, job)))
+
+
+@router.get("/api/v1/generations/{task_id}")
+async def get_generation(request: Request, task_id: str) -> Response:
+    call = await Call.open(request, DIALECT, "status")
+    if (denied := call.bearer()) is not None:
+        return denied
+    job = call.emu.store.find(DIALECT.name, call.account, task_id)
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        return call.error("not_found", f"generation {task_id} not found")
+    return json_response(task_body(call, job))
+
+
+def _sniff_mime(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _file_body(call: Call, stored: StoredFile) -> dict[str, Any]:
+    return {
+        "id": stored.file_id,
+        "url": call.emu.file_url(call.request, stored.file_id, stored.name),
+        "kind": stored.kind,
+        "name": stored.name,
+        "mimeType": stored.mime,
+        "size": len(stored.data),
+        "created_at": iso(stored.created),
+    }
+
+
+@router.post("/api/v1/files")
+async def upload_file(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := call.bearer()) is not None:
+        return denied
+    if (fault := await call.call_fault()) is not None:
+        return fault
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return call.error("validation", "expected a multipart/form-data body with 'file' and 'kind'")
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        kind = form.get("kind")
+        model = form.get("model")
+        client_request_id = form.get("client_request_id")
+        unknown = sorted(set(form.keys()) - {"file", "kind", "model", "client_request_id"})
+        if unknown:
+            return call.error("validation", f"unknown form field(s): {', '.join(unknown)}")
+        if not isinstance(upload, UploadFile):
+            return call.error("validation", "file: a file part is required")
+        if kind != "image":
+            return call.error("validation", "kind: must be 'image' for kling-2-6")
+        if model is not None and model != MODEL:
+            return call.error("validation", f"model: must be {MODEL!r}")
+        if isinstance(client_request_id, str) and len(client_request_id) > 128:
+            return call.error("validation", "client_request_id: at most 128 characters")
+        data = await upload.read(call.emu.config.max_upload_bytes + 1)
+        if len(data) > call.emu.config.max_upload_bytes:
+            return call.error("validation", "file: larger than 10 MB")
+        if not data:
+            return call.error("validation", "file: empty")
+        sniffed = _sniff_mime(data)
+        declared = (upload.content_type or "").split(";")[0].strip().lower()
+        mime = declared if declared in IMAGE_MIME else sniffed
+        if mime not in IMAGE_MIME or sniffed != mime:
+            return call.error(
+                "validation", f"file: must be one of {', '.join(IMAGE_MIME)} (got {declared or 'unknown'})"
+            )
+        name = (upload.filename or "upload").replace("/", "_").replace("\\", "_") or "upload"
+    finally:
+        await form.close()
+    file_id = call.emu.store.unique_id(lambda: f"file_{secrets.token_hex(12)}")
+    stored = StoredFile(file_id, name, mime, data, "image", call.account, DIALECT.name, time.time())
+    call.emu.store.add_file(stored)
+    return json_response(_file_body(call, stored))
+
+
+@router.get("/api/v1/files/{file_id}")
+async def get_file(request: Request, file_id: str) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := call.bearer()) is not None:
+        return denied
+    stored = call.emu.store.get_file(file_id)
+    if stored is None or stored.gateway != DIALECT.name or stored.account != call.account:
+        return call.error("not_found", f"file {file_id} not found")
+    return json_response(_file_body(call, stored))
+
+
+@router.get("/api/v1/credits")
+async def credits(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := call.bearer()) is not None:
+        return denied
+    if (fault := await call.call_fault()) is not None:
+        return fault
+    spent = CREDITS_PER_TASK * len(call.emu.store.jobs(DIALECT.name, call.account))
+    return json_response({"credits": max(0, STARTING_CREDITS - spent)})
+
+
+@router.get("/api/v1/models")
+async def models(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := call.bearer()) is not None:
+        return denied
+    return json_response({"data": [{"id": MODEL, "type": "video", "credits": CREDITS_PER_TASK}]})

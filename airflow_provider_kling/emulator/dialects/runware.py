@@ -1,0 +1,409 @@
+"""Runware REST API (``POST /v1``), server side.
+
+Wire format: seed 001 and GATEWAYS.md section 3. The body is a JSON **array** of tasks; the answer is
+``{"data": [...]}`` and/or ``{"errors": [...]}``, where each error is
+``{"code", "message", "parameter"?, "taskType", "taskUUID"?}``.
+
+Tasks: ``videoInference`` (submit; ``{"data":[{"taskType","taskUUID"}]}``), ``getResponse``
+(status: ``{"data": []}`` while queued, an item with ``status: "processing"`` while running, a
+``status: "success"`` item with ``videoUUID``/``videoURL``/``seed`` (+ ``cost`` when the submit had
+``includeCost: true``) when done, and on failure an ``errors`` entry with HTTP 200) and ``ping``
+(``{"data":[{"taskType":"ping","pong":true}]}``).
+
+HTTP statuses / codes: validation 400 with ``missing<Field>`` / ``invalid<Field>`` (e.g.
+``invalidPositivePrompt``, ``invalidDuration``) / ``unsupportedParameter`` (unknown field) /
+``unsupportedTaskType``; body not a JSON array 400 ``invalidRequestBody``; ``duplicateTaskUUID`` 400
+(no new job); unknown ``taskUUID`` on getResponse 400 ``taskNotFound``; auth 401 ``missingApiKey`` /
+``invalidApiKey`` (``taskType: "authentication"``); ``insufficientCredits`` 402;
+``contentPolicyViolation`` 400 at submit and in ``errors`` (HTTP 200) for a failed task;
+``taskFailed`` for a generation failure; ``rateLimitExceeded`` 429; ``serverError`` 500/502,
+``serviceUnavailable`` 503, ``timeoutProvider`` 504 (emulated; Runware's codes are "being
+standardized"). Several tasks in one array are answered together (HTTP 200 when any task produced
+data, otherwise the first error's status); a transport fault answers the whole request.
+
+Choices where the docs are silent: ``taskUUID`` must be a UUID (any version is accepted, so clients may
+derive deterministic ones); ``width``/``height`` are optional, must come together and have a 16:9,
+9:16 or 1:1 ratio (the emulator renders that aspect; default 16:9); ``outputFormat`` WEBM/MOV are
+accepted but the emulator always serves MP4; ``numberResults > 1`` yields that many success items
+that share one video URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..faults import MarkerError, parse_markers
+from ..state import Job
+from .base import Call, Dialect, StrictModel, describe_validation_error, json_response
+
+MODELS = ("klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro")
+FAILURES = {
+    "fail": ("taskFailed", "The provider failed to generate the video. Please try again."),
+    "policy-task": (
+        "contentPolicyViolation",
+        "The generated content was flagged by the provider's content policy.",
+    ),
+}
+
+
+class RunwareDialect(Dialect):
+    name = "runware"
+
+    def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
+        table: dict[str, tuple[int, str]] = {
+            "auth_missing": (401, "missingApiKey"),
+            "auth_invalid": (401, "invalidApiKey"),
+            "bad_json": (400, "invalidRequestBody"),
+            "validation": (400, "invalidParameter"),
+            "not_found": (400, "taskNotFound"),
+            "duplicate": (400, "duplicateTaskUUID"),
+            "conflict": (400, "duplicateTaskUUID"),
+            "credits": (402, "insufficientCredits"),
+            "policy": (400, "contentPolicyViolation"),
+            "rate_limited": (429, "rateLimitExceeded"),
+        }
+        if kind == "server":
+            http = status or 500
+            default = {503: "serviceUnavailable", 504: "timeoutProvider"}.get(http, "serverError")
+        else:
+            http, default = table[kind]
+        item: dict[str, Any] = {"code": code or default, "message": message}
+        if kind.startswith("auth"):
+            item.update(parameter="apiKey", taskType="authentication")
+        return json_response({"errors": [item]}, status or http)
+
+
+DIALECT = RunwareDialect()
+router = APIRouter()
+
+
+class FrameImage(StrictModel):
+    image: Annotated[str, Field(min_length=1)]
+    frame: Literal["first", "last", 0, -1] | None = None
+
+
+class Inputs(StrictModel):
+    frameImages: (
+        Annotated[list[Annotated[str, Field(min_length=1)] | FrameImage], Field(min_length=1, max_length=2)]
+        | None
+    ) = None
+    referenceVideos: Annotated[list[str], Field(min_length=1, max_length=1)] | None = None
+
+
+class KlingSettings(StrictModel):
+    sound: bool | None = None
+    keepOriginalSound: bool | None = None
+    characterOrientation: Literal["image", "video"] | None = None
+
+
+class ProviderSettings(StrictModel):
+    klingai: KlingSettings | None = None
+
+
+class Safety(StrictModel):
+    checkContent: bool | None = None
+    mode: Literal["none", "fast", "full"] | None = None
+
+
+Prompt = Annotated[str, Field(min_length=2, max_length=2500)]
+
+
+class VideoInference(StrictModel):
+    taskType: Literal["videoInference"]
+    taskUUID: str
+    model: Literal["klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro"]
+    positivePrompt: Prompt
+    negativePrompt: Prompt | None = None
+    duration: float | None = None
+    CFGScale: Annotated[float, Field(ge=0, le=1)] | None = None
+    width: Annotated[int, Field(gt=0, le=4096)] | None = None
+    height: Annotated[int, Field(gt=0, le=4096)] | None = None
+    deliveryMethod: Literal["async"] | None = None
+    outputType: Literal["URL"] | None = None
+    outputFormat: Literal["MP4", "WEBM", "MOV"] | None = None
+    outputQuality: Annotated[int, Field(ge=20, le=99)] | None = None
+    numberResults: Annotated[int, Field(ge=1, le=20)] | None = None
+    includeCost: bool | None = None
+    ttl: Annotated[int, Field(ge=60)] | None = None
+    webhookURL: str | None = None
+    uploadEndpoint: str | None = None
+    safety: Safety | None = None
+    inputs: Inputs | None = None
+    providerSettings: ProviderSettings | None = None
+
+
+class GetResponse(StrictModel):
+    taskType: Literal["getResponse"]
+    taskUUID: str
+
+
+class Ping(StrictModel):
+    taskType: Literal["ping"]
+    ping: bool | None = None
+    taskUUID: str | None = None
+
+
+def _cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _validation_item(exc: ValidationError, task: dict[str, Any]) -> dict[str, Any]:
+    first = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in first["loc"]]
+    field = loc[0] if loc else "body"
+    if first["type"] == "extra_forbidden":
+        code = "unsupportedParameter"
+    elif first["type"] == "missing" and len(loc) == 1:
+        code = f"missing{_cap(field)}"
+    else:
+        code = f"invalid{_cap(field)}"
+    return _item(code, describe_validation_error(exc), task, parameter=".".join(loc) or None)
+
+
+def _item(code: str, message: str, task: dict[str, Any], parameter: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"code": code, "message": message}
+    if parameter:
+        item["parameter"] = parameter
+    task_type = task.get("taskType")
+    if isinstance(task_type, str):
+        item["taskType"] = task_type
+    task_uuid = task.get("taskUUID")
+    if isinstance(task_uuid, str):
+        item["taskUUID"] = task_uuid
+    return item
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def _aspect(req: VideoInference) -> str | Literal[False]:
+    if req.width is None and req.height is None:
+        return "16:9"
+    if req.width is None or req.height is None:
+        return False
+    ratio = req.width / req.height
+    for aspect, value in (("16:9", 16 / 9), ("9:16", 9 / 16), ("1:1", 1.0)):
+        if abs(ratio - value) / value < 0.02:
+            return aspect
+    return False
+
+
+def _cost(req: VideoInference, sound: bool) -> float:
+    pro = req.model.endswith("pro")
+    per_5s = (0.70 if sound else 0.35) if pro else 0.21
+    return round(per_5s * (req.duration or 5) / 5 * (req.numberResults or 1), 4)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.data: list[dict[str, Any]] = []
+        self.errors: list[tuple[int, dict[str, Any]]] = []
+
+    def response(self) -> Response:
+        payload: dict[str, Any] = {}
+        if self.data or not self.errors:
+            payload["data"] = self.data
+        if self.errors:
+            payload["errors"] = [item for _, item in self.errors]
+        failing = [status for status, _ in self.errors if status != 200]
+        status = 200 if self.data or not failing else failing[0]
+        return json_response(payload, status)
+
+
+async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> Response | None:
+    """Handle one submit; a returned Response (transport fault) answers the whole request."""
+    call.op = "submit"
+    try:
+        req = VideoInference.model_validate(task)
+    except ValidationError as exc:
+        call.count("rejected")
+        batch.errors.append((400, _validation_item(exc, task)))
+        return None
+    problem: tuple[str, str, str] | None = None
+    aspect = _aspect(req)
+    if not _is_uuid(req.taskUUID):
+        problem = ("invalidTaskUUID", "taskUUID must be a UUID (v4)", "taskUUID")
+    elif req.duration is not None and req.duration not in (5, 10):
+        problem = ("invalidDuration", "duration must be 5 or 10", "duration")
+    elif aspect is False:
+        problem = (
+            "invalidWidth",
+            "width and height must be given together with a 16:9, 9:16 or 1:1 ratio",
+            "width",
+        )
+    elif req.webhookURL is not None and not req.webhookURL.startswith(("http://", "https://")):
+        problem = ("invalidWebhookURL", "webhookURL must be an http(s) URL", "webhookURL")
+    if problem is not None:
+        call.count("rejected")
+        batch.errors.append((400, _item(problem[0], problem[1], task, parameter=problem[2])))
+        return None
+    try:
+        markers = parse_markers(req.positivePrompt)
+    except MarkerError as exc:
+        call.count("rejected")
+        batch.errors.append((400, _item("invalidPositivePrompt", str(exc), task, "positivePrompt")))
+        return None
+    kind = await call.submit_fault_kind(markers)
+    if kind in ("policy", "credits"):  # business rejections are per task
+        call.count("rejected")
+        code, status, message = (
+            ("contentPolicyViolation", 400, "The prompt was flagged by the content policy (emulated fault).")
+            if kind == "policy"
+            else ("insufficientCredits", 402, "Insufficient credits to run this task (emulated fault).")
+        )
+        batch.errors.append(
+            (status, _item(code, message, task, "positivePrompt" if kind == "policy" else None))
+        )
+        return None
+    if kind is not None:
+        return call.reject(DIALECT.fault_response(kind))
+
+    settings = req.providerSettings.klingai if req.providerSettings and req.providerSettings.klingai else None
+    sound = bool(settings and settings.sound)
+    assert aspect is not False
+    video_uuid = call.emu.store.unique_id(lambda: str(uuid.uuid4()))
+    job = call.emu.new_job(
+        job_id=video_uuid,
+        task_id=req.taskUUID,
+        gateway=DIALECT.name,
+        account=call.account,
+        markers=markers,
+        prompt=req.positivePrompt,
+        duration=int(req.duration or 5),
+        aspect=aspect,
+        sound=sound,
+        client_id=req.taskUUID,
+        family=req.model,
+        request=task,
+        extra={
+            "include_cost": bool(req.includeCost),
+            "cost": _cost(req, sound),
+            "number_results": req.numberResults or 1,
+            "seed": secrets.randbelow(2**31),
+            "nsfw_flag": req.safety is not None
+            and bool(req.safety.checkContent or (req.safety.mode not in (None, "none"))),
+            "webhook_url": req.webhookURL,
+        },
+    )
+    stored = call.emu.store.add_job(job, unique_keys=(req.taskUUID,))
+    if stored is not job:
+        call.count("dedup_hits")
+        call.count("rejected")
+        batch.errors.append(
+            (
+                400,
+                _item(
+                    "duplicateTaskUUID",
+                    f"taskUUID {req.taskUUID} was already used by another task",
+                    task,
+                    "taskUUID",
+                ),
+            )
+        )
+        return None
+    batch.data.append({"taskType": "videoInference", "taskUUID": req.taskUUID})
+    return None
+
+
+def _status_items(call: Call, job: Job) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    phase = job.phase()
+    base = {"taskType": "videoInference", "taskUUID": job.task_id}
+    if phase == "queued":
+        return [], []
+    if phase == "running":
+        return [{**base, "status": "processing"}], []
+    if phase == "failed" and job.outcome:
+        code, message = FAILURES[job.outcome]
+        return [], [{"code": code, "message": message, **base}]
+    url = call.emu.video_url(call.request, job)
+    items = []
+    n = int(job.extra["number_results"])
+    for i in range(n):
+        item: dict[str, Any] = {
+            **base,
+            "status": "success",
+            "videoUUID": job.job_id if i == 0 else str(uuid.uuid5(uuid.UUID(job.job_id), str(i))),
+            "videoURL": url,
+            "seed": int(job.extra["seed"]) + i,
+        }
+        if job.extra["include_cost"]:
+            item["cost"] = round(float(job.extra["cost"]) / n, 4)
+        if job.extra["nsfw_flag"]:
+            item["NSFWContent"] = False
+        items.append(item)
+    return items, []
+
+
+async def _get_response(call: Call, task: dict[str, Any], batch: _Batch) -> Response | None:
+    call.op = "status"
+    call.count("status_calls")
+    try:
+        req = GetResponse.model_validate(task)
+    except ValidationError as exc:
+        batch.errors.append((400, _validation_item(exc, task)))
+        return None
+    job = call.emu.store.find(DIALECT.name, call.account, req.taskUUID)
+    if (fault := await call.status_fault(job)) is not None:
+        return fault
+    if job is None:
+        batch.errors.append(
+            (400, _item("taskNotFound", f"no task with taskUUID {req.taskUUID}", task, "taskUUID"))
+        )
+        return None
+    data, errors = _status_items(call, job)
+    batch.data.extend(data)
+    batch.errors.extend((200, e) for e in errors)
+    return None
+
+
+@router.post("/v1")
+async def tasks(request: Request) -> Response:
+    call = await Call.open(request, DIALECT, "other")
+    if (denied := call.bearer()) is not None:
+        return denied
+    body = await call.json_body()
+    if isinstance(body, Response):
+        return body
+    if not isinstance(body, list) or not body:
+        return call.error("bad_json", "the request body must be a non-empty JSON array of task objects")
+    batch = _Batch()
+    for task in body:
+        if not isinstance(task, dict):
+            batch.errors.append((400, _item("invalidRequestBody", "each task must be a JSON object", {})))
+            continue
+        task_type = task.get("taskType")
+        if task_type == "videoInference":
+            answer = await _video_inference(call, task, batch)
+        elif task_type == "getResponse":
+            answer = await _get_response(call, task, batch)
+        elif task_type == "ping":
+            call.op = "other"
+            if (answer := await call.call_fault()) is None:
+                try:
+                    Ping.model_validate(task)
+                    batch.data.append({"taskType": "ping", "pong": True})
+                except ValidationError as exc:
+                    batch.errors.append((400, _validation_item(exc, task)))
+        elif task_type is None:
+            batch.errors.append((400, _item("missingTaskType", "taskType is required", task, "taskType")))
+            answer = None
+        else:
+            batch.errors.append(
+                (400, _item("unsupportedTaskType", f"unsupported taskType {task_type!r}", task, "taskType"))
+            )
+            answer = None
+        if answer is not None:
+            return answer
+    return call.finish(batch.response())

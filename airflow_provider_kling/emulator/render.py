@@ -1,0 +1,164 @@
+"""Real, small H.264 MP4s derived from the prompt (PyAV, Pillow and NumPy are imported lazily).
+
+What a clip looks like: a background tinted by a hash of the prompt, the prompt's first words drawn
+with Pillow's default font, a bar sweeping left to right once per second in a colour from the same
+hash, and a progress line along the bottom. With sound, an AAC mono track plays a tone whose pitch
+comes from the hash. Sizes keep the aspect ratio: 16:9 -> 320x180, 9:16 -> 180x320, 1:1 -> 240x240.
+
+Rendered files are cached on disk under a key of (prompt, duration, aspect, sound, fps), so thousands
+of jobs from a templated prompt cost one render each. Rendering is thread-safe (one lock per key) and
+meant to run off the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+SIZES: dict[str, tuple[int, int]] = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
+DEFAULT_ASPECT = "16:9"
+AUDIO_RATE = 22050
+RENDER_VERSION = "1"
+
+
+def render_key(prompt: str, duration: float, aspect: str, sound: bool, fps: int) -> str:
+    raw = f"{RENDER_VERSION}|{prompt}|{duration}|{aspect}|{int(sound)}|{fps}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def _palette(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int], float]:
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    bar = (64 + digest[0] % 192, 64 + digest[1] % 192, 64 + digest[2] % 192)
+    background = (digest[3] % 64, digest[4] % 64, digest[5] % 64)
+    tone = 220.0 + (digest[6] * 256 + digest[7]) % 440
+    return bar, background, tone
+
+
+def _wrap(words: list[str], max_chars: int, max_lines: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        word = word[:max_chars]
+        candidate = f"{current} {word}".strip()
+        if len(candidate) <= max_chars:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+        if len(lines) == max_lines:
+            break
+    if current and len(lines) < max_lines:
+        lines.append(current)
+    return lines
+
+
+def _base_image(prompt: str, width: int, height: int, background: tuple[int, int, int]) -> Any:
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    words = prompt.split() or ["(empty prompt)"]
+    lines = _wrap(words, max_chars=max(8, width // 7), max_lines=max(3, (height - 30) // 14))
+    y = 8
+    for line in lines:
+        draw.text((8, y), line, fill=(235, 235, 235), font=font)
+        y += 14
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def render_video(
+    path: str | Path, prompt: str, duration: float, aspect: str, sound: bool, fps: int = 12
+) -> None:
+    """Write an MP4 to ``path`` (atomically: a temp file in the same directory, then a rename)."""
+    import av
+    import numpy as np
+
+    width, height = SIZES.get(aspect, SIZES[DEFAULT_ASPECT])
+    bar_colour, background, tone = _palette(prompt)
+    base = _base_image(prompt, width, height, background)
+    frames = max(1, round(duration * fps))
+    bar_width = max(4, width // 16)
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".render-", suffix=".mp4", dir=target.parent)
+    os.close(fd)
+    try:
+        container = av.open(tmp_name, mode="w", format="mp4", options={"movflags": "+faststart"})
+        try:
+            video = container.add_stream("libx264", rate=fps)
+            video.width = width
+            video.height = height
+            video.pix_fmt = "yuv420p"
+            video.options = {"preset": "ultrafast", "crf": "30"}
+            audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if sound else None
+
+            for i in range(frames):
+                arr = base.copy()
+                x = int((i % fps) / fps * (width + bar_width)) - bar_width
+                arr[height - 40 : height - 12, max(0, x) : max(0, x + bar_width)] = bar_colour
+                arr[height - 4 :, : max(1, int(width * (i + 1) / frames))] = bar_colour
+                frame = av.VideoFrame.from_ndarray(arr, format="rgb24").reformat(format="yuv420p")
+                frame.pts = i
+                for packet in video.encode(frame):
+                    container.mux(packet)
+            for packet in video.encode(None):
+                container.mux(packet)
+
+            if audio is not None:
+                total = int(duration * AUDIO_RATE)
+                chunk = 1024
+                t = np.arange(total, dtype=np.float64) / AUDIO_RATE
+                samples = (0.2 * np.sin(2 * np.pi * tone * t)).astype(np.float32)
+                for start in range(0, total, chunk):
+                    block = samples[start : start + chunk]
+                    if block.size < chunk:
+                        block = np.pad(block, (0, chunk - block.size))
+                    aframe = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="fltp", layout="mono")
+                    aframe.sample_rate = AUDIO_RATE
+                    aframe.pts = start
+                    for packet in audio.encode(aframe):
+                        container.mux(packet)
+                for packet in audio.encode(None):
+                    container.mux(packet)
+        finally:
+            container.close()
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+class VideoCache:
+    """Renders each distinct clip once into ``cache_dir``; safe to call from many threads."""
+
+    def __init__(self, cache_dir: str | Path, fps: int = 12) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.fps = fps
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.renders = 0
+
+    def path_for(self, prompt: str, duration: float, aspect: str, sound: bool) -> Path:
+        return self.cache_dir / f"{render_key(prompt, duration, aspect, sound, self.fps)}.mp4"
+
+    def get(self, prompt: str, duration: float, aspect: str, sound: bool) -> Path:
+        """Path of the rendered clip, rendering it first if needed (blocking: call off the event loop)."""
+        path = self.path_for(prompt, duration, aspect, sound)
+        if path.exists():
+            return path
+        with self._guard:
+            lock = self._locks.setdefault(path.name, threading.Lock())
+        with lock:
+            if not path.exists():
+                render_video(path, prompt, duration, aspect, sound, self.fps)
+                with self._guard:
+                    self.renders += 1
+        return path

@@ -1,0 +1,434 @@
+"""The seed-003 gateway: an APIMart white-label, so any APIMart-compatible host.
+
+Wire facts (``../shared/design/GATEWAYS.md`` §6 and the seed): Bearer key; ``POST /v1/videos/generations``
+with a flat body ``{"model": "kling-v2-6", "prompt", "mode": "std"|"pro", "duration": <int>,
+"aspect_ratio", "negative_prompt", "image_urls": [first] | [first, last], "audio": <bool>,
+"watermark": <bool>}``. The seed's feature matrix: std is 720p and silent, pro is 1080p and may have
+audio; a last frame needs pro and excludes audio; an explicit aspect ratio "may be overridden by image
+ratio" (so it may accompany an image). The submit answer's ``data`` is an *array* of
+``{"status": "submitted", "task_id"}`` (other APIMart models answer an object with ``id``: both are
+read). ``GET /v1/tasks/{task_id}?language=en`` returns ``pending|processing|completed|failed|cancelled``
+with the video at ``data.result.videos[].url`` (a string *or* an array) and a per-video ``expires_at``
+in epoch seconds. Error bodies and failure codes are undocumented, so they are read leniently: the
+OpenAI-style ``{"error": {"message", "type", "code"}}`` and the plain ``{"code", "message"|"msg"}``.
+No webhook parameter is documented, no idempotency key, no cost report.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    decode_json,
+    http_error,
+    opt_str,
+    snippet,
+    timestamp,
+    url_list,
+)
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+#: the task id :meth:`ApimartGateway.build_test_connection` asks about (no free call is documented)
+TEST_TASK_ID = "connection-test"
+
+_STATES = {
+    "submitted": TaskState.QUEUED,
+    "pending": TaskState.QUEUED,
+    "queued": TaskState.QUEUED,
+    "waiting": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
+    "in_progress": TaskState.RUNNING,
+    "completed": TaskState.SUCCEEDED,
+    "succeeded": TaskState.SUCCEEDED,
+    "success": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "failure": TaskState.FAILED,
+    "error": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "canceled": TaskState.CANCELLED,
+}
+
+#: a content-safety refusal, in an error message/type/code. ``content`` must not be the header name.
+_POLICY_WORDS = re.compile(
+    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|inappropriate"
+    r"|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
+    re.IGNORECASE,
+)
+#: balance/quota wording (OpenAI-compatible relays answer 403 ``insufficient_user_quota``)
+_QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re.IGNORECASE)
+#: a job-level failure that a later, identical submit may not hit
+_TRANSIENT_WORDS = re.compile(r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE)
+
+
+class ApimartGateway(Gateway):
+    name: ClassVar[str] = "apimart"
+    title: ClassVar[str] = "APIMart-compatible gateway"
+    default_base_url: ClassVar[str] = "https://api.apimart.ai"
+    path_prefix: ClassVar[str] = "/v1"
+    idempotency = "none"
+    default_model: ClassVar[str] = "kling-v2-6"
+    key_help: ClassVar[str] = (
+        "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
+        "set the host for a white-label APIMart deployment."
+    )
+    models: ClassVar[dict[str, Capabilities]] = {
+        "kling-v2-6": Capabilities(
+            model="kling-v2-6",
+            prompt_max=2500,
+            negative_prompt=True,
+            negative_prompt_max=2500,
+            tiers=("std", "pro"),
+            sound=True,
+            sound_needs_pro=True,
+            start_image=True,
+            end_image=True,
+            end_image_needs_pro=True,
+            end_image_excludes_sound=True,
+            end_image_needs_start=True,
+            aspect_ratio_with_image=True,
+            cfg_scale=False,
+            callback=False,
+            local_images="url_only",
+            extra_fields={"watermark": "bool: sent as watermark"},
+            cost_reporting=False,
+            notes=(
+                "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
+                "with an image the aspect ratio may be overridden by the image; no documented webhook"
+            ),
+        )
+    }
+
+    # ----------------------------------------------------------------- validation
+    def validate_extra(self, request: VideoRequest) -> None:
+        if "watermark" in request.extra and not isinstance(request.extra["watermark"], bool):
+            raise KlingValidationError.for_field(
+                self.name, "extra.watermark", request.extra["watermark"], "true, false"
+            )
+
+    # ----------------------------------------------------------------- submit
+    def build_submit(self, request: VideoRequest) -> HttpRequest:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "mode": request.tier or "std",
+            "duration": int(request.duration),
+        }
+        if not request.is_image_to_video:
+            body["aspect_ratio"] = request.aspect_ratio or "16:9"
+        elif request.aspect_ratio is not None:
+            body["aspect_ratio"] = request.aspect_ratio
+        if request.negative_prompt is not None:
+            body["negative_prompt"] = request.negative_prompt
+        if request.is_image_to_video:
+            body["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
+        body["audio"] = bool(request.sound)
+        if "watermark" in request.extra:
+            body["watermark"] = request.extra["watermark"]
+        return HttpRequest("POST", "/v1/videos/generations", json=body)
+
+    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        task_id = _task_id(data)
+        if task_id is None:
+            raise KlingProtocolError(
+                "data[0].task_id is missing", gateway=self.name, status_code=response.status_code
+            )
+        # a submit acknowledges a job ("submitted"); it is queued whatever else the item says
+        status = data.get("status")
+        state = TaskState.QUEUED
+        if isinstance(status, str) and _STATES.get(status.strip().lower()) is TaskState.RUNNING:
+            state = TaskState.RUNNING
+        return VideoTask(
+            task_id=task_id,
+            gateway=self.name,
+            state=state,
+            created_at=_time(data.get("created")),
+            raw=data,
+        )
+
+    # ----------------------------------------------------------------- status
+    def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        return HttpRequest("GET", f"/v1/tasks/{quote(task_id, safe='')}", params={"language": "en"})
+
+    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        tid = _task_id(data) or task_id
+        status = data.get("status")
+        state = (
+            _STATES.get(status.strip().lower(), TaskState.RUNNING)
+            if isinstance(status, str)
+            else TaskState.RUNNING
+        )
+        urls, expires = _videos(data.get("result"))
+        if state is TaskState.SUCCEEDED and not urls:
+            raise KlingProtocolError(
+                f"job {tid} completed without a video URL",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        expiry = [t for t in (*expires, _time(data.get("expires_at"))) if t is not None]
+        error_code: str | None = None
+        error_message: str | None = None
+        if state in (TaskState.FAILED, TaskState.CANCELLED):
+            error_code, error_message = _error_fields(data.get("error"))
+            error_message = (
+                error_message
+                or _text(data.get("fail_reason"))
+                or _text(data.get("message"))
+                or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
+            )
+        return VideoTask(
+            task_id=tid,
+            gateway=self.name,
+            state=state,
+            video_urls=urls,
+            error_code=error_code,
+            error_message=error_message,
+            created_at=_time(data.get("created")),
+            finished_at=_time(data.get("completed")) if state.is_terminal else None,
+            expires_at=min(expiry) if expiry else None,
+            raw=data,
+        )
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        if task.state is TaskState.CANCELLED:
+            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code or "cancelled")
+        signal = f"{task.error_code or ''} {message}"
+        if _POLICY_WORDS.search(signal):
+            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
+        if _TRANSIENT_WORDS.search(signal):
+            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code, retryable=True)
+        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+
+    # ----------------------------------------------------------------- connection test
+    def build_test_connection(self) -> HttpRequest:
+        """No free call is documented: ask about a task id that does not exist."""
+        return self.build_status(TEST_TASK_ID)
+
+    def check_test_connection(self, response: HttpResponse) -> None:
+        """401/403 (HTTP or envelope ``code``) means the key is refused and 5xx that the gateway is down;
+        any other JSON answer (typically "task not found") proves the key was accepted. A body that is
+        not a JSON object did not come from an APIMart API (wrong host?), so it is a protocol error."""
+        status = response.status_code
+        body = _decode_quietly(response)
+        code, message = _envelope(body)
+        if status in (401, 403):
+            raise http_error(
+                self.name,
+                response,
+                code=code or status,
+                message=message or snippet(response.text) or "key refused",
+                kind=KlingAuthError,
+            )
+        if status >= 500:
+            raise self._error(response, body)
+        if not isinstance(body, dict):
+            raise KlingProtocolError(
+                f"the answer does not look like an APIMart API: {snippet(response.text)!r}",
+                gateway=self.name,
+                status_code=status,
+            )
+        num = _int(body.get("code"))
+        if num in (401, 403):
+            raise KlingAuthError(
+                message or "key refused", gateway=self.name, status_code=status, code=code or num
+            )
+        if num is not None and num >= 500:
+            raise KlingServerError(
+                message or "server error", gateway=self.name, status_code=status, code=code or num
+            )
+
+    # ----------------------------------------------------------------- helpers
+    def _data(self, response: HttpResponse) -> dict[str, Any]:
+        """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
+        try:
+            body = _decode(self.name, response)
+        except KlingProtocolError:
+            if response.status_code >= 400:
+                raise self._error(response, None) from None
+            raise
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                raise self._error(response, body)
+            raise KlingProtocolError(
+                "response is not a JSON object", gateway=self.name, status_code=response.status_code
+            )
+        num = _int(body.get("code"))
+        data = body.get("data")
+        if (
+            response.status_code >= 400
+            or num not in (None, 0, 200)
+            or (data is None and body.get("error") not in (None, "", {}))
+        ):
+            raise self._error(response, body)
+        if isinstance(data, list):
+            data = next((item for item in data if isinstance(item, dict)), None)
+            if data is None:
+                raise KlingProtocolError(
+                    "data holds no task object", gateway=self.name, status_code=response.status_code
+                )
+        if not isinstance(data, dict):
+            raise KlingProtocolError(
+                f"expected a JSON object at data, got {type(data).__name__}",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        return data
+
+    def _error(self, response: HttpResponse, body: Any) -> KlingError:
+        """The typed error for an error answer: the HTTP status, else the body ``code``, then wording."""
+        code, message = _envelope(body)
+        num = _int(body.get("code")) if isinstance(body, dict) else None
+        status = response.status_code if response.status_code >= 400 else num
+        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+        signal = f"{code or ''} {text}"
+        kind: type[KlingError]
+        if status == 401:
+            kind = KlingAuthError
+        elif status == 402:
+            kind = KlingQuotaError
+        elif status == 403:
+            if _QUOTA_WORDS.search(signal):
+                kind = KlingQuotaError
+            elif _POLICY_WORDS.search(signal):
+                kind = KlingContentPolicyError
+            else:
+                kind = KlingAuthError
+        elif status == 404:
+            kind = KlingNotFoundError
+        elif status == 429:
+            kind = KlingRateLimitError
+        elif status is not None and (status >= 500 or status == 408):
+            kind = KlingServerError
+        elif status is not None and 400 <= status < 500:
+            kind = KlingContentPolicyError if _POLICY_WORDS.search(signal) else KlingValidationError
+        elif _POLICY_WORDS.search(signal):
+            kind = KlingContentPolicyError
+        else:
+            kind = KlingProtocolError
+        shown: str | int | None = code if code is not None else num
+        if shown is None and response.status_code >= 400:
+            shown = response.status_code
+        err = http_error(self.name, response, code=shown, message=text, kind=kind)
+        if status is not None and 400 <= status < 500:
+            err.request_rejected = True
+        return err
+
+
+def _task_id(data: dict[str, Any]) -> str | None:
+    return opt_str(data.get("task_id")) or opt_str(data.get("id")) or opt_str(data.get("taskId"))
+
+
+def _videos(result: Any) -> tuple[list[str], list[datetime]]:
+    """URLs and expiry times from ``result.videos[]`` (``url`` a string or an array; lenient)."""
+    urls: list[str] = []
+    expires: list[datetime] = []
+    if not isinstance(result, dict):
+        return urls, expires
+    videos = result.get("videos")
+    if isinstance(videos, dict):
+        videos = [videos]
+    if isinstance(videos, list):
+        for video in videos:
+            if isinstance(video, dict):
+                found = url_list(video.get("url")) or url_list(video.get("urls"))
+                urls.extend(found)
+                when = _time(video.get("expires_at"))
+                if found and when is not None:
+                    expires.append(when)
+            else:
+                urls.extend(url_list(video))
+    if not urls:
+        urls = url_list(result.get("url")) or url_list(result.get("urls"))
+    return urls, expires
+
+
+def _envelope(body: Any) -> tuple[str | None, str | None]:
+    """The error code and message of an error body, in any of the shapes APIMart relays use."""
+    if not isinstance(body, dict):
+        return None, None
+    code, message = _error_fields(body.get("error"))
+    if code is None:
+        code = opt_str(body.get("code")) if _int(body.get("code")) not in (None, 0, 200) else None
+    message = message or _text(body.get("message")) or _text(body.get("msg"))
+    return code, message
+
+
+def _error_fields(error: Any) -> tuple[str | None, str | None]:
+    """``error`` as ``{"code", "message", "type"}`` or as a plain string."""
+    if isinstance(error, dict):
+        code = opt_str(error.get("code")) or opt_str(error.get("type"))
+        return code, _text(error.get("message")) or _text(error.get("msg"))
+    return None, _text(error)
+
+
+def _int(value: Any) -> int | None:
+    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | str):
+        try:
+            f = float(value)
+            return int(f) if f == int(f) else None
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
+    if isinstance(value, dict):
+        return opt_str(value.get("message")) or opt_str(value.get("msg"))
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _time(value: Any) -> datetime | None:
+    """:func:`timestamp`, total: absurd numbers and odd digit strings give ``None``, not an exception."""
+    try:
+        return timestamp(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _decode(gateway: str, response: HttpResponse) -> Any:
+    """:func:`decode_json`, plus: absurdly nested JSON is a protocol error (not a ``RecursionError``)."""
+    try:
+        return decode_json(gateway, response)
+    except RecursionError:
+        raise KlingProtocolError(
+            "response JSON is nested too deeply", gateway=gateway, status_code=response.status_code
+        ) from None
+
+
+def _decode_quietly(response: HttpResponse) -> Any:
+    """The decoded body, or ``None`` when it is not JSON."""
+    try:
+        return decode_json("", response)
+    except (KlingError, RecursionError):
+        return None

@@ -1,0 +1,416 @@
+"""APIXO (seed 002): ``POST /api/v1/generateTask/kling-2-6``, ``GET /api/v1/statusTask/kling-2-6``.
+
+Wire facts (``../shared/design/GATEWAYS.md`` §4 and the seed): Bearer key; the body is
+``{"request_type": "async"|"callback", "callback_url", "provider", "input": {...}}`` where ``input.mode``
+(``text-to-video`` / ``image-to-video``) discriminates, ``duration`` is an *integer* and ``sound`` a
+*required boolean*; ``aspect_ratio`` is text-to-video only; ``image_urls`` holds the start frame and
+optionally the end frame. Status states are ``pending|processing|success|failed``; the result is in
+``resultJson``, a JSON *string* holding ``resultUrls``; a failed job keeps envelope ``code`` 200 and
+carries ``failCode`` / ``failMsg``. HTTP errors: 400 validation, 401 key, 402 balance, 403 key/route
+*or* content rejected, 429 rate/concurrency, 500/502/504 upstream. No idempotency key, no cost report.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    decode_json,
+    expect_dict,
+    http_error,
+    opt_str,
+    parse_json_string,
+    snippet,
+    timestamp,
+    url_list,
+)
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+#: the task id :meth:`ApixoGateway.build_test_connection` asks about (no free call is documented)
+TEST_TASK_ID = "connection-test"
+
+PROVIDERS = ("auto", "value", "official")
+
+_STATES = {
+    "pending": TaskState.QUEUED,
+    "queued": TaskState.QUEUED,
+    "waiting": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
+    "success": TaskState.SUCCEEDED,
+    "succeeded": TaskState.SUCCEEDED,
+    "completed": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "fail": TaskState.FAILED,
+    "error": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "canceled": TaskState.CANCELLED,
+}
+
+#: documented ``failCode`` values of a content-safety refusal (compared case-insensitively)
+_POLICY_FAIL_CODES = frozenset(
+    c.lower()
+    for c in (
+        "SensitiveContentDetected",
+        "InputOutputSensitiveContentDetected",
+        "NSFW",
+        "ProhibitedContentDetected",
+        "CONTENT_VIOLATION",
+    )
+)
+#: documented ``failCode`` values where the same request may succeed later
+_RETRYABLE_FAIL_CODES = frozenset(("ratelimited", "timeout"))
+
+#: a 403 whose message says this is a content refusal, not a key/route refusal. ``content`` must not
+#: be the header name (``Content-Type``); ``reject`` alone counts unless the message is about the key.
+_POLICY_WORDS = re.compile(
+    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
+    re.IGNORECASE,
+)
+_REJECT = re.compile(r"reject", re.IGNORECASE)
+_KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE)
+
+
+class ApixoGateway(Gateway):
+    name: ClassVar[str] = "apixo"
+    title: ClassVar[str] = "APIXO"
+    default_base_url: ClassVar[str] = "https://api.apixo.ai"
+    path_prefix: ClassVar[str] = "/api/v1"
+    idempotency = "none"
+    default_model: ClassVar[str] = "kling-2-6"
+    key_help: ClassVar[str] = (
+        "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
+    )
+    models: ClassVar[dict[str, Capabilities]] = {
+        "kling-2-6": Capabilities(
+            model="kling-2-6",
+            prompt_max=1000,
+            negative_prompt=True,
+            negative_prompt_max=2500,
+            tiers=(),
+            sound=True,
+            start_image=True,
+            end_image=True,
+            end_image_needs_start=True,
+            aspect_ratio_with_image=False,
+            cfg_scale=True,
+            callback=True,
+            local_images="url_only",
+            extra_fields={
+                "provider": "routing: auto|value|official (sent as the top-level provider field)",
+            },
+            cost_reporting=False,
+            notes=(
+                "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
+                "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
+            ),
+        )
+    }
+
+    # ----------------------------------------------------------------- validation
+    def validate_extra(self, request: VideoRequest) -> None:
+        if "provider" in request.extra:
+            provider = request.extra["provider"]
+            if not isinstance(provider, str) or provider not in PROVIDERS:
+                raise KlingValidationError.for_field(
+                    self.name, "extra.provider", provider, ", ".join(repr(p) for p in PROVIDERS)
+                )
+        if request.callback_url is not None and not request.callback_url.startswith("https://"):
+            raise KlingValidationError.for_field(
+                self.name,
+                "callback_url",
+                request.callback_url,
+                "a public https:// URL",
+                reason="APIXO delivers callbacks to HTTPS URLs only",
+            )
+
+    # ----------------------------------------------------------------- submit
+    def build_submit(self, request: VideoRequest) -> HttpRequest:
+        inp: dict[str, Any] = {
+            "mode": "image-to-video" if request.is_image_to_video else "text-to-video",
+            "prompt": request.prompt,
+            "duration": int(request.duration),
+            "sound": bool(request.sound),
+        }
+        if request.is_image_to_video:
+            inp["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
+        else:
+            inp["aspect_ratio"] = request.aspect_ratio or "16:9"
+        if request.negative_prompt is not None:
+            inp["negative_prompt"] = request.negative_prompt
+        if request.cfg_scale is not None:
+            inp["cfg_scale"] = float(request.cfg_scale)
+        body: dict[str, Any] = {}
+        if request.callback_url is not None:
+            body["request_type"] = "callback"
+            body["callback_url"] = request.callback_url
+        else:
+            body["request_type"] = "async"
+        if "provider" in request.extra:
+            body["provider"] = request.extra["provider"]
+        body["input"] = inp
+        return HttpRequest("POST", f"/api/v1/generateTask/{self.model}", json=body)
+
+    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        task_id = opt_str(data.get("taskId")) or opt_str(data.get("task_id"))
+        if task_id is None:
+            raise KlingProtocolError(
+                "data.taskId is missing", gateway=self.name, status_code=response.status_code
+            )
+        return VideoTask(
+            task_id=task_id,
+            gateway=self.name,
+            state=TaskState.QUEUED,
+            created_at=_time(data.get("createTime")),
+            raw=data,
+        )
+
+    # ----------------------------------------------------------------- status
+    def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        return HttpRequest("GET", f"/api/v1/statusTask/{self.model}", params={"taskId": task_id})
+
+    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        data = self._data(response)
+        tid = opt_str(data.get("taskId")) or opt_str(data.get("task_id")) or task_id
+        state_name = data.get("state")
+        state = (
+            _STATES.get(state_name.strip().lower(), TaskState.RUNNING)
+            if isinstance(state_name, str)
+            else TaskState.RUNNING
+        )
+        urls = self._urls(data, required=state is TaskState.SUCCEEDED)
+        if state is TaskState.SUCCEEDED and not urls:
+            raise KlingProtocolError(
+                f"job {tid} succeeded without a video URL",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        failed = state is TaskState.FAILED
+        cancelled = state is TaskState.CANCELLED
+        error_message: str | None = None
+        if failed or cancelled:
+            ended = "failed" if failed else "was cancelled"
+            error_message = _text(data.get("failMsg")) or f"job {tid} {ended}"
+        return VideoTask(
+            task_id=tid,
+            gateway=self.name,
+            state=state,
+            video_urls=urls,
+            error_code=opt_str(data.get("failCode")) if failed or cancelled else None,
+            error_message=error_message,
+            created_at=_time(data.get("createTime")),
+            finished_at=_time(data.get("completeTime")) if state.is_terminal else None,
+            raw=data,
+        )
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        """``failCode`` decides: safety codes are content policy, RateLimited/Timeout may be retried."""
+        code = task.error_code
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        lowered = (code or "").strip().lower()
+        if lowered in _POLICY_FAIL_CODES:
+            return KlingContentPolicyError(message, gateway=self.name, code=code)
+        if lowered in _RETRYABLE_FAIL_CODES:
+            return KlingTaskFailedError(message, gateway=self.name, code=code, retryable=True)
+        if code is None and task.state is TaskState.FAILED and _POLICY_WORDS.search(message):
+            # no failCode at all: the message is the only signal left
+            return KlingContentPolicyError(message, gateway=self.name, code=code)
+        return KlingTaskFailedError(message, gateway=self.name, code=code)
+
+    # ----------------------------------------------------------------- connection test
+    def build_test_connection(self) -> HttpRequest:
+        """APIXO documents no free call: ask about a task id that does not exist."""
+        return self.build_status(TEST_TASK_ID)
+
+    def check_test_connection(self, response: HttpResponse) -> None:
+        """401/403 (HTTP or envelope ``code``) means the key is refused and 5xx that APIXO is down; any
+        other JSON answer (typically "task not found") proves the key was accepted. A body that is not
+        a JSON object did not come from APIXO's API (wrong host?), so it is a protocol error."""
+        status = response.status_code
+        body = _decode_quietly(response)
+        if status in (401, 403):
+            code = _int(body.get("code")) if isinstance(body, dict) else None
+            raise http_error(
+                self.name,
+                response,
+                code=code or status,
+                message=_message(body) or snippet(response.text) or "key refused",
+                kind=KlingAuthError,
+            )
+        if status >= 500:
+            raise self._error(response, None, _message(body) or snippet(response.text) or "server error")
+        if not isinstance(body, dict):
+            raise KlingProtocolError(
+                f"the answer does not look like APIXO's API: {snippet(response.text)!r}",
+                gateway=self.name,
+                status_code=status,
+            )
+        num = _int(body.get("code"))
+        if num in (401, 403):
+            raise KlingAuthError(
+                _message(body) or "key refused", gateway=self.name, status_code=status, code=num
+            )
+        if num is not None and num >= 500:
+            raise KlingServerError(
+                _message(body) or "server error", gateway=self.name, status_code=status, code=num
+            )
+
+    # ----------------------------------------------------------------- helpers
+    def _data(self, response: HttpResponse) -> dict[str, Any]:
+        """The envelope's ``data`` after checking the HTTP status and the body ``code`` (both can fail)."""
+        try:
+            body = _decode(self.name, response)
+        except KlingProtocolError:
+            if response.status_code >= 400:
+                raise self._error(response, None, snippet(response.text) or "empty body") from None
+            raise
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                raise self._error(response, None, snippet(response.text) or "empty body")
+            raise KlingProtocolError(
+                "response is not a JSON object", gateway=self.name, status_code=response.status_code
+            )
+        code = body.get("code")
+        num = _int(code)
+        if response.status_code >= 400 or num not in (None, 200):
+            raise self._error(response, code, _message(body) or snippet(response.text))
+        return expect_dict(self.name, body.get("data"), "data", response.status_code)
+
+    def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
+        """The typed error for an HTTP status (or, in an HTTP 200 body, the envelope ``code``)."""
+        num = _int(code)
+        status = response.status_code if response.status_code >= 400 else num
+        text = message or f"HTTP {response.status_code}"
+        kind: type[KlingError]
+        if status == 400 or status == 422:
+            # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
+            kind = KlingContentPolicyError if _POLICY_WORDS.search(text) else KlingValidationError
+        elif status == 401:
+            kind = KlingAuthError
+        elif status == 402:
+            kind = KlingQuotaError
+        elif status == 403:
+            kind = KlingContentPolicyError if _is_policy_refusal(text) else KlingAuthError
+        elif status == 404:
+            kind = KlingNotFoundError
+        elif status == 429:
+            kind = KlingRateLimitError
+        elif status is not None and (status >= 500 or status == 408):
+            kind = KlingServerError
+        elif status is not None and 400 <= status < 500:
+            kind = KlingValidationError
+        else:
+            kind = KlingProtocolError
+        shown: str | int | None = num if num is not None else opt_str(code)
+        if shown is None and response.status_code >= 400:
+            shown = response.status_code
+        err = http_error(self.name, response, code=shown, message=text, kind=kind)
+        if status is not None and 400 <= status < 500:
+            err.request_rejected = True
+        return err
+
+    def _urls(self, data: dict[str, Any], required: bool) -> list[str]:
+        """``resultJson`` (a JSON string, or an object) -> ``resultUrls``; garbage only matters on success."""
+        try:
+            result = _json_field(self.name, data.get("resultJson"), "data.resultJson")
+        except KlingProtocolError:
+            if required:
+                raise
+            result = None
+        urls: list[str] = []
+        if isinstance(result, dict):
+            urls = url_list(result.get("resultUrls")) or url_list(result.get("urls"))
+        elif isinstance(result, list):
+            urls = url_list(result)
+        if not urls:
+            urls = url_list(data.get("resultUrls"))
+        return urls
+
+
+def _is_policy_refusal(message: str) -> bool:
+    if _POLICY_WORDS.search(message):
+        return True
+    return bool(_REJECT.search(message)) and not _KEY_WORDS.search(message)
+
+
+def _int(value: Any) -> int | None:
+    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | str):
+        try:
+            f = float(value)
+            return int(f) if f == int(f) else None
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
+    if isinstance(value, dict):
+        return opt_str(value.get("message")) or opt_str(value.get("msg"))
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _time(value: Any) -> datetime | None:
+    """:func:`timestamp`, total: absurd numbers and odd digit strings give ``None``, not an exception."""
+    try:
+        return timestamp(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _json_field(gateway: str, value: Any, where: str) -> Any:
+    try:
+        return parse_json_string(gateway, value, where)
+    except RecursionError:
+        raise KlingProtocolError(f"{where} is nested too deeply", gateway=gateway) from None
+
+
+def _decode(gateway: str, response: HttpResponse) -> Any:
+    """:func:`decode_json`, plus: absurdly nested JSON is a protocol error (not a ``RecursionError``)."""
+    try:
+        return decode_json(gateway, response)
+    except RecursionError:
+        raise KlingProtocolError(
+            "response JSON is nested too deeply", gateway=gateway, status_code=response.status_code
+        ) from None
+
+
+def _decode_quietly(response: HttpResponse) -> Any:
+    """The decoded body, or ``None`` when it is not JSON."""
+    try:
+        return decode_json("", response)
+    except (KlingError, RecursionError):
+        return None
+
+
+def _message(body: Any) -> str | None:
+    """The envelope's message, wherever this gateway put it."""
+    if not isinstance(body, dict):
+        return None
+    return _text(body.get("message")) or _text(body.get("msg")) or _text(body.get("error"))

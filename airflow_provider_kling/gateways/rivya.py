@@ -1,0 +1,412 @@
+"""Rivya Public API v1, ``/api/v1/generations`` routes (model id ``kling-2-6``).
+
+Wire facts (``../shared/design/GATEWAYS.md`` §2 and seed 000): the model id is top level and every
+model control lives in ``params`` as a *string* (the seed's "select" type: ``"5"``, ``"false"``,
+``"1:1"``); Rivya's own aspect-ratio default is 1:1, so text-to-video always sends one; a reference
+image is a Files API URL inside ``params.referenceMediaItems`` (at most one, jpeg/png/webp); there is
+no negative prompt, CFG, tier or last frame, and webhooks are registered per account, not per request.
+A repeated ``Idempotency-Key`` is answered with the first job (``dedup``). Create and status share one
+task serializer (``id``, ``status`` queued|processing|succeeded|failed, ``result.primary_url`` /
+``result.urls``, ``error``, credits); errors are ``{"error": {"code", "message", "requestId"}}``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlsplit
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    decode_json,
+    http_error,
+    opt_float,
+    opt_str,
+    snippet,
+    timestamp,
+)
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+MODEL = "kling-2-6"
+
+_STATES = {
+    "queued": TaskState.QUEUED,
+    "pending": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
+    "succeeded": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "canceled": TaskState.CANCELLED,
+}
+
+#: The image types the seed's upload policy allows, by file extension (no ``mimetypes``: it reads
+#: system files, and a gateway does no I/O).
+_IMAGE_MIME = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".jfif": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+ALLOWED_MIME = ("image/jpeg", "image/png", "image/webp")
+#: Extensions we recognise as *other* media types: a start image ending in one is refused up front.
+_OTHER_MIME = {
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".jxl": "image/jxl",
+    ".jp2": "image/jp2",
+    ".psd": "image/vnd.adobe.photoshop",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".json": "application/json",
+}
+#: non-standard spellings seen in data URIs
+_MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+DEFAULT_MIME = "image/jpeg"
+
+_AUTH_CODES = {"api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied"}
+_VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_conflict"}
+#: substrings of an error code that mark a content-safety refusal
+_POLICY_WORDS = ("policy", "moderation", "safety", "content", "nsfw")
+#: substrings of a failed job's free-text message that mark a content-safety refusal
+_POLICY_MESSAGE_WORDS = ("content policy", "moderation", "nsfw", "safety", "unsafe")
+
+
+class RivyaGateway(Gateway):
+    name: ClassVar[str] = "rivya"
+    title: ClassVar[str] = "Rivya Public API v1"
+    default_base_url: ClassVar[str] = "https://rivya.ai"
+    path_prefix: ClassVar[str] = "/api/v1"
+    idempotency = "dedup"
+    default_model: ClassVar[str] = MODEL
+    key_help: ClassVar[str] = (
+        "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
+        "files:create and credits:read scopes."
+    )
+    models: ClassVar[dict[str, Capabilities]] = {
+        MODEL: Capabilities(
+            model=MODEL,
+            prompt_max=1000,
+            negative_prompt=False,
+            durations=(5, 10),
+            aspect_ratios=("1:1", "16:9", "9:16"),
+            aspect_ratio_with_image=True,
+            tiers=(),
+            sound=True,
+            start_image=True,
+            end_image=False,
+            cfg_scale=False,
+            callback=False,
+            local_images="upload",
+            extra_fields={},
+            cost_reporting=True,
+            notes=(
+                "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
+                "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
+            ),
+        )
+    }
+
+    # ----------------------------------------------------------------- validation
+    def validate_extra(self, request: VideoRequest) -> None:
+        # Rivya takes jpeg, png and webp only: refuse an image whose name says it is something else,
+        # rather than paying for an upload (or a job) that Rivya rejects.
+        _reject_empty_images(self.name, request)
+        image = request.start_image
+        if image is None:
+            return
+        mime = image_mime(image)
+        if mime is not None and mime not in ALLOWED_MIME:
+            raise KlingValidationError.for_field(
+                self.name,
+                "start_image",
+                image,
+                "a JPEG, PNG or WebP image (.jpg, .jpeg, .png, .webp)",
+                reason=f"{mime} is not accepted",
+            )
+
+    # ----------------------------------------------------------------- submit
+    def build_submit(self, request: VideoRequest) -> HttpRequest:
+        params: dict[str, Any] = {
+            "duration": str(request.duration),
+            "sound": "true" if request.sound else "false",
+        }
+        if request.start_image is not None:
+            # the image decides unless the user chose a ratio (Rivya honours one with an image)
+            if request.aspect_ratio is not None:
+                params["aspect_ratio"] = request.aspect_ratio
+            params["referenceMediaItems"] = [reference_item(request.start_image)]
+        else:
+            params["aspect_ratio"] = request.aspect_ratio or "16:9"
+        body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "params": params}
+        headers: dict[str, str] = {}
+        if request.client_reference is not None:
+            ref = self.client_id(request.client_reference)
+            body["client_request_id"] = ref
+            # a header value must be printable ASCII: percent-encode anything else (still deterministic)
+            headers["Idempotency-Key"] = (
+                ref if ref.isascii() and ref.isprintable() else quote(ref, safe="", errors="surrogatepass")
+            )
+        return HttpRequest("POST", "/api/v1/generations", json=body, headers=headers)
+
+    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        return self._task(self._body(response), response, task_id=None)
+
+    # ----------------------------------------------------------------- status
+    def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        return HttpRequest("GET", f"/api/v1/generations/{quote(task_id, safe='')}")
+
+    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        return self._task(self._body(response), response, task_id=task_id)
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        code = (task.error_code or "").lower()
+        if any(word in code for word in _POLICY_WORDS) or any(
+            word in message.lower() for word in _POLICY_MESSAGE_WORDS
+        ):
+            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
+        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+
+    # ----------------------------------------------------------------- connection test and uploads
+    def build_test_connection(self) -> HttpRequest:
+        return HttpRequest("GET", "/api/v1/credits")
+
+    def check_test_connection(self, response: HttpResponse) -> None:
+        self._body(response)
+
+    def build_upload(self, filename: str, content: bytes, mime: str) -> HttpRequest:
+        return HttpRequest(
+            "POST", "/api/v1/files", files={"file": (filename, content, mime)}, data={"kind": "image"}
+        )
+
+    def parse_upload(self, response: HttpResponse) -> str:
+        body = self._body(response)
+        for holder in (body, body.get("file"), body.get("data")):
+            if isinstance(holder, dict):
+                url = opt_str(holder.get("url"))
+                if url is not None:
+                    return url
+        raise KlingProtocolError(
+            f"the Files API answer has no url: {snippet(response.text)!r}",
+            gateway=self.name,
+            status_code=response.status_code,
+        )
+
+    # ----------------------------------------------------------------- helpers
+    def _body(self, response: HttpResponse) -> dict[str, Any]:
+        """The JSON object of a successful answer; raise the typed error an error answer describes."""
+        try:
+            body = decode_json(self.name, response)
+        except KlingProtocolError:
+            if response.status_code >= 400:
+                raise http_error(
+                    self.name, response, code=None, message=snippet(response.text) or "empty body"
+                ) from None
+            raise
+        except RecursionError:
+            raise KlingProtocolError(
+                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
+            ) from None
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                raise http_error(self.name, response, code=None, message=snippet(response.text))
+            raise KlingProtocolError(
+                "response is not a JSON object", gateway=self.name, status_code=response.status_code
+            )
+        # A task carries ``error`` too (its failure reason); only a body without a task id is an
+        # error envelope. Some proxies wrap the task in ``data``: accept that.
+        data: dict[str, Any] = body
+        if not _has_id(data) and isinstance(data.get("data"), dict) and _has_id(data["data"]):
+            data = data["data"]
+        error = data.get("error")
+        if response.status_code >= 400 or (error not in (None, "", {}) and not _has_id(data)):
+            raise self._error(response, error, data)
+        return data
+
+    def _error(self, response: HttpResponse, error: Any, body: dict[str, Any]) -> KlingError:
+        if isinstance(error, dict):
+            code = opt_str(error.get("code"))
+            message = opt_str(error.get("message"))
+            request_id = opt_str(error.get("requestId"))
+        else:
+            code = opt_str(body.get("code"))
+            message = opt_str(error) or opt_str(body.get("message"))
+            request_id = opt_str(body.get("requestId"))
+        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+        if request_id:
+            text = f"{text} (requestId {request_id})"
+        lowered = (code or "").lower()
+        kind: type[KlingError] | None = None
+        rejected = False
+        if lowered in _AUTH_CODES or lowered.startswith("api_key_"):
+            kind = KlingAuthError
+        elif lowered == "public_api_disabled":
+            # the API is switched off: nothing was created, try again later
+            kind, rejected = KlingServerError, True
+        elif lowered == "rate_limited":
+            kind = KlingRateLimitError
+        elif "credit" in lowered or "quota" in lowered or "balance" in lowered:
+            kind, rejected = KlingQuotaError, True
+        elif any(word in lowered for word in _POLICY_WORDS):
+            kind, rejected = KlingContentPolicyError, True
+        elif lowered in _VALIDATION_CODES:
+            kind, rejected = KlingValidationError, True
+        elif lowered == "not_found":
+            kind = KlingNotFoundError
+        err = http_error(self.name, response, code=code, message=text, kind=kind)
+        if rejected or kind is KlingAuthError:
+            err.request_rejected = True
+        return err
+
+    def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
+        found = opt_str(data.get("id")) or opt_str(data.get("task_id"))
+        status = opt_str(data.get("status"))
+        if found is None:
+            if task_id is None or status is None:
+                raise KlingProtocolError(
+                    f"the task has no id: {snippet(response.text)!r}",
+                    gateway=self.name,
+                    status_code=response.status_code,
+                )
+            found = task_id
+        state = _STATES.get((status or "").lower(), TaskState.RUNNING)
+        result = data.get("result")
+        urls = result_urls(result)
+        if state is TaskState.SUCCEEDED and not urls:
+            raise KlingProtocolError(
+                f"job {found} succeeded without a video URL",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        error = data.get("error")
+        error_code: str | None = None
+        error_message: str | None = None
+        if state in (TaskState.FAILED, TaskState.CANCELLED):
+            if isinstance(error, dict):
+                error_code = opt_str(error.get("code"))
+                error_message = opt_str(error.get("message"))
+            else:
+                error_message = opt_str(error)
+            error_message = error_message or f"generation {status or 'failed'}"
+        final = opt_float(data.get("final_credits"))
+        cost = final if final is not None and final > 0 else opt_float(data.get("reserved_credits"))
+        if cost is None:
+            cost = final
+        expires = result.get("expires_at") if isinstance(result, dict) else None
+        return VideoTask(
+            task_id=found,
+            gateway=self.name,
+            state=state,
+            video_urls=urls,
+            error_code=error_code,
+            error_message=error_message,
+            cost=cost,
+            created_at=timestamp(data.get("created_at")),
+            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
+            expires_at=timestamp(expires if expires is not None else data.get("expires_at")),
+            client_reference=opt_str(data.get("client_request_id")),
+            raw=data,
+        )
+
+
+# ===================================================================== pure helpers
+def _reject_empty_images(gateway: str, request: VideoRequest) -> None:
+    """An empty image string would be skipped by ``is_image_to_video`` yet sent: refuse it instead."""
+    for name in ("start_image", "end_image"):
+        value = getattr(request, name)
+        if value is not None and not value.strip():
+            raise KlingValidationError.for_field(
+                gateway, name, value, "None, or an https:// URL, a data: URI or a local file path"
+            )
+
+
+def image_mime(image: str) -> str | None:
+    """The MIME type an image reference names (data URI header or file extension); ``None`` if unknown."""
+    if image.startswith("data:"):
+        mime = image[5:].split(",", 1)[0].split(";", 1)[0].strip().lower()
+        return _MIME_ALIASES.get(mime, mime) or None
+    ext = _extension(image)
+    return _IMAGE_MIME.get(ext) or _OTHER_MIME.get(ext)
+
+
+def _has_id(body: dict[str, Any]) -> bool:
+    return "id" in body or "task_id" in body
+
+
+def _path(image: str) -> str:
+    """The path part of a URL (or the local path itself), with forward slashes."""
+    path = image
+    if "://" in image:
+        try:
+            path = urlsplit(image).path
+        except ValueError:  # e.g. a malformed IPv6 host; fall back to the raw text
+            path = image.split("?", 1)[0].split("#", 1)[0]
+    return path.replace("\\", "/")
+
+
+def _extension(image: str) -> str:
+    return posixpath.splitext(_path(image))[1].lower()
+
+
+def reference_item(url: str) -> dict[str, str]:
+    """One ``params.referenceMediaItems`` entry: the URL, its file name and MIME type."""
+    mime = image_mime(url)
+    if mime not in ALLOWED_MIME:
+        mime = DEFAULT_MIME
+    if url.startswith("data:"):
+        name = "image" + {"image/png": ".png", "image/webp": ".webp"}.get(mime, ".jpg")
+    else:
+        name = unquote(posixpath.basename(_path(url))) or "image"
+    return {"url": url, "kind": "image", "name": name, "mimeType": mime}
+
+
+def result_urls(result: Any) -> list[str]:
+    """``result.primary_url`` first, then ``result.urls[]`` (strings or objects with ``url``), no repeats."""
+    if not isinstance(result, dict):
+        return []
+    found: list[str] = []
+    primary = result.get("primary_url")
+    if isinstance(primary, str) and primary:
+        found.append(primary)
+    urls = result.get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if isinstance(urls, list):
+        for item in urls:
+            if isinstance(item, dict):
+                item = item.get("url")
+            if isinstance(item, str) and item and item not in found:
+                found.append(item)
+    return found

@@ -1,0 +1,534 @@
+"""Runware REST API: one ``POST /v1`` endpoint taking a JSON *array* of tasks.
+
+Wire facts (``../shared/design/GATEWAYS.md`` §3 and seed 001): a job is a ``videoInference`` task whose
+``taskUUID`` the client chooses (a UUID v4), so the same id is the correlation id, the poll key and our
+idempotency handle (``lookup``: after a lost answer, ``getResponse`` with that UUID finds the job).
+The tier is the model id (``klingai:kling-video@2.6-standard`` / ``@2.6-pro``); ``duration`` and
+``CFGScale`` are floats; audio is ``providerSettings.klingai.sound``; frames go in
+``inputs.frameImages`` as ``{image, frame}``. Answers are ``{"data": [...]}`` and/or
+``{"errors": [...]}``, with errors possibly under HTTP 200, and ``getResponse`` answers are cumulative:
+a failed job shows up either as an item with ``status: "error"`` or as an ``errors[]`` entry carrying
+its ``taskUUID``. Error codes are camelCase strings "being standardized"; they are classified as the
+``runware-sdk`` client does (§3.5).
+
+Text-to-video sends ``width``/``height``: Runware's allowed sizes are not in the seed (GATEWAYS.md §3.2,
+[UNKNOWN]), so these are Kling 2.6's native sizes (720p for standard, 1080p for pro).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from typing import Any, ClassVar
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    decode_json,
+    http_error,
+    opt_float,
+    opt_str,
+    snippet,
+)
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+STANDARD = "klingai:kling-video@2.6-standard"
+PRO = "klingai:kling-video@2.6-pro"
+TIER_MODELS = {"std": STANDARD, "pro": PRO}
+
+#: width x height per aspect ratio: Kling 2.6's native 720p (standard) and 1080p (pro) sizes.
+SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    STANDARD: {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)},
+    PRO: {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
+}
+
+OUTPUT_FORMATS = ("MP4", "WEBM", "MOV")
+SAFETY_MODES = ("none", "fast", "full")
+
+_EXTRA_FIELDS = {
+    "outputFormat": "str: MP4 (default), WEBM or MOV",
+    "outputQuality": "int 20-99: compression quality (Runware's default 95)",
+    "ttl": "int >= 60: seconds the result URL lives",
+    "safety": "object {checkContent: bool, mode: 'none'|'fast'|'full'}: Runware's own content check",
+    "uploadEndpoint": "https URL: Runware PUTs the video there (e.g. a presigned S3 URL)",
+}
+
+
+def _caps(model: str) -> Capabilities:
+    return Capabilities(
+        model=model,
+        prompt_max=2500,
+        prompt_min=2,
+        negative_prompt=True,
+        negative_prompt_max=2500,
+        negative_prompt_min=2,
+        durations=(5, 10),
+        aspect_ratio_with_image=False,
+        tiers=("std", "pro"),
+        sound=True,
+        start_image=True,
+        end_image=True,
+        end_image_needs_start=True,
+        cfg_scale=True,
+        callback=True,
+        local_images="data_uri",
+        extra_fields=_EXTRA_FIELDS,
+        cost_reporting=True,
+        notes=(
+            "tier picks the model id (std = 2.6-standard, pro = 2.6-pro); text-to-video size is "
+            "Kling's native 720p (std) / 1080p (pro); cost in USD when includeCost is honoured"
+        ),
+    )
+
+
+#: item states meaning "accepted, not started" (the old SDK's pending set) and "finished"
+_QUEUED = {"queued", "pending", "scheduled", "waiting"}
+_RUNNING = {"processing", "running", "in_progress", "inprogress", "started"}
+_SUCCESS = {"success", "succeeded", "completed", "complete", "done"}
+_FAILED = {"error", "failed", "failure"}
+
+#: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them
+_SAFETY_CODES = {
+    "contentpolicyviolation",
+    "providercontentpolicyviolation",
+    "sensitivecontentdetected",
+    "unsafecontentdetected",
+    "nsfwcontentdetected",
+    "promptblocked",
+    "imageblocked",
+    "moderationfailed",
+}
+_PROVIDER_CODES = {
+    "inferenceerror",
+    "processingfailed",
+    "taskfailed",
+    "noavailableserver",
+    "modelunavailable",
+    "timeoutprovider",
+    "servererror",
+    "internalservererror",
+}
+
+
+def classify(code: str | None, task_type: str | None = None) -> str | None:
+    """The category of a Runware error code: auth, quota, safety, rate_limit, not_found, provider,
+    validation, or ``None`` when the code says nothing we know."""
+    lowered = (code or "").lower()
+    if (
+        (task_type or "").lower() == "authentication"
+        or "apikey" in lowered
+        or "auth" in lowered
+        or "forbidden" in lowered
+        or "permission" in lowered
+    ):
+        return "auth"
+    if not lowered:
+        return None
+    if "credit" in lowered or "quota" in lowered or "balance" in lowered:
+        return "quota"
+    if lowered in _SAFETY_CODES:
+        return "safety"
+    if "ratelimit" in lowered or "toomanyrequests" in lowered:
+        return "rate_limit"
+    if is_unknown_task(lowered):
+        return "not_found"
+    if lowered in _PROVIDER_CODES or "timeout" in lowered:
+        return "provider"
+    if lowered.startswith(("invalid", "missing", "unsupported")):
+        return "validation"
+    return None
+
+
+def is_unknown_task(code: str | None) -> bool:
+    """Whether an error code says the task UUID is unknown (no such job)."""
+    lowered = (code or "").lower()
+    return (
+        "notfound" in lowered
+        or "doesnotexist" in lowered
+        or "nonexistent" in lowered
+        or ("unknown" in lowered and ("task" in lowered or "uuid" in lowered))
+    )
+
+
+_KINDS: dict[str, type[KlingError]] = {
+    "auth": KlingAuthError,
+    "quota": KlingQuotaError,
+    "safety": KlingContentPolicyError,
+    "rate_limit": KlingRateLimitError,
+    "not_found": KlingNotFoundError,
+    "provider": KlingServerError,
+    "validation": KlingValidationError,
+}
+#: categories that prove the request was refused before a job existed
+_REJECTING = {"auth", "quota", "safety", "validation"}
+
+
+class RunwareGateway(Gateway):
+    name: ClassVar[str] = "runware"
+    title: ClassVar[str] = "Runware"
+    default_base_url: ClassVar[str] = "https://api.runware.ai"
+    path_prefix: ClassVar[str] = "/v1"
+    idempotency = "lookup"
+    default_model: ClassVar[str] = STANDARD
+    key_help: ClassVar[str] = "API key from the Runware dashboard (API Keys page)."
+    models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}
+
+    def __init__(self, model: str | None = None) -> None:
+        super().__init__(model)
+        #: whether the connection chose the model id (then a contradicting ``tier`` is an error)
+        self.explicit_model = bool(model)
+
+    # ----------------------------------------------------------------- capabilities and validation
+    def model_for(self, request: VideoRequest) -> str:
+        """The model id for this request: the tier picks it unless the connection fixed one."""
+        if request.tier is None or request.tier not in TIER_MODELS:
+            return self.model  # an unknown tier is rejected by check_capabilities
+        wanted = TIER_MODELS[request.tier]
+        if self.explicit_model and wanted != self.model:
+            fitting = next(t for t, m in TIER_MODELS.items() if m == self.model)
+            raise KlingValidationError.for_field(
+                self.name,
+                "tier",
+                request.tier,
+                f"{fitting!r} or None (the connection's model is {self.model})",
+                reason=f"tier {request.tier!r} means model {wanted}",
+            )
+        return wanted
+
+    def capabilities_for(self, request: VideoRequest) -> Capabilities:
+        return self.models[self.model_for(request)]
+
+    def validate_extra(self, request: VideoRequest) -> None:
+        def bad(fieldname: str, value: Any, allowed: str) -> KlingValidationError:
+            return KlingValidationError.for_field(self.name, fieldname, value, allowed)
+
+        if request.cfg_scale is not None and isinstance(request.cfg_scale, float | int):
+            scaled = request.cfg_scale * 100
+            if math.isfinite(scaled) and abs(scaled - round(scaled)) > 1e-6:
+                raise bad("cfg_scale", request.cfg_scale, "a number from 0 to 1 in steps of 0.01")
+        for name in ("start_image", "end_image"):
+            value = getattr(request, name)
+            if value is not None and not value.strip():
+                # ``is_image_to_video`` would skip it while the body carried it: refuse, never drop
+                raise bad(name, value, "None, or a URL, a data: URI or a local file path")
+        extra = request.extra
+        if "outputFormat" in extra and extra["outputFormat"] not in OUTPUT_FORMATS:
+            raise bad("extra.outputFormat", extra["outputFormat"], ", ".join(OUTPUT_FORMATS))
+        if "outputQuality" in extra and not _int_in(extra["outputQuality"], 20, 99):
+            raise bad("extra.outputQuality", extra["outputQuality"], "an integer from 20 to 99")
+        if "ttl" in extra and not _int_in(extra["ttl"], 60, None):
+            raise bad("extra.ttl", extra["ttl"], "an integer of at least 60 (seconds)")
+        if "safety" in extra:
+            safety = extra["safety"]
+            if not isinstance(safety, dict):
+                raise bad("extra.safety", safety, "an object {checkContent: bool, mode: none|fast|full}")
+            unknown = sorted(set(safety) - {"checkContent", "mode"})
+            if unknown:
+                raise bad(f"extra.safety.{unknown[0]}", safety[unknown[0]], "keys checkContent, mode")
+            if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
+                raise bad("extra.safety.checkContent", safety["checkContent"], "true, false")
+            if "mode" in safety and safety["mode"] not in SAFETY_MODES:
+                raise bad("extra.safety.mode", safety["mode"], ", ".join(SAFETY_MODES))
+        if "uploadEndpoint" in extra:
+            endpoint = extra["uploadEndpoint"]
+            if not (isinstance(endpoint, str) and endpoint.startswith("https://") and len(endpoint) > 8):
+                raise bad("extra.uploadEndpoint", endpoint, "an https:// URL (e.g. a presigned PUT URL)")
+
+    # ----------------------------------------------------------------- ids
+    def client_id(self, client_reference: str) -> str:
+        """A UUID v4-format id derived from the reference (Runware requires v4), stable across tries."""
+        digest = hashlib.sha256(client_reference.encode("utf-8", "surrogatepass")).digest()[:16]
+        return str(uuid.UUID(bytes=digest, version=4))
+
+    def task_uuid(self, request: VideoRequest) -> str:
+        """The request's ``taskUUID``. Without a client reference it is random: the one impure spot,
+        and such a submit cannot be found again by :meth:`build_lookup`."""
+        if request.client_reference is not None:
+            return self.client_id(request.client_reference)
+        return str(uuid.uuid4())
+
+    # ----------------------------------------------------------------- submit
+    def build_submit(self, request: VideoRequest) -> HttpRequest:
+        model = self.model_for(request)
+        task: dict[str, Any] = {
+            "taskType": "videoInference",
+            "taskUUID": self.task_uuid(request),
+            "model": model,
+            "positivePrompt": request.prompt,
+            "duration": float(request.duration),
+            "deliveryMethod": "async",
+            "outputType": "URL",
+            "outputFormat": "MP4",
+            "numberResults": 1,
+            "includeCost": True,
+            "providerSettings": {"klingai": {"sound": request.sound}},
+        }
+        if request.negative_prompt is not None:
+            task["negativePrompt"] = request.negative_prompt
+        if request.cfg_scale is not None:
+            task["CFGScale"] = float(request.cfg_scale)
+        if request.callback_url is not None:
+            task["webhookURL"] = request.callback_url
+        if request.is_image_to_video:
+            frames: list[dict[str, str]] = []
+            if request.start_image is not None:
+                frames.append({"image": request.start_image, "frame": "first"})
+            if request.end_image is not None:
+                frames.append({"image": request.end_image, "frame": "last"})
+            task["inputs"] = {"frameImages": frames}
+        else:
+            width, height = SIZES[model][request.aspect_ratio or "16:9"]
+            task["width"] = width
+            task["height"] = height
+        for key in _EXTRA_FIELDS:
+            if key in request.extra:
+                task[key] = request.extra[key]
+        return HttpRequest("POST", "/v1", json=[task])
+
+    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        body = self._envelope(response)
+        ours = self.client_id(request.client_reference) if request.client_reference is not None else None
+        errors = _entries(body.get("errors"))
+        if errors or response.status_code >= 400:
+            mine = [e for e in errors if ours is not None and e.get("taskUUID") == ours]
+            raise self._error(response, (mine or errors or [{}])[0])
+        items = [i for i in _entries(body.get("data")) if opt_str(i.get("taskUUID")) is not None]
+        if not items:
+            raise KlingProtocolError(
+                f"the submit answer names no taskUUID: {snippet(response.text)!r}",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        chosen = next((i for i in items if i.get("taskUUID") == ours), items[0])
+        task_id = opt_str(chosen.get("taskUUID")) or ""
+        return self._task(task_id, body, response)
+
+    # ----------------------------------------------------------------- status
+    def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        return HttpRequest("POST", "/v1", json=[{"taskType": "getResponse", "taskUUID": task_id}])
+
+    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        return self._task(task_id, self._envelope(response), response)
+
+    def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
+        if request.client_reference is None:
+            return None
+        return self.build_status(self.client_id(request.client_reference))
+
+    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+        if request.client_reference is None:
+            return None
+        ours = self.client_id(request.client_reference)
+        body = self._envelope(response)
+        errors = _entries(body.get("errors"))
+        mine = [e for e in errors if e.get("taskUUID") == ours]
+        if any(is_unknown_task(opt_str(e.get("code"))) for e in mine):
+            return None
+        mentioned = mine or [i for i in _entries(body.get("data")) if i.get("taskUUID") == ours]
+        if not mentioned:
+            if errors or response.status_code >= 400:
+                # an answer about the call, not our job: "unknown task" means no earlier submit
+                # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
+                entry = errors[0] if errors else {}
+                if is_unknown_task(opt_str(entry.get("code"))):
+                    return None
+                raise self._error(response, entry)
+            # No item and no error: Runware lists nothing for a task that is still queued, while an
+            # unknown taskUUID is answered with an error. Treat silence as "queued" (attach and poll)
+            # rather than submit again and risk paying twice.
+            return self._task(ours, body, response)
+        return self._task(ours, body, response)
+
+    def failure_error(self, task: VideoTask) -> KlingError:
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        category = classify(task.error_code)
+        lowered = message.lower()
+        if category == "safety" or any(w in lowered for w in ("content policy", "nsfw", "unsafe content")):
+            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
+        if category == "quota":
+            return KlingQuotaError(message, gateway=self.name, code=task.error_code)
+        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+
+    # ----------------------------------------------------------------- connection test
+    def build_test_connection(self) -> HttpRequest:
+        return HttpRequest("POST", "/v1", json=[{"taskType": "ping", "ping": True}])
+
+    def check_test_connection(self, response: HttpResponse) -> None:
+        body = self._envelope(response)
+        errors = _entries(body.get("errors"))
+        if errors or response.status_code >= 400:
+            err = self._error(response, (errors or [{}])[0])
+            if type(err) in (KlingProtocolError, KlingValidationError):
+                # an unclassified refusal of a ping means the key is not accepted
+                raise KlingAuthError(
+                    err.message, gateway=self.name, status_code=response.status_code, code=err.code
+                )
+            raise err
+
+    # ----------------------------------------------------------------- helpers
+    def _envelope(self, response: HttpResponse) -> dict[str, Any]:
+        """The answer as ``{"data": [...], "errors": [...]}``; error *contents* are left to the caller."""
+        try:
+            body = decode_json(self.name, response)
+        except KlingProtocolError:
+            if response.status_code >= 400:
+                raise http_error(
+                    self.name, response, code=None, message=snippet(response.text) or "empty body"
+                ) from None
+            raise
+        except RecursionError:
+            raise KlingProtocolError(
+                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
+            ) from None
+        if isinstance(body, list):  # a bare list of task results (lenient)
+            return {"data": body}
+        if not isinstance(body, dict):
+            if response.status_code >= 400:
+                raise http_error(self.name, response, code=None, message=snippet(response.text))
+            raise KlingProtocolError(
+                "response is not a JSON object", gateway=self.name, status_code=response.status_code
+            )
+        envelope: dict[str, Any] = body
+        if "errors" not in envelope and isinstance(envelope.get("error"), dict | list):
+            envelope = {**envelope, "errors": envelope["error"]}  # singular spelling (lenient)
+        return envelope
+
+    def _error(self, response: HttpResponse, entry: dict[str, Any]) -> KlingError:
+        """The typed error for one ``errors[]`` entry (or for the HTTP status when there is none).
+
+        A provider failure raised here is retryable (:class:`KlingServerError`): on submit nothing
+        usable was created, and a job that failed after acceptance is returned by ``_task`` instead.
+        """
+        code = opt_str(entry.get("code"))
+        message = opt_str(entry.get("message")) or snippet(response.text) or f"HTTP {response.status_code}"
+        parameter = opt_str(entry.get("parameter"))
+        if parameter:
+            message = f"{message} (parameter {parameter})"
+        category = classify(code, opt_str(entry.get("taskType")))
+        kind = _KINDS.get(category or "")
+        err = http_error(self.name, response, code=code, message=message, kind=kind)
+        if category in _REJECTING:
+            err.request_rejected = True
+        return err
+
+    def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
+        """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
+        errors = _entries(body.get("errors"))
+        mine = [e for e in errors if e.get("taskUUID") == task_id]
+        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
+            raise self._error(response, (mine or errors or [{}])[0])
+        if not mine and (errors or response.status_code >= 400):
+            # an error about the call itself (auth, rate limit, ...), not about our job
+            raise self._error(response, (errors or [{}])[0])
+        error_code: str | None = None
+        error_message: str | None = None
+        state: TaskState | None = None
+        if mine:
+            entry = mine[0]
+            category = classify(opt_str(entry.get("code")), opt_str(entry.get("taskType")))
+            if category in ("auth", "rate_limit", "not_found"):
+                raise self._error(response, entry)
+            state = TaskState.FAILED
+            error_code = opt_str(entry.get("code")) or "error"
+            error_message = opt_str(entry.get("message")) or "generation failed"
+
+        items = [i for i in _entries(body.get("data")) if i.get("taskUUID") == task_id]
+        urls: list[str] = []
+        costs: list[float] = []
+        statuses: list[str] = []
+        for item in items:
+            for url in _urls(item.get("videoURL")):
+                if url not in urls:
+                    urls.append(url)
+            cost = opt_float(item.get("cost"))
+            if cost is not None:
+                costs.append(cost)
+            statuses.append((opt_str(item.get("status")) or "").lower())
+        if state is None:
+            if urls:
+                state = TaskState.SUCCEEDED
+            elif any(s in _SUCCESS for s in statuses):
+                raise KlingProtocolError(
+                    f"job {task_id} succeeded without a video URL",
+                    gateway=self.name,
+                    status_code=response.status_code,
+                )
+            elif any(s in _FAILED for s in statuses):
+                state = TaskState.FAILED
+                failed = next(i for i in items if (opt_str(i.get("status")) or "").lower() in _FAILED)
+                error_code = (
+                    opt_str(failed.get("code"))
+                    or opt_str(failed.get("errorCode"))
+                    or opt_str(failed.get("status"))
+                )
+                error_message = (
+                    opt_str(failed.get("message"))
+                    or opt_str(failed.get("error"))
+                    or opt_str(failed.get("errorMessage"))
+                    or "generation failed"
+                )
+            elif any(s in _RUNNING for s in statuses):
+                state = TaskState.RUNNING
+            elif all(s in _QUEUED or s == "" for s in statuses):
+                state = TaskState.QUEUED  # no item yet, the bare acknowledgement, or a pending state
+            else:
+                state = TaskState.RUNNING  # a state we do not know yet: keep polling
+        return VideoTask(
+            task_id=task_id,
+            gateway=self.name,
+            state=state,
+            video_urls=urls,
+            error_code=error_code,
+            error_message=error_message,
+            cost=_total(costs),
+            raw=body,
+        )
+
+
+# ===================================================================== pure helpers
+def _entries(value: Any) -> list[dict[str, Any]]:
+    """The objects of a ``data`` / ``errors`` list (a single object counts as a list of one)."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def _urls(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str) and v]
+    return []
+
+
+def _total(costs: list[float]) -> float | None:
+    if not costs:
+        return None
+    total = sum(costs)
+    return total if math.isfinite(total) else None
+
+
+def _int_in(value: Any, low: int, high: int | None) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= low
+        and (high is None or value <= high)
+    )

@@ -1,0 +1,110 @@
+"""DAGs the integration tests run with ``dag.test()``; connections ``kling_<gateway>`` come from the tests.
+
+Test-only operator subclasses simulate a worker dying right after the gateway accepted a job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import DAG
+
+from airflow_provider_kling.operators.kling import KlingGenerateOperator, _client_reference
+from airflow_provider_kling.sensors.kling import KlingTaskSensor
+
+GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
+START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+NO_DELAY = dt.timedelta(0)
+
+
+def _dag(dag_id: str) -> DAG:
+    return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["kling-tests"])
+
+
+class CrashAfterSubmit(KlingGenerateOperator):
+    """The first try dies right after the job was submitted and recorded."""
+
+    def _attach_or_submit(self, hook: Any, request: Any, context: Any) -> Any:
+        task = super()._attach_or_submit(hook, request, context)
+        if context["ti"].try_number == 1:
+            raise RuntimeError("worker died right after submit")
+        return task
+
+
+class CrashBeforeRecord(KlingGenerateOperator):
+    """The first try dies after the HTTP submit returned, before anything was recorded."""
+
+    def _attach_or_submit(self, hook: Any, request: Any, context: Any) -> Any:
+        if context["ti"].try_number == 1:
+            hook.submit(request.model_copy(update={"client_reference": _client_reference(context, 0)}))
+            raise RuntimeError("worker died before recording the job")
+        return super()._attach_or_submit(hook, request, context)
+
+
+for _gw in GATEWAYS:
+    for _mode, _deferrable in (("worker", False), ("deferrable", True)):
+        with _dag(f"op_{_gw}_{_mode}") as _d:
+            KlingGenerateOperator(
+                task_id="render",
+                prompt="A red balloon over a harbour",
+                kling_conn_id=f"kling_{_gw}",
+                deferrable=_deferrable,
+            )
+        globals()[f"op_{_gw}_{_mode}"] = _d
+    with _dag(f"crash_{_gw}") as _d:
+        CrashAfterSubmit(
+            task_id="render",
+            prompt="Crash test",
+            kling_conn_id=f"kling_{_gw}",
+            retries=2,
+            retry_delay=NO_DELAY,
+        )
+    globals()[f"crash_{_gw}"] = _d
+    with _dag(f"crash_before_record_{_gw}") as _d:
+        CrashBeforeRecord(
+            task_id="render",
+            prompt="Crash test",
+            kling_conn_id=f"kling_{_gw}",
+            retries=1,
+            retry_delay=NO_DELAY,
+        )
+    globals()[f"crash_before_record_{_gw}"] = _d
+
+for _mode, _deferrable in (("poke", False), ("deferrable", True)):
+    with _dag(f"fire_and_forget_{_mode}") as _d:
+        _submit = KlingGenerateOperator(
+            task_id="submit",
+            prompt="A lighthouse at dusk",
+            kling_conn_id="kling_kling",
+            wait_for_completion=False,
+        )
+        _wait = KlingTaskSensor(
+            task_id="wait",
+            kling_task_id="{{ ti.xcom_pull(task_ids='submit', key='kling_task_id') }}",
+            kling_conn_id="kling_kling",
+            deferrable=_deferrable,
+            poke_interval=0.5,
+            timeout=60,
+        )
+        _submit >> _wait
+    globals()[f"fire_and_forget_{_mode}"] = _d
+
+with _dag("content_policy") as content_policy:
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="[fault:policy-task] something forbidden",
+        kling_conn_id="kling_apixo",
+        retries=3,
+        retry_delay=NO_DELAY,
+    )
+
+with _dag("invalid_duration") as invalid_duration:
+    KlingGenerateOperator(
+        task_id="render", prompt="p", duration=7, kling_conn_id="kling_kie", retries=2, retry_delay=NO_DELAY
+    )
+
+with _dag("mapped_twenty") as mapped_twenty:
+    KlingGenerateOperator.partial(task_id="render", kling_conn_id="kling_runware", deferrable=True).expand(
+        prompt=[f"Product shot number {i}" for i in range(20)]
+    )

@@ -1,0 +1,129 @@
+"""Fixtures for the emulator tests: one real loopback server per module, plain httpx clients.
+
+These tests talk HTTP to the emulator the way any client would; they never import the provider's
+gateway adapters (the emulator is the independent oracle for those).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+
+ACCESS_KEY = "emulator-access-key"
+SECRET_KEY = "emulator-secret-key"
+LATENCY = 0.5
+
+
+def kling_token(
+    secret: str = SECRET_KEY, iss: str = ACCESS_KEY, exp_in: float = 1800, nbf_in: float = -5
+) -> str:
+    now = time.time()
+    claims = {"iss": iss, "exp": int(now + exp_in), "nbf": int(now + nbf_in)}
+    with warnings.catch_warnings():  # the documented default secret is shorter than PyJWT likes
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "JWT"})
+
+
+def kling_headers(**kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {kling_token(**kwargs)}"}
+
+
+BEARER = {"Authorization": "Bearer test-key"}
+
+
+def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+    """Call ``fetch`` until ``done(result)``; short waits between calls, a hard deadline overall."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last result: {result!r}")
+        time.sleep(0.05)
+
+
+def probe_mp4(data: bytes) -> dict[str, Any]:
+    """Open an MP4 with PyAV and describe its streams."""
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        info: dict[str, Any] = {
+            "format": container.format.name,
+            "duration": container.duration / 1_000_000 if container.duration else None,
+            "codec": video.codec_context.name,
+            "width": video.codec_context.width,
+            "height": video.codec_context.height,
+            "audio": [s.codec_context.name for s in container.streams.audio],
+        }
+        info["frames"] = sum(1 for _ in container.decode(video=0))
+    return info
+
+
+def check_video(client: httpx.Client, url: str, duration: int, aspect: str, sound: bool) -> dict[str, Any]:
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "video/mp4"
+    assert int(response.headers["content-length"]) == len(response.content) > 0
+    info = probe_mp4(response.content)
+    assert "mp4" in info["format"]
+    assert info["codec"] == "h264"
+    assert info["duration"] == pytest.approx(duration, abs=0.5)
+    w, h = (int(x) for x in aspect.split(":"))
+    assert info["width"] / info["height"] == pytest.approx(w / h, rel=0.02)
+    assert (info["audio"] == ["aac"]) if sound else (info["audio"] == [])
+    return info
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Kit:
+    """Helpers handed to the tests as the ``kit`` fixture (no cross-module imports of conftest)."""
+
+    ACCESS_KEY = ACCESS_KEY
+    SECRET_KEY = SECRET_KEY
+    LATENCY = LATENCY
+    BEARER = BEARER
+    kling_token = staticmethod(kling_token)
+    kling_headers = staticmethod(kling_headers)
+    poll = staticmethod(poll)
+    probe_mp4 = staticmethod(probe_mp4)
+    check_video = staticmethod(check_video)
+    new_uuid = staticmethod(new_uuid)
+
+
+@pytest.fixture(scope="session")
+def kit() -> type[Kit]:
+    return Kit
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(
+        latency=LATENCY,
+        slow_seconds=1.0,
+        fps=8,
+        cache_dir=tmp_path_factory.mktemp("emulator-cache"),
+    )
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def client(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    emulator.reset()
+    with httpx.Client(base_url=emulator.url, timeout=15.0, trust_env=False) as c:
+        yield c

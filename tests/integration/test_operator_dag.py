@@ -1,0 +1,83 @@
+"""KlingGenerateOperator, KlingTaskSensor and the trigger in real ``dag.test()`` runs on the emulator."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.utils.state import DagRunState, TaskInstanceState
+
+from airflow_provider_kling.emulator import EmulatorServer
+from tests.integration.conftest import GATEWAYS, counters
+from tests.integration.dagrun import run_dag, xcom
+
+pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
+DAGS = "kling_test_dags"
+
+
+@pytest.mark.parametrize("mode", ["worker", "deferrable"])
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_operator_waits_and_returns_urls(emulator: EmulatorServer, gateway: str, mode: str) -> None:
+    dr, tis = run_dag(DAGS, f"op_{gateway}_{mode}")
+    assert dr.state == DagRunState.SUCCESS
+    result = xcom(tis["render"])
+    assert result["state"] == "succeeded" and result["gateway"] == gateway
+    assert result["video_urls"] and result["video_urls"][0].startswith(emulator.url)
+    assert str(xcom(tis["render"], "kling_task_id")) == result["task_id"]
+    assert xcom(tis["render"], "_link_KlingVideoLink") == result["video_urls"][0]
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_fire_and_forget_then_sensor(mode: str) -> None:
+    dr, tis = run_dag(DAGS, f"fire_and_forget_{mode}")
+    assert dr.state == DagRunState.SUCCESS
+    submitted = xcom(tis["submit"])
+    assert submitted["state"] in ("queued", "running")
+    waited = xcom(tis["wait"])
+    assert (
+        waited["task_id"] == submitted["task_id"] and waited["state"] == "succeeded" and waited["video_urls"]
+    )
+
+
+def test_content_policy_fails_without_retry_and_names_the_code(
+    emulator: EmulatorServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    before = counters(emulator)["submits"]["apixo"]
+    dr, tis = run_dag(DAGS, "content_policy")
+    assert dr.state == DagRunState.FAILED
+    ti = tis["render"]
+    assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1
+    assert counters(emulator)["submits"]["apixo"] == before + 1
+    out, err = capfd.readouterr()
+    assert "SensitiveContentDetected" in out + err
+
+
+def test_validation_error_fails_before_any_request(emulator: EmulatorServer) -> None:
+    before = counters(emulator)["requests"]["kie"]
+    dr, tis = run_dag(DAGS, "invalid_duration")
+    assert dr.state == DagRunState.FAILED and tis["render"].try_number == 1
+    assert counters(emulator)["requests"]["kie"] == before
+
+
+def test_twenty_mapped_renders() -> None:
+    dr, tis = run_dag(DAGS, "mapped_twenty")
+    assert dr.state == DagRunState.SUCCESS
+    results = [xcom(ti) for ti in tis.values()]
+    assert len(results) == 20
+    assert len({r["task_id"] for r in results}) == 20
+    assert all(r["state"] == "succeeded" and r["video_urls"] for r in results)
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_retry_after_crash_submits_exactly_once(emulator: EmulatorServer, gateway: str) -> None:
+    before = counters(emulator)["submits"][gateway]
+    dr, tis = run_dag(DAGS, f"crash_{gateway}")
+    assert dr.state == DagRunState.SUCCESS
+    assert tis["render"].try_number == 2
+    assert counters(emulator)["submits"][gateway] == before + 1
+
+
+@pytest.mark.parametrize("gateway", ["kling", "rivya", "runware"])
+def test_client_id_gateways_survive_a_crash_before_the_record(emulator: EmulatorServer, gateway: str) -> None:
+    before = counters(emulator)["submits"][gateway]
+    dr, tis = run_dag(DAGS, f"crash_before_record_{gateway}")
+    assert dr.state == DagRunState.SUCCESS and tis["render"].try_number == 2
+    assert counters(emulator)["submits"][gateway] == before + 1

@@ -1,0 +1,508 @@
+"""APIMart-compatible gateway (seed 003): the seed's body and feature matrix, APIMart's task answers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways.base import Gateway, HttpResponse
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+CAT = "A golden cat running on a sunlit meadow, slow motion, cinematic quality"
+TASK = "task_01K8SGYNNNVBQTXNR4MM964S7K"
+
+
+@pytest.fixture
+def gw() -> Gateway:
+    return get_gateway("apimart")
+
+
+def resp(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(status, headers or {}, content)
+
+
+def sec(value: int) -> datetime:
+    return datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+# ===================================================================== (1) the seed's example requests
+def test_identity_and_base_url(gw: Gateway) -> None:
+    assert gw.name == "apimart"
+    assert gw.model == "kling-v2-6"
+    assert gw.idempotency == "none"
+    assert gw.base_url(None) == "https://api.apimart.ai"
+    assert gw.base_url("https://gccai.example.com/v1") == "https://gccai.example.com"
+
+
+def test_full_body_first_and_last_frame_pro(gw: Gateway) -> None:
+    """§6.1's body: every field, two frames (which need pro), audio false, watermark false."""
+    request = VideoRequest(
+        prompt=CAT,
+        tier="pro",
+        duration=5,
+        aspect_ratio="16:9",
+        negative_prompt="blurry, low quality, distorted",
+        start_image="https://example.com/first.jpg",
+        end_image="https://example.com/last.jpg",
+        sound=False,
+        extra={"watermark": False},
+    )
+    gw.validate(request)
+    http = gw.build_submit(request)
+    assert http.method == "POST"
+    assert http.path == "/v1/videos/generations"
+    assert http.json == {
+        "model": "kling-v2-6",
+        "prompt": CAT,
+        "mode": "pro",
+        "duration": 5,
+        "aspect_ratio": "16:9",
+        "negative_prompt": "blurry, low quality, distorted",
+        "image_urls": ["https://example.com/first.jpg", "https://example.com/last.jpg"],
+        "audio": False,
+        "watermark": False,
+    }
+    assert type(http.json["duration"]) is int
+    assert http.json["audio"] is False
+
+
+def test_text_to_video_defaults(gw: Gateway) -> None:
+    """Case 1: std, silent; mode, duration, aspect ratio and audio are always sent explicitly."""
+    request = VideoRequest(prompt=CAT, client_reference="ref-1")
+    gw.validate(request)
+    assert gw.build_submit(request).json == {
+        "model": "kling-v2-6",
+        "prompt": CAT,
+        "mode": "std",
+        "duration": 5,
+        "aspect_ratio": "16:9",
+        "audio": False,
+    }
+
+
+def test_pro_with_audio(gw: Gateway) -> None:
+    """Case 5: pro mode + auto audio."""
+    request = VideoRequest(prompt=CAT, tier="pro", sound=True, duration=10, aspect_ratio="9:16")
+    gw.validate(request)
+    assert gw.build_submit(request).json == {
+        "model": "kling-v2-6",
+        "prompt": CAT,
+        "mode": "pro",
+        "duration": 10,
+        "aspect_ratio": "9:16",
+        "audio": True,
+    }
+
+
+def test_first_frame_without_aspect_ratio(gw: Gateway) -> None:
+    """Case 3: one image = first frame; no aspect ratio sent unless the user set one."""
+    request = VideoRequest(prompt=CAT, start_image="https://example.com/first.jpg")
+    gw.validate(request)
+    assert gw.build_submit(request).json == {
+        "model": "kling-v2-6",
+        "prompt": CAT,
+        "mode": "std",
+        "duration": 5,
+        "image_urls": ["https://example.com/first.jpg"],
+        "audio": False,
+    }
+
+
+def test_status_request(gw: Gateway) -> None:
+    http = gw.build_status(TASK)
+    assert http.method == "GET"
+    assert http.path == f"/v1/tasks/{TASK}"
+    assert http.params == {"language": "en"}
+
+
+# ===================================================================== (2) recorded responses
+SUBMITTED_ARRAY: dict[str, Any] = {"code": 200, "data": [{"status": "submitted", "task_id": TASK}]}
+SUBMITTED_OBJECT: dict[str, Any] = {"code": 200, "data": {"id": TASK, "status": "submitted"}}
+COMPLETED: dict[str, Any] = {
+    "code": 200,
+    "data": {
+        "id": TASK,
+        "status": "completed",
+        "progress": 100,
+        "result": {
+            "videos": [{"url": ["https://upload.apimart.ai/f/video/v.mp4"], "expires_at": 1763174708}]
+        },
+        "created": 1763088289,
+        "completed": 1763088308,
+        "estimated_time": 60,
+        "actual_time": 19,
+    },
+}
+
+
+@pytest.mark.parametrize("body", [SUBMITTED_ARRAY, SUBMITTED_OBJECT])
+def test_parse_submit_array_or_object(gw: Gateway, body: dict[str, Any]) -> None:
+    task = gw.parse_submit(VideoRequest(prompt=CAT), resp(200, body))
+    assert task.task_id == TASK
+    assert task.gateway == "apimart"
+    assert task.state is TaskState.QUEUED
+
+
+def test_parse_submit_empty_array_is_protocol_error(gw: Gateway) -> None:
+    with pytest.raises(KlingProtocolError):
+        gw.parse_submit(VideoRequest(prompt=CAT), resp(200, {"code": 200, "data": []}))
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("submitted", TaskState.QUEUED),
+        ("pending", TaskState.QUEUED),
+        ("processing", TaskState.RUNNING),
+        ("cancelled", TaskState.CANCELLED),
+        ("something-new", TaskState.RUNNING),
+    ],
+)
+def test_parse_states(gw: Gateway, status: str, state: TaskState) -> None:
+    body = {"code": 200, "data": {"id": TASK, "status": status, "progress": 30, "created": 1763088289}}
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.state is state
+    assert task.created_at == sec(1763088289)
+    assert task.video_urls == []
+
+
+def test_parse_completed_url_array(gw: Gateway) -> None:
+    task = gw.parse_status(TASK, None, resp(200, COMPLETED))
+    assert task == VideoTask(
+        task_id=TASK,
+        gateway="apimart",
+        state=TaskState.SUCCEEDED,
+        video_urls=["https://upload.apimart.ai/f/video/v.mp4"],
+        created_at=sec(1763088289),
+        finished_at=sec(1763088308),
+        expires_at=sec(1763174708),
+        raw=COMPLETED["data"],
+    )
+
+
+def test_parse_completed_url_string_data_array_earliest_expiry(gw: Gateway) -> None:
+    body = {
+        "code": 200,
+        "data": [
+            {
+                "id": TASK,
+                "status": "completed",
+                "result": {
+                    "videos": [
+                        {"url": "https://cdn.example.com/a.mp4", "expires_at": 1763174708},
+                        {"url": "https://cdn.example.com/b.mp4", "expires_at": 1763170000},
+                    ]
+                },
+            }
+        ],
+    }
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.video_urls == ["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]
+    assert task.expires_at == sec(1763170000)
+
+
+def test_parse_failed_error_object(gw: Gateway) -> None:
+    body = {
+        "code": 200,
+        "data": {
+            "id": TASK,
+            "status": "failed",
+            "error": {"code": "content_moderation", "message": "The prompt failed moderation"},
+            "created": 1763088289,
+            "completed": 1763088300,
+        },
+    }
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "content_moderation"
+    assert task.error_message == "The prompt failed moderation"
+    assert task.finished_at == sec(1763088300)
+    assert isinstance(gw.failure_error(task), KlingContentPolicyError)
+
+
+def test_parse_failed_error_string(gw: Gateway) -> None:
+    body = {"code": 200, "data": {"id": TASK, "status": "failed", "error": "upstream generation error"}}
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.error_code is None
+    assert task.error_message == "upstream generation error"
+    err = gw.failure_error(task)
+    assert type(err) is KlingTaskFailedError
+    assert not err.retryable
+
+
+def test_completed_without_url_is_protocol_error(gw: Gateway) -> None:
+    body = {"code": 200, "data": {"id": TASK, "status": "completed", "result": {"videos": []}}}
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(TASK, None, resp(200, body))
+
+
+# ===================================================================== (3) invalid requests
+IMG = "https://example.com/first.jpg"
+INVALID = [
+    ({"prompt": "x" * 2501}, "prompt", "1 to 2500 characters"),
+    ({"prompt": "x", "sound": True}, "sound", "only with tier='pro'"),
+    ({"prompt": "x", "sound": True, "tier": "std"}, "sound", "only with tier='pro'"),
+    (
+        {"prompt": "x", "tier": "pro", "sound": True, "start_image": IMG, "end_image": IMG},
+        "sound",
+        "False when end_image is set",
+    ),
+    (
+        {"prompt": "x", "tier": "std", "start_image": IMG, "end_image": IMG},
+        "end_image",
+        "only with tier='pro'",
+    ),
+    ({"prompt": "x", "tier": "pro", "end_image": IMG}, "end_image", "only together with start_image"),
+    ({"prompt": "x", "cfg_scale": 0.5}, "cfg_scale", "None (not supported"),
+    ({"prompt": "x", "callback_url": "https://example.com/hook"}, "callback_url", "no per-request callback"),
+    ({"prompt": "x", "start_image": "./frame.png"}, "start_image", "public http(s) URL"),
+    ({"prompt": "x", "extra": {"provider": "auto"}}, "extra.provider", "extra keys: watermark"),
+    ({"prompt": "x", "extra": {"watermark": "no"}}, "extra.watermark", "true, false"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "allowed"), INVALID)
+def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
+    with pytest.raises(KlingValidationError) as info:
+        gw.validate(VideoRequest(**fields))
+    message = str(info.value)
+    assert "'apimart'" in message
+    assert field in message
+    assert allowed in message
+    assert info.value.field == field
+
+
+def test_aspect_ratio_with_image_is_allowed(gw: Gateway) -> None:
+    request = VideoRequest(prompt="x", start_image=IMG, aspect_ratio="1:1")
+    gw.validate(request)
+    assert gw.build_submit(request).json["aspect_ratio"] == "1:1"
+
+
+# ===================================================================== (4) error envelopes
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "code", "message"),
+    [
+        (
+            401,
+            {
+                "code": 401,
+                "error": {"message": "Invalid token", "type": "auth_error", "code": "invalid_api_key"},
+            },
+            KlingAuthError,
+            "invalid_api_key",
+            "Invalid token",
+        ),
+        (402, {"code": 402, "msg": "Insufficient balance"}, KlingQuotaError, "402", "Insufficient balance"),
+        (
+            403,
+            {"error": {"message": "user quota is not enough", "code": "insufficient_user_quota"}},
+            KlingQuotaError,
+            "insufficient_user_quota",
+            "user quota",
+        ),
+        (403, {"code": 403, "message": "Forbidden"}, KlingAuthError, "403", "Forbidden"),
+        (404, {"code": 404, "message": "task not found"}, KlingNotFoundError, "404", "task not found"),
+        (429, {"code": 429, "message": "rate limited"}, KlingRateLimitError, "429", "rate limited"),
+        (
+            400,
+            {"code": 400, "error": {"message": "invalid duration", "type": "invalid_request_error"}},
+            KlingValidationError,
+            "invalid_request_error",
+            "invalid duration",
+        ),
+        (422, {"code": 422, "message": "mode must be std or pro"}, KlingValidationError, "422", "mode"),
+        (
+            400,
+            {"code": 400, "error": {"message": "prompt contains sensitive words", "code": "sensitive"}},
+            KlingContentPolicyError,
+            "sensitive",
+            "sensitive words",
+        ),
+        (
+            400,
+            {"code": 400, "message": "Content-Type must be application/json"},
+            KlingValidationError,
+            "400",
+            "Content-Type",
+        ),
+        (500, {"code": 500, "message": "internal error"}, KlingServerError, "500", "internal error"),
+        (503, {"code": 503, "error": {"message": "upstream busy"}}, KlingServerError, "503", "upstream busy"),
+        (200, {"code": 401, "message": "Invalid token"}, KlingAuthError, "401", "Invalid token"),
+        (200, {"code": 500, "msg": "internal error"}, KlingServerError, "500", "internal error"),
+    ],
+)
+def test_error_envelopes(
+    gw: Gateway, status: int, body: dict[str, Any], kind: type[KlingError], code: str, message: str
+) -> None:
+    with pytest.raises(kind) as info:
+        gw.parse_submit(VideoRequest(prompt="x"), resp(status, body))
+    err = info.value
+    assert type(err) is kind
+    assert err.gateway == "apimart"
+    assert err.code == code
+    assert message in err.message
+    effective = status if status >= 400 else body["code"]
+    assert err.request_rejected is (400 <= effective < 500)
+
+
+def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
+    with pytest.raises(KlingRateLimitError) as info:
+        gw.parse_status(TASK, None, resp(429, {"code": 429, "message": "slow"}, {"retry-after": "3"}))
+    assert info.value.retry_after == 3.0
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "kind"),
+    [
+        (502, b"<html>Bad Gateway</html>", KlingServerError),
+        (401, b"", KlingAuthError),
+        (200, b"not json", KlingProtocolError),
+        (200, b'{"code": 200, "data": 5}', KlingProtocolError),
+    ],
+)
+def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError]) -> None:
+    with pytest.raises(kind):
+        gw.parse_status(TASK, None, HttpResponse(status, {}, content))
+
+
+# ===================================================================== (5) failure classification
+@pytest.mark.parametrize(
+    ("error", "kind", "retryable"),
+    [
+        ({"code": "sensitive_content", "message": "flagged"}, KlingContentPolicyError, False),
+        ({"message": "Output blocked by content policy"}, KlingContentPolicyError, False),
+        ({"code": "nsfw", "message": "nsfw detected"}, KlingContentPolicyError, False),
+        ("moderation rejected the image", KlingContentPolicyError, False),
+        ({"code": "generation_failed", "message": "model error"}, KlingTaskFailedError, False),
+        ({"code": "timeout", "message": "upstream timed out"}, KlingTaskFailedError, True),
+        (None, KlingTaskFailedError, False),
+    ],
+)
+def test_failure_error(gw: Gateway, error: Any, kind: type[KlingError], retryable: bool) -> None:
+    body = {"code": 200, "data": {"id": TASK, "status": "failed", "error": error}}
+    task = gw.parse_status(TASK, None, resp(200, body))
+    err = gw.failure_error(task)
+    assert type(err) is kind
+    assert err.retryable is retryable
+    assert err.gateway == "apimart"
+
+
+def test_cancelled_is_task_failed(gw: Gateway) -> None:
+    task = gw.parse_status(TASK, None, resp(200, {"code": 200, "data": {"id": TASK, "status": "cancelled"}}))
+    err = gw.failure_error(task)
+    assert type(err) is KlingTaskFailedError
+    assert "cancelled" in err.message
+
+
+# ===================================================================== (6) connection test
+def test_connection_request(gw: Gateway) -> None:
+    http = gw.build_test_connection()
+    assert http.method == "GET"
+    assert http.path == "/v1/tasks/connection-test"
+    assert http.params == {"language": "en"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"code": 404, "error": {"message": "task not found"}}),
+        (200, {"code": 404, "message": "task not found"}),
+        (400, {"code": 400, "message": "invalid task id"}),
+        (200, {"code": 200, "data": None}),
+    ],
+)
+def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
+    gw.check_test_connection(resp(status, body))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (401, {"error": {"message": "Invalid token", "code": "invalid_api_key"}}, KlingAuthError),
+        (403, {"code": 403, "message": "Forbidden"}, KlingAuthError),
+        (200, {"code": 401, "message": "Invalid token"}, KlingAuthError),
+        (500, {"code": 500, "message": "oops"}, KlingServerError),
+        (502, b"Bad Gateway", KlingServerError),
+        (200, b"<html>wrong host</html>", KlingProtocolError),
+    ],
+)
+def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
+    with pytest.raises(kind):
+        gw.check_test_connection(resp(status, body))
+
+
+# ===================================================================== robustness
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+field_values = st.one_of(
+    json_values,
+    st.sampled_from(["submitted", "pending", "processing", "completed", "failed", "cancelled", ""]),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from(["²", "1" * 40, "2026-01-01T00:00:00Z", "https://x/v.mp4"]),
+)
+video = st.fixed_dictionaries({}, optional={"url": field_values, "expires_at": field_values})
+job = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": field_values,
+        "task_id": field_values,
+        "status": field_values,
+        "error": field_values,
+        "created": field_values,
+        "completed": field_values,
+        "result": st.one_of(field_values, st.fixed_dictionaries({"videos": st.lists(video, max_size=3)})),
+    },
+)
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": st.one_of(st.just(200), field_values),
+        "message": field_values,
+        "error": field_values,
+        "data": st.one_of(field_values, job, st.lists(job, max_size=2)),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([200, 400, 401, 403, 404, 429, 500, 503]), body=st.one_of(json_values, envelopes)
+)
+def test_parsers_raise_only_kling_errors(status: int, body: Any) -> None:
+    gw = get_gateway("apimart")
+    response = resp(status, body)
+    for parse in (
+        lambda: gw.parse_submit(VideoRequest(prompt="x"), response),
+        lambda: gw.parse_status(TASK, None, response),
+        lambda: gw.check_test_connection(response),
+    ):
+        try:
+            result = parse()
+        except KlingError:
+            continue
+        if isinstance(result, VideoTask):
+            gw.failure_error(result)
+            if result.state is TaskState.SUCCEEDED:
+                assert result.video_urls

@@ -1,0 +1,453 @@
+"""Apikley / kie.ai gateway (seed 004): the seed's OpenAPI example, recordInfo answers, envelope codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways.base import Gateway, HttpResponse
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+
+SEED_PROMPT = (
+    "Scene: A fashion live-streaming sales setting, with clothes hanging on racks and the host's figure "
+    "reflected in a full-length mirror. Lines: [African female host] turns around to showcase the "
+    "hoodie's cut. [African female host, in a cheerful tone] says: \"360-degree flawless tailoring, "
+    'slimming and versatile." She then [African female host] leans closer to the camera. [African female '
+    'host, in a lively tone] says: "Double-sided fleece fabric, $30 off immediately when you order now."'
+)
+TASK = "task_kling-2.6_1765182425861"
+
+
+@pytest.fixture
+def gw() -> Gateway:
+    return get_gateway("kie")
+
+
+def resp(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(status, headers or {}, content)
+
+
+def ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+# ===================================================================== (1) the seed's example requests
+def test_identity_and_base_url(gw: Gateway) -> None:
+    assert gw.name == "kie"
+    assert gw.model == "kling-2.6"
+    assert list(gw.models) == ["kling-2.6"]
+    assert gw.idempotency == "none"
+    assert gw.base_url(None) == "https://api.apikley.ru"
+    assert gw.base_url("https://api.kie.ai/") == "https://api.kie.ai"
+
+
+def test_seed_openapi_example(gw: Gateway) -> None:
+    request = VideoRequest(
+        prompt=SEED_PROMPT,
+        sound=False,
+        aspect_ratio="1:1",
+        duration=5,
+        callback_url="https://your-domain.com/api/callback",
+    )
+    gw.validate(request)
+    http = gw.build_submit(request)
+    assert http.method == "POST"
+    assert http.path == "/api/v1/jobs/createTask"
+    assert http.json == {
+        "model": "kling-2.6/text-to-video",
+        "callBackUrl": "https://your-domain.com/api/callback",
+        "input": {"prompt": SEED_PROMPT, "sound": False, "aspect_ratio": "1:1", "duration": "5"},
+    }
+    assert type(http.json["input"]["duration"]) is str
+
+
+def test_text_to_video_sends_16_9_explicitly(gw: Gateway) -> None:
+    request = VideoRequest(prompt="a cat", duration=10, sound=True, client_reference="ref")
+    gw.validate(request)
+    assert gw.build_submit(request).json == {
+        "model": "kling-2.6/text-to-video",
+        "input": {"prompt": "a cat", "sound": True, "aspect_ratio": "16:9", "duration": "10"},
+    }
+
+
+def test_image_to_video(gw: Gateway) -> None:
+    request = VideoRequest(
+        prompt="the product turns slowly",
+        start_image="https://file.example.com/product.png",
+        callback_url="https://your-domain.com/api/callback",
+    )
+    gw.validate(request)
+    assert gw.build_submit(request).json == {
+        "model": "kling-2.6/image-to-video",
+        "callBackUrl": "https://your-domain.com/api/callback",
+        "input": {
+            "prompt": "the product turns slowly",
+            "image_urls": ["https://file.example.com/product.png"],
+            "sound": False,
+            "duration": "5",
+        },
+    }
+
+
+def test_status_request(gw: Gateway) -> None:
+    http = gw.build_status(TASK)
+    assert http.method == "GET"
+    assert http.path == "/api/v1/jobs/recordInfo"
+    assert http.params == {"taskId": TASK}
+
+
+# ===================================================================== (2) recorded responses
+SUBMITTED: dict[str, Any] = {"code": 200, "msg": "success", "data": {"taskId": TASK}}
+
+
+def record(state: str, **fields: Any) -> dict[str, Any]:
+    """A recordInfo answer shaped like §5.4."""
+    data: dict[str, Any] = {
+        "taskId": TASK,
+        "model": "kling-2.6/text-to-video",
+        "state": state,
+        "param": json.dumps(
+            {
+                "model": "kling-2.6/text-to-video",
+                "callBackUrl": "https://your-domain.com/api/callback",
+                "input": {"prompt": "a cat", "sound": False, "aspect_ratio": "16:9", "duration": "5"},
+            }
+        ),
+        "resultJson": "",
+        "failCode": "",
+        "failMsg": "",
+        "costTime": None,
+        "completeTime": None,
+        "createTime": 1698765400000,
+        "updateTime": 1698765400000,
+    }
+    data.update(fields)
+    return {"code": 200, "message": "success", "data": data}
+
+
+def test_parse_submit(gw: Gateway) -> None:
+    task = gw.parse_submit(VideoRequest(prompt="x"), resp(200, SUBMITTED))
+    assert task.task_id == TASK
+    assert task.gateway == "kie"
+    assert task.state is TaskState.QUEUED
+    assert task.raw == {"taskId": TASK}
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("waiting", TaskState.QUEUED),
+        ("queuing", TaskState.QUEUED),
+        ("generating", TaskState.RUNNING),
+        ("brand-new-state", TaskState.RUNNING),
+    ],
+)
+def test_parse_pending_states(gw: Gateway, state: str, expected: TaskState) -> None:
+    task = gw.parse_status(TASK, None, resp(200, record(state)))
+    assert task.state is expected
+    assert task.video_urls == []
+    assert task.error_code is None
+    assert task.created_at == ms(1698765400000)
+    assert task.finished_at is None
+
+
+def test_parse_success(gw: Gateway) -> None:
+    body = record(
+        "success",
+        resultJson='{"resultUrls":["https://tempfile.aiquickdraw.com/v/abc.mp4"]}',
+        costTime=32000,
+        completeTime=1698765432000,
+        updateTime=1698765432000,
+    )
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task == VideoTask(
+        task_id=TASK,
+        gateway="kie",
+        state=TaskState.SUCCEEDED,
+        video_urls=["https://tempfile.aiquickdraw.com/v/abc.mp4"],
+        created_at=ms(1698765400000),
+        finished_at=ms(1698765432000),
+        raw=body["data"],
+    )
+
+
+@pytest.mark.parametrize("empty", ["", None])
+def test_parse_fail(gw: Gateway, empty: Any) -> None:
+    body = record(
+        "fail", failCode="500", failMsg="Internal error, please try again", completeTime=1698765432000
+    )
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "500"
+    assert task.error_message == "Internal error, please try again"
+    assert task.finished_at == ms(1698765432000)
+    body = record("fail", failCode=empty, failMsg=empty)
+    task = gw.parse_status(TASK, None, resp(200, body))
+    assert task.error_code is None
+    assert task.error_message
+
+
+def test_success_without_url_is_protocol_error(gw: Gateway) -> None:
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(TASK, None, resp(200, record("success", resultJson='{"resultUrls":[]}')))
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(TASK, None, resp(200, record("success", resultJson="{broken")))
+
+
+def test_envelope_501_on_status_is_a_failed_job(gw: Gateway) -> None:
+    task = gw.parse_status(TASK, None, resp(200, {"code": 501, "msg": "Generation failed", "data": None}))
+    assert task.state is TaskState.FAILED
+    assert task.task_id == TASK
+    assert task.error_code == "501"
+    assert task.error_message == "Generation failed"
+    assert type(gw.failure_error(task)) is KlingTaskFailedError
+
+
+# ===================================================================== (3) invalid requests
+IMG = "https://file.example.com/a.png"
+INVALID = [
+    ({"prompt": "x" * 1001}, "prompt", "1 to 1000 characters"),
+    ({"prompt": "x", "tier": "pro"}, "tier", "no tier choice"),
+    ({"prompt": "x", "negative_prompt": "blur"}, "negative_prompt", "no negative prompt"),
+    ({"prompt": "x", "start_image": IMG, "aspect_ratio": "16:9"}, "aspect_ratio", "None with an image"),
+    ({"prompt": "x", "start_image": IMG, "end_image": IMG}, "end_image", "no last-frame control"),
+    ({"prompt": "x", "end_image": IMG}, "end_image", "no last-frame control"),
+    ({"prompt": "x", "cfg_scale": 0.5}, "cfg_scale", "not supported"),
+    ({"prompt": "x", "start_image": "C:/frames/a.png"}, "start_image", "public http(s) URL"),
+    ({"prompt": "x", "extra": {"watermark": False}}, "extra.watermark", "extra keys: none"),
+    ({"prompt": "x", "callback_url": "your-domain.com/cb"}, "callback_url", "http(s) URL"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "allowed"), INVALID)
+def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
+    with pytest.raises(KlingValidationError) as info:
+        gw.validate(VideoRequest(**fields))
+    message = str(info.value)
+    assert "'kie'" in message
+    assert field in message
+    assert allowed in message
+    assert info.value.field == field
+
+
+# ===================================================================== (4) error envelopes
+@pytest.mark.parametrize(
+    ("code", "kind", "rejected", "retryable"),
+    [
+        (401, KlingAuthError, True, False),
+        (402, KlingQuotaError, True, False),
+        (433, KlingQuotaError, True, False),
+        (404, KlingNotFoundError, True, False),
+        (422, KlingValidationError, True, False),
+        (429, KlingRateLimitError, True, True),
+        (455, KlingServerError, True, True),
+        (500, KlingServerError, False, True),
+        (501, KlingTaskFailedError, False, False),
+        (505, KlingServerError, True, False),
+    ],
+)
+@pytest.mark.parametrize("http_status", ["200", "same"])
+def test_envelope_codes(
+    gw: Gateway, code: int, kind: type[KlingError], rejected: bool, retryable: bool, http_status: str
+) -> None:
+    status = 200 if http_status == "200" else code
+    body = {"code": code, "msg": f"message for {code}", "data": None}
+    with pytest.raises(kind) as info:
+        gw.parse_submit(VideoRequest(prompt="x"), resp(status, body))
+    err = info.value
+    assert type(err) is kind
+    assert err.gateway == "kie"
+    assert err.code == str(code)
+    assert err.message == f"message for {code}"
+    assert err.request_rejected is rejected
+    assert err.retryable is retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind"),
+    [
+        (422, "content security policy triggered: the prompt was flagged", KlingContentPolicyError),
+        (501, "Generation failed: sensitive content detected", KlingContentPolicyError),
+        (422, "input.duration must be one of '5', '10'", KlingValidationError),
+        (422, "Content-Type must be application/json", KlingValidationError),
+    ],
+)
+def test_submit_refusal_wording(gw: Gateway, code: int, message: str, kind: type[KlingError]) -> None:
+    """kie has no content-policy code: a safety refusal is recognised by its wording."""
+    with pytest.raises(kind) as info:
+        gw.parse_submit(VideoRequest(prompt="x"), resp(200, {"code": code, "msg": message, "data": None}))
+    assert info.value.code == str(code)
+    assert type(info.value) is kind
+
+
+def test_status_errors_use_message_key(gw: Gateway) -> None:
+    with pytest.raises(KlingNotFoundError) as info:
+        gw.parse_status(TASK, None, resp(200, {"code": 404, "message": "record not found", "data": None}))
+    assert info.value.message == "record not found"
+
+
+def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
+    with pytest.raises(KlingRateLimitError) as info:
+        gw.parse_status(TASK, None, resp(429, {"code": 429, "msg": "too fast"}, {"retry-after": "42"}))
+    assert info.value.retry_after == 42.0
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "kind"),
+    [
+        (502, b"<html>Bad Gateway</html>", KlingServerError),
+        (401, b"nope", KlingAuthError),
+        (200, b"<html></html>", KlingProtocolError),
+        (200, b'{"code": 200, "msg": "success", "data": []}', KlingProtocolError),
+    ],
+)
+def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError]) -> None:
+    with pytest.raises(kind):
+        gw.parse_status(TASK, None, HttpResponse(status, {}, content))
+
+
+# ===================================================================== (5) failure classification
+@pytest.mark.parametrize(
+    ("fail_code", "fail_msg", "kind", "retryable"),
+    [
+        ("400", "The content you uploaded contains sensitive information", KlingContentPolicyError, False),
+        ("SensitiveContent", "flagged", KlingContentPolicyError, False),
+        ("", "Your prompt violates our content policy", KlingContentPolicyError, False),
+        ("NSFW", "nsfw output", KlingContentPolicyError, False),
+        ("422", "Prohibited content detected", KlingContentPolicyError, False),
+        ("500", "Internal error, please try again later", KlingTaskFailedError, False),
+        ("501", "Generation timed out", KlingTaskFailedError, True),
+        (None, None, KlingTaskFailedError, False),
+    ],
+)
+def test_failure_error(
+    gw: Gateway, fail_code: Any, fail_msg: Any, kind: type[KlingError], retryable: bool
+) -> None:
+    task = gw.parse_status(TASK, None, resp(200, record("fail", failCode=fail_code, failMsg=fail_msg)))
+    err = gw.failure_error(task)
+    assert type(err) is kind
+    assert err.retryable is retryable
+    assert err.gateway == "kie"
+    assert err.code == (fail_code or None)
+
+
+# ===================================================================== (6) connection test
+def test_connection_request(gw: Gateway) -> None:
+    http = gw.build_test_connection()
+    assert http.method == "GET"
+    assert http.path == "/api/v1/jobs/recordInfo"
+    assert http.params == {"taskId": "connection-test"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, {"code": 404, "message": "record not found", "data": None}),
+        (200, {"code": 422, "message": "recordInfo is null", "data": None}),
+        (404, {"code": 404, "msg": "not found"}),
+        (200, {"code": 402, "msg": "Insufficient credits"}),
+        (200, {"code": 200, "message": "success", "data": None}),
+    ],
+)
+def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
+    gw.check_test_connection(resp(status, body))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (401, {"code": 401, "msg": "You do not have access permissions"}, KlingAuthError),
+        (200, {"code": 401, "msg": "You do not have access permissions"}, KlingAuthError),
+        (403, b"Forbidden", KlingAuthError),
+        (200, {"code": 455, "msg": "maintenance"}, KlingServerError),
+        (200, {"code": 500, "msg": "server error"}, KlingServerError),
+        (502, b"Bad Gateway", KlingServerError),
+        (200, b"<html>wrong host</html>", KlingProtocolError),
+    ],
+)
+def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
+    with pytest.raises(kind):
+        gw.check_test_connection(resp(status, body))
+
+
+# ===================================================================== robustness
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+field_values = st.one_of(
+    json_values,
+    st.sampled_from(["waiting", "queuing", "generating", "success", "fail", ""]),
+    st.just('{"resultUrls":["https://x/v.mp4"]}'),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from(["²", "1" * 40, "2026-01-01T00:00:00Z"]),
+    st.sampled_from([200, 401, 402, 404, 422, 429, 433, 455, 500, 501, 505]),
+)
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": field_values,
+        "msg": field_values,
+        "message": field_values,
+        "data": st.one_of(
+            field_values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    k: field_values
+                    for k in (
+                        "taskId",
+                        "state",
+                        "resultJson",
+                        "failCode",
+                        "failMsg",
+                        "createTime",
+                        "completeTime",
+                    )
+                },
+            ),
+        ),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([200, 400, 401, 404, 429, 455, 500, 501]), body=st.one_of(json_values, envelopes)
+)
+def test_parsers_raise_only_kling_errors(status: int, body: Any) -> None:
+    gw = get_gateway("kie")
+    response = resp(status, body)
+    for parse in (
+        lambda: gw.parse_submit(VideoRequest(prompt="x"), response),
+        lambda: gw.parse_status(TASK, None, response),
+        lambda: gw.check_test_connection(response),
+    ):
+        try:
+            result = parse()
+        except KlingError:
+            continue
+        if isinstance(result, VideoTask):
+            gw.failure_error(result)
+            if result.state is TaskState.SUCCEEDED:
+                assert result.video_urls

@@ -1,0 +1,573 @@
+"""Runware adapter: requests checked against seed 001 / GATEWAYS.md §3.2, answers against §3.3-§3.5."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingTaskFailedError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways.base import Credentials, Gateway, HttpResponse
+from airflow_provider_kling.models import TaskState, VideoRequest
+
+STD = "klingai:kling-video@2.6-standard"
+PRO = "klingai:kling-video@2.6-pro"
+REF = "kling_demo.render.clip__2026-05-11T00:00:00+00:00__0"
+
+
+def resp(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(status, headers or {}, content)
+
+
+@pytest.fixture
+def gw() -> Gateway:
+    return get_gateway("runware")
+
+
+@pytest.fixture
+def uid(gw: Gateway) -> str:
+    return gw.client_id(REF)
+
+
+# ==================================================================== (1) requests
+def test_first_and_last_frame_request_matches_gateways_md_3_2(gw: Gateway, uid: str) -> None:
+    """The §3.2 example, for a first+last frame job (no width/height: the images decide the size)."""
+    request = VideoRequest(
+        prompt="A paper boat drifts down a rain gutter",
+        negative_prompt="blurry, distorted",
+        duration=5,
+        cfg_scale=0.5,
+        start_image="https://cdn.example.com/first.jpg",
+        end_image="https://cdn.example.com/last.jpg",
+        callback_url="https://hooks.example.com/runware",
+        client_reference=REF,
+        extra={"outputQuality": 95, "ttl": 3600, "safety": {"checkContent": True, "mode": "fast"}},
+    )
+    gw.validate(request)
+    http = gw.build_submit(request)
+    assert (http.method, http.path) == ("POST", "/v1")
+    assert dict(http.headers) == {}
+    expected = [
+        {
+            "taskType": "videoInference",
+            "taskUUID": uid,
+            "model": STD,
+            "positivePrompt": "A paper boat drifts down a rain gutter",
+            "negativePrompt": "blurry, distorted",
+            "duration": 5.0,
+            "CFGScale": 0.5,
+            "deliveryMethod": "async",
+            "outputType": "URL",
+            "outputFormat": "MP4",
+            "outputQuality": 95,
+            "numberResults": 1,
+            "includeCost": True,
+            "ttl": 3600,
+            "webhookURL": "https://hooks.example.com/runware",
+            "safety": {"checkContent": True, "mode": "fast"},
+            "inputs": {
+                "frameImages": [
+                    {"image": "https://cdn.example.com/first.jpg", "frame": "first"},
+                    {"image": "https://cdn.example.com/last.jpg", "frame": "last"},
+                ]
+            },
+            "providerSettings": {"klingai": {"sound": False}},
+        }
+    ]
+    assert http.json == expected
+    # JSON types as the seed documents them (5 == 5.0 in Python, so check the types too)
+    task = http.json[0]
+    assert type(task["duration"]) is float
+    assert type(task["CFGScale"]) is float
+    assert type(task["providerSettings"]["klingai"]["sound"]) is bool
+    assert json.dumps(task["duration"]) == "5.0"
+
+
+@pytest.mark.parametrize(
+    ("tier", "aspect", "model", "size"),
+    [
+        (None, None, STD, (1280, 720)),
+        ("std", "9:16", STD, (720, 1280)),
+        ("std", "1:1", STD, (720, 720)),
+        ("pro", None, PRO, (1920, 1080)),
+        ("pro", "9:16", PRO, (1080, 1920)),
+        ("pro", "1:1", PRO, (1080, 1080)),
+    ],
+)
+def test_text_to_video_model_and_size(
+    gw: Gateway, tier: Any, aspect: Any, model: str, size: tuple[int, int]
+) -> None:
+    request = VideoRequest(prompt="ocean at dusk", duration=10, sound=True, tier=tier, aspect_ratio=aspect)
+    gw.validate(request)
+    task = gw.build_submit(request).json[0]
+    assert task["model"] == model
+    assert (task["width"], task["height"]) == size
+    assert task["duration"] == 10.0
+    assert task["providerSettings"] == {"klingai": {"sound": True}}
+    assert "inputs" not in task
+    assert "negativePrompt" not in task
+    assert "CFGScale" not in task
+    assert "webhookURL" not in task
+
+
+def test_start_image_only_and_extra_output_format(gw: Gateway) -> None:
+    request = VideoRequest(
+        prompt="pan left",
+        start_image="data:image/png;base64,iVBOR",
+        extra={"outputFormat": "WEBM", "uploadEndpoint": "https://bucket.s3.amazonaws.com/x.webm?sig=1"},
+    )
+    gw.validate(request)
+    task = gw.build_submit(request).json[0]
+    assert task["inputs"] == {"frameImages": [{"image": "data:image/png;base64,iVBOR", "frame": "first"}]}
+    assert task["outputFormat"] == "WEBM"
+    assert task["uploadEndpoint"] == "https://bucket.s3.amazonaws.com/x.webm?sig=1"
+    assert "width" not in task
+    assert "height" not in task
+
+
+def test_task_uuid_is_a_deterministic_uuid4(gw: Gateway, uid: str) -> None:
+    parsed = uuid.UUID(uid)
+    assert parsed.version == 4
+    assert parsed.variant == uuid.RFC_4122
+    assert str(parsed) == uid
+    assert gw.client_id(REF) == uid
+    assert gw.client_id(REF + "x") != uid
+    request = VideoRequest(prompt="pp", client_reference=REF)
+    assert gw.build_submit(request).json[0]["taskUUID"] == uid
+
+
+def test_task_uuid_without_reference_is_random_uuid4(gw: Gateway) -> None:
+    request = VideoRequest(prompt="pp")
+    first = gw.build_submit(request).json[0]["taskUUID"]
+    second = gw.build_submit(request).json[0]["taskUUID"]
+    assert uuid.UUID(first).version == 4
+    assert first != second
+
+
+def test_explicit_model_without_tier(gw: Gateway) -> None:
+    pro = get_gateway("runware", PRO)
+    request = VideoRequest(prompt="pp", tier="pro")
+    pro.validate(request)
+    assert pro.build_submit(request).json[0]["model"] == PRO
+    assert pro.build_submit(VideoRequest(prompt="pp")).json[0]["model"] == PRO
+    assert get_gateway("runware", STD).build_submit(VideoRequest(prompt="pp", tier="std")).json[0][
+        "model"
+    ] == (STD)
+
+
+def test_status_request(gw: Gateway, uid: str) -> None:
+    http = gw.build_status(uid)
+    assert (http.method, http.path) == ("POST", "/v1")
+    assert http.json == [{"taskType": "getResponse", "taskUUID": uid}]
+
+
+def test_class_facts(gw: Gateway) -> None:
+    assert gw.name == "runware"
+    assert gw.idempotency == "lookup"
+    assert gw.model == STD
+    assert gw.base_url(None) == "https://api.runware.ai"
+    assert gw.base_url("https://api.runware.ai/v1") == "https://api.runware.ai"
+    assert set(gw.models) == {STD, PRO}
+    caps = gw.capabilities_for(VideoRequest(prompt="pp"))
+    assert caps.local_images == "data_uri"
+    assert gw.encode_local_image(b"\x89PNG", "image/png") == "data:image/png;base64,iVBORw=="
+
+
+# ==================================================================== (2) responses
+def test_submit_ack_is_queued(gw: Gateway, uid: str) -> None:
+    request = VideoRequest(prompt="pp", client_reference=REF)
+    body = {"data": [{"taskType": "videoInference", "taskUUID": uid}]}
+    task = gw.parse_submit(request, resp(body))
+    assert task.task_id == uid
+    assert task.gateway == "runware"
+    assert task.state is TaskState.QUEUED
+    assert task.video_urls == []
+    assert task.cost is None
+    assert task.raw == body
+
+
+def test_submit_ack_without_reference_takes_the_returned_uuid(gw: Gateway) -> None:
+    body = {"data": [{"taskType": "videoInference", "taskUUID": "0b7c6f8e-1111-4222-8333-444455556666"}]}
+    task = gw.parse_submit(VideoRequest(prompt="pp"), resp(body))
+    assert task.task_id == "0b7c6f8e-1111-4222-8333-444455556666"
+
+
+def test_submit_ack_without_uuid_is_a_protocol_error(gw: Gateway) -> None:
+    with pytest.raises(KlingProtocolError):
+        gw.parse_submit(VideoRequest(prompt="pp"), resp({"data": []}))
+
+
+def test_status_no_item_yet_is_queued(gw: Gateway, uid: str) -> None:
+    assert gw.parse_status(uid, None, resp({"data": []})).state is TaskState.QUEUED
+    assert gw.parse_status(uid, None, resp({"data": [], "errors": []})).state is TaskState.QUEUED
+
+
+@pytest.mark.parametrize("status", ["queued", "pending", "scheduled", "waiting"])
+def test_status_pending_states_are_queued(gw: Gateway, uid: str, status: str) -> None:
+    body = {"data": [{"taskType": "videoInference", "taskUUID": uid, "status": status}]}
+    assert gw.parse_status(uid, None, resp(body)).state is TaskState.QUEUED
+
+
+def test_status_processing_is_running(gw: Gateway, uid: str) -> None:
+    body = {"data": [{"taskType": "videoInference", "taskUUID": uid, "status": "processing"}]}
+    assert gw.parse_status(uid, None, resp(body)).state is TaskState.RUNNING
+
+
+def test_status_unknown_state_is_running(gw: Gateway, uid: str) -> None:
+    body = {"data": [{"taskType": "videoInference", "taskUUID": uid, "status": "upscaling"}]}
+    assert gw.parse_status(uid, None, resp(body)).state is TaskState.RUNNING
+
+
+def test_status_success(gw: Gateway, uid: str) -> None:
+    body = {
+        "data": [
+            {
+                "taskType": "videoInference",
+                "taskUUID": uid,
+                "status": "success",
+                "videoUUID": "b7db282d-2943-4f12-992f-77df3ad3ec71",
+                "videoURL": "https://vm.runware.ai/video/ws/0.5/vi/b7db282d.mp4",
+                "cost": 0.42,
+                "seed": 12345,
+                "NSFWContent": False,
+            }
+        ]
+    }
+    task = gw.parse_status(uid, None, resp(body))
+    assert task.state is TaskState.SUCCEEDED
+    assert task.video_urls == ["https://vm.runware.ai/video/ws/0.5/vi/b7db282d.mp4"]
+    assert task.cost == pytest.approx(0.42)
+    assert task.error_code is None
+
+
+def test_status_video_url_without_status_is_success_and_costs_add_up(gw: Gateway, uid: str) -> None:
+    body = {
+        "data": [
+            {"taskType": "videoInference", "taskUUID": uid, "videoURL": "https://v/1.mp4", "cost": 0.25},
+            {"taskType": "videoInference", "taskUUID": uid, "videoURL": "https://v/2.mp4", "cost": 0.25},
+            {"taskType": "videoInference", "taskUUID": "someone-else", "videoURL": "https://v/x.mp4"},
+        ]
+    }
+    task = gw.parse_status(uid, None, resp(body))
+    assert task.state is TaskState.SUCCEEDED
+    assert task.video_urls == ["https://v/1.mp4", "https://v/2.mp4"]
+    assert task.cost == pytest.approx(0.5)
+
+
+def test_status_success_without_url_is_a_protocol_error(gw: Gateway, uid: str) -> None:
+    body = {"data": [{"taskType": "videoInference", "taskUUID": uid, "status": "success"}]}
+    with pytest.raises(KlingProtocolError, match="without a video URL"):
+        gw.parse_status(uid, None, resp(body))
+
+
+def test_status_error_item_is_failed(gw: Gateway, uid: str) -> None:
+    body = {
+        "data": [
+            {
+                "taskType": "videoInference",
+                "taskUUID": uid,
+                "status": "error",
+                "code": "inferenceError",
+                "message": "Provider failed to render",
+            }
+        ]
+    }
+    task = gw.parse_status(uid, None, resp(body))
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "inferenceError"
+    assert task.error_message == "Provider failed to render"
+    assert type(gw.failure_error(task)) is KlingTaskFailedError
+
+
+def test_status_top_level_error_with_http_200_is_failed(gw: Gateway, uid: str) -> None:
+    body = {
+        "data": [{"taskType": "videoInference", "taskUUID": uid, "status": "processing"}],
+        "errors": [
+            {
+                "code": "providerContentPolicyViolation",
+                "message": "The provider rejected the content of the prompt",
+                "taskType": "videoInference",
+                "taskUUID": uid,
+            }
+        ],
+    }
+    task = gw.parse_status(uid, None, resp(body))
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "providerContentPolicyViolation"
+    assert task.error_message == "The provider rejected the content of the prompt"
+    err = gw.failure_error(task)
+    assert type(err) is KlingContentPolicyError
+    assert err.code == "providerContentPolicyViolation"
+
+
+def test_status_top_level_provider_error_is_a_task_failure(gw: Gateway, uid: str) -> None:
+    body = {"errors": [{"code": "timeoutProvider", "message": "timed out", "taskUUID": uid}]}
+    task = gw.parse_status(uid, None, resp(body))
+    assert task.state is TaskState.FAILED
+    assert type(gw.failure_error(task)) is KlingTaskFailedError
+
+
+def test_status_auth_error_is_raised_not_returned(gw: Gateway, uid: str) -> None:
+    body = {"errors": [{"code": "invalidApiKey", "message": "Invalid API key", "taskType": "authentication"}]}
+    with pytest.raises(KlingAuthError):
+        gw.parse_status(uid, None, resp(body))
+
+
+# ==================================================================== (3) validation
+@pytest.mark.parametrize(
+    ("model", "fields", "field", "allowed"),
+    [
+        (None, {"prompt": "x"}, "prompt", "2 to 2500 characters"),
+        (None, {"prompt": "x" * 2501}, "prompt", "2 to 2500 characters"),
+        (None, {"negative_prompt": "x"}, "negative_prompt", "2 to 2500 characters"),
+        (STD, {"tier": "pro"}, "tier", f"'std' or None (the connection's model is {STD})"),
+        (PRO, {"tier": "std"}, "tier", f"'pro' or None (the connection's model is {PRO})"),
+        (
+            None,
+            {"start_image": "https://x/a.png", "aspect_ratio": "16:9"},
+            "aspect_ratio",
+            "None with an image",
+        ),
+        (None, {"extra": {"outputQuality": 10}}, "extra.outputQuality", "an integer from 20 to 99"),
+        (None, {"extra": {"outputQuality": 95.5}}, "extra.outputQuality", "an integer from 20 to 99"),
+        (None, {"extra": {"seed": 42}}, "extra.seed", "extra keys: outputFormat, outputQuality"),
+        (None, {"extra": {"numberResults": 2}}, "extra.numberResults", "extra keys:"),
+        (None, {"end_image": "https://x/last.png"}, "end_image", "only together with start_image"),
+        (None, {"extra": {"ttl": 30}}, "extra.ttl", "at least 60"),
+        (None, {"extra": {"ttl": True}}, "extra.ttl", "at least 60"),
+        (None, {"extra": {"outputFormat": "GIF"}}, "extra.outputFormat", "MP4, WEBM, MOV"),
+        (None, {"extra": {"safety": {"mode": "paranoid"}}}, "extra.safety.mode", "none, fast, full"),
+        (None, {"extra": {"safety": {"checkContent": "yes"}}}, "extra.safety.checkContent", "true, false"),
+        (None, {"extra": {"safety": {"level": 1}}}, "extra.safety.level", "checkContent, mode"),
+        (None, {"extra": {"safety": True}}, "extra.safety", "an object"),
+        (None, {"extra": {"uploadEndpoint": "http://insecure/x"}}, "extra.uploadEndpoint", "https://"),
+        (None, {"cfg_scale": 1.5}, "cfg_scale", "a number from 0 to 1"),
+        (None, {"cfg_scale": 0.555}, "cfg_scale", "steps of 0.01"),
+        (None, {"start_image": "", "end_image": "https://x/b.png"}, "start_image", "non-empty"),
+        (None, {"duration": 10, "aspect_ratio": "1:1", "extra": {"ttl": "3600"}}, "extra.ttl", "integer"),
+    ],
+)
+def test_invalid_requests(model: str | None, fields: dict[str, Any], field: str, allowed: str) -> None:
+    gw = get_gateway("runware", model)
+    request = VideoRequest(**{"prompt": "a prompt", **fields})
+    with pytest.raises(KlingValidationError) as info:
+        gw.validate(request)
+    err = info.value
+    assert err.gateway == "runware"
+    assert err.field == field
+    assert "'runware'" in str(err)
+    assert field in str(err)
+    assert "allowed:" in str(err)
+    assert allowed in str(err)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"prompt": "ab", "negative_prompt": "xy", "cfg_scale": 0.07, "sound": True, "tier": "pro"},
+        {"start_image": "https://x/a.png", "end_image": "https://x/b.png", "tier": "std"},
+        {"start_image": "/local/file.png"},
+        {"callback_url": "https://hooks.example.com/x", "aspect_ratio": "9:16", "duration": 10},
+        {
+            "extra": {
+                "outputFormat": "MOV",
+                "outputQuality": 20,
+                "ttl": 60,
+                "safety": {"checkContent": False, "mode": "none"},
+                "uploadEndpoint": "https://storage.googleapis.com/b/o?X-Goog-Signature=1",
+            }
+        },
+    ],
+)
+def test_valid_requests(gw: Gateway, fields: dict[str, Any]) -> None:
+    gw.validate(VideoRequest(**{"prompt": "a prompt", **fields}))
+
+
+def test_unknown_model_id() -> None:
+    with pytest.raises(KlingValidationError, match="runware"):
+        get_gateway("runware", "klingai:kling-video@2.5-turbo")
+
+
+# ==================================================================== (4) errors
+def errors(code: str, message: str, **more: Any) -> dict[str, Any]:
+    return {"errors": [{"code": code, "message": message, **more}]}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind", "rejected"),
+    [
+        (401, "invalidApiKey", KlingAuthError, True),
+        (200, "invalidApiKey", KlingAuthError, True),
+        (402, "insufficientCredits", KlingQuotaError, True),
+        (200, "notEnoughBalance", KlingQuotaError, True),
+        (200, "quotaExceeded", KlingQuotaError, True),
+        (400, "contentPolicyViolation", KlingContentPolicyError, True),
+        (200, "nsfwContentDetected", KlingContentPolicyError, True),
+        (200, "promptBlocked", KlingContentPolicyError, True),
+        (400, "invalidPositivePrompt", KlingValidationError, True),
+        (200, "missingTaskUUID", KlingValidationError, True),
+        (400, "unsupportedDuration", KlingValidationError, True),
+        (200, "inferenceError", KlingServerError, False),
+        (200, "noAvailableServer", KlingServerError, False),
+        (503, "modelUnavailable", KlingServerError, False),
+        (500, "somethingNew", KlingServerError, False),
+        (400, "somethingNew", KlingValidationError, True),
+        (200, "somethingNew", KlingProtocolError, False),
+    ],
+)
+def test_submit_error_envelopes(
+    gw: Gateway, uid: str, status: int, code: str, kind: type[KlingError], rejected: bool
+) -> None:
+    request = VideoRequest(prompt="pp", client_reference=REF)
+    body = errors(code, "Precise reason", parameter="positivePrompt", taskType="videoInference", taskUUID=uid)
+    with pytest.raises(KlingError) as info:
+        gw.parse_submit(request, resp(body, status))
+    err = info.value
+    assert type(err) is kind
+    assert err.code == code
+    assert err.gateway == "runware"
+    assert "Precise reason" in err.message
+    assert "positivePrompt" in err.message
+    assert err.request_rejected is rejected
+
+
+def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
+    response = resp(errors("rateLimitExceeded", "Too many requests"), 429, {"retry-after": "12"})
+    with pytest.raises(KlingRateLimitError) as info:
+        gw.parse_submit(VideoRequest(prompt="pp"), response)
+    assert info.value.retry_after == 12.0
+    assert info.value.code == "rateLimitExceeded"
+    assert info.value.request_rejected
+
+
+def test_non_json_and_garbage(gw: Gateway, uid: str) -> None:
+    with pytest.raises(KlingServerError):
+        gw.parse_status(uid, None, resp(b"<html>bad gateway</html>", 502))
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(uid, None, resp(b"not json"))
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(uid, None, resp("just a string"))
+    with pytest.raises(KlingServerError):
+        gw.parse_status(uid, None, resp({"data": []}, 503))
+
+
+# ==================================================================== (5) auth
+def test_auth_header(gw: Gateway) -> None:
+    assert gw.auth_headers(Credentials(api_key="rw-key"), now=0.0) == {"Authorization": "Bearer rw-key"}
+    with pytest.raises(KlingAuthError):
+        gw.auth_headers(Credentials(api_key=""), now=0.0)
+
+
+# ==================================================================== (6) lookup and connection test
+def test_lookup_builder(gw: Gateway, uid: str) -> None:
+    assert gw.build_lookup(VideoRequest(prompt="pp")) is None
+    http = gw.build_lookup(VideoRequest(prompt="pp", client_reference=REF))
+    assert http is not None
+    assert (http.method, http.path) == ("POST", "/v1")
+    assert http.json == [{"taskType": "getResponse", "taskUUID": uid}]
+
+
+def test_parse_lookup(gw: Gateway, uid: str) -> None:
+    request = VideoRequest(prompt="pp", client_reference=REF)
+    # nothing known about our UUID: no earlier submit reached Runware
+    queued = gw.parse_lookup(request, resp({"data": []}))  # a queued task has no item yet
+    assert queued is not None and queued.state is TaskState.QUEUED and queued.task_id == uid
+    assert gw.parse_lookup(request, resp(errors("taskNotFound", "no such task", taskUUID=uid))) is None
+    assert gw.parse_lookup(request, resp(errors("unknownTaskUUID", "unknown", taskUUID=uid), 400)) is None
+    assert gw.parse_lookup(request, resp(errors("taskUUIDDoesNotExist", "gone"), 404)) is None
+    with pytest.raises(KlingNotFoundError):  # a bare 404 is a wrong URL, not an unknown task
+        gw.parse_lookup(request, resp(b"", 404))
+    # an earlier submit exists: attach to it
+    found = gw.parse_lookup(
+        request, resp({"data": [{"taskType": "videoInference", "taskUUID": uid, "status": "processing"}]})
+    )
+    assert found is not None
+    assert (found.task_id, found.state) == (uid, TaskState.RUNNING)
+    failed = gw.parse_lookup(request, resp(errors("inferenceError", "failed", taskUUID=uid)))
+    assert failed is not None
+    assert failed.state is TaskState.FAILED
+    # errors about the call itself are raised
+    with pytest.raises(KlingAuthError):
+        gw.parse_lookup(request, resp(errors("invalidApiKey", "bad key", taskType="authentication"), 401))
+    assert gw.parse_lookup(VideoRequest(prompt="pp"), resp({"data": []})) is None
+
+
+def test_connection_test(gw: Gateway) -> None:
+    http = gw.build_test_connection()
+    assert (http.method, http.path) == ("POST", "/v1")
+    assert http.json == [{"taskType": "ping", "ping": True}]
+    gw.check_test_connection(resp({"data": [{"taskType": "ping", "pong": True}]}))
+    with pytest.raises(KlingAuthError):
+        gw.check_test_connection(resp(errors("invalidApiKey", "Invalid API key", taskType="authentication")))
+    with pytest.raises(KlingAuthError):
+        gw.check_test_connection(resp(errors("weirdCode", "refused")))
+    with pytest.raises(KlingAuthError):
+        gw.check_test_connection(resp({"data": []}, 401))
+    with pytest.raises(KlingServerError):
+        gw.check_test_connection(resp(b"down", 503))
+
+
+# ==================================================================== parsers never raise foreign errors
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=25,
+)
+UID = str(uuid.UUID(int=7, version=4))
+item_like = st.fixed_dictionaries(
+    {"taskUUID": st.just(UID)},
+    optional={
+        "status": st.sampled_from(["success", "error", "processing", "queued", "zz"]) | json_values,
+        "videoURL": json_values,
+        "cost": json_values | st.floats(min_value=1e307),
+        "code": json_values,
+        "message": json_values,
+        "taskType": json_values,
+    },
+)
+envelope_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "data": st.lists(item_like | json_values, max_size=3) | json_values,
+        "errors": st.lists(item_like | json_values, max_size=3) | json_values,
+        "error": json_values,
+    },
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=json_values | envelope_like, status=st.sampled_from([200, 400, 401, 404, 429, 500]))
+def test_parsers_raise_only_kling_errors(gw: Gateway, body: Any, status: int) -> None:
+    response = resp(body, status)
+    for req in (VideoRequest(prompt="pp"), VideoRequest(prompt="pp", client_reference="r")):
+        for parse in (
+            lambda r=req: gw.parse_submit(r, response),
+            lambda: gw.parse_status(UID, None, response),
+            lambda r=req: gw.parse_lookup(r, response),
+            lambda: gw.check_test_connection(response),
+        ):
+            with contextlib.suppress(KlingError):
+                parse()
+
+
+def test_deeply_nested_json_is_a_protocol_error(gw: Gateway) -> None:
+    with pytest.raises(KlingProtocolError):
+        gw.parse_status(UID, None, resp(b"[" * 100_000 + b"]" * 100_000))
