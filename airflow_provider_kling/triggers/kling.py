@@ -91,6 +91,9 @@ class KlingTaskTrigger(BaseTrigger):
         except KlingError as err:
             yield self._error(err)
             return
+        except Exception as exc:  # e.g. the connection does not exist: still exactly one event
+            yield self._error(KlingError(f"cannot use connection {self.kling_conn_id!r}: {exc}"))
+            return
         failures = 0
         polls = 0
         last_state: str | None = None

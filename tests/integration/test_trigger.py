@@ -1,0 +1,148 @@
+"""KlingTaskTrigger against the emulator: one event, the failure budget, Retry-After, the shared client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_kling.emulator import EmulatorServer
+from airflow_provider_kling.hooks._http import ASYNC_POOL
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import VideoRequest
+from airflow_provider_kling.polling import PollSchedule
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+from tests.conftest import TEST_API_KEY
+from tests.integration.conftest import KLING_SECRET_KEY, connection
+
+FAST = PollSchedule(first_delay=0.2, interval=0.2, jitter=0.1).to_dict()
+
+
+@pytest.fixture
+def strict_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An APIXO connection whose hook does not retry, so each failed poll counts against the budget."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KLING_STRICT", json.dumps(connection(emulator.url, "apixo", max_retries=0))
+    )
+    return "kling_strict"
+
+
+def submit(conn_id: str, prompt: str) -> Any:
+    return KlingHook(conn_id).submit(VideoRequest(prompt=prompt))
+
+
+def trigger(conn_id: str, task_id: str, endpoint: str | None = None, **kw: Any) -> KlingTaskTrigger:
+    return KlingTaskTrigger(
+        kling_conn_id=conn_id,
+        kling_task_id=task_id,
+        endpoint=endpoint,
+        poll_schedule=FAST,
+        deadline=kw.pop("deadline", time.time() + 60),
+        not_before=time.time(),
+        **kw,
+    )
+
+
+async def events(trig: KlingTaskTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trig.run()]
+
+
+def test_serialize_round_trip_has_no_secret(emulator: EmulatorServer) -> None:
+    trig = trigger("kling_kling", "123", "image2video", failure_budget=3)
+    path, kwargs = trig.serialize()
+    assert path == "airflow_provider_kling.triggers.kling.KlingTaskTrigger"
+    again = KlingTaskTrigger(**kwargs)
+    assert again.serialize() == (path, kwargs)
+    blob = json.dumps(kwargs) + repr(trig) + repr(again)
+    assert TEST_API_KEY not in blob and KLING_SECRET_KEY not in blob
+    assert set(kwargs) == {
+        "kling_conn_id",
+        "kling_task_id",
+        "endpoint",
+        "poll_schedule",
+        "deadline",
+        "not_before",
+        "failure_budget",
+    }
+
+
+@pytest.mark.parametrize("gateway", ["kling", "runware", "kie"])
+async def test_success_yields_exactly_one_event(emulator: EmulatorServer, gateway: str) -> None:
+    task = submit(f"kling_{gateway}", "A quiet forest")
+    got = await events(trigger(f"kling_{gateway}", task.task_id, task.endpoint))
+    assert len(got) == 1 and got[0]["status"] == "success"
+    assert got[0]["task"]["task_id"] == task.task_id and got[0]["task"]["video_urls"]
+    assert "raw" not in got[0]["task"]
+
+
+async def test_failed_job_yields_the_typed_error(emulator: EmulatorServer) -> None:
+    task = submit("kling_apixo", "[fault:policy-task] nope")
+    got = await events(trigger("kling_apixo", task.task_id))
+    assert len(got) == 1 and got[0]["status"] == "error"
+    assert got[0]["error"]["kind"] == "content_policy" and got[0]["error"]["gateway"] == "apixo"
+    assert got[0]["error"]["code"] == "SensitiveContentDetected"
+
+
+async def test_deadline_in_the_past_times_out_without_polling(emulator: EmulatorServer) -> None:
+    before = emulator.counters()["status_calls"]["apixo"]
+    got = await events(trigger("kling_apixo", "whatever", deadline=time.time() - 1))
+    assert [e["status"] for e in got] == ["timeout"]
+    assert emulator.counters()["status_calls"]["apixo"] == before
+
+
+async def test_transient_errors_within_the_budget_are_survived(
+    emulator: EmulatorServer, strict_conn: str
+) -> None:
+    task = submit(strict_conn, "[fault:status-503x2] a calm sea")
+    got = await events(trigger(strict_conn, task.task_id, failure_budget=3))
+    assert [e["status"] for e in got] == ["success"]
+
+
+async def test_transient_errors_beyond_the_budget_fail(emulator: EmulatorServer, strict_conn: str) -> None:
+    task = submit(strict_conn, "[fault:status-503x5] a stormy sea")
+    got = await events(trigger(strict_conn, task.task_id, failure_budget=2))
+    assert len(got) == 1 and got[0]["status"] == "error"
+    assert got[0]["error"]["kind"] == "server" and got[0]["error"]["retryable"] is True
+
+
+async def test_retry_after_is_honoured(emulator: EmulatorServer, strict_conn: str) -> None:
+    task = submit(strict_conn, "[fault:status-429x1] [latency:0.2] a bird")
+    started = time.monotonic()
+    got = await events(trigger(strict_conn, task.task_id))
+    assert [e["status"] for e in got] == ["success"]
+    assert time.monotonic() - started >= 1.0  # the emulator's Retry-After: 1
+
+
+async def test_many_triggers_share_one_client(emulator: EmulatorServer) -> None:
+    tasks = [submit("kling_rivya", f"Crowd shot {i}") for i in range(12)]
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while len(seen) < 50:
+            seen.append(ASYNC_POOL.active())
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    results = await asyncio.gather(*(events(trigger("kling_rivya", t.task_id)) for t in tasks))
+    watcher.cancel()
+    assert all(r[0]["status"] == "success" for r in results)
+    assert max(seen) == 1
+    assert ASYNC_POOL.active() == 0  # closed when the last trigger finished
+
+
+async def test_unknown_connection_yields_an_error_event() -> None:
+    got = await events(trigger("kling_missing_conn", "t"))
+    assert (
+        len(got) == 1 and got[0]["status"] == "error" and "kling_missing_conn" in got[0]["error"]["message"]
+    )
+
+
+def test_async_pool_transport_is_aiohttp(emulator: EmulatorServer) -> None:
+    async def check() -> type:
+        async with ASYNC_POOL.lease("k", True, 5.0) as client:
+            return type(client._transport)
+
+    assert asyncio.run(check()).__name__ == "AiohttpTransport"

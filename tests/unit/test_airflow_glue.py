@@ -1,0 +1,123 @@
+"""Event validation, error-to-Airflow mapping, poll schedule, link and provider info: pure checks."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_kling._airflow import airflow_error, task_from_event
+from airflow_provider_kling.exceptions import (
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingProtocolError,
+    KlingQuotaError,
+    KlingRateLimitError,
+    KlingServerError,
+    KlingSubmitUncertainError,
+    KlingTaskFailedError,
+    KlingTimeoutError,
+    KlingValidationError,
+)
+from airflow_provider_kling.get_provider_info import get_provider_info
+from airflow_provider_kling.links import first_video_url
+from airflow_provider_kling.polling import PollSchedule
+
+TASK = {"task_id": "t1", "gateway": "apixo", "state": "succeeded", "video_urls": ["https://v/1.mp4"]}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        {},
+        {"status": "ok"},
+        {"status": "SUCCESS", "task": TASK},
+        {"status": "success"},
+        {"status": "error"},
+        "x",
+    ],
+)
+def test_bad_events_are_errors_not_success(event: object) -> None:
+    task, err = task_from_event(event)
+    assert task is None and isinstance(err, KlingProtocolError)
+
+
+def test_good_events() -> None:
+    task, err = task_from_event({"status": "success", "task": TASK})
+    assert err is None and task is not None and task.video_urls == ["https://v/1.mp4"]
+    _, err = task_from_event({"status": "timeout", "message": "late"})
+    assert isinstance(err, KlingTimeoutError)
+    payload = KlingRateLimitError("slow", gateway="kie", status_code=429, code=429, retry_after=3).to_dict()
+    _, err = task_from_event({"status": "error", "error": payload})
+    assert isinstance(err, KlingRateLimitError) and err.retry_after == 3 and err.gateway == "kie"
+
+
+@pytest.mark.parametrize(
+    ("err", "kind"),
+    [
+        (KlingValidationError("bad"), AirflowFailException),
+        (KlingAuthError("bad"), AirflowFailException),
+        (KlingQuotaError("bad"), AirflowFailException),
+        (KlingContentPolicyError("bad", code="1301"), AirflowFailException),
+        (KlingProtocolError("bad"), AirflowFailException),
+        (KlingServerError("bad"), AirflowException),
+        (KlingRateLimitError("bad"), AirflowException),
+        (KlingTimeoutError("bad"), AirflowException),
+        (KlingTaskFailedError("bad"), AirflowException),
+    ],
+)
+def test_airflow_error_mapping(err: KlingError, kind: type[Exception]) -> None:
+    mapped = airflow_error(err)
+    assert type(mapped) is kind
+    assert str(err) in str(mapped)
+
+
+def test_uncertain_submit_is_retried_only_where_safe() -> None:
+    err = KlingSubmitUncertainError("unknown", gateway="apixo")
+    assert type(airflow_error(err, resubmit_safe=False)) is AirflowFailException
+    assert type(airflow_error(err, resubmit_safe=True)) is AirflowException
+
+
+def test_error_round_trip_keeps_fields() -> None:
+    err = KlingContentPolicyError("flagged", gateway="apixo", status_code=200, code="NSFW")
+    again = KlingError.from_dict(err.to_dict())
+    assert type(again) is KlingContentPolicyError
+    assert (again.gateway, again.status_code, again.code, again.retryable) == ("apixo", 200, "NSFW", False)
+
+
+def test_default_schedule_waits_for_the_clip_then_jitters() -> None:
+    five, ten = PollSchedule.for_duration(5), PollSchedule.for_duration(10)
+    assert (five.first_delay, ten.first_delay) == (50.0, 80.0)
+    rng = random.Random(1)
+    delays = [five.delay(i, rng) for i in range(1, 200)]
+    assert min(delays) >= 5 * 0.85 and max(delays) <= 5 * 1.15 and len(set(delays)) > 100
+    assert PollSchedule.from_dict(five.to_dict()) == five
+    with pytest.raises(ValueError, match="interval"):
+        PollSchedule(first_delay=1, interval=0)
+
+
+def test_first_video_url_is_tolerant() -> None:
+    assert first_video_url({"video_urls": ["https://a"]}) == "https://a"
+    for value in (None, {}, {"video_urls": []}, {"video_urls": [1]}, "x", []):
+        assert first_video_url(value) == ""
+
+
+def test_provider_info_matches_the_distribution() -> None:
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-kling"
+    (conn,) = info["connection-types"]
+    assert conn["connection-type"] == "kling"
+    assert conn["hook-class-name"] == "airflow_provider_kling.hooks.kling.KlingHook"
+    assert conn["conn-fields"]["gateway"]["schema"]["enum"] == [
+        "kling",
+        "rivya",
+        "runware",
+        "apixo",
+        "apimart",
+        "kie",
+    ]
+    assert set(conn["ui-field-behaviour"]["relabeling"]) == {"password", "host", "login"}
+    assert info["extra-links"] == ["airflow_provider_kling.links.KlingVideoLink"]
