@@ -39,7 +39,10 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
     decode_json,
+    decode_json_or_none,
     http_error,
+    message_text,
+    opt_int,
     opt_str,
     snippet,
     timestamp,
@@ -162,7 +165,7 @@ class ApimartGateway(Gateway):
             task_id=task_id,
             gateway=self.name,
             state=state,
-            created_at=_time(data.get("created")),
+            created_at=timestamp(data.get("created")),
             raw=data,
         )
 
@@ -186,15 +189,15 @@ class ApimartGateway(Gateway):
                 gateway=self.name,
                 status_code=response.status_code,
             )
-        expiry = [t for t in (*expires, _time(data.get("expires_at"))) if t is not None]
+        expiry = [t for t in (*expires, timestamp(data.get("expires_at"))) if t is not None]
         error_code: str | None = None
         error_message: str | None = None
         if state in (TaskState.FAILED, TaskState.CANCELLED):
             error_code, error_message = _error_fields(data.get("error"))
             error_message = (
                 error_message
-                or _text(data.get("fail_reason"))
-                or _text(data.get("message"))
+                or message_text(data.get("fail_reason"))
+                or message_text(data.get("message"))
                 or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
             )
         return VideoTask(
@@ -204,8 +207,8 @@ class ApimartGateway(Gateway):
             video_urls=urls,
             error_code=error_code,
             error_message=error_message,
-            created_at=_time(data.get("created")),
-            finished_at=_time(data.get("completed")) if state.is_terminal else None,
+            created_at=timestamp(data.get("created")),
+            finished_at=timestamp(data.get("completed")) if state.is_terminal else None,
             expires_at=min(expiry) if expiry else None,
             raw=data,
         )
@@ -232,7 +235,7 @@ class ApimartGateway(Gateway):
         any other JSON answer (typically "task not found") proves the key was accepted. A body that is
         not a JSON object did not come from an APIMart API (wrong host?), so it is a protocol error."""
         status = response.status_code
-        body = _decode_quietly(response)
+        body = decode_json_or_none(response)
         code, message = _envelope(body)
         if status in (401, 403):
             raise http_error(
@@ -250,7 +253,7 @@ class ApimartGateway(Gateway):
                 gateway=self.name,
                 status_code=status,
             )
-        num = _int(body.get("code"))
+        num = opt_int(body.get("code"))
         if num in (401, 403):
             raise KlingAuthError(
                 message or "key refused", gateway=self.name, status_code=status, code=code or num
@@ -264,7 +267,7 @@ class ApimartGateway(Gateway):
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
         try:
-            body = _decode(self.name, response)
+            body = decode_json(self.name, response)
         except KlingProtocolError:
             if response.status_code >= 400:
                 raise self._error(response, None) from None
@@ -275,7 +278,7 @@ class ApimartGateway(Gateway):
             raise KlingProtocolError(
                 "response is not a JSON object", gateway=self.name, status_code=response.status_code
             )
-        num = _int(body.get("code"))
+        num = opt_int(body.get("code"))
         data = body.get("data")
         if (
             response.status_code >= 400
@@ -300,7 +303,7 @@ class ApimartGateway(Gateway):
     def _error(self, response: HttpResponse, body: Any) -> KlingError:
         """The typed error for an error answer: the HTTP status, else the body ``code``, then wording."""
         code, message = _envelope(body)
-        num = _int(body.get("code")) if isinstance(body, dict) else None
+        num = opt_int(body.get("code")) if isinstance(body, dict) else None
         status = response.status_code if response.status_code >= 400 else num
         text = message or snippet(response.text) or f"HTTP {response.status_code}"
         signal = f"{code or ''} {text}"
@@ -355,7 +358,7 @@ def _videos(result: Any) -> tuple[list[str], list[datetime]]:
             if isinstance(video, dict):
                 found = url_list(video.get("url")) or url_list(video.get("urls"))
                 urls.extend(found)
-                when = _time(video.get("expires_at"))
+                when = timestamp(video.get("expires_at"))
                 if found and when is not None:
                     expires.append(when)
             else:
@@ -371,8 +374,8 @@ def _envelope(body: Any) -> tuple[str | None, str | None]:
         return None, None
     code, message = _error_fields(body.get("error"))
     if code is None:
-        code = opt_str(body.get("code")) if _int(body.get("code")) not in (None, 0, 200) else None
-    message = message or _text(body.get("message")) or _text(body.get("msg"))
+        code = opt_str(body.get("code")) if opt_int(body.get("code")) not in (None, 0, 200) else None
+    message = message or message_text(body.get("message")) or message_text(body.get("msg"))
     return code, message
 
 
@@ -380,55 +383,5 @@ def _error_fields(error: Any) -> tuple[str | None, str | None]:
     """``error`` as ``{"code", "message", "type"}`` or as a plain string."""
     if isinstance(error, dict):
         code = opt_str(error.get("code")) or opt_str(error.get("type"))
-        return code, _text(error.get("message")) or _text(error.get("msg"))
-    return None, _text(error)
-
-
-def _int(value: Any) -> int | None:
-    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str):
-        try:
-            f = float(value)
-            return int(f) if f == int(f) else None
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
-    if isinstance(value, dict):
-        return opt_str(value.get("message")) or opt_str(value.get("msg"))
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
-def _time(value: Any) -> datetime | None:
-    """:func:`timestamp`, total: absurd numbers and odd digit strings give ``None``, not an exception."""
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _decode(gateway: str, response: HttpResponse) -> Any:
-    """:func:`decode_json`, plus: absurdly nested JSON is a protocol error (not a ``RecursionError``)."""
-    try:
-        return decode_json(gateway, response)
-    except RecursionError:
-        raise KlingProtocolError(
-            "response JSON is nested too deeply", gateway=gateway, status_code=response.status_code
-        ) from None
-
-
-def _decode_quietly(response: HttpResponse) -> Any:
-    """The decoded body, or ``None`` when it is not JSON."""
-    try:
-        return decode_json("", response)
-    except (KlingError, RecursionError):
-        return None
+        return code, message_text(error.get("message")) or message_text(error.get("msg"))
+    return None, message_text(error)

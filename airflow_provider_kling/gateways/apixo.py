@@ -13,7 +13,6 @@ carries ``failCode`` / ``failMsg``. HTTP errors: 400 validation, 401 key, 402 ba
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
@@ -34,8 +33,11 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
     decode_json,
+    decode_json_or_none,
     expect_dict,
     http_error,
+    message_text,
+    opt_int,
     opt_str,
     parse_json_string,
     snippet,
@@ -180,7 +182,7 @@ class ApixoGateway(Gateway):
             task_id=task_id,
             gateway=self.name,
             state=TaskState.QUEUED,
-            created_at=_time(data.get("createTime")),
+            created_at=timestamp(data.get("createTime")),
             raw=data,
         )
 
@@ -209,7 +211,7 @@ class ApixoGateway(Gateway):
         error_message: str | None = None
         if failed or cancelled:
             ended = "failed" if failed else "was cancelled"
-            error_message = _text(data.get("failMsg")) or f"job {tid} {ended}"
+            error_message = message_text(data.get("failMsg")) or f"job {tid} {ended}"
         return VideoTask(
             task_id=tid,
             gateway=self.name,
@@ -217,8 +219,8 @@ class ApixoGateway(Gateway):
             video_urls=urls,
             error_code=opt_str(data.get("failCode")) if failed or cancelled else None,
             error_message=error_message,
-            created_at=_time(data.get("createTime")),
-            finished_at=_time(data.get("completeTime")) if state.is_terminal else None,
+            created_at=timestamp(data.get("createTime")),
+            finished_at=timestamp(data.get("completeTime")) if state.is_terminal else None,
             raw=data,
         )
 
@@ -246,9 +248,9 @@ class ApixoGateway(Gateway):
         other JSON answer (typically "task not found") proves the key was accepted. A body that is not
         a JSON object did not come from APIXO's API (wrong host?), so it is a protocol error."""
         status = response.status_code
-        body = _decode_quietly(response)
+        body = decode_json_or_none(response)
         if status in (401, 403):
-            code = _int(body.get("code")) if isinstance(body, dict) else None
+            code = opt_int(body.get("code")) if isinstance(body, dict) else None
             raise http_error(
                 self.name,
                 response,
@@ -264,7 +266,7 @@ class ApixoGateway(Gateway):
                 gateway=self.name,
                 status_code=status,
             )
-        num = _int(body.get("code"))
+        num = opt_int(body.get("code"))
         if num in (401, 403):
             raise KlingAuthError(
                 _message(body) or "key refused", gateway=self.name, status_code=status, code=num
@@ -278,7 +280,7 @@ class ApixoGateway(Gateway):
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The envelope's ``data`` after checking the HTTP status and the body ``code`` (both can fail)."""
         try:
-            body = _decode(self.name, response)
+            body = decode_json(self.name, response)
         except KlingProtocolError:
             if response.status_code >= 400:
                 raise self._error(response, None, snippet(response.text) or "empty body") from None
@@ -290,14 +292,14 @@ class ApixoGateway(Gateway):
                 "response is not a JSON object", gateway=self.name, status_code=response.status_code
             )
         code = body.get("code")
-        num = _int(code)
+        num = opt_int(code)
         if response.status_code >= 400 or num not in (None, 200):
             raise self._error(response, code, _message(body) or snippet(response.text))
         return expect_dict(self.name, body.get("data"), "data", response.status_code)
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         """The typed error for an HTTP status (or, in an HTTP 200 body, the envelope ``code``)."""
-        num = _int(code)
+        num = opt_int(code)
         status = response.status_code if response.status_code >= 400 else num
         text = message or f"HTTP {response.status_code}"
         kind: type[KlingError]
@@ -331,7 +333,7 @@ class ApixoGateway(Gateway):
     def _urls(self, data: dict[str, Any], required: bool) -> list[str]:
         """``resultJson`` (a JSON string, or an object) -> ``resultUrls``; garbage only matters on success."""
         try:
-            result = _json_field(self.name, data.get("resultJson"), "data.resultJson")
+            result = parse_json_string(self.name, data.get("resultJson"), "data.resultJson")
         except KlingProtocolError:
             if required:
                 raise
@@ -352,65 +354,10 @@ def _is_policy_refusal(message: str) -> bool:
     return bool(_REJECT.search(message)) and not _KEY_WORDS.search(message)
 
 
-def _int(value: Any) -> int | None:
-    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str):
-        try:
-            f = float(value)
-            return int(f) if f == int(f) else None
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
-    if isinstance(value, dict):
-        return opt_str(value.get("message")) or opt_str(value.get("msg"))
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
-def _time(value: Any) -> datetime | None:
-    """:func:`timestamp`, total: absurd numbers and odd digit strings give ``None``, not an exception."""
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _json_field(gateway: str, value: Any, where: str) -> Any:
-    try:
-        return parse_json_string(gateway, value, where)
-    except RecursionError:
-        raise KlingProtocolError(f"{where} is nested too deeply", gateway=gateway) from None
-
-
-def _decode(gateway: str, response: HttpResponse) -> Any:
-    """:func:`decode_json`, plus: absurdly nested JSON is a protocol error (not a ``RecursionError``)."""
-    try:
-        return decode_json(gateway, response)
-    except RecursionError:
-        raise KlingProtocolError(
-            "response JSON is nested too deeply", gateway=gateway, status_code=response.status_code
-        ) from None
-
-
-def _decode_quietly(response: HttpResponse) -> Any:
-    """The decoded body, or ``None`` when it is not JSON."""
-    try:
-        return decode_json("", response)
-    except (KlingError, RecursionError):
-        return None
-
-
 def _message(body: Any) -> str | None:
     """The envelope's message, wherever this gateway put it."""
     if not isinstance(body, dict):
         return None
-    return _text(body.get("message")) or _text(body.get("msg")) or _text(body.get("error"))
+    return (
+        message_text(body.get("message")) or message_text(body.get("msg")) or message_text(body.get("error"))
+    )

@@ -349,6 +349,14 @@ def decode_json(gateway: str, response: HttpResponse) -> Any:
         raise KlingProtocolError(message, gateway=gateway, status_code=response.status_code) from None
 
 
+def decode_json_or_none(response: HttpResponse) -> Any:
+    """The decoded body, or ``None`` when it is not JSON (for error bodies that may be HTML)."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def expect_dict(gateway: str, value: Any, where: str, status: int | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise KlingProtocolError(
@@ -365,6 +373,30 @@ def opt_str(value: Any) -> str | None:
         return None
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value)
+    return None
+
+
+def opt_int(value: Any) -> int | None:
+    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | str):
+        try:
+            f = float(value)
+            return int(f) if f == int(f) else None
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def message_text(value: Any) -> str | None:
+    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
+    if isinstance(value, dict):
+        return opt_str(value.get("message")) or opt_str(value.get("msg"))
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 

@@ -16,7 +16,6 @@ the HTTP status): 200, 401, 402, 404, 422, 429, 433 (sub-key usage limit), 455 (
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
@@ -37,8 +36,11 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
     decode_json,
+    decode_json_or_none,
     expect_dict,
     http_error,
+    message_text,
+    opt_int,
     opt_str,
     parse_json_string,
     snippet,
@@ -162,7 +164,7 @@ class KieGateway(Gateway):
 
     def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self._body(response, generation_failed_ok=True)
-        if _int(body.get("code")) == 501:
+        if opt_int(body.get("code")) == 501:
             # "501 Generation Failed" on a status query: the job exists and failed; return it as such
             found = body.get("data")
             failed: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -172,9 +174,9 @@ class KieGateway(Gateway):
                 gateway=self.name,
                 state=TaskState.FAILED,
                 error_code=opt_str(failed.get("failCode")) or "501",
-                error_message=_text(failed.get("failMsg")) or _message(body) or f"job {tid} failed",
-                created_at=_time(failed.get("createTime")),
-                finished_at=_time(failed.get("completeTime")),
+                error_message=message_text(failed.get("failMsg")) or _message(body) or f"job {tid} failed",
+                created_at=timestamp(failed.get("createTime")),
+                finished_at=timestamp(failed.get("completeTime")),
                 raw=failed,
             )
         data = expect_dict(self.name, body.get("data"), "data", response.status_code)
@@ -196,7 +198,7 @@ class KieGateway(Gateway):
         error_message: str | None = None
         if ended:
             word = "failed" if state is TaskState.FAILED else "was cancelled"
-            error_message = _text(data.get("failMsg")) or f"job {tid} {word}"
+            error_message = message_text(data.get("failMsg")) or f"job {tid} {word}"
         return VideoTask(
             task_id=tid,
             gateway=self.name,
@@ -204,8 +206,8 @@ class KieGateway(Gateway):
             video_urls=urls,
             error_code=opt_str(data.get("failCode")) if ended else None,
             error_message=error_message,
-            created_at=_time(data.get("createTime")),
-            finished_at=(_time(data.get("completeTime")) or _time(data.get("updateTime")))
+            created_at=timestamp(data.get("createTime")),
+            finished_at=(timestamp(data.get("completeTime")) or timestamp(data.get("updateTime")))
             if state.is_terminal
             else None,
             raw=data,
@@ -234,9 +236,9 @@ class KieGateway(Gateway):
         "record not found") proves the key was accepted. A body that is not a JSON object did not come
         from this API (wrong host?), so it is a protocol error."""
         status = response.status_code
-        body = _decode_quietly(response)
+        body = decode_json_or_none(response)
         message = _message(body) or snippet(response.text)
-        code = _int(body.get("code")) if isinstance(body, dict) else None
+        code = opt_int(body.get("code")) if isinstance(body, dict) else None
         if status in (401, 403) or code in (401, 403):
             raise http_error(
                 self.name,
@@ -267,7 +269,7 @@ class KieGateway(Gateway):
     def _body(self, response: HttpResponse, generation_failed_ok: bool = False) -> dict[str, Any]:
         """The envelope after checking the HTTP status and the body ``code`` (both can signal errors)."""
         try:
-            body = _decode(self.name, response)
+            body = decode_json(self.name, response)
         except KlingProtocolError:
             if response.status_code >= 400:
                 raise self._error(response, None, snippet(response.text) or "empty body") from None
@@ -279,7 +281,7 @@ class KieGateway(Gateway):
                 "response is not a JSON object", gateway=self.name, status_code=response.status_code
             )
         code = body.get("code")
-        num = _int(code)
+        num = opt_int(code)
         if generation_failed_ok and num == 501:
             return body
         if response.status_code >= 400 or num not in (None, 200):
@@ -288,7 +290,7 @@ class KieGateway(Gateway):
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         """The typed error for the envelope ``code`` (or the HTTP status when the body has none)."""
-        num = _int(code)
+        num = opt_int(code)
         status = num if num is not None and num != 200 else response.status_code
         text = message or f"HTTP {response.status_code}"
         kind = _CODE_KINDS.get(status)
@@ -312,7 +314,7 @@ class KieGateway(Gateway):
     def _urls(self, data: dict[str, Any], required: bool) -> list[str]:
         """``resultJson`` (a JSON string, or an object) -> ``resultUrls``; garbage only matters on success."""
         try:
-            result = _json_field(self.name, data.get("resultJson"), "data.resultJson")
+            result = parse_json_string(self.name, data.get("resultJson"), "data.resultJson")
         except KlingProtocolError:
             if required:
                 raise
@@ -327,65 +329,10 @@ class KieGateway(Gateway):
         return urls
 
 
-def _int(value: Any) -> int | None:
-    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str):
-        try:
-            f = float(value)
-            return int(f) if f == int(f) else None
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
-    if isinstance(value, dict):
-        return opt_str(value.get("message")) or opt_str(value.get("msg"))
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
 def _message(body: Any) -> str | None:
     """The envelope's message: ``msg`` on createTask, ``message`` on recordInfo."""
     if not isinstance(body, dict):
         return None
-    return _text(body.get("msg")) or _text(body.get("message")) or _text(body.get("error"))
-
-
-def _time(value: Any) -> datetime | None:
-    """:func:`timestamp`, total: absurd numbers and odd digit strings give ``None``, not an exception."""
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _json_field(gateway: str, value: Any, where: str) -> Any:
-    try:
-        return parse_json_string(gateway, value, where)
-    except RecursionError:
-        raise KlingProtocolError(f"{where} is nested too deeply", gateway=gateway) from None
-
-
-def _decode(gateway: str, response: HttpResponse) -> Any:
-    """:func:`decode_json`, plus: absurdly nested JSON is a protocol error (not a ``RecursionError``)."""
-    try:
-        return decode_json(gateway, response)
-    except RecursionError:
-        raise KlingProtocolError(
-            "response JSON is nested too deeply", gateway=gateway, status_code=response.status_code
-        ) from None
-
-
-def _decode_quietly(response: HttpResponse) -> Any:
-    """The decoded body, or ``None`` when it is not JSON."""
-    try:
-        return decode_json("", response)
-    except (KlingError, RecursionError):
-        return None
+    return (
+        message_text(body.get("msg")) or message_text(body.get("message")) or message_text(body.get("error"))
+    )
