@@ -37,7 +37,7 @@ lint: install
 	$(UV) run --locked mypy
 
 docs-build: install
-	$(UV) run --locked mkdocs build --strict --site-dir docs/site
+	NO_MKDOCS_2_WARNING=1 $(UV) run --locked mkdocs build --strict --site-dir site
 
 test: lint docs-build
 	$(UV) run --locked pytest
@@ -49,7 +49,7 @@ demo: install
 	$(UV) run --locked python -m airflow_provider_kling.demo
 
 docs: install
-	$(UV) run --locked mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(UV) run --locked mkdocs serve
 
 bench: install
 	$(UV) sync --locked --group bench
@@ -57,4 +57,4 @@ bench: install
 	@touch .venv/.synced
 
 clean:
-	rm -rf .venv .tools docs/site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools site .pytest_cache .mypy_cache .ruff_cache

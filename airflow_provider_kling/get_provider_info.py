@@ -66,6 +66,11 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Retries per HTTP call",
                         "schema": {"type": ["integer", "null"], "default": 4},
                     },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "schema": {"type": ["string", "null"], "default": "true"},
+                        "description": "true, false, or the path of a CA bundle (e.g. the emulator's).",
+                    },
                     "poll_interval": {
                         "label": "Poll interval (seconds)",
                         "schema": {"type": ["number", "null"]},

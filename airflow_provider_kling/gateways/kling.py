@@ -106,7 +106,7 @@ class KlingGateway(Gateway):
             extra_fields={
                 "watermark": "bool: sent as watermark_info.enabled",
             },
-            cost_reporting=False,
+            cost_reporting=True,
             notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
         )
     }

@@ -50,6 +50,9 @@ DEFAULT_TIMEOUT = 30 * 60.0
 class KlingGenerateOperator(BaseOperator):
     """Submit a Kling 2.6 video job and (by default) wait for it without paying twice on retries.
 
+    XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
+    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256"}]}``.
+
     :param prompt: what to render (templated).
     :param negative_prompt: what to avoid, where the gateway supports it (templated).
     :param duration: 5 or 10 seconds.
@@ -68,14 +71,18 @@ class KlingGenerateOperator(BaseOperator):
     :param poll_interval: seconds between status calls (also used as the first delay); default: the
         provider's schedule (first poll when the clip can first be ready, then every ~5 s).
     :param timeout: seconds to wait for the job before failing (retryable; a retry re-attaches).
-    :param download_to: directory or object-storage URI to copy the videos to after success.
+    :param download_to: directory or object-storage URI to copy the videos to after success (templated).
     :param max_download_bytes: refuse larger downloads.
-
-    XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
-    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256"}]}``.
     """
 
-    template_fields: Sequence[str] = ("prompt", "negative_prompt", "start_image", "end_image", "extra")
+    template_fields: Sequence[str] = (
+        "prompt",
+        "negative_prompt",
+        "start_image",
+        "end_image",
+        "extra",
+        "download_to",
+    )
     template_fields_renderers = {"extra": "json"}
     operator_extra_links = (KlingVideoLink(),)
     ui_color = "#f0e4ff"
@@ -229,12 +236,12 @@ class KlingGenerateOperator(BaseOperator):
                 continue  # the gateway answered with an earlier try's failed job
             _store_set(store, task, generation)
             return task
-        from airflow_provider_kling.exceptions import KlingTaskFailedError
+        from airflow_provider_kling.exceptions import KlingError
 
-        raise KlingTaskFailedError(
+        # Not a KlingTaskFailedError: that one is retried by Airflow, and another try would not help.
+        raise KlingError(
             f"{MAX_GENERATIONS} jobs for this task instance failed; not submitting another",
             gateway=hook.gateway.name,
-            retryable=False,
         )
 
     def _previous_job(self, hook: KlingHook, record: dict[str, Any]) -> VideoTask | None:

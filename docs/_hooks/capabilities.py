@@ -1,0 +1,298 @@
+"""MkDocs hook: the gateway pages are generated from the gateway modules, so they cannot drift.
+
+Markers in a page's markdown are replaced in ``on_page_markdown``:
+
+``<!-- capability-matrix -->``
+    The features x gateways table, built from each registered gateway's ``models``
+    (:class:`~airflow_provider_kling.gateways.base.Capabilities`) and class attributes.
+``<!-- gateway-facts:NAME -->``
+    Connection facts of one gateway: ``extra.gateway`` value, default base URL, model ids, where the
+    key comes from, retry safety.
+``<!-- gateway-summary -->``
+    One line per gateway: ``extra.gateway``, service, default base URL, credentials.
+``<!-- connection-env:NAME -->``
+    The ``AIRFLOW_CONN_KLING_DEFAULT`` line of ``docs/snippets/connections/NAME.json``.
+``<!-- connection-forms:NAME -->``
+    The connection of ``docs/snippets/connections/NAME.json`` (checked against the emulator by
+    ``tests/docs/test_connection_examples.py``) as JSON, as an ``AIRFLOW_CONN_KLING_DEFAULT`` variable
+    and as the Airflow UI form (field labels from ``get_provider_info``).
+
+The functions are importable (``tests/docs`` load this file) and read the registry when called.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.gateways.base import Capabilities, Gateway
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTIONS = ROOT / "docs" / "snippets" / "connections"
+#: The connection id the examples use (the operator's default).
+CONN_ID = "kling_default"
+
+MATRIX_MARKER = "<!-- capability-matrix -->"
+FACTS_MARKER = re.compile(r"<!-- gateway-facts:([A-Za-z0-9_-]+) -->")
+FORMS_MARKER = re.compile(r"<!-- connection-forms:([A-Za-z0-9_.-]+) -->")
+ENV_MARKER = re.compile(r"<!-- connection-env:([A-Za-z0-9_.-]+) -->")
+SUMMARY_MARKER = "<!-- gateway-summary -->"
+
+IDEMPOTENCY = {
+    "dedup": "**dedup**: the gateway answers a repeated idempotency key with the first job",
+    "lookup": "**lookup**: an earlier job is found by the client id the provider sent",
+    "none": "**none**: only the task state store (Airflow 3.3+) remembers the job",
+}
+LOCAL_IMAGES = {
+    "base64": "yes, inlined as base64",
+    "data_uri": "yes, inlined as a `data:` URI",
+    "upload": "yes, uploaded through the gateway's Files API",
+    "url_only": "no: public `https://` URLs only",
+}
+
+
+# ===================================================================== registry
+def registry() -> dict[str, type[Gateway]]:
+    """Every registered gateway, in registry order (read at call time, so tests can patch it)."""
+    from airflow_provider_kling.gateways import GATEWAYS, gateway_class
+
+    return {name: gateway_class(name) for name in GATEWAYS}
+
+
+# ===================================================================== cell helpers
+def text(value: str) -> str:
+    """Plain text safe inside a markdown table cell."""
+    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def code(value: str) -> str:
+    return f"`{value}`" if "|" not in value else f"<code>{html.escape(value)}</code>"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _last_frame(caps: Capabilities) -> str:
+    if not caps.end_image:
+        return "no"
+    rules = []
+    if caps.end_image_needs_pro:
+        rules.append("`pro` only")
+    if caps.end_image_excludes_sound:
+        rules.append("not with sound")
+    rules.append("with a start image" if caps.end_image_needs_start else "alone or with a start image")
+    return "yes: " + ", ".join(rules)
+
+
+def _sound(caps: Capabilities) -> str:
+    if not caps.sound:
+        return "no"
+    return "yes, `pro` only" if caps.sound_needs_pro else "yes"
+
+
+def _tiers(caps: Capabilities) -> str:
+    return ", ".join(code(t) for t in caps.tiers) if caps.tiers else "none (the gateway decides)"
+
+
+def _negative(caps: Capabilities) -> str:
+    if not caps.negative_prompt:
+        return "no"
+    return f"yes, {caps.negative_prompt_min}-{caps.negative_prompt_max} characters"
+
+
+def _extra(caps: Capabilities) -> str:
+    if not caps.extra_fields:
+        return "none"
+    return "<br>".join(f"{code(key)}: {text(doc)}" for key, doc in caps.extra_fields.items())
+
+
+#: (feature, cell for one model). Rows read only ``Capabilities``.
+CAPABILITY_ROWS: list[tuple[str, Callable[[Capabilities], str]]] = [
+    ("Text-to-video", lambda c: yes_no(c.text_to_video)),
+    ("Image-to-video (`start_image`)", lambda c: yes_no(c.start_image)),
+    ("Last frame (`end_image`)", _last_frame),
+    ("Sound (`sound=True`)", _sound),
+    ("Tiers (`tier`)", _tiers),
+    ("Durations (`duration`, seconds)", lambda c: ", ".join(str(d) for d in c.durations)),
+    ("Aspect ratios (`aspect_ratio`)", lambda c: ", ".join(c.aspect_ratios)),
+    (
+        "Aspect ratio together with an image",
+        lambda c: "yes" if c.aspect_ratio_with_image else "no (the image decides)",
+    ),
+    ("Prompt length (characters)", lambda c: f"{c.prompt_min}-{c.prompt_max}"),
+    ("Negative prompt", _negative),
+    ("`cfg_scale` (0-1)", lambda c: yes_no(c.cfg_scale)),
+    ("Per-request callback (`callback_url`)", lambda c: yes_no(c.callback)),
+    ("Local image files and `data:` URIs", lambda c: LOCAL_IMAGES.get(c.local_images, text(c.local_images))),
+    ("Cost in the result (`cost`)", lambda c: yes_no(c.cost_reporting)),
+    ("Gateway-specific `extra` keys", _extra),
+    ("Notes", lambda c: text(c.notes) if c.notes else ""),
+]
+
+#: (feature, cell for one gateway class). Rows read the class attributes.
+GATEWAY_ROWS: list[tuple[str, Callable[[type[Gateway]], str]]] = [
+    ("`extra.gateway`", lambda g: code(g.name)),
+    ("Model ids (`extra.model`)", lambda g: _models(g)),
+    ("Default base URL", lambda g: code(g.default_base_url)),
+    (
+        "Idempotency ([retries](guides/retries.md#per-gateway))",
+        lambda g: IDEMPOTENCY.get(g.idempotency, text(str(g.idempotency))),
+    ),
+]
+
+
+def _models(gateway: type[Gateway]) -> str:
+    names = []
+    for model in gateway.models:
+        names.append(f"{code(model)} (default)" if model == gateway.default_model else code(model))
+    return "<br>".join(names)
+
+
+def capability_cell(gateway: type[Gateway], row: Callable[[Capabilities], str]) -> str:
+    """One gateway's cell: one value when its models agree, else one line per model id."""
+    values = {model: row(caps) for model, caps in gateway.models.items()}
+    distinct = list(dict.fromkeys(values.values()))
+    if len(distinct) == 1:
+        return distinct[0]
+    return "<br>".join(f"{code(model)}: {value}" for model, value in values.items())
+
+
+# ===================================================================== the matrix
+def render_matrix(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """The capability matrix as a markdown table: one row per feature, one column per gateway."""
+    gateways = registry() if gateways is None else gateways
+    header = ["Feature"] + [f"[{text(g.title)}](connections.md#{name})" for name, g in gateways.items()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, gateway_row in GATEWAY_ROWS:
+        lines.append("| " + " | ".join([label] + [gateway_row(g) for g in gateways.values()]) + " |")
+    for label, caps_row in CAPABILITY_ROWS:
+        cells = [capability_cell(g, caps_row) for g in gateways.values()]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines)
+
+
+# ===================================================================== connection pages
+def render_gateway_summary(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """One line per gateway: what to put in a connection for it."""
+    gateways = registry() if gateways is None else gateways
+    lines = ["| `extra.gateway` | Service | Host when left empty | Credentials |", "|---|---|---|---|"]
+    for name, gateway in gateways.items():
+        lines.append(
+            f"| {code(name)} | [{text(gateway.title)}](connections.md#{name}) "
+            f"| {code(gateway.default_base_url)} | {text(gateway.key_help)} |"
+        )
+    return "\n".join(lines)
+
+
+def render_gateway_facts(name: str) -> str:
+    """The connection facts of one gateway, from its class attributes."""
+    gateway = registry()[name]
+    rows = [
+        ("`extra.gateway`", code(gateway.name)),
+        ("Base URL when Host is empty", code(gateway.default_base_url)),
+        ("Model ids (`extra.model`)", _models(gateway)),
+        ("Credentials", text(gateway.key_help)),
+        ("Retry safety", IDEMPOTENCY.get(gateway.idempotency, text(str(gateway.idempotency)))),
+    ]
+    if gateway.path_prefix:
+        rows.insert(
+            2,
+            (
+                "Path prefix",
+                f"a Host ending in {code(gateway.path_prefix)} is accepted (the prefix is trimmed)",
+            ),
+        )
+    return "\n".join(["| Setting | Value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def load_connection(name: str) -> dict[str, Any]:
+    """A documented connection (``docs/snippets/connections/NAME.json``)."""
+    data: dict[str, Any] = json.loads((CONNECTIONS / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def env_export(connection: Mapping[str, Any], conn_id: str = CONN_ID) -> str:
+    """The shell line that defines the connection through an ``AIRFLOW_CONN_<ID>`` variable."""
+    value = json.dumps(dict(connection), separators=(", ", ": "))
+    return f"export AIRFLOW_CONN_{conn_id.upper()}={shlex.quote(value)}"
+
+
+def ui_form(connection: Mapping[str, Any], conn_id: str = CONN_ID) -> list[tuple[str, str]]:
+    """(UI field label, value) pairs for the Airflow UI's connection form."""
+    from airflow_provider_kling.get_provider_info import get_provider_info
+
+    info = get_provider_info()["connection-types"][0]
+    relabel = info["ui-field-behaviour"]["relabeling"]
+    fields = info["conn-fields"]
+    rows = [("Connection ID", conn_id), ("Connection Type", info["hook-name"])]
+    for key in ("host", "login", "password"):
+        if connection.get(key):
+            rows.append((relabel.get(key, key.capitalize()), str(connection[key])))
+    extra = dict(connection.get("extra") or {})
+    leftover: dict[str, Any] = {}
+    for key, value in extra.items():
+        if key in fields:
+            rows.append((fields[key]["label"], json.dumps(value) if not isinstance(value, str) else value))
+        else:
+            leftover[key] = value
+    if leftover:
+        rows.append(("Extra Fields JSON", json.dumps(leftover)))
+    return rows
+
+
+def render_connection_forms(name: str) -> str:
+    """Tabs: the JSON file with its ``AIRFLOW_CONN_...`` line, and the UI form."""
+    connection = load_connection(name)
+    path = f"docs/snippets/connections/{name}.json"
+    form = "\n".join(
+        ["    | Field | Value |", "    |---|---|"]
+        + [f"    | {text(label)} | {code(value)} |" for label, value in ui_form(connection)]
+    )
+    return "\n".join(
+        [
+            '=== "JSON / environment variable"',
+            "",
+            f'    ```json title="{path}"',
+            f'    --8<-- "{path}"',
+            "    ```",
+            "",
+            "    ```bash",
+            f"    {env_export(connection)}",
+            "    ```",
+            "",
+            '=== "Airflow UI"',
+            "",
+            "    Admin → Connections → Add Connection:",
+            "",
+            form,
+            "",
+        ]
+    )
+
+
+# ===================================================================== hook entry point
+def render_connection_env(name: str) -> str:
+    """A bash block defining ``kling_default`` from the documented connection ``NAME``."""
+    return "\n".join(["```bash", env_export(load_connection(name)), "```"])
+
+
+def render(markdown: str) -> str:
+    """Replace every marker this hook knows in ``markdown``."""
+    if MATRIX_MARKER in markdown:
+        markdown = markdown.replace(MATRIX_MARKER, render_matrix())
+    if SUMMARY_MARKER in markdown:
+        markdown = markdown.replace(SUMMARY_MARKER, render_gateway_summary())
+    markdown = ENV_MARKER.sub(lambda m: render_connection_env(m.group(1)), markdown)
+    markdown = FACTS_MARKER.sub(lambda m: render_gateway_facts(m.group(1)), markdown)
+    return FORMS_MARKER.sub(lambda m: render_connection_forms(m.group(1)), markdown)
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    return render(markdown)
