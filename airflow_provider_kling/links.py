@@ -21,6 +21,10 @@ class KlingVideoLink(BaseOperatorLink):
     name = "Kling video"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        # Our operators keep their result on the instance: Airflow 3 evaluates links in the worker
+        # when the try ends, deferrals included, and there is no result (nor XCom) to look up then.
+        if hasattr(operator, "kling_result"):
+            return first_video_url(operator.kling_result)
         from airflow.sdk.execution_time.xcom import XCom
 
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     RetryCallState,
     retry_if_exception,
@@ -126,8 +127,14 @@ class AsyncClientPool:
         loop_key = (id(asyncio.get_running_loop()), key)
         entry = self._entries.get(loop_key)
         if entry is None or entry.client.is_closed:
-            entry = _Entry(self._new_client(verify, timeout))
-            self._entries[loop_key] = entry
+            # Building the client loads a TLS context (CA bundle from disk): do it off the event loop.
+            client = await asyncio.to_thread(self._new_client, verify, timeout)
+            entry = self._entries.get(loop_key)
+            if entry is None or entry.client.is_closed:
+                entry = _Entry(client)
+                self._entries[loop_key] = entry
+            else:
+                await client.aclose()
         entry.users += 1
         try:
             yield entry.client
@@ -142,8 +149,6 @@ class AsyncClientPool:
         return len(self._entries)
 
     def _new_client(self, verify: bool | str, timeout: float) -> httpx.AsyncClient:
-        from httpx_aiohttp import AiohttpTransport
-
         limits = httpx.Limits(
             max_connections=self.max_connections, max_keepalive_connections=self.max_connections
         )

@@ -135,6 +135,7 @@ class KlingGenerateOperator(BaseOperator):
         from airflow_provider_kling.exceptions import KlingError
         from airflow_provider_kling.hooks.kling import KlingHook
 
+        self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             request = hook.make_request(**self._request_fields())
@@ -177,6 +178,7 @@ class KlingGenerateOperator(BaseOperator):
         """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
         from airflow_provider_kling.hooks.kling import KlingHook
 
+        self.kling_result = None
         task, err = task_from_event(event)
         if err is not None:
             self.log.error("Kling job failed: %s", err)
@@ -203,6 +205,7 @@ class KlingGenerateOperator(BaseOperator):
     def _finish(self, hook: KlingHook, task: VideoTask) -> dict[str, Any]:
         result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
         self.log.info("Kling job %s succeeded: %s", task.task_id, result["video_urls"])
+        self.kling_result = result
         return result
 
     def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:

@@ -53,6 +53,7 @@ class KlingTaskSensor(BaseSensorOperator):
         self.download_to = download_to
 
     def execute(self, context: Context) -> Any:
+        self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_kling.polling import PollSchedule
@@ -85,13 +86,18 @@ class KlingTaskSensor(BaseSensorOperator):
             raise airflow_error(err) from None
         if not task.is_terminal:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=finish(hook, task, download_to=self.download_to))
+        self.kling_result = finish(hook, task, download_to=self.download_to)
+        return PokeReturnValue(is_done=True, xcom_value=self.kling_result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         from airflow_provider_kling.hooks.kling import KlingHook
 
+        self.kling_result = None
         task, err = task_from_event(event)
         if err is not None:
             raise airflow_error(err)
         assert task is not None
-        return finish(KlingHook(kling_conn_id=self.kling_conn_id), task, download_to=self.download_to)
+        self.kling_result = finish(
+            KlingHook(kling_conn_id=self.kling_conn_id), task, download_to=self.download_to
+        )
+        return self.kling_result

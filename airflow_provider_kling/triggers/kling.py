@@ -25,6 +25,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError
+from airflow_provider_kling.hooks._http import ASYNC_POOL
+from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.polling import PollSchedule
 
 DEFAULT_FAILURE_BUDGET = 5
@@ -80,10 +83,6 @@ class KlingTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError
-        from airflow_provider_kling.hooks._http import ASYNC_POOL
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         schedule = PollSchedule.from_dict(self.poll_schedule)
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:

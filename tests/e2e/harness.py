@@ -1,0 +1,772 @@
+"""A real Airflow 3 deployment (and the Kling emulator) as subprocesses, for end-to-end tests and benchmarks.
+
+No pytest here: ``bench/`` imports this module too.
+
+API
+---
+``AirflowDeployment(dags_folder, *, env=None, parallelism=2, home=None, startup_timeout=120)``
+    Copies the ``*.py`` files of ``dags_folder`` into ``<home>/dags`` (``home`` defaults to a new
+    temporary directory) and configures Airflow through environment variables only (see
+    :meth:`AirflowDeployment.airflow_env`): SQLite, ``LocalExecutor`` with ``[core] parallelism``,
+    simple auth manager with everyone admin, one shared JWT secret and Fernet key, the api-server on a
+    free loopback port, short heartbeats. ``env`` is added on top (connections ``AIRFLOW_CONN_*``,
+    variables the DAG files read, ...) and given to every component; a ``None`` value removes a
+    variable (to see what breaks without one of the settings).
+
+    ``start()``           ``airflow db migrate``, then the four components, then waits (polling, with a
+                          deadline) until ``/api/v2/monitor/health`` reports every one healthy.
+                          Returns ``self``; also a context manager (``with AirflowDeployment(...) as d``).
+    ``stop()``            stops every component by PID: SIGTERM, SIGTERM again, then SIGKILL whatever is
+                          left of each component's process tree and session. Idempotent; also run at
+                          interpreter exit for deployments that were not stopped. ``leftover_pids()``
+                          lists survivors (empty after ``stop()``).
+    ``start_component(name)`` / ``kill_component(name, sig=SIGKILL, tree=True)`` /
+    ``is_running(name)`` / ``pid(name)``
+                          ``name`` in :data:`COMPONENTS`. ``kill_component`` signals the component's
+                          whole process tree (the triggerer runs its triggers in a child process) and
+                          waits until it is gone. After a restart the health endpoint may still report
+                          the killed job as healthy for up to ``triggerer_health_check_threshold``
+                          (5 s here): to see the new triggerer at work, watch the ``triggerer_id`` of
+                          the deferred task instances' triggers instead.
+    ``wait_healthy(components, timeout)``   poll the health endpoint.
+    ``wait_for_dags(dag_ids, timeout)``     poll until the dag-processor has parsed the DAGs.
+    ``home``, ``dags_folder``, ``logs_folder``, ``db_path``, ``api_url``, ``fernet_key``, ``env``
+                          (the full environment of the components), ``component_log(name)``.
+    ``api``               an :class:`AirflowApi` on the api-server.
+    ``log_files()``       every file under ``<home>/logs`` (task logs, trigger logs, component output).
+    ``decrypted_trigger_kwargs()``  the ``trigger`` table's kwargs, decrypted with the Fernet key.
+
+    ``home`` is kept after ``stop()`` (logs for post-mortems); delete it when done.
+
+``AirflowApi(base_url)``
+    A small synchronous REST client: JWT from ``GET /auth/token`` (simple auth manager, all admins),
+    renewed on 401. ``health()``, ``dag(dag_id)``, ``trigger_dag_run(dag_id, conf=None)``,
+    ``dag_run(dag_id, run_id)``, ``wait_for_dag_run(dag_id, run_id, timeout)``,
+    ``task_instances(dag_id, run_id)`` (all, mapped included), ``count_task_instances(dag_id, run_id,
+    state)`` (cheap enough to poll), ``mapped_task_instances(...)``,
+    ``task_instance_tries(...)``, ``xcom_entries(...)``, ``xcom(dag_id, run_id, task_id, key,
+    map_index)`` (the value, decoded from JSON), ``extra_links(...)``, ``connections()``,
+    ``create_connection(body)``, ``hook_meta()``, ``jobs(job_type)``, ``triggers(dag_id, run_id)``;
+    ``get``/``post``/``request`` for the rest. There is no trigger endpoint in Airflow 3.3: a deferred
+    task instance's response carries its ``trigger`` (id, classpath, ``triggerer_id``; ``kwargs`` always
+    emptied by the API), which is what ``triggers()`` returns.
+
+``EmulatorProcess(latency=20.0, extra_args=(), log_path=None)``
+    ``python -m airflow_provider_kling.emulator --port 0 --port-file F`` in its own session.
+    ``start()`` (waits for the port file, then ``/_emulator/health``), ``url``, ``counters()``,
+    ``jobs(gateway)``, ``reset()``, ``stop()`` (also removes its temporary directory); also a context
+    manager.
+
+Every process is started in its own session with ``PR_SET_PDEATHSIG`` (Linux), so it gets SIGTERM if
+the thread that started it dies, even by SIGKILL: start components from a long-lived thread.
+
+``wait_until(predicate, timeout, interval=0.5, what=...)``
+    Poll ``predicate`` until it returns a truthy value (returned) or raise ``TimeoutError``; other
+    exceptions count as "not yet", except :class:`DeploymentError` (a component died), raised at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+import psutil
+
+T = TypeVar("T")
+
+#: The four long-running Airflow components, in start order.
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: Component name -> key in ``/api/v2/monitor/health`` (the api-server answers the request itself).
+_HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+
+_LIVE: set[Any] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+class DeploymentError(RuntimeError):
+    """A component or the emulator exited: waiting longer cannot help."""
+
+
+def _stop_leftovers() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for thing in live:
+        with contextlib.suppress(Exception):
+            thing.stop()
+
+
+atexit.register(_stop_leftovers)
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.5, what: str = "condition"
+) -> T:
+    """Poll ``predicate`` until it returns something truthy (returned); ``TimeoutError`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except DeploymentError:
+            raise
+        except Exception as exc:  # keep polling; report the last error at the deadline
+            last_error = exc
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: SIGTERM this child when the process that started it dies, even by SIGKILL (Linux).
+
+    A safety net for a test run that is killed outright: neither fixtures nor ``atexit`` run then.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _session_members(session_id: int) -> list[psutil.Process]:
+    """Processes whose session id is ``session_id`` (each component is started as a session leader)."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.pid != os.getpid() and os.getsid(p.pid) == session_id:
+                out.append(p)
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            pass
+    return out
+
+
+def terminate_tree(popen: subprocess.Popen[Any], grace: float = 8.0) -> list[psutil.Process]:
+    """SIGTERM the process, SIGTERM again, then SIGKILL every process of its tree that is left.
+
+    The tree is snapshotted (by PID, via psutil) before and during each step, and processes of the
+    session the component leads are included, so children that outlive their parent (the LocalExecutor's
+    workers, task supervisors, the triggerer's runner) are found and killed too. Returns every process
+    seen, so callers can check that none is left.
+    """
+    known: dict[int, psutil.Process] = {}
+
+    def refresh() -> None:
+        known.update({p.pid: p for p in _process_tree(popen.pid)})
+        known.update({p.pid: p for p in _session_members(popen.pid)})
+
+    refresh()
+    for step, sig in enumerate((signal.SIGTERM, signal.SIGTERM)):
+        if popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(popen.pid, sig)
+        deadline = time.monotonic() + (grace if step == 0 else grace / 2)
+        while time.monotonic() < deadline:
+            refresh()
+            if popen.poll() is not None and not _alive(known.values()):
+                return list(known.values())
+            time.sleep(0.1)
+    refresh()
+    for p in _alive(known.values()):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        popen.wait(timeout=5)
+    psutil.wait_procs(list(known.values()), timeout=5)
+    return list(known.values())
+
+
+class AirflowApi:
+    """Synchronous client of the api-server's public REST API (``/api/v2``) and UI endpoints (``/ui``)."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._token: str | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- auth ---------------------------------------------------------------------------------------
+    def token(self) -> str:
+        """A JWT for an admin: ``GET /auth/token`` works when ``simple_auth_manager_all_admins`` is on."""
+        if self._token is None:
+            response = self._client.get("/auth/token")
+            response.raise_for_status()
+            self._token = str(response.json()["access_token"])
+        return self._token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        extra_headers = kwargs.pop("headers", {})
+        for attempt in range(2):
+            headers = {"Authorization": f"Bearer {self.token()}", **extra_headers}
+            response = self._client.request(method, path, headers=headers, **kwargs)
+            if response.status_code == 401 and attempt == 0:
+                self._token = None
+                continue
+            return response
+        return response
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: Any) -> Any:
+        response = self.request("POST", path, json=body)
+        if response.status_code >= 400:
+            raise httpx.HTTPStatusError(
+                f"POST {path}: {response.status_code} {response.text}",
+                request=response.request,
+                response=response,
+            )
+        return response.json()
+
+    # -- health, dags, runs -------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        response = self._client.get("/api/v2/monitor/health")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def dag(self, dag_id: str) -> dict[str, Any] | None:
+        response = self.request("GET", f"/api/v2/dags/{dag_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return dict(response.json())
+
+    def trigger_dag_run(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``POST /api/v2/dags/{dag_id}/dagRuns`` (``logical_date`` is required, ``null`` allowed)."""
+        return dict(
+            self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})})
+        )
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"))
+
+    def wait_for_dag_run(
+        self, dag_id: str, run_id: str, timeout: float, interval: float = 1.0
+    ) -> dict[str, Any]:
+        """Poll until the run is ``success`` or ``failed``; returns the run."""
+        return wait_until(
+            lambda: (run := self.dag_run(dag_id, run_id))["state"] in ("success", "failed") and run,
+            timeout,
+            interval,
+            what=f"dag run {dag_id}/{run_id} to finish",
+        )
+
+    # -- task instances -----------------------------------------------------------------------------
+    def task_instances(self, dag_id: str, run_id: str, state: str | None = None) -> list[dict[str, Any]]:
+        """Every task instance of the run (or those in ``state``), mapped ones included (one per index)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.get(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                limit=100,
+                offset=len(out),
+                state=state,
+            )
+            out.extend(page["task_instances"])
+            if not page["task_instances"] or len(out) >= page["total_entries"]:
+                return out
+
+    def count_task_instances(self, dag_id: str, run_id: str, state: str | Iterable[str]) -> int:
+        """How many task instances of the run are in ``state`` (cheap: one row serialized at most)."""
+        states = [state] if isinstance(state, str) else list(state)
+        response = self.request(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+            params=[("limit", 1), *(("state", s) for s in states)],
+        )
+        response.raise_for_status()
+        return int(response.json()["total_entries"])
+
+    def mapped_task_instances(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        page = self.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/listMapped", limit=1000
+        )
+        return list(page["task_instances"])
+
+    def task_instance_tries(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        path += f"/{map_index}/tries" if map_index >= 0 else "/tries"
+        return list(self.get(path)["task_instances"])
+
+    def triggers(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The triggers of the run's deferred task instances (Airflow 3.3 has no trigger endpoint)."""
+        return [ti["trigger"] for ti in self.task_instances(dag_id, run_id) if ti.get("trigger")]
+
+    # -- xcom and links -----------------------------------------------------------------------------
+    def xcom_entries(
+        self, dag_id: str, run_id: str, task_id: str = "~", map_index: int | None = None
+    ) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
+        return list(self.get(path, map_index=map_index, limit=1000)["xcom_entries"])
+
+    def xcom_raw(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> dict[str, Any]:
+        """The XCom entry as the API returns it (``value`` is the stored JSON, not decoded)."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return dict(self.get(path, map_index=map_index))
+
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
+        """The XCom value, decoded from the stored JSON."""
+        value = self.xcom_raw(dag_id, run_id, task_id, key, map_index)["value"]
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return json.loads(value)
+        return value
+
+    def extra_links(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links"
+        return dict(self.get(path, map_index=map_index))
+
+    # -- connections, jobs --------------------------------------------------------------------------
+    def connections(self) -> list[dict[str, Any]]:
+        return list(self.get("/api/v2/connections", limit=1000)["connections"])
+
+    def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /api/v2/connections``; ``extra`` may be a dict (sent as a JSON string)."""
+        payload = dict(body)
+        if isinstance(payload.get("extra"), dict):
+            payload["extra"] = json.dumps(payload["extra"])
+        return dict(self.post("/api/v2/connections", payload))
+
+    def hook_meta(self) -> list[dict[str, Any]]:
+        """``GET /ui/connections/hook_meta``: the connection form metadata of every connection type."""
+        return list(self.get("/ui/connections/hook_meta"))
+
+    def jobs(self, job_type: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        return list(self.get("/api/v2/jobs", job_type=job_type, limit=100, **params)["jobs"])
+
+
+class AirflowDeployment:
+    """api-server, scheduler, dag-processor and triggerer as separate processes; see the module docstring."""
+
+    def __init__(
+        self,
+        dags_folder: str | os.PathLike[str],
+        *,
+        env: Mapping[str, str | None] | None = None,
+        parallelism: int = 2,
+        home: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 120.0,
+        python: str = sys.executable,
+    ) -> None:
+        self.home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="kling-e2e-airflow-"))
+        self.dags_folder = self.home / "dags"
+        self.logs_folder = self.home / "logs"
+        self.db_path = self.home / "airflow.db"
+        self.parallelism = parallelism
+        self.startup_timeout = startup_timeout
+        self.python = python
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        from cryptography.fernet import Fernet
+
+        self.fernet_key = Fernet.generate_key().decode()
+        # >= 64 bytes: HS512 (the default) wants that much; shorter keys log InsecureKeyLengthWarning.
+        self._jwt_secret = secrets.token_urlsafe(96)
+        self._api_secret = secrets.token_urlsafe(32)
+        self._extra_env = dict(env or {})
+        self.dags_folder.mkdir(parents=True, exist_ok=True)
+        self.logs_folder.mkdir(parents=True, exist_ok=True)
+        for src in Path(dags_folder).glob("*.py"):
+            shutil.copy(src, self.dags_folder / src.name)
+        self.env = self.airflow_env()
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        self._starts: dict[str, int] = {}
+        self._api: AirflowApi | None = None
+        self._stopped = False
+        self._seen: list[psutil.Process] = []
+
+    # -- configuration --------------------------------------------------------------------------------
+    def airflow_env(self) -> dict[str, str]:
+        """The environment of every component: the caller's minus its ``AIRFLOW*`` vars, plus ours."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        base.pop("PYTEST_CURRENT_TEST", None)
+        settings = {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
+            # Every component signs/verifies task and API tokens with this one secret, and decrypts
+            # connections and trigger kwargs with this one key, whatever order they start in (without
+            # them, each relies on the airflow.cfg with random keys the first process happens to write).
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            "AIRFLOW__API__SECRET_KEY": self._api_secret,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__WORKERS": "1",
+            # Where task processes (LocalExecutor workers) and the triggerer reach the Execution API.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # Log servers on free ports: the defaults (8793/8794) may be taken by another deployment.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs_folder),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Fast enough to see DAGs and state changes within a second or two, cheap on 2 cores (the
+            # DAG files do not change during a run: no re-parse needed within a test module).
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            # The task supervisor otherwise sometimes notices its task process's exit only at the next
+            # 5 s heartbeat tick, holding one of the few executor slots for nothing.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # A killed triggerer's triggers go to another triggerer once its heartbeat is this old.
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
+            "PYTHONUNBUFFERED": "1",
+        }
+        merged = {**base, **settings, **self._extra_env}
+        return {k: v for k, v in merged.items() if v is not None}
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def __enter__(self) -> AirflowDeployment:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> AirflowDeployment:
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        try:
+            self.migrate()
+            for name in COMPONENTS:
+                self.start_component(name)
+            self.wait_healthy(timeout=self.startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def migrate(self) -> None:
+        result = subprocess.run(
+            [self.python, "-m", "airflow", "db", "migrate"],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+        (self.logs_folder / "db-migrate.out").write_bytes(result.stdout + result.stderr)
+        if result.returncode != 0:
+            tail = (result.stdout + result.stderr).decode(errors="replace")[-3000:]
+            raise RuntimeError(f"airflow db migrate failed ({result.returncode}):\n{tail}")
+
+    def component_log(self, name: str) -> Path:
+        return self.logs_folder / f"{name}.out"
+
+    def start_component(self, name: str) -> subprocess.Popen[bytes]:
+        """Start ``airflow <name>`` in its own session; output appended to ``logs/<name>.out``."""
+        if name not in COMPONENTS:
+            raise ValueError(f"unknown component {name!r}; one of {COMPONENTS}")
+        if self.is_running(name):
+            raise RuntimeError(f"{name} is already running (pid {self._procs[name].pid})")
+        self._starts[name] = self._starts.get(name, 0) + 1
+        log = open(self.component_log(name), "ab")  # noqa: SIM115 - closed in stop()
+        log.write(f"\n==== start #{self._starts[name]} at {time.time():.3f}\n".encode())
+        log.flush()
+        if name in self._logs:
+            self._logs[name].close()
+        self._logs[name] = log
+        proc = subprocess.Popen(
+            [self.python, "-m", "airflow", name],
+            env=self.env,
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._procs[name] = proc
+        return proc
+
+    def pid(self, name: str) -> int | None:
+        proc = self._procs.get(name)
+        return proc.pid if proc is not None else None
+
+    def is_running(self, name: str) -> bool:
+        proc = self._procs.get(name)
+        return proc is not None and proc.poll() is None
+
+    def kill_component(
+        self, name: str, sig: int = signal.SIGKILL, tree: bool = True, timeout: float = 15
+    ) -> None:
+        """Send ``sig`` to the component (and, with ``tree``, to all its descendants); wait until gone."""
+        proc = self._procs[name]
+        procs = _process_tree(proc.pid)[:1]
+        if tree:
+            procs = list({p.pid: p for p in [*_process_tree(proc.pid), *_session_members(proc.pid)]}.values())
+        self._seen.extend(procs)
+        for p in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.send_signal(sig)
+        proc.wait(timeout=timeout)
+        psutil.wait_procs(procs, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop every component (in parallel), leaving no process behind; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        threads = [
+            threading.Thread(target=lambda p=proc: self._seen.extend(terminate_tree(p)), daemon=True)
+            for proc in self._procs.values()
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        for log in self._logs.values():
+            with contextlib.suppress(Exception):
+                log.close()
+        if self._api is not None:
+            self._api.close()
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+
+    def leftover_pids(self) -> list[int]:
+        """PIDs of component processes (or their descendants) still alive; empty after ``stop()``."""
+        procs = list(self._seen)
+        for proc in self._procs.values():
+            procs += [*_process_tree(proc.pid), *_session_members(proc.pid)]
+        return sorted({p.pid for p in _alive(procs)})
+
+    # -- readiness --------------------------------------------------------------------------------------
+    @property
+    def api(self) -> AirflowApi:
+        if self._api is None:
+            self._api = AirflowApi(self.api_url)
+        return self._api
+
+    def _healthy(self, components: Iterable[str]) -> bool:
+        for name in components:
+            if name in self._procs and self._procs[name].poll() is not None:
+                raise DeploymentError(
+                    f"{name} exited with {self._procs[name].returncode}; see {self.component_log(name)}:\n"
+                    + self.component_log(name).read_text(errors="replace")[-3000:]
+                )
+        health = self.api.health()
+        if health.get("metadatabase", {}).get("status") != "healthy":
+            return False
+        return all(
+            health.get(_HEALTH_KEYS[name], {}).get("status") == "healthy"
+            for name in components
+            if name in _HEALTH_KEYS
+        )
+
+    def wait_healthy(self, components: Iterable[str] = COMPONENTS, timeout: float = 120.0) -> float:
+        """Poll ``/api/v2/monitor/health`` until the components are healthy; returns the seconds waited."""
+        started = time.monotonic()
+        names = list(components)
+        wait_until(lambda: self._healthy(names), timeout, 0.3, what=f"{', '.join(names)} to be healthy")
+        return time.monotonic() - started
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 60.0) -> None:
+        """Poll until every DAG is known to the api-server (parsed and serialized) and not paused."""
+        pending = set(dag_ids)
+
+        def parsed() -> bool:
+            for dag_id in list(pending):
+                dag = self.api.dag(dag_id)
+                if dag is not None and not dag.get("is_paused"):
+                    pending.discard(dag_id)
+            return not pending
+
+        try:
+            wait_until(parsed, timeout, 0.5, what="DAGs to be parsed")
+        except TimeoutError:
+            errors = self.api.get("/api/v2/importErrors")
+            raise TimeoutError(f"DAGs not parsed: {sorted(pending)}; import errors: {errors}") from None
+
+    # -- inspection -------------------------------------------------------------------------------------
+    def log_files(self) -> Iterator[Path]:
+        for path in sorted(self.logs_folder.rglob("*")):
+            if path.is_file():
+                yield path
+
+    def decrypted_trigger_kwargs(self) -> list[dict[str, Any]]:
+        """Rows of the ``trigger`` table with their kwargs decrypted (Airflow 3 stores them encrypted).
+
+        Returns ``[{"id", "classpath", "raw", "kwargs"}]``; ``raw`` is the stored (encrypted) text,
+        ``kwargs`` the decrypted JSON text (Airflow's serde format).
+        """
+        from cryptography.fernet import Fernet
+
+        fernet = Fernet(self.fernet_key.encode())
+        with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)) as db:
+            rows = db.execute("SELECT id, classpath, kwargs FROM trigger").fetchall()
+        out = []
+        for trigger_id, classpath, raw in rows:
+            text = raw if raw.startswith("{") else fernet.decrypt(raw.encode()).decode()
+            out.append({"id": trigger_id, "classpath": classpath, "raw": raw, "kwargs": text})
+        return out
+
+
+class EmulatorProcess:
+    """The Kling emulator as a subprocess (``python -m airflow_provider_kling.emulator``)."""
+
+    def __init__(
+        self,
+        latency: float = 20.0,
+        extra_args: Iterable[str] = (),
+        log_path: str | os.PathLike[str] | None = None,
+        python: str = sys.executable,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.latency = latency
+        self.extra_args = list(extra_args)
+        self._dir = Path(tempfile.mkdtemp(prefix="kling-e2e-emulator-"))
+        self.log_path = Path(log_path) if log_path is not None else self._dir / "emulator.out"
+        self.python = python
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> EmulatorProcess:
+        port_file = self._dir / "url"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        cmd = [
+            self.python,
+            "-m",
+            "airflow_provider_kling.emulator",
+            "--port",
+            "0",
+            "--latency",
+            str(self.latency),
+            "--port-file",
+            str(port_file),
+            "--cache-dir",
+            str(self._dir / "cache"),
+            *self.extra_args,
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        self._proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+
+        def ready() -> bool:
+            if self._proc is not None and self._proc.poll() is not None:
+                output = self.log_path.read_text(errors="replace")
+                raise DeploymentError(f"emulator exited with {self._proc.returncode}: {output}")
+            if not port_file.exists():
+                return False
+            self.url = port_file.read_text().strip()
+            return httpx.get(f"{self.url}/_emulator/health", timeout=5).status_code == 200
+
+        try:
+            wait_until(ready, self.startup_timeout, 0.1, what="the emulator")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def counters(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/_emulator/counters", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def jobs(self, gateway: str | None = None) -> list[dict[str, Any]]:
+        params = {"gateway": gateway} if gateway else {}
+        response = httpx.get(f"{self.url}/_emulator/jobs", params=params, timeout=10)
+        response.raise_for_status()
+        return list(response.json())
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            terminate_tree(self._proc, grace=5)
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        shutil.rmtree(self._dir, ignore_errors=True)  # port file and rendered-MP4 cache
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
