@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ACCESS:SECRET",
-        help="accepted Kling key pair (repeatable; default emulator-access-key:emulator-secret-key)",
+        help="accepted Kling key pair (repeatable; default: the DEFAULT_KLING_* keys in emulator.config)",
     )
     p.add_argument(
         "--api-key",

@@ -10,7 +10,7 @@ from typing import Any
 
 #: Access key / secret key pair the emulator accepts for the official Kling API by default.
 DEFAULT_KLING_ACCESS_KEY = "emulator-access-key"
-DEFAULT_KLING_SECRET_KEY = "emulator-secret-key"  # noqa: S105 (a public test key)
+DEFAULT_KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"  # noqa: S105 (a public test key)
 
 
 def _default_kling_keys() -> dict[str, str]:

@@ -101,6 +101,8 @@ _VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_c
 _POLICY_WORDS = ("policy", "moderation", "safety", "content", "nsfw")
 #: substrings of a failed job's free-text message that mark a content-safety refusal
 _POLICY_MESSAGE_WORDS = ("content policy", "moderation", "nsfw", "safety", "unsafe")
+#: substrings of a submit refusal's message that mark it as a content-safety refusal
+_POLICY_REFUSAL_WORDS = (*_POLICY_MESSAGE_WORDS, "content security", "policy violation", "prohibited")
 
 
 class RivyaGateway(Gateway):
@@ -279,7 +281,12 @@ class RivyaGateway(Gateway):
             kind = KlingRateLimitError
         elif "credit" in lowered or "quota" in lowered or "balance" in lowered:
             kind, rejected = KlingQuotaError, True
-        elif any(word in lowered for word in _POLICY_WORDS):
+        elif any(word in lowered for word in _POLICY_WORDS) or (
+            # Rivya documents no policy code: a refusal may come as validation_failed whose
+            # message is about the content (e.g. "content security policy triggered")
+            lowered in _VALIDATION_CODES
+            and any(word in (message or "").lower() for word in _POLICY_REFUSAL_WORDS)
+        ):
             kind, rejected = KlingContentPolicyError, True
         elif lowered in _VALIDATION_CODES:
             kind, rejected = KlingValidationError, True

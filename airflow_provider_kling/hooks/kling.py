@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, Retrying
 from airflow_provider_kling.exceptions import (
     KlingError,
     KlingNotFoundError,
+    KlingProtocolError,
     KlingRateLimitError,
     KlingSubmitUncertainError,
     KlingTimeoutError,
@@ -103,12 +104,13 @@ class ConnectionSettings:
             raise KlingValidationError.for_field(
                 "?", "extra.gateway", None, ", ".join(GATEWAY_NAMES), reason=f"connection {conn.conn_id!r}"
             )
-        gateway = get_gateway(str(gateway_name), extra.get("model") or None)
+        model = extra.get("model") or None
+        gateway = get_gateway(str(gateway_name), model)  # fails early on an unknown gateway or model
         return cls(
             conn_id=conn.conn_id,
             gateway=gateway.name,
             base_url=gateway.base_url(conn.host),
-            model=gateway.model,
+            model=model,
             credentials=Credentials(api_key=conn.password or "", access_key=conn.login or None),
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, gateway.name),
             max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway.name)),
@@ -216,10 +218,17 @@ class KlingHook(BaseHook):
         try:
             task = self._call(http, lambda r: gateway.parse_submit(prepared, r), resend_safe)
         except KlingError as exc:
-            if not is_transient(exc) or exc.request_rejected or gateway.idempotency == "dedup":
+            # Unknown outcome: the request may have created a job (a timeout or 5xx after sending, or
+            # an unreadable answer). Look for the job where the gateway allows it; never resend here.
+            uncertain = isinstance(exc, KlingProtocolError) or (
+                is_transient(exc) and not exc.request_rejected
+            )
+            if not uncertain:
                 raise
             existing = self._find_after_uncertain(prepared)
             if existing is not None:
+                if existing.client_reference is None:
+                    existing = existing.model_copy(update={"client_reference": prepared.client_reference})
                 return existing
             raise KlingSubmitUncertainError(
                 f"the submit's outcome is unknown ({exc.message}); it was not resent, to avoid paying twice. "
@@ -258,7 +267,7 @@ class KlingHook(BaseHook):
         for ep in endpoints:
             http = self.gateway.build_status(task_id, ep)
             try:
-                return self._call(http, self._status_parser(task_id, ep), is_transient)
+                return self._call(http, self._status_parser(task_id, ep), self._poll_retryable)
             except KlingNotFoundError as exc:
                 last = exc
         assert last is not None
@@ -280,7 +289,7 @@ class KlingHook(BaseHook):
         for ep in endpoints:
             http = self.gateway.build_status(task_id, ep)
             try:
-                return await self._acall(client, http, self._status_parser(task_id, ep), is_transient)
+                return await self._acall(client, http, self._status_parser(task_id, ep), self._poll_retryable)
             except KlingNotFoundError as exc:
                 last = exc
         assert last is not None
@@ -347,60 +356,165 @@ class KlingHook(BaseHook):
         filename: str | None = None,
         max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> dict[str, Any]:
-        """Stream a result video to ``destination`` (a local directory, or an object-storage URI).
+        """Stream a result video to ``destination`` and return ``{"url", "path", "size", "sha256",
+        "content_type"}``.
 
-        The file is written under a temporary name and renamed once complete, so a reader never sees
-        half a video. Returns ``{"url", "path", "size", "sha256", "content_type"}``. The result URL is
-        fetched without the API key (result URLs are public, signed links).
+        :param url: the result URL (public, signed: fetched *without* the connection's credentials,
+            following redirects).
+        :param destination: a local directory (created if missing; ``~`` expanded), a ``file:///``
+            URI, an object-storage URI such as ``s3://bucket/prefix`` or ``s3://conn_id@bucket/prefix``
+            (via :class:`airflow.sdk.ObjectStoragePath`, which needs the provider of that scheme), or
+            an ``ObjectStoragePath``.
+        :param filename: the file's name in ``destination`` (no directory parts); default: the last
+            segment of the URL's path.
+        :param max_bytes: refuse a larger file, before writing when the server declares its size.
+
+        Guarantees:
+
+        * A reader never sees half a video: the body goes to a hidden ``.<name>.<random>.part`` file
+          next to the target, which is renamed (``os.replace`` locally; copy + delete on object
+          stores) only once complete. On any error the partial file is removed.
+        * Only a video is written: the content type must be ``video/*``, ``application/mp4`` or an
+          octet-stream (or absent), and a body starting like an HTML/JSON/XML error page is refused
+          whatever its content type (a video never starts with ``<`` or ``{``).
+        * Errors are typed: an expired, missing or private URL (HTTP 401/403/404/410 or any other
+          4xx) raises :class:`KlingNotFoundError`; a wrong content type, an empty or error-page
+          body raises :class:`KlingProtocolError`; going over ``max_bytes`` raises
+          :class:`KlingValidationError`. Those are final. HTTP 408/429/5xx, dropped connections and
+          timeouts are retried with the hook's retry policy (a download is safe to repeat), then
+          raise :class:`KlingServerError` / :class:`KlingRateLimitError`.
+        * An existing file of the same name is replaced (a re-run of the task rewrites its output).
+
+        ``path`` in the result is an absolute local path, or the object-storage URI (``str`` of the
+        ``ObjectStoragePath``, including its ``conn_id@`` when one was given).
         """
+        from itertools import chain
+
+        from airflow_provider_kling.exceptions import KlingProtocolError, KlingServerError
+
+        settings = self.settings
+        gateway = self.gateway.name
+        if filename is not None and (
+            not filename or filename in (".", "..") or "/" in filename or "\\" in filename
+        ):
+            raise KlingValidationError.for_field(
+                gateway, "filename", filename, "a plain file name without directory parts"
+            )
+        if max_bytes <= 0:
+            raise KlingValidationError.for_field(gateway, "max_bytes", max_bytes, "a positive integer")
         name = filename or _filename_from_url(url)
-        target, tmp = _destination(destination, name)
-        digest = hashlib.sha256()
-        size = 0
+        shown = url.split("?", 1)[0]  # signed query strings are long and of no use in a message
+        try:
+            target, tmp = _destination(destination, name)
+        except (ValueError, ImportError, OSError) as exc:
+            # no filesystem registered for the URI's scheme, a directory that cannot be created...:
+            # a configuration problem, found before anything is fetched
+            raise KlingValidationError.for_field(
+                gateway,
+                "download_to",
+                os.fspath(destination) if isinstance(destination, str | os.PathLike) else str(destination),
+                "a writable local directory, a file:// URI, or an object-storage URI whose filesystem "
+                "is installed",
+                reason=f"{type(exc).__name__}: {exc}",
+            ) from None
+
+        def fail_status(resp: httpx.Response) -> KlingError:
+            code = resp.status_code
+            if code == 429:
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                return KlingRateLimitError(
+                    f"download of {shown} was rate limited (HTTP 429)",
+                    gateway=gateway,
+                    status_code=code,
+                    retry_after=retry_after_seconds(HttpResponse(code, headers), time.time()),
+                )
+            if code >= 500 or code == 408:
+                return KlingServerError(
+                    f"download of {shown} answered HTTP {code}", gateway=gateway, status_code=code
+                )
+            return KlingNotFoundError(
+                f"download of {shown} answered HTTP {code}: the result URL has expired, does not exist "
+                "or is not public (result URLs of some gateways expire within hours: download right "
+                "after the job, e.g. with the operator's download_to)",
+                gateway=gateway,
+                status_code=code,
+            )
+
+        def attempt_once(client: httpx.Client) -> dict[str, Any]:
+            try:
+                with client.stream("GET", url) as resp:
+                    if resp.status_code >= 400:
+                        raise fail_status(resp)
+                    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if ctype and not (
+                        ctype.startswith("video/")
+                        or ctype in ("application/mp4", "application/octet-stream", "binary/octet-stream")
+                    ):
+                        raise KlingProtocolError(
+                            f"download of {shown} has content-type {ctype!r}, not a video (an error or "
+                            "login page?); nothing was written",
+                            gateway=gateway,
+                            status_code=resp.status_code,
+                        )
+                    declared = resp.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise KlingValidationError(
+                            f"download of {shown} is {declared} bytes, over the {max_bytes}-byte cap "
+                            "(max_download_bytes); nothing was written",
+                            gateway=gateway,
+                        )
+                    chunks = resp.iter_bytes(1 << 16)
+                    first = next((c for c in chunks if c), b"")
+                    if not first:
+                        raise KlingProtocolError(f"download of {shown} is empty", gateway=gateway)
+                    if first.lstrip()[:1] in (b"<", b"{"):
+                        raise KlingProtocolError(
+                            f"download of {shown} is a text document (HTML/JSON/XML), not a video; "
+                            "nothing was written",
+                            gateway=gateway,
+                        )
+                    digest = hashlib.sha256()
+                    size = 0
+                    with _open_for_write(tmp) as out:
+                        for chunk in chain((first,), chunks):
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise KlingValidationError(
+                                    f"download of {shown} exceeded the {max_bytes}-byte cap "
+                                    "(max_download_bytes); the partial file was removed",
+                                    gateway=gateway,
+                                )
+                            digest.update(chunk)
+                            out.write(chunk)
+            except httpx.TransportError as exc:  # connect/read errors, timeouts, a truncated body
+                raise transport_error(gateway, exc) from None
+            except httpx.RequestError as exc:  # a body that does not decode, a redirect loop
+                raise KlingProtocolError(
+                    f"download of {shown} failed: {type(exc).__name__}: {exc}", gateway=gateway
+                ) from None
+            _rename(tmp, target)
+            log.info("Downloaded %s (%d bytes) to %s", shown, size, target)
+            return {
+                "url": url,
+                "path": str(target),
+                "size": size,
+                "sha256": digest.hexdigest(),
+                "content_type": ctype or None,
+            }
+
+        policy = retry_kwargs(settings.max_retries + 1, is_transient, self._log_retry, self.retry_sleep)
         with (
+            self._scrubbing(),
             httpx.Client(
-                timeout=httpx.Timeout(self.settings.timeout),
-                verify=ssl_context(self.settings.verify),
+                timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
+                verify=ssl_context(settings.verify),
                 follow_redirects=True,
             ) as client,
-            client.stream("GET", url) as resp,
         ):
-            if resp.status_code >= 400:
-                raise KlingNotFoundError(
-                    f"download of {url} answered HTTP {resp.status_code} (the URL may have expired)",
-                    gateway=self.gateway.name,
-                    status_code=resp.status_code,
-                )
-            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and not (
-                ctype.startswith("video/") or ctype in ("application/octet-stream", "binary/octet-stream")
-            ):
-                raise KlingValidationError(
-                    f"download of {url} has content-type {ctype!r}, not a video", gateway=self.gateway.name
-                )
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise KlingValidationError(
-                    f"download of {url} is {declared} bytes, over the {max_bytes}-byte cap",
-                    gateway=self.gateway.name,
-                )
-            with _open_for_write(tmp) as out:
-                for chunk in resp.iter_bytes(1 << 16):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise KlingValidationError(
-                            f"download of {url} exceeded the {max_bytes}-byte cap", gateway=self.gateway.name
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-        _rename(tmp, target)
-        return {
-            "url": url,
-            "path": str(target),
-            "size": size,
-            "sha256": digest.hexdigest(),
-            "content_type": ctype or None,
-        }
+            for attempt in Retrying(**policy):
+                with attempt:
+                    return attempt_once(client)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------------------------ internals
     def _locate(
@@ -409,6 +523,11 @@ class KlingHook(BaseHook):
         if isinstance(task_or_id, VideoTask):
             return task_or_id.task_id, self._endpoints(endpoint or task_or_id.endpoint)
         return str(task_or_id), self._endpoints(endpoint)
+
+    @staticmethod
+    def _poll_retryable(exc: BaseException) -> bool:
+        """Status reads are idempotent: retry transient errors and unreadable (truncated) answers."""
+        return is_transient(exc) or isinstance(exc, KlingProtocolError)
 
     def _status_parser(self, task_id: str, endpoint: str | None) -> Callable[[HttpResponse], VideoTask]:
         gateway = self.gateway
@@ -625,36 +744,89 @@ def _decode_data_uri(gateway: str, name: str, value: str) -> tuple[bytes, str]:
 
 
 def _filename_from_url(url: str) -> str:
-    from urllib.parse import urlparse
+    """A safe local file name from a result URL's last path segment (``video.mp4`` when it has none)."""
+    from urllib.parse import unquote, urlparse
 
-    name = Path(urlparse(url).path).name or "video.mp4"
+    raw = unquote(urlparse(url).path.rstrip("/").rpartition("/")[2])
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in raw).lstrip(".")[:120]
+    if not name.strip("_"):
+        return "video.mp4"
     return name if "." in name else f"{name}.mp4"
 
 
 def _destination(destination: str | os.PathLike[str], name: str) -> tuple[Any, Any]:
-    """``(final, temporary)`` paths: local ``Path`` objects, or ``ObjectStoragePath`` for URIs."""
-    text = os.fspath(destination)
-    if "://" in text and not text.startswith("file://"):
+    """``(final, temporary)`` paths for ``name`` in ``destination``, creating the directory.
+
+    Local directories and ``file://`` URIs give ``pathlib.Path`` objects (renamed atomically with
+    ``os.replace``); other URIs and ``ObjectStoragePath`` objects give ``ObjectStoragePath`` objects.
+    The temporary name is hidden and unique, so concurrent downloads of one name do not collide.
+    """
+    tmp_name = f".{name}.{uuid.uuid4().hex[:12]}.part"
+    if not isinstance(destination, str | os.PathLike):  # an ObjectStoragePath (not os.PathLike)
+        base: Any = destination
+    else:
+        text = os.fspath(destination)
+        if "://" not in text:
+            local = Path(text).expanduser().absolute()
+            local.mkdir(parents=True, exist_ok=True)
+            return local / name, local / tmp_name
+        if text.startswith("file://"):
+            from urllib.parse import urlparse
+            from urllib.request import url2pathname
+
+            parsed = urlparse(text)
+            if parsed.netloc not in ("", "localhost"):
+                raise ValueError(f"{text!r}: only file:///path or file://localhost/path URIs are local")
+            local = Path(url2pathname(parsed.path)).absolute()
+            local.mkdir(parents=True, exist_ok=True)
+            return local / name, local / tmp_name
         from airflow.sdk import ObjectStoragePath
 
         base = ObjectStoragePath(text)
+    from contextlib import suppress
+
+    # Object stores have no directories: this creates the bucket/prefix where that means anything;
+    # a key-scoped credential may not see the bucket, and then the write itself will tell.
+    with suppress(FileExistsError, NotImplementedError, PermissionError):
         base.mkdir(parents=True, exist_ok=True)
-        return base / name, base / f".{name}.part"
-    if text.startswith("file://"):
-        text = text[len("file://") :]
-    local = Path(text)
-    local.mkdir(parents=True, exist_ok=True)
-    return local / name, local / f".{name}.{uuid.uuid4().hex[:8]}.part"
+    return base / name, base / tmp_name
 
 
 @contextmanager
 def _open_for_write(path: Any) -> Iterator[Any]:
-    with path.open("wb") as fh:
+    """Open ``path`` for writing; on any error inside the block, close and delete the partial file.
+
+    Deleting matters on object stores too: an fsspec file commits what it has when closed, even
+    after an exception, so the temporary object must be removed rather than left half-written.
+    """
+    fh = path.open("wb")
+    try:
         yield fh
+        if isinstance(path, Path):
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        from contextlib import suppress
+
+        try:
+            fh.close()
+        finally:
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise
+    fh.close()
 
 
 def _rename(tmp: Any, target: Any) -> None:
-    if isinstance(tmp, Path):
-        os.replace(tmp, target)
-    else:
-        tmp.rename(target)
+    """Move the complete temporary file into place (atomic locally); remove it if that fails."""
+    try:
+        if isinstance(tmp, Path):
+            os.replace(tmp, target)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        from contextlib import suppress
+
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise

@@ -51,7 +51,8 @@ class KlingGenerateOperator(BaseOperator):
     """Submit a Kling 2.6 video job and (by default) wait for it without paying twice on retries.
 
     XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
-    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256"}]}``.
+    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256",
+    "content_type"}]}``.
 
     :param prompt: what to render (templated).
     :param negative_prompt: what to avoid, where the gateway supports it (templated).

@@ -47,7 +47,7 @@ LATENCY = 20.0
 DEFERRED_TARGET = 18
 #: The official-API key pair the emulator accepts by default; the secret key must never show.
 KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key"
+KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 #: The APIXO connection's API key, created through the REST API: distinctive, so any leak is found.
 APIXO_API_KEY = "apixo-e2e-SECRET-5b7d0c9e41f2a8c3"
 SECRETS = (KLING_SECRET_KEY, APIXO_API_KEY)

@@ -20,7 +20,7 @@ import pytest
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
 
 ACCESS_KEY = "emulator-access-key"
-SECRET_KEY = "emulator-secret-key"
+SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 LATENCY = 0.5
 
 

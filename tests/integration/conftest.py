@@ -15,7 +15,7 @@ from tests.conftest import TEST_API_KEY
 GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
 #: Official-API keys the emulator knows (it verifies the JWT with them).
 KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key"
+KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 
 
 def connection(url: str, gateway: str, **extra: Any) -> dict[str, Any]:

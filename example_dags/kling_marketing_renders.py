@@ -1,0 +1,137 @@
+"""Weekly marketing renders: one Kling clip per (product, aspect ratio), then an Asset event.
+
+The prompt table is ``assets/products.csv`` next to this file: one row per clip, with the columns
+``product``, ``aspect_ratio`` (``16:9``, ``9:16`` or ``1:1``) and ``description``. Edit it to add
+products or formats; the DAG picks the change up at the next run (the table is read by a task, not
+when the file is parsed).
+
+Flow:
+
+1. ``read_table`` reads the CSV; ``build_prompts`` turns each row into the operator's arguments
+   (``prompt``, ``aspect_ratio``) with one shared style template, so the brand look stays consistent.
+2. ``render`` is a *mapped* :class:`KlingGenerateOperator` (``expand_kwargs``): one task instance per
+   row, each deferring to the triggerer while its job renders (``deferrable=True``: a waiting clip
+   holds no worker slot), then downloading its MP4 to ``KLING_DOWNLOAD_DIR/marketing``.
+   A retry attaches to the job an earlier try submitted: a clip is never paid twice.
+3. ``publish`` pairs each row with its render and emits an event on the Asset
+   ``kling://marketing-renders`` whose ``extra`` lists the videos::
+
+       {"videos": [{"product": "...", "aspect_ratio": "16:9", "path": "/.../<id>.mp4",
+                    "url": "https://...", "sha256": "...", "size": 123456, "task_id": "..."}],
+        "count": 6}
+
+   ``kling_post_processing`` is scheduled on that Asset. Keep the list small (it is stored in the
+   metadata database): for thousands of clips, write a manifest file and put its path in ``extra``.
+
+**Pool.** The mapped renders run in the pool ``kling``, which caps how many jobs are submitted at
+once (gateways limit concurrent jobs per account; excess submits get HTTP 429). Create it once::
+
+    airflow pools set kling 4 "Kling renders"
+
+A task in a pool that does not exist is never scheduled, so create the pool before enabling the DAG.
+Deferred tasks leave their pool slot while they wait (``include_deferred`` is off by default), so
+the pool limits *submits in flight*; turn ``include_deferred`` on to cap jobs rendering at once.
+
+Connection set-up and ``KLING_DOWNLOAD_DIR``: see ``kling_quickstart``. The template only uses fields
+every gateway accepts (no negative prompt, no tier), so any gateway works.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, task
+
+from airflow_provider_kling.operators.kling import KlingGenerateOperator
+
+#: The Asset ``kling_post_processing`` is scheduled on.
+MARKETING_RENDERS = Asset("kling://marketing-renders")
+TABLE = Path(__file__).resolve().parent / "assets" / "products.csv"
+DOWNLOAD_DIR = os.path.join(
+    os.environ.get("KLING_DOWNLOAD_DIR") or os.path.join(tempfile.gettempdir(), "kling-videos"), "marketing"
+)
+#: One look for every clip; the row fills in the product and the framing.
+PROMPT_TEMPLATE = (
+    "{framing} product commercial: {description}. Product name '{product}' stays readable. "
+    "Clean studio lighting, slow cinematic camera move, premium brand look, no people"
+)
+FRAMING = {
+    "16:9": "Wide landscape",
+    "9:16": "Vertical full-screen (stories/reels)",
+    "1:1": "Square social-feed",
+}
+
+with DAG(
+    dag_id="kling_marketing_renders",
+    description="Weekly product clips (product x aspect ratio) with Kling 2.6, announced as an Asset event",
+    schedule="@weekly",
+    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["kling", "example"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def read_table() -> list[dict[str, str]]:
+        """The prompt table as a list of rows (``product``, ``aspect_ratio``, ``description``)."""
+        import csv
+
+        with TABLE.open(newline="", encoding="utf-8") as fh:
+            rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+        bad = [row for row in rows if row["aspect_ratio"] not in FRAMING]
+        if bad:
+            raise ValueError(f"{TABLE.name}: unknown aspect_ratio in {bad}; allowed: {sorted(FRAMING)}")
+        return rows
+
+    @task
+    def build_prompts(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """One set of operator arguments per row (the keys must be operator parameters)."""
+        return [
+            {
+                "prompt": PROMPT_TEMPLATE.format(framing=FRAMING[row["aspect_ratio"]], **row),
+                "aspect_ratio": row["aspect_ratio"],
+            }
+            for row in rows
+        ]
+
+    rows = read_table()
+    render = KlingGenerateOperator.partial(
+        task_id="render",
+        kling_conn_id="kling_default",
+        pool="kling",
+        deferrable=True,
+        duration=5,
+        download_to=DOWNLOAD_DIR,
+        timeout=30 * 60,
+        retries=2,
+    ).expand_kwargs(build_prompts(rows))
+
+    @task(outlets=[MARKETING_RENDERS])
+    def publish(
+        rows: list[dict[str, str]], renders: list[dict[str, Any]], outlet_events: Any = None
+    ) -> list[dict[str, Any]]:
+        """Pair rows with renders (both in row order) and announce the videos on the Asset."""
+        videos = []
+        for row, result in zip(rows, renders, strict=True):
+            for item in result.get("downloads", []):
+                videos.append(
+                    {
+                        "product": row["product"],
+                        "aspect_ratio": row["aspect_ratio"],
+                        "path": item["path"],
+                        "url": item["url"],
+                        "sha256": item["sha256"],
+                        "size": item["size"],
+                        "task_id": result["task_id"],
+                    }
+                )
+        outlet_events[MARKETING_RENDERS].extra = {"videos": videos, "count": len(videos)}
+        print(f"Published {len(videos)} videos on {MARKETING_RENDERS.uri}")
+        return videos
+
+    publish(rows, render.output)
