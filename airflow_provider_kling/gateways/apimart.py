@@ -30,7 +30,6 @@ from airflow_provider_kling.exceptions import (
     KlingQuotaError,
     KlingRateLimitError,
     KlingServerError,
-    KlingTaskFailedError,
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.base import (
@@ -40,6 +39,7 @@ from airflow_provider_kling.gateways.base import (
     HttpResponse,
     decode_json,
     decode_json_or_none,
+    failure_by_wording,
     http_error,
     message_text,
     opt_int,
@@ -79,8 +79,6 @@ _POLICY_WORDS = re.compile(
 )
 #: balance/quota wording (OpenAI-compatible relays answer 403 ``insufficient_user_quota``)
 _QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re.IGNORECASE)
-#: a job-level failure that a later, identical submit may not hit
-_TRANSIENT_WORDS = re.compile(r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE)
 
 
 class ApimartGateway(Gateway):
@@ -215,15 +213,7 @@ class ApimartGateway(Gateway):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        if task.state is TaskState.CANCELLED:
-            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code or "cancelled")
-        signal = f"{task.error_code or ''} {message}"
-        if _POLICY_WORDS.search(signal):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        if _TRANSIENT_WORDS.search(signal):
-            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code, retryable=True)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+        return failure_by_wording(self.name, task, _POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -326,6 +327,36 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
     if unknown:
         allowed = ", ".join(sorted(caps.extra_fields)) or "none"
         raise bad(f"extra.{unknown[0]}", request.extra[unknown[0]], f"extra keys: {allowed}")
+
+
+#: job-failure wording that an identical later submit may not hit (worth an Airflow retry)
+TRANSIENT_FAILURE_WORDS = re.compile(
+    r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE
+)
+
+
+def failure_by_wording(
+    gateway: str,
+    task: VideoTask,
+    policy: re.Pattern[str],
+    transient: re.Pattern[str] = TRANSIENT_FAILURE_WORDS,
+) -> KlingError:
+    """Classify a failed job from its code and message, for gateways with no documented vocabulary.
+
+    Safety wording -> content policy (never retried); transient wording -> a generation failure that
+    a new job may survive; anything else -> a generation failure.
+    """
+    from airflow_provider_kling.exceptions import KlingContentPolicyError, KlingTaskFailedError
+
+    message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+    if task.state.value == "cancelled":
+        return KlingTaskFailedError(message, gateway=gateway, code=task.error_code or "cancelled")
+    signal = f"{task.error_code or ''} {message}"
+    if policy.search(signal):
+        return KlingContentPolicyError(message, gateway=gateway, code=task.error_code)
+    if transient.search(signal):
+        return KlingTaskFailedError(message, gateway=gateway, code=task.error_code, retryable=True)
+    return KlingTaskFailedError(message, gateway=gateway, code=task.error_code)
 
 
 def _is_remote(value: str) -> bool:

@@ -38,6 +38,7 @@ from airflow_provider_kling.gateways.base import (
     decode_json,
     decode_json_or_none,
     expect_dict,
+    failure_by_wording,
     http_error,
     message_text,
     opt_int,
@@ -91,8 +92,6 @@ _POLICY_WORDS = re.compile(
     r"sensitive|nsfw|prohibit|polic|violat|moderat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
     re.IGNORECASE,
 )
-#: a job-level failure that a later, identical submit may not hit
-_TRANSIENT_WORDS = re.compile(r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE)
 
 
 class KieGateway(Gateway):
@@ -215,15 +214,7 @@ class KieGateway(Gateway):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        if task.state is TaskState.CANCELLED:
-            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code or "cancelled")
-        signal = f"{task.error_code or ''} {message}"
-        if _POLICY_WORDS.search(signal):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        if _TRANSIENT_WORDS.search(signal):
-            return KlingTaskFailedError(message, gateway=self.name, code=task.error_code, retryable=True)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+        return failure_by_wording(self.name, task, _POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
