@@ -583,19 +583,40 @@ class KlingHook(BaseHook):
         parse: Callable[[HttpResponse], T],
         should_retry: Callable[[BaseException], bool],
     ) -> T:
+        """One call on the triggerer's hot path: the first attempt skips tenacity's set-up (~40 µs).
+
+        If it fails with something worth retrying, the shared policy takes over with that failure
+        replayed as its first attempt, so waits (``Retry-After``), attempt counts and logs are the
+        same as on the sync path.
+        """
         s = self.settings
         with self._scrubbing():
+            try:
+                return await self._asend(client, http, parse)
+            except KlingError as exc:
+                if not should_retry(exc) or s.max_retries < 1:
+                    raise
+                replay: KlingError | None = exc
             policy = retry_kwargs(s.max_retries + 1, should_retry, self._log_retry, self.retry_asleep)
             async for attempt in AsyncRetrying(**policy):
                 with attempt:
-                    req = build_httpx_request(client, s.base_url, http, self._auth_headers())
-                    try:
-                        resp = await client.send(req)
-                        await resp.aread()
-                    except httpx.TransportError as exc:
-                        raise transport_error(self.gateway.name, exc) from None
-                    return _parse(parse, to_response(resp))
+                    if replay is not None:
+                        failed, replay = replay, None
+                        raise failed
+                    return await self._asend(client, http, parse)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _asend(
+        self, client: httpx.AsyncClient, http: HttpRequest, parse: Callable[[HttpResponse], T]
+    ) -> T:
+        s = self.settings
+        req = build_httpx_request(client, s.base_url, http, self._auth_headers())
+        try:
+            resp = await client.send(req)
+            await resp.aread()
+        except httpx.TransportError as exc:
+            raise transport_error(self.gateway.name, exc) from None
+        return _parse(parse, to_response(resp))
 
     def _log_retry(self, state: Any) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
