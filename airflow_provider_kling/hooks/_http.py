@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from tenacity import (
@@ -105,36 +106,42 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
 @dataclass
 class _Entry:
     client: httpx.AsyncClient
+    session: aiohttp.ClientSession
+    timeout: aiohttp.ClientTimeout
     users: int = 0
 
 
 @dataclass
 class AsyncClientPool:
-    """One pooled ``httpx.AsyncClient`` per (event loop, connection settings), shared by every lease.
+    """One pooled client per (event loop, connection settings), shared by every lease.
 
     A thousand deferred Kling tasks in one triggerer poll through one client (one TLS context, one
-    aiohttp connection pool) instead of a thousand. The client is closed when its last lease ends;
-    leases end in ``finally`` blocks, so a cancelled trigger (triggerer shutdown) releases too.
-    Underneath is aiohttp's connector (``httpx-aiohttp``): at 100 ms server latency and thousands of
-    concurrent polls it stays cheap where httpx's own pool degrades (see ``docs/performance.md``).
+    connection pool) instead of a thousand. The client is built once per key (single flight: triggers
+    that start together wait for the first build instead of each loading a TLS context) and closed
+    when its last lease ends; leases end in ``finally`` blocks, so a cancelled trigger releases too.
+
+    The lease yields an ``httpx.AsyncClient`` (the hook's public async API stays httpx) whose
+    transport is aiohttp's connector (``httpx-aiohttp``). The hook's hot path sends status calls
+    straight through that same ``aiohttp.ClientSession`` (:meth:`aiohttp_session`), skipping httpx's
+    per-request URL, header, cookie and redirect handling: at thousands of polls a second that is
+    most of the CPU (see ``docs/performance.md``). ``max_connections`` bounds the pool: each TLS
+    connection holds a read buffer, and 64 keep up with 10,000 jobs polled every 10 s.
     """
 
-    max_connections: int = 256
+    max_connections: int = 64
     _entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
+    _building: dict[tuple[int, str], asyncio.Lock] = field(default_factory=dict)
 
     @contextlib.asynccontextmanager
     async def lease(self, key: str, verify: bool | str, timeout: float) -> AsyncIterator[httpx.AsyncClient]:
         loop_key = (id(asyncio.get_running_loop()), key)
         entry = self._entries.get(loop_key)
         if entry is None or entry.client.is_closed:
-            # Building the client loads a TLS context (CA bundle from disk): do it off the event loop.
-            client = await asyncio.to_thread(self._new_client, verify, timeout)
-            entry = self._entries.get(loop_key)
-            if entry is None or entry.client.is_closed:
-                entry = _Entry(client)
-                self._entries[loop_key] = entry
-            else:
-                await client.aclose()
+            async with self._building.setdefault(loop_key, asyncio.Lock()):
+                entry = self._entries.get(loop_key)
+                if entry is None or entry.client.is_closed:
+                    entry = await self._new_entry(verify, timeout)
+                    self._entries[loop_key] = entry
         entry.users += 1
         try:
             yield entry.client
@@ -142,20 +149,66 @@ class AsyncClientPool:
             entry.users -= 1
             if entry.users == 0 and self._entries.get(loop_key) is entry:
                 del self._entries[loop_key]
+                self._building.pop(loop_key, None)
                 await entry.client.aclose()
+                await entry.session.close()
 
     def active(self) -> int:
         """Number of open shared clients (for tests and benchmarks)."""
         return len(self._entries)
 
-    def _new_client(self, verify: bool | str, timeout: float) -> httpx.AsyncClient:
-        limits = httpx.Limits(
-            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+    def aiohttp_session(
+        self, client: httpx.AsyncClient
+    ) -> tuple[aiohttp.ClientSession, aiohttp.ClientTimeout] | None:
+        """The aiohttp session (and timeout) under a client this pool leased, else ``None``."""
+        for entry in self._entries.values():
+            if entry.client is client:
+                return entry.session, entry.timeout
+        return None
+
+    async def _new_entry(self, verify: bool | str, timeout: float) -> _Entry:
+        # Loading a TLS context reads the CA bundle from disk: do that off the event loop.
+        ssl_ctx = await asyncio.to_thread(ssl_context_for_aiohttp, verify)
+        connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=self.max_connections)
+        session = aiohttp.ClientSession(connector=connector)
+        client = httpx.AsyncClient(
+            transport=AiohttpTransport(client=session),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
-        transport = AiohttpTransport(verify=ssl_context(verify), limits=limits)
-        return httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        )
+        return _Entry(client, session, aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0)))
+
+
+def ssl_context_for_aiohttp(verify: bool | str) -> ssl.SSLContext | bool:
+    """aiohttp's ``ssl=``: a verifying context (system CAs or the given bundle), or ``False``."""
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context()
+
+
+async def aiohttp_send(
+    session: aiohttp.ClientSession,
+    timeout: aiohttp.ClientTimeout,
+    gateway: str,
+    method: str,
+    url: str,
+    *,
+    params: dict[str, str] | None,
+    json: Any,
+    headers: dict[str, str],
+) -> HttpResponse:
+    """One request straight through aiohttp, with transport failures mapped as :func:`transport_error`."""
+    try:
+        async with session.request(
+            method, url, params=params, json=json, headers=headers, timeout=timeout
+        ) as resp:
+            body = await resp.read()
+            return HttpResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
+    except aiohttp.ClientConnectorError as exc:  # the connection was never made: nothing was sent
+        raise KlingServerError(f"ConnectError: {exc}", gateway=gateway, request_rejected=True) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise KlingServerError(f"{type(exc).__name__}: {exc}".rstrip(": "), gateway=gateway) from None
 
 
 #: Process-wide pool; entries are per event loop, so tests with fresh loops get fresh clients.

@@ -55,6 +55,7 @@ from airflow_provider_kling.gateways.base import (
 )
 from airflow_provider_kling.hooks._http import (
     ASYNC_POOL,
+    aiohttp_send,
     build_httpx_request,
     is_transient,
     retry_kwargs,
@@ -610,6 +611,20 @@ class KlingHook(BaseHook):
         self, client: httpx.AsyncClient, http: HttpRequest, parse: Callable[[HttpResponse], T]
     ) -> T:
         s = self.settings
+        shared = ASYNC_POOL.aiohttp_session(client) if http.files is None else None
+        if shared is not None:  # the triggerer's hot path: straight through the pooled aiohttp session
+            session, timeout = shared
+            response = await aiohttp_send(
+                session,
+                timeout,
+                self.gateway.name,
+                http.method,
+                f"{s.base_url}{http.path}",
+                params=dict(http.params) if http.params else None,
+                json=http.json,
+                headers={**http.headers, **self._auth_headers(), "Accept": "application/json"},
+            )
+            return _parse(parse, response)
         req = build_httpx_request(client, s.base_url, http, self._auth_headers())
         try:
             resp = await client.send(req)

@@ -146,3 +146,36 @@ def test_async_pool_transport_is_aiohttp(emulator: EmulatorServer) -> None:
             return type(client._transport)
 
     assert asyncio.run(check()).__name__ == "AiohttpTransport"
+
+
+async def test_pooled_fast_path_maps_transport_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the shared aiohttp session: a refused connection is a retryable, never-sent error."""
+    import socket
+
+    from airflow_provider_kling.exceptions import KlingServerError
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = connection(f"http://127.0.0.1:{port}", "apixo", max_retries=0)
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DOWN", json.dumps(conn))
+    hook = KlingHook("kling_down")
+    settings = await hook.aresolve()
+    async with ASYNC_POOL.lease(hook.pool_key, settings.verify, settings.timeout) as client:
+        assert ASYNC_POOL.aiohttp_session(client) is not None
+        with pytest.raises(KlingServerError) as info:
+            await hook.aget_task("t1", client=client)
+    assert info.value.request_rejected and info.value.retryable
+
+
+async def test_concurrent_leases_build_one_client(emulator: EmulatorServer) -> None:
+    clients = []
+
+    async def lease_once() -> None:
+        async with ASYNC_POOL.lease("single-flight", True, 5.0) as client:
+            clients.append(client)
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(lease_once() for _ in range(20)))
+    assert len({id(c) for c in clients}) == 1
+    assert ASYNC_POOL.active() == 0
