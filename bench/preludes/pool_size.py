@@ -1,7 +1,7 @@
 """What-if for ``trigger_scale.py --prelude``: another size of the triggerer's shared connection pool.
 
 ``KLING_BENCH_POOL=<n>`` in the environment sets ``ASYNC_POOL.max_connections`` (the provider's
-default is 64) before any trigger runs. The pool bounds concurrent status calls: with a round trip of
+default is 128) before any trigger runs. The pool bounds concurrent status calls: with a round trip of
 R seconds it serves at most about n / R calls per second (64 at 100 ms: ~640/s, i.e. 3,200 jobs at a
 5 s interval), and each TLS connection it keeps holds a 256 KiB read buffer in asyncio's SSL protocol.
 
