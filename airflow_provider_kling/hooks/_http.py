@@ -10,11 +10,9 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     RetryCallState,
     retry_if_exception,
@@ -25,6 +23,9 @@ from tenacity import (
 
 from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingServerError
 from airflow_provider_kling.gateways.base import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:  # aiohttp is for the triggerer's async path only: workers never pay its ~150 ms import
+    import aiohttp
 
 #: ``Retry-After`` longer than this is capped (we would rather fail and let Airflow retry later).
 RETRY_AFTER_CAP = 60.0
@@ -169,8 +170,12 @@ class AsyncClientPool:
         return None
 
     async def _new_entry(self, verify: bool | str, timeout: float) -> _Entry:
-        # Loading a TLS context reads the CA bundle from disk: do that off the event loop.
-        ssl_ctx = await asyncio.to_thread(ssl_context_for_aiohttp, verify)
+        # Loading a TLS context reads the CA bundle from disk, and the first build imports aiohttp:
+        # both block, so both run off the event loop.
+        ssl_ctx = await asyncio.to_thread(_load_aiohttp_and_ssl, verify)
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=self.max_connections)
         session = aiohttp.ClientSession(connector=connector)
         client = httpx.AsyncClient(
@@ -178,6 +183,13 @@ class AsyncClientPool:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
         return _Entry(client, session, aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0)))
+
+
+def _load_aiohttp_and_ssl(verify: bool | str) -> ssl.SSLContext | bool:
+    import aiohttp  # noqa: F401 - imported here (in a thread) so the event loop never waits for it
+    import httpx_aiohttp  # noqa: F401
+
+    return ssl_context_for_aiohttp(verify)
 
 
 def ssl_context_for_aiohttp(verify: bool | str) -> ssl.SSLContext | bool:
@@ -201,6 +213,8 @@ async def aiohttp_send(
     headers: dict[str, str],
 ) -> HttpResponse:
     """One request straight through aiohttp, with transport failures mapped as :func:`transport_error`."""
+    import aiohttp  # already loaded by the pool that made ``session``: a dict lookup
+
     try:
         async with session.request(
             method, url, params=params, json=json, headers=headers, timeout=timeout

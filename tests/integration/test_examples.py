@@ -367,3 +367,27 @@ def test_post_processing_of_videos_given_in_the_run_conf(
     assert dr.state == DagRunState.SUCCESS
     assert xcom(tis["collect_videos"]) == videos
     check_post_processing(tis, videos, root)
+
+
+def test_the_worker_path_does_not_load_aiohttp() -> None:
+    """A worker's ``execute()`` (submit, then defer) imports the hook and the trigger class, never aiohttp.
+
+    aiohttp is the triggerer's transport and costs ~150 ms to import, paid by every task start on a
+    worker if the hook loaded it; the triggerer loads it (in a thread) when it builds its shared client.
+    """
+    code = """
+import json, sys
+import airflow.sdk
+import airflow_provider_kling.operators.kling
+import airflow_provider_kling.hooks.kling
+import airflow_provider_kling.sensors.kling
+import airflow_provider_kling.triggers.kling
+print(json.dumps(sorted(sys.modules)))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = {m.split(".")[0] for m in json.loads(out.stdout.strip().splitlines()[-1])}
+    assert "airflow_provider_kling" in loaded
+    assert not loaded & {"aiohttp", "httpx_aiohttp", "av", "fastapi", "uvicorn"}
