@@ -230,6 +230,7 @@ def rnd(value: float | None, digits: int = 3) -> float | None:
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """``bench/results/<name>.json`` (the latest run of that script)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    data.setdefault("git_at_end", _git_state())
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

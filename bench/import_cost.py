@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", default="import_cost")
     args = p.parse_args(argv)
     started = time.time()
+    machine = machine_info()
     for module in MODULES.values():  # warm-up: bytecode, file cache
         probe(module)
     samples: dict[str, list[dict[str, float]]] = {k: [] for k in MODULES}
@@ -152,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
             f"airflow.sdk itself {summary[key]['median_sdk_ms']} ms"
         )
     diff = summary["kling"]["median_ms_over_sdk"] - summary["dbt_cloud"]["median_ms_over_sdk"]
+    ours = summary["kling"]["median_ms_over_sdk"]
     target = {
-        "target": f"kling operator import <= dbt Cloud's + {TARGET_MS:g} ms (both over airflow.sdk)",
-        "value_ms": rnd(diff, 1),
-        "met": diff <= TARGET_MS,
+        "target": f"kling operator import <= +{TARGET_MS:g} ms over airflow.sdk",
+        "value_ms": ours,
+        "met": ours <= TARGET_MS,
     }
-    print(f"difference kling - dbt Cloud: {diff:+.1f} ms -> {verdict(target['met'])}")
+    print(f"difference kling - dbt Cloud: {diff:+.1f} ms")
+    print(f"target: {target['target']}: +{ours} ms -> {verdict(target['met'])}")
     heavy = {key: heavy_modules(module) for key, module in MODULES.items()}
     for key, h in heavy.items():
         print(
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {row['cumulative_ms']:8.2f} ms cumulative {row['self_ms']:7.2f} self  {row['module']}")
     data = {
         "script": "import_cost",
-        "machine": machine_info(),
+        "machine": machine,
         "started": started,
         "runs": args.runs,
         "summary": summary,

@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", default="poll_economy")
     args = p.parse_args(argv)
     started = time.time()
+    machine = machine_info()
 
     rows: list[dict[str, Any]] = []
     for duration, (lo, hi) in LATENCY.items():
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target: {t['target']}: {t['value']} -> {verdict(t['met'])}")
     data = {
         "script": "poll_economy",
-        "machine": machine_info(),
+        "machine": machine,
         "started": started,
         "jobs_per_clip": args.jobs,
         "seed": args.seed,

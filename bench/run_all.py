@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import BENCH, REPO, RESULTS, machine_info, read_result, rnd, verdict, write_result
 
-SCRIPTS = ("poll_economy", "import_cost", "trigger_scale", "worker_slots")
-QUICK_ARGS = {
-    "poll_economy": ["--jobs", "5000"],
-    "import_cost": ["--runs", "9"],
-    "trigger_scale": ["--quick"],
-    "worker_slots": ["--quick"],
+#: name -> (script, arguments of the full run, arguments of the quick run or None to skip it)
+STEPS: dict[str, tuple[str, list[str], list[str] | None]] = {
+    "poll_economy": ("poll_economy", [], ["--jobs", "5000"]),
+    "import_cost": ("import_cost", [], ["--runs", "9"]),
+    "trigger_scale": ("trigger_scale", [], ["--quick"]),
+    "worker_slots": ("worker_slots", [], ["--quick"]),
 }
+SCRIPTS = tuple(STEPS)
 PLOT = REPO / "docs" / "img" / "performance.png"
 
 
@@ -168,23 +169,32 @@ def markdown(combined: dict[str, Any]) -> str:
         out += ["", f"{t['target']}: {_fmt(t['value_ms'])} ms -> {verdict(t['met'])}", ""]
     ws = res.get("worker_slots")
     if ws:
+        out += _worker_slots_md("worker_slots", ws)
+    return "\n".join(out) + "\n"
+
+
+def _worker_slots_md(title: str, ws: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    if ws:
         out += [
-            "### worker_slots",
+            f"### {title}",
             "",
-            "| mode | N | latency s | makespan s | ratio | first-to-last submit s | last ready to end s |",
-            "|---|---|---|---|---|---|---|",
+            "| mode | N | latency s | makespan s | ÷ latency | ÷ 1-job makespan | first-to-last task start s "
+            "| first-to-last submit s | last ready to end s |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in ws["runs"]:
             note = f" (extrapolated from {r['extrapolated_from_n']})" if "extrapolated_from_n" in r else ""
             out.append(
                 f"| {r['mode']} | {r['n']} | {_fmt(r.get('latency_s'))} | {_fmt(r.get('makespan_s'))}{note} "
-                f"| {_fmt(r.get('ratio'))} | {_fmt(r.get('first_to_last_submit_s'))} "
+                f"| {_fmt(r.get('ratio'))} | {_fmt(r.get('ratio_vs_one'))} "
+                f"| {_fmt(r.get('first_to_last_start_s'))} | {_fmt(r.get('first_to_last_submit_s'))} "
                 f"| {_fmt(r.get('last_ready_to_end_s'))} |"
             )
         out += ["", "| target | value | met |", "|---|---|---|"]
         out += [f"| {t['target']} | {_fmt(t['value'])} | {verdict(t['met'])} |" for t in ws["targets"]]
         out.append("")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def report(suffix: str) -> dict[str, Any]:
@@ -214,19 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     status: dict[str, Any] = {}
     if not args.report_only:
         for name in args.only or SCRIPTS:
-            cmd = [sys.executable, str(BENCH / f"{name}.py"), "--output", f"{name}{suffix}"]
-            if args.quick:
-                cmd += QUICK_ARGS[name]
+            script, full_args, quick_args = STEPS[name]
+            if args.quick and quick_args is None:
+                continue
+            cmd = [sys.executable, str(BENCH / f"{script}.py"), "--output", f"{name}{suffix}"]
+            cmd += quick_args if args.quick else full_args
             print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
             t0 = time.time()
             rc = subprocess.call(cmd, cwd=str(REPO))
             status[name] = {"returncode": rc, "wall_s": rnd(time.time() - t0, 1)}
             print(f"=== {name}: exit {rc} after {status[name]['wall_s']} s", flush=True)
     combined = report(suffix)
-    print(
-        f"\nwrote bench/results/latest{suffix}.json"
-        + (f" and {combined['plot']}" if combined.get("plot") else "")
-    )
+    plot_note = f" and {combined['plot']}" if combined.get("plot") else ""
+    print(f"\nwrote bench/results/latest{suffix}.json, latest{suffix}.md{plot_note}")
     failed = [k for k, v in status.items() if v["returncode"] != 0]
     if failed:
         print(f"failed: {', '.join(failed)}")

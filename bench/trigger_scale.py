@@ -703,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="kling-bench-logs-"))
     print(f"trigger_scale: N={ns} delays={args.delays} kinds={args.kinds}; logs in {log_dir}", flush=True)
     started = time.time()
+    machine = machine_info()  # at the start: the git state of the provider being measured
     runs: list[dict[str, Any]] = []
     for delay in args.delays:
         for n in ns:
@@ -733,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs)
     data = {
         "script": "trigger_scale",
-        "machine": machine_info(),
+        "machine": machine,
         "started": started,
         "wall_s": rnd(time.time() - started, 1),
         "route": {"kling": f"APIXO {APIXO_STATUS}", "anchor": f"APIXO {APIXO_STATUS} (404) + {KLING_STATUS}"},

@@ -3,10 +3,16 @@
 A real Airflow 3 deployment (``tests/e2e/harness.py``: api-server, scheduler, dag-processor and
 triggerer as separate processes, ``LocalExecutor`` with ``[core] parallelism=2``, SQLite) runs the DAGs
 of ``bench/dags/kling_bench_worker_slots.py`` against the emulator (a separate process), every job
-taking the same ``--latency`` seconds. Reported per run: makespan (first render task start to last
-render task end) divided by one job's latency. Deferrable renders give their slot back while the job
-runs, so N jobs should take about one latency; in-worker renders hold a slot each, so N jobs take
-about N / 2 latencies.
+taking the same ``--latency`` seconds (default 60: a 5 s clip takes 50-70 s at the vendors). Reported
+per run: makespan (first render task start to last render task end) divided by one job's latency
+(``ratio``), and divided by the makespan of the same mode's 1-job run (``ratio_vs_one``: what N jobs
+cost over one job through the same Airflow). Deferrable renders give their slot back while the job
+runs, so N jobs should take about one latency plus the time 2 slots need to start N tasks; in-worker
+renders hold a slot each, so N jobs take about N / 2 latencies.
+
+Modes: ``deferrable`` and ``in_worker`` (the provider), and ``floor``, the anchor: the same mapped
+task shape with an operator that only defers to Airflow's ``TimeDeltaTrigger`` and resumes, so its
+makespan is what Airflow itself needs to start, defer and resume N tasks on 2 slots.
 
 The connection's ``first_poll_delay`` is ``latency - 5`` s (the provider's idea of "the earliest
 plausible finish") and the interval the default 5 s, so detection adds ~0-5 s to every job in both
@@ -18,14 +24,15 @@ and marked as such.
 
 Usage::
 
-    uv run --group bench python bench/worker_slots.py                # 20 and 100 jobs, 30 s
-    uv run --group bench python bench/worker_slots.py --quick        # 20 deferrable, 10 in-worker, 20 s
-    uv run --group bench python bench/worker_slots.py --latency 60 --modes deferrable
+    uv run --group bench python bench/worker_slots.py                # 1, 20 and 100 jobs of 60 s
+    uv run --group bench python bench/worker_slots.py --quick        # 20 jobs (10 in-worker) of 20 s
+    uv run --group bench python bench/worker_slots.py --latency 30 --modes deferrable floor
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -41,7 +48,11 @@ sys.path.insert(0, str(BENCH.parent))
 from benchlib import loadavg, machine_info, rnd, verdict, write_result  # noqa: E402
 
 DAGS = BENCH / "dags"
-DAG_IDS = {"deferrable": "kling_bench_slots_deferrable", "in_worker": "kling_bench_slots_in_worker"}
+DAG_IDS = {
+    "deferrable": "kling_bench_slots_deferrable",
+    "floor": "kling_bench_slots_floor",
+    "in_worker": "kling_bench_slots_in_worker",
+}
 PARALLELISM = 2
 TARGET_RATIO = 1.3
 API_KEY = "bench-api-key"
@@ -64,6 +75,20 @@ def _ts(value: str | None) -> float | None:
     if not value:
         return None
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _task_starts(airflow: Any, dag_id: str, run_id: str) -> list[float]:
+    """When each mapped render's first try began running: the first line of its task log."""
+    base = Path(airflow.logs_folder) / f"dag_id={dag_id}" / f"run_id={run_id}" / "task_id=render"
+    starts = []
+    for log in base.glob("map_index=*/attempt=1.log"):
+        with log.open() as fh:
+            first = fh.readline()
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            ts = _ts(json.loads(first)["timestamp"])
+            if ts is not None:
+                starts.append(ts)
+    return sorted(starts)
 
 
 def run_one(
@@ -95,6 +120,7 @@ def run_one(
     after = emulator.counters()
     jobs = [j for j in emulator.jobs() if float(j["created"]) >= t0 - 1]
     created = sorted(float(j["created"]) for j in jobs)
+    task_starts = _task_starts(airflow, dag_id, run_id)
     makespan = (max(ends) - min(starts)) if starts and ends else None
     run_makespan = None
     if run.get("start_date") and run.get("end_date"):
@@ -115,6 +141,8 @@ def run_one(
         "submits": submits,
         "status_calls": polls,
         "status_calls_per_job": rnd(polls / n, 2),
+        "first_to_last_start_s": rnd(task_starts[-1] - task_starts[0], 1) if task_starts else None,
+        "task_starts_logged": len(task_starts),
         "first_to_last_submit_s": rnd(created[-1] - created[0], 1) if created else None,
         "last_ready_to_end_s": rnd(max(ends) - (created[-1] + latency), 1) if created and ends else None,
         "peak_deferred": peak_deferred,
@@ -126,23 +154,24 @@ def run_one(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--latency", type=float, help="seconds every emulator job takes (default 30; quick 20)")
-    p.add_argument("--counts", type=int, nargs="+", help="mapped jobs per run (default 20 100)")
-    p.add_argument("--modes", nargs="+", choices=sorted(DAG_IDS), default=["deferrable", "in_worker"])
+    p.add_argument("--latency", type=float, help="seconds every emulator job takes (default 60; quick 20)")
+    p.add_argument("--counts", type=int, nargs="+", help="mapped jobs per run (default 1 20 100; quick 20)")
+    p.add_argument("--modes", nargs="+", choices=list(DAG_IDS), default=list(DAG_IDS))
     p.add_argument(
         "--in-worker-max",
         type=int,
         default=20,
         help="measure in-worker runs up to this many jobs; larger counts are extrapolated (default 20)",
     )
-    p.add_argument("--quick", action="store_true", help="20 deferrable and 10 in-worker jobs of 20 s")
+    p.add_argument("--quick", action="store_true", help="20 jobs (10 in-worker) of 20 s, every mode")
     p.add_argument("--output", default="worker_slots")
     args = p.parse_args(argv)
-    latency = args.latency or (20.0 if args.quick else 30.0)
-    counts = args.counts or ([20] if args.quick else [20, 100])
+    latency = args.latency or (20.0 if args.quick else 60.0)
+    counts = args.counts or ([20] if args.quick else [1, 20, 100])
     in_worker_max = 10 if args.quick and args.in_worker_max == 20 else args.in_worker_max
     harness = _harness()
     started = time.time()
+    machine = machine_info()
     runs: list[dict[str, Any]] = []
     first_delay = max(0.0, latency - 5.0)
     conn = {
@@ -197,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
                         "ratio": rnd(makespan / latency, 2),
                     }
                 )
+    for r in runs:  # N jobs over 1 job through the same Airflow, where the 1-job run was measured
+        one = next((x for x in runs if x["mode"] == r["mode"] and x["n"] == 1 and x.get("makespan_s")), None)
+        if one is not None and r.get("makespan_s"):
+            r["ratio_vs_one"] = rnd(r["makespan_s"] / one["makespan_s"], 2)
     targets = []
-    for n in counts:
+    for n in (c for c in counts if c > 1):
         r = next((x for x in runs if x["mode"] == "deferrable" and x["n"] == n and x.get("ratio")), None)
         targets.append(
             {
@@ -209,20 +242,22 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print(
-        f"{'mode':11} {'N':>4} {'latency':>7} {'makespan':>9} {'ratio':>6} {'submits spread':>14} {'tail':>6}"
+        f"{'mode':11} {'N':>4} {'latency':>7} {'makespan':>9} {'ratio':>6} {'vs 1':>5} "
+        f"{'starts spread':>13} {'submits spread':>14} {'tail':>6}"
     )
     for r in runs:
         note = f" (extrapolated from {r['extrapolated_from_n']})" if "extrapolated_from_n" in r else ""
         print(
             f"{r['mode']:11} {r['n']:>4} {r['latency_s']:>7g} {r.get('makespan_s')!s:>9} "
-            f"{r.get('ratio')!s:>6} "
-            f"{r.get('first_to_last_submit_s')!s:>14} {r.get('last_ready_to_end_s')!s:>6}{note}"
+            f"{r.get('ratio')!s:>6} {r.get('ratio_vs_one', '-')!s:>5} "
+            f"{r.get('first_to_last_start_s')!s:>13} {r.get('first_to_last_submit_s')!s:>14} "
+            f"{r.get('last_ready_to_end_s')!s:>6}{note}"
         )
     for t in targets:
         print(f"target: {t['target']}: {t['value']} -> {verdict(t['met'])}")
     data = {
         "script": "worker_slots",
-        "machine": machine_info(),
+        "machine": machine,
         "started": started,
         "wall_s": rnd(time.time() - started, 1),
         "parallelism": PARALLELISM,
