@@ -19,7 +19,7 @@ help:
 	@echo "make demo   - render a video on the local emulator and print the MP4 path"
 	@echo "make test   - lint, type-check, build the docs and run the whole test suite"
 	@echo "make docs   - serve the documentation at http://127.0.0.1:8000"
-	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
+	@echo "make bench  - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -53,7 +53,7 @@ docs: install
 
 bench: install
 	$(UV) sync --locked --group bench
-	$(UV) run --locked --group bench python bench/run_all.py
+	$(UV) run --locked --group bench python bench/run_all.py $(BENCH_ARGS)
 	@touch .venv/.synced
 
 clean:
