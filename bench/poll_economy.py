@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -51,30 +52,16 @@ TARGET_MEDIAN_LAG = 5.0
 PollTimes = Callable[[random.Random, float], Iterator[float]]
 
 
-def provider_deferrable(duration: int) -> PollTimes:
+def provider(duration: int, *, deferrable: bool) -> PollTimes:
+    """The default ``PollSchedule``: the trigger starts at ``not_before = started + first_delay``, the
+    in-worker wait at ``delay(0)`` (jittered); both then wait ``delay(1)``, ``delay(2)``, ..."""
     schedule = PollSchedule.for_duration(duration)
 
     def times(rng: random.Random, rtt: float) -> Iterator[float]:
-        t = schedule.first_delay  # not_before = started + schedule.first_delay
-        polls = 0
-        while True:
+        t = schedule.first_delay if deferrable else schedule.delay(0, rng)
+        for polls in itertools.count(1):
             yield t
-            polls += 1
             t += rtt + schedule.delay(polls, rng)
-
-    return times
-
-
-def provider_in_worker(duration: int) -> PollTimes:
-    schedule = PollSchedule.for_duration(duration)
-
-    def times(rng: random.Random, rtt: float) -> Iterator[float]:
-        attempt = 0
-        t = schedule.delay(attempt, rng)
-        while True:
-            yield t
-            attempt += 1
-            t += rtt + schedule.delay(attempt, rng)
 
     return times
 
@@ -138,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed * 1000 + duration)
         latencies = [rng.uniform(lo, hi) for _ in range(args.jobs)]
         strategies: dict[str, PollTimes] = {
-            "provider (deferrable)": provider_deferrable(duration),
-            "provider (in-worker)": provider_in_worker(duration),
+            "provider (deferrable)": provider(duration, deferrable=True),
+            "provider (in-worker)": provider(duration, deferrable=False),
             "fixed 5 s": fixed(5.0),
             "Runware SDK backoff": runware_sdk,
         }

@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import BENCH, REPO, RESULTS, machine_info, read_result, rnd, verdict, write_result
 
-#: name -> (script, arguments of the full run, arguments of the quick run or None to skip it)
-STEPS: dict[str, tuple[str, list[str], list[str] | None]] = {
-    "poll_economy": ("poll_economy", [], ["--jobs", "5000"]),
-    "import_cost": ("import_cost", [], ["--runs", "9"]),
-    "trigger_scale": ("trigger_scale", [], ["--quick"]),
-    "worker_slots": ("worker_slots", [], ["--quick"]),
+#: script -> its arguments in a quick run
+QUICK_ARGS = {
+    "poll_economy": ["--jobs", "5000"],
+    "import_cost": ["--runs", "9"],
+    "trigger_scale": ["--quick"],
+    "worker_slots": ["--quick"],
 }
-SCRIPTS = tuple(STEPS)
+SCRIPTS = tuple(QUICK_ARGS)
 PLOT = REPO / "docs" / "img" / "performance.png"
 
 
@@ -131,10 +131,7 @@ def markdown(combined: dict[str, Any]) -> str:
                 f"| {_fmt(row['kling_kib_per_job'])} "
                 f"| {_fmt(row['anchor_kib_per_job'])} |"
             )
-        out += ["", "| target | value | met |", "|---|---|---|"]
-        for t in ts["summary"]["targets"]:
-            out.append(f"| {t['target']} | {_fmt(t['value'])} | {verdict(t['met'])} |")
-        out.append("")
+        out += _targets_md(ts["summary"]["targets"])
     pe = res.get("poll_economy")
     if pe:
         out += [
@@ -149,9 +146,7 @@ def markdown(combined: dict[str, Any]) -> str:
                 f"| {_fmt(r['calls_p95'])} | {_fmt(r['calls_max'])} | {_fmt(r['lag_median_s'])} "
                 f"| {_fmt(r['lag_p95_s'])} | {_fmt(r['lag_max_s'])} |"
             )
-        out += ["", "| target | value | met |", "|---|---|---|"]
-        out += [f"| {t['target']} | {_fmt(t['value'])} | {verdict(t['met'])} |" for t in pe["targets"]]
-        out.append("")
+        out += _targets_md(pe["targets"])
     ic = res.get("import_cost")
     if ic:
         out += [
@@ -169,15 +164,8 @@ def markdown(combined: dict[str, Any]) -> str:
         out += ["", f"{t['target']}: {_fmt(t['value_ms'])} ms -> {verdict(t['met'])}", ""]
     ws = res.get("worker_slots")
     if ws:
-        out += _worker_slots_md("worker_slots", ws)
-    return "\n".join(out) + "\n"
-
-
-def _worker_slots_md(title: str, ws: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    if ws:
         out += [
-            f"### {title}",
+            "### worker_slots",
             "",
             "| mode | N | latency s | makespan s | ÷ latency | ÷ 1-job makespan | first-to-last task start s "
             "| first-to-last submit s | last ready to end s |",
@@ -191,10 +179,13 @@ def _worker_slots_md(title: str, ws: dict[str, Any]) -> list[str]:
                 f"| {_fmt(r.get('first_to_last_start_s'))} | {_fmt(r.get('first_to_last_submit_s'))} "
                 f"| {_fmt(r.get('last_ready_to_end_s'))} |"
             )
-        out += ["", "| target | value | met |", "|---|---|---|"]
-        out += [f"| {t['target']} | {_fmt(t['value'])} | {verdict(t['met'])} |" for t in ws["targets"]]
-        out.append("")
-    return out
+        out += _targets_md(ws["targets"])
+    return "\n".join(out) + "\n"
+
+
+def _targets_md(targets: list[dict[str, Any]]) -> list[str]:
+    rows = [f"| {t['target']} | {_fmt(t['value'])} | {verdict(t['met'])} |" for t in targets]
+    return ["", "| target | value | met |", "|---|---|---|", *rows, ""]
 
 
 def report(suffix: str) -> dict[str, Any]:
@@ -224,11 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     status: dict[str, Any] = {}
     if not args.report_only:
         for name in args.only or SCRIPTS:
-            script, full_args, quick_args = STEPS[name]
-            if args.quick and quick_args is None:
-                continue
-            cmd = [sys.executable, str(BENCH / f"{script}.py"), "--output", f"{name}{suffix}"]
-            cmd += quick_args if args.quick else full_args
+            cmd = [sys.executable, str(BENCH / f"{name}.py"), "--output", f"{name}{suffix}"]
+            cmd += QUICK_ARGS[name] if args.quick else []
             print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
             t0 = time.time()
             rc = subprocess.call(cmd, cwd=str(REPO))

@@ -18,6 +18,7 @@ import jwt
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+from tests.helpers import wait_until
 
 ACCESS_KEY = "emulator-access-key"
 SECRET_KEY = "emulator-secret-key-for-local-tests-only"
@@ -42,15 +43,8 @@ BEARER = {"Authorization": "Bearer test-key"}
 
 
 def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-    """Call ``fetch`` until ``done(result)``; short waits between calls, a hard deadline overall."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fetch()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last result: {result!r}")
-        time.sleep(0.05)
+    """:func:`tests.helpers.wait_until` with this package's shorter deadline and waits."""
+    return wait_until(fetch, done, timeout=timeout, interval=0.05)
 
 
 def probe_mp4(data: bytes) -> dict[str, Any]:

@@ -10,8 +10,7 @@ import hashlib
 import http.server
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,39 +26,11 @@ from airflow_provider_kling.exceptions import (
 )
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from tests.helpers import probe_video, wait_until
 
 pytestmark = pytest.mark.usefixtures("emulator")
 
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
-
-
-def probe_video(source: str | Path | Any) -> dict[str, Any]:
-    """Duration, size and streams of a video file (path or binary file object), decoded with PyAV."""
-    import av
-
-    with av.open(source if not isinstance(source, Path) else str(source)) as container:
-        video = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(video=0))
-        return {
-            "duration": None if container.duration is None else float(container.duration / av.time_base),
-            "width": video.codec_context.width,
-            "height": video.codec_context.height,
-            "codec": video.codec_context.name,
-            "audio": len(container.streams.audio),
-            "frames": frames,
-        }
-
-
-def wait_until(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
-    """Call ``fetch`` until ``done(result)``, with short waits and a hard deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fetch()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done within {timeout}s; last: {result!r}")
-        time.sleep(0.1)
 
 
 def sha256(path: Path) -> str:

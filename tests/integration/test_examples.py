@@ -24,9 +24,9 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.hooks.kling import KlingHook
 from tests.conftest import DAGS, REPO, load_dag_module
+from tests.helpers import probe_video, wait_until
 from tests.integration.conftest import connection, counters
 from tests.integration.dagrun import xcom
-from tests.integration.test_downloads import probe_video, wait_until
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
 

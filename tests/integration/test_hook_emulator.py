@@ -25,8 +25,8 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskState, VideoTask
 from tests.conftest import REPO
+from tests.helpers import probe_video, wait_until
 from tests.integration.conftest import GATEWAYS, connection
-from tests.integration.test_downloads import probe_video, wait_until
 
 IMAGE = str(REPO / "example_dags" / "assets" / "product.png")
 SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
