@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_kling import __version__
-
-_GATEWAYS = ["kling", "rivya", "runware", "apixo", "apimart", "kie"]
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -48,7 +47,11 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "gateway": {
                         "label": "Gateway",
-                        "schema": {"type": ["string", "null"], "enum": _GATEWAYS, "default": "kling"},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": list(GATEWAY_NAMES),
+                            "default": "kling",
+                        },
                         "description": "kling (official API), rivya, runware, apixo, apimart "
                         "(any APIMart-compatible host) or kie (Apikley and kie.ai).",
                     },

@@ -16,11 +16,6 @@ Duration = Literal[5, 10]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
 Tier = Literal["std", "pro"]
 
-#: The values the normalized model allows, used in error messages.
-DURATIONS: tuple[int, ...] = (5, 10)
-ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
-TIERS: tuple[str, ...] = ("std", "pro")
-
 
 class TaskState(str, enum.Enum):
     """Normalized job state. Gateways map their own vocabulary onto these five values."""
@@ -34,6 +29,11 @@ class TaskState(str, enum.Enum):
     @property
     def is_terminal(self) -> bool:
         return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED)
+
+    @property
+    def is_failed(self) -> bool:
+        """Ended without a video (failed or cancelled): a new job is needed, not this one."""
+        return self in (TaskState.FAILED, TaskState.CANCELLED)
 
 
 class VideoRequest(BaseModel):

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any
 
 #: Access key / secret key pair the emulator accepts for the official Kling API by default.
 DEFAULT_KLING_ACCESS_KEY = "emulator-access-key"
@@ -79,12 +78,3 @@ class EmulatorConfig:
         from .faults import validate_server_faults
 
         self.faults = validate_server_faults(self.faults)
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> EmulatorConfig:
-        """Build a config from a plain mapping, ignoring ``None`` values (handy for CLIs)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown emulator config field(s): {sorted(unknown)}")
-        return cls(**{k: v for k, v in values.items() if v is not None})

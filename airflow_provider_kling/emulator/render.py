@@ -144,7 +144,6 @@ class VideoCache:
         self.fps = fps
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.renders = 0
 
     def path_for(self, prompt: str, duration: float, aspect: str, sound: bool) -> Path:
         return self.cache_dir / f"{render_key(prompt, duration, aspect, sound, self.fps)}.mp4"
@@ -159,6 +158,4 @@ class VideoCache:
         with lock:
             if not path.exists():
                 render_video(path, prompt, duration, aspect, sound, self.fps)
-                with self._guard:
-                    self.renders += 1
         return path

@@ -90,10 +90,6 @@ class Job:
             return self.started_at
         return self.created
 
-    @property
-    def terminal(self) -> bool:
-        return self.phase() in ("succeeded", "failed")
-
     def describe(self) -> dict[str, Any]:
         """Debug view (``GET /_emulator/jobs/{id}``)."""
         return {

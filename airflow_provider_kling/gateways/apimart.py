@@ -33,6 +33,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.base import (
+    POLICY_WORDS,
     Capabilities,
     Gateway,
     HttpRequest,
@@ -71,12 +72,8 @@ _STATES = {
     "canceled": TaskState.CANCELLED,
 }
 
-#: a content-safety refusal, in an error message/type/code. ``content`` must not be the header name.
-_POLICY_WORDS = re.compile(
-    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|inappropriate"
-    r"|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
-    re.IGNORECASE,
-)
+#: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
+_POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
 #: balance/quota wording (OpenAI-compatible relays answer 403 ``insufficient_user_quota``)
 _QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re.IGNORECASE)
 
@@ -190,7 +187,7 @@ class ApimartGateway(Gateway):
         expiry = [t for t in (*expires, timestamp(data.get("expires_at"))) if t is not None]
         error_code: str | None = None
         error_message: str | None = None
-        if state in (TaskState.FAILED, TaskState.CANCELLED):
+        if state.is_failed:
             error_code, error_message = _error_fields(data.get("error"))
             error_message = (
                 error_message

@@ -28,6 +28,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.base import (
+    POLICY_WORDS,
     Capabilities,
     Gateway,
     HttpRequest,
@@ -39,10 +40,9 @@ from airflow_provider_kling.gateways.base import (
     message_text,
     opt_int,
     opt_str,
-    parse_json_string,
+    result_json_urls,
     snippet,
     timestamp,
-    url_list,
 )
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -81,12 +81,7 @@ _POLICY_FAIL_CODES = frozenset(
 #: documented ``failCode`` values where the same request may succeed later
 _RETRYABLE_FAIL_CODES = frozenset(("ratelimited", "timeout"))
 
-#: a 403 whose message says this is a content refusal, not a key/route refusal. ``content`` must not
-#: be the header name (``Content-Type``); ``reject`` alone counts unless the message is about the key.
-_POLICY_WORDS = re.compile(
-    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
-    re.IGNORECASE,
-)
+#: ``reject`` alone makes a 403 a content refusal unless the message is about the key.
 _REJECT = re.compile(r"reject", re.IGNORECASE)
 _KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE)
 
@@ -199,7 +194,7 @@ class ApixoGateway(Gateway):
             if isinstance(state_name, str)
             else TaskState.RUNNING
         )
-        urls = self._urls(data, required=state is TaskState.SUCCEEDED)
+        urls = result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
         if state is TaskState.SUCCEEDED and not urls:
             raise KlingProtocolError(
                 f"job {tid} succeeded without a video URL",
@@ -233,7 +228,7 @@ class ApixoGateway(Gateway):
             return KlingContentPolicyError(message, gateway=self.name, code=code)
         if lowered in _RETRYABLE_FAIL_CODES:
             return KlingTaskFailedError(message, gateway=self.name, code=code, retryable=True)
-        if code is None and task.state is TaskState.FAILED and _POLICY_WORDS.search(message):
+        if code is None and task.state is TaskState.FAILED and POLICY_WORDS.search(message):
             # no failCode at all: the message is the only signal left
             return KlingContentPolicyError(message, gateway=self.name, code=code)
         return KlingTaskFailedError(message, gateway=self.name, code=code)
@@ -305,7 +300,7 @@ class ApixoGateway(Gateway):
         kind: type[KlingError]
         if status == 400 or status == 422:
             # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
-            kind = KlingContentPolicyError if _POLICY_WORDS.search(text) else KlingValidationError
+            kind = KlingContentPolicyError if POLICY_WORDS.search(text) else KlingValidationError
         elif status == 401:
             kind = KlingAuthError
         elif status == 402:
@@ -330,26 +325,9 @@ class ApixoGateway(Gateway):
             err.request_rejected = True
         return err
 
-    def _urls(self, data: dict[str, Any], required: bool) -> list[str]:
-        """``resultJson`` (a JSON string, or an object) -> ``resultUrls``; garbage only matters on success."""
-        try:
-            result = parse_json_string(self.name, data.get("resultJson"), "data.resultJson")
-        except KlingProtocolError:
-            if required:
-                raise
-            result = None
-        urls: list[str] = []
-        if isinstance(result, dict):
-            urls = url_list(result.get("resultUrls")) or url_list(result.get("urls"))
-        elif isinstance(result, list):
-            urls = url_list(result)
-        if not urls:
-            urls = url_list(data.get("resultUrls"))
-        return urls
-
 
 def _is_policy_refusal(message: str) -> bool:
-    if _POLICY_WORDS.search(message):
+    if POLICY_WORDS.search(message):
         return True
     return bool(_REJECT.search(message)) and not _KEY_WORDS.search(message)
 

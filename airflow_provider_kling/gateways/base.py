@@ -333,6 +333,12 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
 TRANSIENT_FAILURE_WORDS = re.compile(
     r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE
 )
+#: content-safety wording in a gateway's error or failure message. ``content`` must not be the header
+#: name (``Content-Type``).
+POLICY_WORDS = re.compile(
+    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
+    re.IGNORECASE,
+)
 
 
 def failure_by_wording(
@@ -574,3 +580,22 @@ def _snippet(text: str, limit: int = 200) -> str:
 
 
 snippet = _snippet
+
+
+def result_json_urls(gateway: str, data: dict[str, Any], required: bool) -> list[str]:
+    """``resultJson`` (a JSON string, or an object) -> ``resultUrls``, as the Market-style APIs (APIXO,
+    kie) report them, falling back to ``data.resultUrls``. Garbage only matters on success."""
+    try:
+        result = parse_json_string(gateway, data.get("resultJson"), "data.resultJson")
+    except KlingProtocolError:
+        if required:
+            raise
+        result = None
+    urls: list[str] = []
+    if isinstance(result, dict):
+        urls = url_list(result.get("resultUrls")) or url_list(result.get("urls"))
+    elif isinstance(result, list):
+        urls = url_list(result)
+    if not urls:
+        urls = url_list(data.get("resultUrls"))
+    return urls

@@ -15,7 +15,6 @@ the HTTP status): 200, 401, 402, 404, 422, 429, 433 (sub-key usage limit), 455 (
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
@@ -31,6 +30,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.base import (
+    POLICY_WORDS,
     Capabilities,
     Gateway,
     HttpRequest,
@@ -43,10 +43,9 @@ from airflow_provider_kling.gateways.base import (
     message_text,
     opt_int,
     opt_str,
-    parse_json_string,
+    result_json_urls,
     snippet,
     timestamp,
-    url_list,
 )
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -87,11 +86,6 @@ _CODE_KINDS: dict[int, type[KlingError]] = {
 }
 #: codes that prove no job was created although they are not 4xx
 _REJECTED_5XX = frozenset((455, 505))
-#: a content-safety refusal in ``failCode`` / ``failMsg``. ``content`` must not be the header name.
-_POLICY_WORDS = re.compile(
-    r"sensitive|nsfw|prohibit|polic|violat|moderat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
-    re.IGNORECASE,
-)
 
 
 class KieGateway(Gateway):
@@ -186,14 +180,14 @@ class KieGateway(Gateway):
             if isinstance(state_name, str)
             else TaskState.RUNNING
         )
-        urls = self._urls(data, required=state is TaskState.SUCCEEDED)
+        urls = result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
         if state is TaskState.SUCCEEDED and not urls:
             raise KlingProtocolError(
                 f"job {tid} succeeded without a video URL",
                 gateway=self.name,
                 status_code=response.status_code,
             )
-        ended = state in (TaskState.FAILED, TaskState.CANCELLED)
+        ended = state.is_failed
         error_message: str | None = None
         if ended:
             word = "failed" if state is TaskState.FAILED else "was cancelled"
@@ -214,7 +208,7 @@ class KieGateway(Gateway):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
-        return failure_by_wording(self.name, task, _POLICY_WORDS)
+        return failure_by_wording(self.name, task, POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -292,7 +286,7 @@ class KieGateway(Gateway):
                 kind = KlingServerError
             else:
                 kind = KlingProtocolError
-        if kind in (KlingValidationError, KlingTaskFailedError) and _POLICY_WORDS.search(text):
+        if kind in (KlingValidationError, KlingTaskFailedError) and POLICY_WORDS.search(text):
             # kie documents no content-policy code: a refusal arrives as 422 (or 501) with safety wording
             kind = KlingContentPolicyError
         err = http_error(self.name, response, code=status, message=text, kind=kind)
@@ -301,23 +295,6 @@ class KieGateway(Gateway):
         if status == 505:
             err.retryable = False  # "function disabled": waiting will not switch it back on
         return err
-
-    def _urls(self, data: dict[str, Any], required: bool) -> list[str]:
-        """``resultJson`` (a JSON string, or an object) -> ``resultUrls``; garbage only matters on success."""
-        try:
-            result = parse_json_string(self.name, data.get("resultJson"), "data.resultJson")
-        except KlingProtocolError:
-            if required:
-                raise
-            result = None
-        urls: list[str] = []
-        if isinstance(result, dict):
-            urls = url_list(result.get("resultUrls")) or url_list(result.get("urls"))
-        elif isinstance(result, list):
-            urls = url_list(result)
-        if not urls:
-            urls = url_list(data.get("resultUrls"))
-        return urls
 
 
 def _message(body: Any) -> str | None:

@@ -320,7 +320,7 @@ class RivyaGateway(Gateway):
         error = data.get("error")
         error_code: str | None = None
         error_message: str | None = None
-        if state in (TaskState.FAILED, TaskState.CANCELLED):
+        if state.is_failed:
             if isinstance(error, dict):
                 error_code = opt_str(error.get("code"))
                 error_message = opt_str(error.get("message"))

@@ -340,18 +340,16 @@ class RunwareGateway(Gateway):
         if any(is_unknown_task(opt_str(e.get("code"))) for e in mine):
             return None
         mentioned = mine or [i for i in _entries(body.get("data")) if i.get("taskUUID") == ours]
-        if not mentioned:
-            if errors or response.status_code >= 400:
-                # an answer about the call, not our job: "unknown task" means no earlier submit
-                # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
-                entry = errors[0] if errors else {}
-                if is_unknown_task(opt_str(entry.get("code"))):
-                    return None
-                raise self._error(response, entry)
-            # No item and no error: Runware lists nothing for a task that is still queued, while an
-            # unknown taskUUID is answered with an error. Treat silence as "queued" (attach and poll)
-            # rather than submit again and risk paying twice.
-            return self._task(ours, body, response)
+        if not mentioned and (errors or response.status_code >= 400):
+            # an answer about the call, not our job: "unknown task" means no earlier submit
+            # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
+            entry = errors[0] if errors else {}
+            if is_unknown_task(opt_str(entry.get("code"))):
+                return None
+            raise self._error(response, entry)
+        # Our item, or no item and no error: Runware lists nothing for a task that is still queued,
+        # while an unknown taskUUID is answered with an error. Treat silence as "queued" (attach and
+        # poll) rather than submit again and risk paying twice.
         return self._task(ours, body, response)
 
     def failure_error(self, task: VideoTask) -> KlingError:

@@ -194,11 +194,8 @@ def _load_aiohttp_and_ssl(verify: bool | str) -> ssl.SSLContext | bool:
 
 def ssl_context_for_aiohttp(verify: bool | str) -> ssl.SSLContext | bool:
     """aiohttp's ``ssl=``: a verifying context (system CAs or the given bundle), or ``False``."""
-    if verify is False:
-        return False
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return httpx.create_ssl_context()
+    ctx = ssl_context(verify)
+    return httpx.create_ssl_context() if ctx is True else ctx
 
 
 async def aiohttp_send(

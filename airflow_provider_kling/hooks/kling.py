@@ -285,7 +285,7 @@ class KlingHook(BaseHook):
         task_id, endpoints = self._locate(task_or_id, endpoint)
         if client is None:
             async with ASYNC_POOL.lease(self.pool_key, settings.verify, settings.timeout) as shared:
-                return await self.aget_task(task_id, endpoint, shared)
+                return await self.aget_task(task_or_id, endpoint, shared)
         last: KlingNotFoundError | None = None
         for ep in endpoints:
             http = self.gateway.build_status(task_id, ep)
@@ -308,7 +308,7 @@ class KlingHook(BaseHook):
 
     def raise_for_task(self, task: VideoTask) -> VideoTask:
         """Return a succeeded task; raise the typed error of a failed or cancelled one."""
-        if task.state.value in ("failed", "cancelled"):
+        if task.state.is_failed:
             raise self.failure_error(task)
         return task
 

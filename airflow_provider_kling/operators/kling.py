@@ -216,7 +216,7 @@ class KlingGenerateOperator(BaseOperator):
         record = _store_get(store)
         if record:
             previous = self._previous_job(hook, record)
-            if previous is not None and previous.state.value not in ("failed", "cancelled"):
+            if previous is not None and not previous.state.is_failed:
                 self.log.info(
                     "Attaching to Kling job %s from an earlier try (%s)",
                     previous.task_id,
@@ -230,13 +230,13 @@ class KlingGenerateOperator(BaseOperator):
             if idempotency == "lookup":
                 found = hook.find_existing(attempt)
                 if found is not None:
-                    if found.state.value in ("failed", "cancelled"):
+                    if found.state.is_failed:
                         continue
                     self.log.info("Attaching to Kling job %s found by client id", found.task_id)
                     _store_set(store, found, generation)
                     return found
             task = hook.submit(attempt)
-            if idempotency == "dedup" and task.state.value in ("failed", "cancelled"):
+            if idempotency == "dedup" and task.state.is_failed:
                 continue  # the gateway answered with an earlier try's failed job
             _store_set(store, task, generation)
             return task

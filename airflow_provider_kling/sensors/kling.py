@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -14,6 +15,8 @@ from airflow_provider_kling.links import KlingVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_kling.hooks.kling import KlingHook
 
 
 class KlingTaskSensor(BaseSensorOperator):
@@ -72,11 +75,17 @@ class KlingTaskSensor(BaseSensorOperator):
             method_name="execute_complete",
         )
 
-    def poke(self, context: Context) -> PokeReturnValue | bool:
-        from airflow_provider_kling.exceptions import KlingError
+    @cached_property
+    def hook(self) -> KlingHook:
+        """One hook (connection, gateway, HTTP client) for every poke of this try; built on first use."""
         from airflow_provider_kling.hooks.kling import KlingHook
 
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        return KlingHook(kling_conn_id=self.kling_conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_kling.exceptions import KlingError
+
+        hook = self.hook
         try:
             task = hook.get_task(str(self.kling_task_id), self.endpoint or None)
         except KlingError as err:
@@ -90,14 +99,10 @@ class KlingTaskSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self.kling_result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         self.kling_result = None
         task, err = task_from_event(event)
         if err is not None:
             raise airflow_error(err)
         assert task is not None
-        self.kling_result = finish(
-            KlingHook(kling_conn_id=self.kling_conn_id), task, download_to=self.download_to
-        )
+        self.kling_result = finish(self.hook, task, download_to=self.download_to)
         return self.kling_result

@@ -97,6 +97,7 @@ class KlingTaskTrigger(BaseTrigger):
         polls = 0
         last_state: str | None = None
         pause = max(0.0, (self.not_before or time.time()) - time.time())
+        endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
         async with ASYNC_POOL.lease(hook.pool_key, settings.verify, settings.timeout) as client:
             while True:
                 remaining = self.deadline - time.time()
@@ -112,7 +113,7 @@ class KlingTaskTrigger(BaseTrigger):
                     return
                 await asyncio.sleep(min(pause, remaining))
                 try:
-                    task = await hook.aget_task(self.kling_task_id, self.endpoint, client)
+                    task = await hook.aget_task(self.kling_task_id, endpoint, client)
                 except KlingError as err:
                     failures += 1
                     if not err.retryable or failures > self.failure_budget:
@@ -131,6 +132,7 @@ class KlingTaskTrigger(BaseTrigger):
                     continue
                 failures = 0
                 polls += 1
+                endpoint = task.endpoint or endpoint
                 if task.state.value != last_state:
                     self.log.info("Kling job %s is %s", self.kling_task_id, task.state.value)
                     last_state = task.state.value
