@@ -163,6 +163,27 @@ class Gateway(ABC):
             raise KlingAuthError("no API key in the connection (password field)", gateway=self.name)
         return {"Authorization": f"Bearer {credentials.api_key}"}
 
+    # ----------------------------------------------------------------- never-pay-twice policy, as questions
+    # The layers above ask these instead of comparing the policy strings themselves.
+    @property
+    def deduplicates(self) -> bool:
+        """The gateway answers a repeated idempotency key with the first job (a resend cannot pay twice)."""
+        return self.idempotency == "dedup"
+
+    @property
+    def finds_by_client_id(self) -> bool:
+        """A job can be looked up by the client reference it was submitted with."""
+        return self.idempotency == "lookup"
+
+    @property
+    def uses_client_reference(self) -> bool:
+        """A later try can find (or the gateway deduplicates) a job by its client reference."""
+        return self.idempotency != "none"
+
+    def uploads_local_images(self, request: VideoRequest) -> bool:
+        """Local image files reach this gateway through its Files API (not inlined)."""
+        return self.capabilities_for(request).local_images == "upload"
+
     def client_id(self, client_reference: str) -> str:
         """The id this gateway gets for a client reference (by default the reference itself)."""
         return client_reference

@@ -206,14 +206,14 @@ class KlingHook(BaseHook):
         """Create the job. Validates first; never resends a submit whose outcome is unknown."""
         gateway = self.gateway
         self.validate(request)
-        if request.client_reference is None and gateway.idempotency != "none":
+        if request.client_reference is None and gateway.uses_client_reference:
             request = request.model_copy(update={"client_reference": uuid.uuid4().hex})
         prepared = self._prepare_images(request)
         http = gateway.build_submit(prepared)
 
         def resend_safe(exc: BaseException) -> bool:
             return is_transient(exc) and (
-                gateway.idempotency == "dedup" or bool(getattr(exc, "request_rejected", False))
+                gateway.deduplicates or bool(getattr(exc, "request_rejected", False))
             )
 
         try:
@@ -675,13 +675,13 @@ class KlingHook(BaseHook):
         """Turn local image paths into what the gateway takes: inline base64/data URI, or an upload."""
         updates: dict[str, str] = {}
         gateway = self.gateway
-        mode = gateway.capabilities_for(request).local_images
+        upload = gateway.uploads_local_images(request)
         for name in ("start_image", "end_image"):
             value = getattr(request, name)
             if value is None or value.startswith(("http://", "https://")):
                 continue
             if value.startswith("data:"):
-                if mode != "upload":
+                if not upload:
                     continue
                 content, mime = _decode_data_uri(gateway.name, name, value)
                 filename = f"{name}{mimetypes.guess_extension(mime) or '.img'}"
@@ -690,7 +690,7 @@ class KlingHook(BaseHook):
                 content = path.read_bytes()
                 mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 filename = path.name
-            if mode == "upload":
+            if upload:
                 updates[name] = self._call(
                     gateway.build_upload(filename, content, mime), gateway.parse_upload, is_transient
                 )

@@ -146,7 +146,7 @@ class KlingGenerateOperator(BaseOperator):
         try:
             task = self._attach_or_submit(hook, request, context)
         except KlingError as err:
-            raise airflow_error(err, resubmit_safe=hook.gateway.idempotency != "none") from None
+            raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
         context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
 
         if task.is_terminal:
@@ -224,10 +224,10 @@ class KlingGenerateOperator(BaseOperator):
                 )
                 return previous
             generation = int(record.get("generation", 0)) + 1
-        idempotency = hook.gateway.idempotency
+        gateway = hook.gateway
         for generation in range(generation, MAX_GENERATIONS):  # noqa: B020 - deliberate restart point
             attempt = request.model_copy(update={"client_reference": _client_reference(context, generation)})
-            if idempotency == "lookup":
+            if gateway.finds_by_client_id:
                 found = hook.find_existing(attempt)
                 if found is not None:
                     if found.state.is_failed:
@@ -236,7 +236,7 @@ class KlingGenerateOperator(BaseOperator):
                     _store_set(store, found, generation)
                     return found
             task = hook.submit(attempt)
-            if idempotency == "dedup" and task.state.is_failed:
+            if gateway.deduplicates and task.state.is_failed:
                 continue  # the gateway answered with an earlier try's failed job
             _store_set(store, task, generation)
             return task
