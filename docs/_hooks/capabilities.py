@@ -3,8 +3,11 @@
 Markers in a page's markdown are replaced in ``on_page_markdown``:
 
 ``<!-- capability-matrix -->``
-    The features x gateways table, built from each registered gateway's ``models``
-    (:class:`~airflow_provider_kling.gateways.base.Capabilities`) and class attributes.
+    The capability matrix, built from each registered gateway's ``models``
+    (:class:`~airflow_provider_kling.gateways.base.Capabilities`) and class attributes: a table of the
+    gateways (one row each), then one features x gateways table per topic, then each gateway's
+    ``extra`` keys and notes as a list. Split this way so that every table fits a laptop screen
+    (a single 20-row table with long cells was cut off at 1920 px and scrolled 3,000 px down).
 ``<!-- gateway-facts:NAME -->``
     Connection facts of one gateway: ``extra.gateway`` value, default base URL, model ids, where the
     key comes from, retry safety.
@@ -49,12 +52,6 @@ IDEMPOTENCY = {
     "lookup": "**lookup**: an earlier job is found by the client id the provider sent",
     "none": "**none**: only the task state store (Airflow 3.3+) remembers the job",
 }
-LOCAL_IMAGES = {
-    "base64": "yes, inlined as base64",
-    "data_uri": "yes, inlined as a `data:` URI",
-    "upload": "yes, uploaded through the gateway's Files API",
-    "url_only": "no: public `https://` URLs only",
-}
 
 
 # ===================================================================== registry
@@ -86,66 +83,100 @@ def _last_frame(caps: Capabilities) -> str:
     if caps.end_image_needs_pro:
         rules.append("`pro` only")
     if caps.end_image_excludes_sound:
-        rules.append("not with sound")
-    rules.append("with a start image" if caps.end_image_needs_start else "alone or with a start image")
-    return "yes: " + ", ".join(rules)
+        rules.append("no sound")
+    if caps.end_image_needs_start:
+        rules.append("needs `start_image`")
+    return "yes: " + ", ".join(rules) if rules else "yes"
 
 
 def _sound(caps: Capabilities) -> str:
     if not caps.sound:
         return "no"
-    return "yes, `pro` only" if caps.sound_needs_pro else "yes"
+    return "`pro` only" if caps.sound_needs_pro else "yes"
 
 
 def _tiers(caps: Capabilities) -> str:
-    return ", ".join(code(t) for t in caps.tiers) if caps.tiers else "none (the gateway decides)"
+    return ", ".join(code(t) for t in caps.tiers) if caps.tiers else "no choice"
 
 
 def _negative(caps: Capabilities) -> str:
     if not caps.negative_prompt:
         return "no"
-    return f"yes, {caps.negative_prompt_min}-{caps.negative_prompt_max} characters"
+    return f"{caps.negative_prompt_min}-{caps.negative_prompt_max}"
 
 
 def _extra(caps: Capabilities) -> str:
     if not caps.extra_fields:
         return "none"
-    return "<br>".join(f"{code(key)}: {text(doc)}" for key, doc in caps.extra_fields.items())
+    return "; ".join(f"{code(key)}: {text(doc)}" for key, doc in caps.extra_fields.items())
 
 
-#: (feature, cell for one model). Rows read only ``Capabilities``.
-CAPABILITY_ROWS: list[tuple[str, Callable[[Capabilities], str]]] = [
-    ("Text-to-video", lambda c: yes_no(c.text_to_video)),
-    ("Image-to-video (`start_image`)", lambda c: yes_no(c.start_image)),
-    ("Last frame (`end_image`)", _last_frame),
-    ("Sound (`sound=True`)", _sound),
-    ("Tiers (`tier`)", _tiers),
-    ("Durations (`duration`, seconds)", lambda c: ", ".join(str(d) for d in c.durations)),
-    ("Aspect ratios (`aspect_ratio`)", lambda c: ", ".join(c.aspect_ratios)),
+#: Short cell values of ``Capabilities.local_images`` (the legend under the table says more).
+LOCAL_IMAGES_SHORT = {
+    "base64": "yes (base64)",
+    "data_uri": "yes (`data:` URI)",
+    "upload": "yes (upload)",
+    "url_only": "no (URLs only)",
+}
+
+#: A row of a topic table: (feature label, cell for one model). Rows read only ``Capabilities``.
+Row = tuple[str, "Callable[[Capabilities], str]"]
+
+#: The feature tables, one per topic, each small enough for a laptop screen: short cells, one
+#: column per gateway. Long texts (``extra`` keys, notes) are per-gateway lists below the tables.
+TOPICS: list[tuple[str, str, list[Row]]] = [
     (
-        "Aspect ratio together with an image",
-        lambda c: "yes" if c.aspect_ratio_with_image else "no (the image decides)",
+        "What you can ask for",
+        "inputs",
+        [
+            ("Text-to-video", lambda c: yes_no(c.text_to_video)),
+            ("Image-to-video (`start_image`)", lambda c: yes_no(c.start_image)),
+            ("Last frame (`end_image`)", _last_frame),
+            ("Sound (`sound=True`)", _sound),
+            ("Tiers (`tier`)", _tiers),
+            ("Durations (`duration`, s)", lambda c: ", ".join(str(d) for d in c.durations)),
+            ("Aspect ratios (`aspect_ratio`)", lambda c: ", ".join(c.aspect_ratios)),
+            ("`aspect_ratio` with an image", lambda c: yes_no(c.aspect_ratio_with_image)),
+        ],
     ),
-    ("Prompt length (characters)", lambda c: f"{c.prompt_min}-{c.prompt_max}"),
-    ("Negative prompt", _negative),
-    ("`cfg_scale` (0-1)", lambda c: yes_no(c.cfg_scale)),
-    ("Per-request callback (`callback_url`)", lambda c: yes_no(c.callback)),
-    ("Local image files and `data:` URIs", lambda c: LOCAL_IMAGES.get(c.local_images, text(c.local_images))),
-    ("Cost in the result (`cost`)", lambda c: yes_no(c.cost_reporting)),
-    ("Gateway-specific `extra` keys", _extra),
-    ("Notes", lambda c: text(c.notes) if c.notes else ""),
+    (
+        "Prompts and tuning",
+        "prompts",
+        [
+            ("Prompt length (characters)", lambda c: f"{c.prompt_min}-{c.prompt_max}"),
+            ("Negative prompt (characters)", _negative),
+            ("`cfg_scale` (0-1)", lambda c: yes_no(c.cfg_scale)),
+        ],
+    ),
+    (
+        "Images, callbacks and results",
+        "results",
+        [
+            (
+                "Local image files, `data:` URIs",
+                lambda c: LOCAL_IMAGES_SHORT.get(c.local_images, text(c.local_images)),
+            ),
+            ("Per-request callback (`callback_url`)", lambda c: yes_no(c.callback)),
+            ("Cost in the result (`cost`)", lambda c: yes_no(c.cost_reporting)),
+        ],
+    ),
 ]
 
-#: (feature, cell for one gateway class). Rows read the class attributes.
-GATEWAY_ROWS: list[tuple[str, Callable[[type[Gateway]], str]]] = [
-    ("`extra.gateway`", lambda g: code(g.name)),
+#: Every feature row, in page order (tests and other hooks look rows up by label).
+CAPABILITY_ROWS: list[Row] = [row for _title, _anchor, rows in TOPICS for row in rows]
+
+#: Columns of the per-gateway connection table (one row per gateway; long values fit there).
+GATEWAY_COLUMNS: list[tuple[str, Callable[[type[Gateway]], str]]] = [
+    ("Service", lambda g: text(g.title)),
     ("Model ids (`extra.model`)", lambda g: _models(g)),
     ("Default base URL", lambda g: code(g.default_base_url)),
-    (
-        "Idempotency ([retries](guides/retries.md#per-gateway))",
-        lambda g: IDEMPOTENCY.get(g.idempotency, text(str(g.idempotency))),
-    ),
+    ("Idempotency", lambda g: f"[**{g.idempotency}**](guides/retries.md#per-gateway)"),
 ]
+
+#: Width budget of a feature table cell (visible characters); ``tests/docs`` hold the page to it.
+MAX_CELL_CHARS = 48
+#: CSS class of the matrix tables (``docs/stylesheets/extra.css``: sticky first column).
+MATRIX_CLASS = "capability-matrix"
 
 
 def _models(gateway: type[Gateway]) -> str:
@@ -164,18 +195,66 @@ def capability_cell(gateway: type[Gateway], row: Callable[[Capabilities], str]) 
     return "<br>".join(f"{code(model)}: {value}" for model, value in values.items())
 
 
+def gateway_header(name: str) -> str:
+    """A column header: the ``extra.gateway`` value, linking to the gateway's connection section."""
+    return f"[`{name}`](connections.md#{name})"
+
+
 # ===================================================================== the matrix
-def render_matrix(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
-    """The capability matrix as a markdown table: one row per feature, one column per gateway."""
+def _wrap(table: list[str]) -> list[str]:
+    """A table inside a ``<div class="capability-matrix">`` (md_in_html renders its markdown)."""
+    return [f'<div class="{MATRIX_CLASS}" markdown>', "", *table, "", "</div>"]
+
+
+def render_connection_table(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """One row per gateway: service, model ids, default base URL, idempotency."""
     gateways = registry() if gateways is None else gateways
-    header = ["Feature"] + [f"[{text(g.title)}](connections.md#{name})" for name, g in gateways.items()]
+    header = ["Gateway"] + [label for label, _cell in GATEWAY_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, gateway_row in GATEWAY_ROWS:
-        lines.append("| " + " | ".join([label] + [gateway_row(g) for g in gateways.values()]) + " |")
-    for label, caps_row in CAPABILITY_ROWS:
+    for name, gateway in gateways.items():
+        cells = [gateway_header(name)] + [cell(gateway) for _label, cell in GATEWAY_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(_wrap(lines))
+
+
+def render_feature_table(rows: list[Row], gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """One topic's table: one row per feature, one short column per gateway."""
+    gateways = registry() if gateways is None else gateways
+    header = ["Feature"] + [gateway_header(name) for name in gateways]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, caps_row in rows:
         cells = [capability_cell(g, caps_row) for g in gateways.values()]
         lines.append("| " + " | ".join([label, *cells]) + " |")
-    return "\n".join(lines)
+    return "\n".join(_wrap(lines))
+
+
+def render_gateway_notes(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """Per gateway: its ``extra`` keys and notes (too long for a table cell)."""
+    gateways = registry() if gateways is None else gateways
+    lines: list[str] = []
+    for name, gateway in gateways.items():
+        lines += ["", f"[`{name}`](connections.md#{name}) ({text(gateway.title)})", ""]
+        extras = {k: v for caps in gateway.models.values() for k, v in caps.extra_fields.items()}
+        if extras:
+            lines.append("- `extra` keys: " + "; ".join(f"{code(k)}: {text(v)}" for k, v in extras.items()))
+        else:
+            lines.append("- `extra` keys: none")
+        notes = list(dict.fromkeys(caps.notes for caps in gateway.models.values() if caps.notes))
+        for note in notes:
+            lines.append(f"- {text(note)}")
+    return "\n".join(lines).strip("\n")
+
+
+def render_matrix(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """The capability matrix: a connection table, one feature table per topic, per-gateway notes."""
+    gateways = registry() if gateways is None else gateways
+    parts = ["## Gateways {#gateways}", "", render_connection_table(gateways), ""]
+    used = dict.fromkeys(str(g.idempotency) for g in gateways.values())
+    parts += [f"- {IDEMPOTENCY.get(kind, text(kind))}" for kind in used]
+    for title, anchor, rows in TOPICS:
+        parts += ["", f"## {title} {{#{anchor}}}", "", render_feature_table(rows, gateways)]
+    parts += ["", "## `extra` keys and notes {#notes}", "", render_gateway_notes(gateways)]
+    return "\n".join(parts)
 
 
 # ===================================================================== connection pages
