@@ -19,10 +19,13 @@
            "extra": {"gateway": "kling"}}'
 
 2. Choose where videos go with the environment variable ``KLING_DOWNLOAD_DIR`` (default
-   ``<temp dir>/kling-videos``). It is read when the DAG file is parsed, because ``download_to`` is
-   not a templated field: set it for the scheduler/DAG processor *and* the workers. It may also be a
-   ``file:///`` URI or an object-storage URI such as ``s3://my_aws_conn@bucket/renders`` (that
-   needs the provider of the scheme, e.g. ``apache-airflow-providers-amazon``).
+   ``<temp dir>/kling-videos``). This DAG reads it when the file is parsed: set it for the
+   scheduler/DAG processor *and* the workers. ``download_to`` is also a templated field, so it may
+   instead be a template such as ``"{{ var.value.kling_download_dir }}"`` or
+   ``"s3://my_aws_conn@bucket/renders/{{ ds }}"``. It may be a ``file:///`` URI or an
+   object-storage URI such as ``s3://my_aws_conn@bucket/renders`` (that needs the provider of the
+   scheme, e.g. ``apache-airflow-providers-amazon``). A local directory is only readable by tasks on
+   the same machine: with several workers, use object storage or a path every worker mounts.
 
 3. ``airflow dags test kling_quickstart`` (or trigger it from the UI).
 
@@ -50,7 +53,7 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 
-#: Where the video is written. Read at parse time (``download_to`` is not templated).
+#: Where the video is written, read at parse time (``download_to`` also accepts a Jinja template).
 DOWNLOAD_DIR = os.environ.get("KLING_DOWNLOAD_DIR") or os.path.join(tempfile.gettempdir(), "kling-videos")
 
 with DAG(

@@ -1,0 +1,73 @@
+"""Facts the prose repeats come from the code (``docs/_hooks/facts.py``), and no page contradicts them."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from airflow_provider_kling.gateways import GATEWAYS, gateway_class
+from airflow_provider_kling.gateways.kie import KieGateway
+from airflow_provider_kling.operators.kling import KlingGenerateOperator
+from airflow_provider_kling.sensors.kling import KlingTaskSensor
+from tests.conftest import REPO
+from tests.docs.conftest import DOCS, load_hook
+
+facts = load_hook("facts")
+OPERATOR = "airflow_provider_kling.operators.kling.KlingGenerateOperator"
+
+#: Every page and example a reader sees (the DAG files are included in the guides).
+TEXTS = sorted([*DOCS.rglob("*.md"), *(REPO / "example_dags").glob("*.py"), REPO / "README.md"])
+
+
+def rendered(path: str) -> str:
+    return facts.on_page_markdown((DOCS / path).read_text(encoding="utf-8"))
+
+
+def test_template_fields_come_from_the_operator() -> None:
+    expected = facts.inline_list(list(KlingGenerateOperator.template_fields))
+    assert "`download_to`" in expected
+    for page in ("reference/operator.md", "guides/post-processing.md"):
+        assert f"<!-- template-fields:{OPERATOR} -->" in (DOCS / page).read_text(encoding="utf-8")
+        assert expected in rendered(page)
+    sensor = facts.inline_list(list(KlingTaskSensor.template_fields))
+    assert sensor in rendered("reference/sensor.md")
+
+
+def test_template_fields_follow_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(KlingGenerateOperator, "template_fields", ("prompt", "tier"))
+    assert facts.render(f"<!-- template-fields:{OPERATOR} -->") == "`prompt` and `tier`"
+
+
+def test_cost_gateways_come_from_the_capabilities(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = [n for n in GATEWAYS if any(c.cost_reporting for c in gateway_class(n).models.values())]
+    assert facts.cost_gateways() == expected and expected  # at least one reports a cost
+    for page in ("guides/marketing-renders.md", "reference/index.md"):
+        assert facts.inline_list(expected) in rendered(page)
+    monkeypatch.setitem(
+        KieGateway.models,
+        "kling-2.6",
+        dataclasses.replace(KieGateway.models["kling-2.6"], cost_reporting=True),
+    )
+    assert facts.cost_gateways() == [n for n in GATEWAYS if n in expected or n == "kie"]
+
+
+@pytest.mark.parametrize("path", TEXTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_page_says_a_templated_field_is_not_templated(path: object) -> None:
+    """The quickstart and the post-processing guide once said ``download_to`` was not templated."""
+    text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    fields = set(KlingGenerateOperator.template_fields) | set(KlingTaskSensor.template_fields)
+    for match in re.finditer(r"`*(\w+)`* (?:is|are) not (?:a )?templated", text):
+        assert match.group(1) not in fields, match.group(0)
+    for match in re.finditer(r"\(`*(\w+)`* is not templated\)", text):
+        assert match.group(1) not in fields, match.group(0)
+
+
+@pytest.mark.parametrize("path", TEXTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_page_names_the_cost_gateways_by_hand(path: object) -> None:
+    """Which gateways report a cost is written once, by the ``<!-- cost-gateways -->`` marker."""
+    text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    names = "|".join(map(re.escape, [*GATEWAYS, "Runware", "Rivya", "Kling", "APIXO", "APIMart", "kie.ai"]))
+    pattern = rf"(?:{names})(?:,? (?:and |or )?(?:{names}))+ (?:report|reports|return) (?:a )?`?cost"
+    assert not re.search(pattern, text, re.IGNORECASE)
