@@ -11,7 +11,8 @@ Flow:
    (``prompt``, ``aspect_ratio``) with one shared style template, so the brand look stays consistent.
 2. ``render`` is a *mapped* :class:`KlingGenerateOperator` (``expand_kwargs``): one task instance per
    row, each deferring to the triggerer while its job renders (``deferrable=True``: a waiting clip
-   holds no worker slot), then downloading its MP4 to ``KLING_DOWNLOAD_DIR/marketing``.
+   holds no worker slot), then downloading its MP4 to ``KLING_DOWNLOAD_DIR/marketing``. The grid
+   names each render after its product and aspect ratio (``map_index_template``), not 0, 1, 2...
    A retry attaches to the job an earlier try submitted: a clip is never paid twice.
 3. ``publish`` pairs each row with its render and emits an event on the Asset
    ``kling://marketing-renders`` whose ``extra`` lists the videos::
@@ -55,10 +56,14 @@ DOWNLOAD_DIR = os.path.join(
     os.environ.get("KLING_DOWNLOAD_DIR") or os.path.join(tempfile.gettempdir(), "kling-videos"), "marketing"
 )
 #: One look for every clip; the row fills in the product and the framing.
+#: The product name comes first: ``RENDER_NAME`` shows the text before the first colon in the UI.
 PROMPT_TEMPLATE = (
-    "{framing} product commercial: {description}. Product name '{product}' stays readable. "
-    "Clean studio lighting, slow cinematic camera move, premium brand look, no people"
+    "{product}: {framing} product commercial, {description}. Product name '{product}' stays "
+    "readable. Clean studio lighting, slow cinematic camera move, premium brand look, no people"
 )
+#: How the UI names each mapped render (instead of 0, 1, 2...): "Aurora sparkling water · 16:9".
+#: Rendered with the task's own rendered fields (``task.prompt``, ``task.aspect_ratio``...).
+RENDER_NAME = "{{ task.prompt.partition(':')[0] }} · {{ task.aspect_ratio }}"
 FRAMING = {
     "16:9": "Wide landscape",
     "9:16": "Vertical full-screen (stories/reels)",
@@ -104,6 +109,7 @@ with DAG(
         task_id="render",
         kling_conn_id="kling_default",
         pool="kling",
+        map_index_template=RENDER_NAME,
         deferrable=True,
         duration=5,
         download_to=DOWNLOAD_DIR,

@@ -242,6 +242,14 @@ def test_marketing_renders_six_mapped_clips_in_the_pool(marketing: dict[str, Any
         check_download(item, marketing["root"] / "videos" / "marketing", 5, row["aspect_ratio"])
 
 
+def test_marketing_renders_are_named_after_product_and_aspect_ratio(marketing: dict[str, Any]) -> None:
+    """``map_index_template``: the grid shows "Aurora sparkling water · 16:9", not 0, 1, 2..."""
+    rows = xcom(marketing["tis"]["read_table"])
+    names = [marketing["tis"][f"render[{i}]"].rendered_map_index for i in range(len(rows))]
+    assert names == [f"{row['product']} · {row['aspect_ratio']}" for row in rows]
+    assert len(set(names)) == len(rows)
+
+
 def test_marketing_emits_an_asset_event_listing_the_videos(marketing: dict[str, Any]) -> None:
     event = marketing["event"]
     assert event is not None and event.source_dag_id == "kling_marketing_renders"
