@@ -15,11 +15,17 @@ export UV_PYTHON ?= python3
 
 .PHONY: help install lint test test-fast demo docs docs-build bench clean
 
+# Every target the README or the docs mention is listed here (tests/docs/test_make_help.py).
 help:
-	@echo "make demo   - render a video on the local emulator and print the MP4 path"
-	@echo "make test   - lint, type-check, build the docs and run the whole test suite"
-	@echo "make docs   - serve the documentation at http://127.0.0.1:8000"
-	@echo "make bench  - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
+	@echo "make demo        - render a video on the local emulator and print the MP4 path"
+	@echo "make test        - lint, type-check, build the docs and run the whole test suite"
+	@echo "make test-fast   - the test suite without the e2e tests (a real Airflow deployment), stop at the first failure"
+	@echo "make lint        - ruff check, ruff format --check and mypy"
+	@echo "make docs        - serve the documentation at http://127.0.0.1:8000"
+	@echo "make docs-build  - build the documentation into ./site (strict: a warning fails)"
+	@echo "make bench       - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
+	@echo "make install     - sync the locked environment into .venv (the other targets do it first)"
+	@echo "make clean       - remove .venv, .tools, site and the caches"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
