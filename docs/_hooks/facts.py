@@ -5,6 +5,9 @@ Markers replaced in ``on_page_markdown``:
 ``<!-- template-fields:DOTTED.PATH.Class -->``
     The class's ``template_fields`` as an inline list (``\\`prompt\\`, ... and \\`download_to\\```).
     A guide that says a field is (or is not) templated reads it from the operator itself.
+``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``
+    The default poll schedule (``airflow_provider_kling.polling``): "50 s for a 5 s clip, 80 s for
+    10 s", "5 s", "15 %".
 ``<!-- cost-gateways -->``
     The ``extra.gateway`` values of the gateways that report a ``cost`` in the XCom result (any of
     their models' ``Capabilities.cost_reporting``), in registry order, as an inline list.
@@ -21,6 +24,7 @@ from typing import Any
 
 TEMPLATE_FIELDS_MARKER = re.compile(r"<!-- template-fields:([A-Za-z0-9_.]+) -->")
 COST_MARKER = "<!-- cost-gateways -->"
+POLL_MARKERS = ("<!-- poll-first-delays -->", "<!-- poll-interval -->", "<!-- poll-jitter -->")
 
 
 def inline_list(items: Sequence[str]) -> str:
@@ -47,8 +51,31 @@ def cost_gateways() -> list[str]:
     ]
 
 
+def seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def poll_facts() -> dict[str, str]:
+    """The default poll schedule in words, by marker."""
+    from airflow_provider_kling import polling
+
+    delays = sorted(polling.DEFAULT_FIRST_DELAY.items())
+    first = [
+        f"{seconds(delay)} for a {duration} s clip" if i == 0 else f"{seconds(delay)} for {duration} s"
+        for i, (duration, delay) in enumerate(delays)
+    ]
+    return {
+        POLL_MARKERS[0]: ", ".join(first),
+        POLL_MARKERS[1]: seconds(polling.DEFAULT_INTERVAL),
+        POLL_MARKERS[2]: f"{polling.DEFAULT_JITTER * 100:g} %",
+    }
+
+
 def render(markdown: str) -> str:
     """Replace every marker this hook knows in ``markdown``."""
+    if any(marker in markdown for marker in POLL_MARKERS):
+        for marker, value in poll_facts().items():
+            markdown = markdown.replace(marker, value)
     markdown = TEMPLATE_FIELDS_MARKER.sub(lambda m: inline_list(template_fields(m.group(1))), markdown)
     if COST_MARKER in markdown:
         markdown = markdown.replace(COST_MARKER, inline_list(cost_gateways()))

@@ -71,3 +71,31 @@ def test_no_page_names_the_cost_gateways_by_hand(path: object) -> None:
     names = "|".join(map(re.escape, [*GATEWAYS, "Runware", "Rivya", "Kling", "APIXO", "APIMart", "kie.ai"]))
     pattern = rf"(?:{names})(?:,? (?:and |or )?(?:{names}))+ (?:report|reports|return) (?:a )?`?cost"
     assert not re.search(pattern, text, re.IGNORECASE)
+
+
+def test_the_poll_schedule_comes_from_the_polling_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_kling import polling
+
+    assert facts.poll_facts() == {
+        "<!-- poll-first-delays -->": ", ".join(
+            f"{d:g} s for a {c} s clip" if i == 0 else f"{d:g} s for {c} s"
+            for i, (c, d) in enumerate(sorted(polling.DEFAULT_FIRST_DELAY.items()))
+        ),
+        "<!-- poll-interval -->": f"{polling.DEFAULT_INTERVAL:g} s",
+        "<!-- poll-jitter -->": f"{polling.DEFAULT_JITTER * 100:g} %",
+    }
+    for page in ("connections.md", "guides/retries.md", "guides/testing.md", "guides/marketing-renders.md"):
+        text = rendered(page)
+        assert "<!-- poll-" not in text and facts.poll_facts()["<!-- poll-first-delays -->"] in text
+    monkeypatch.setattr(polling, "DEFAULT_INTERVAL", 7.5)
+    monkeypatch.setitem(polling.DEFAULT_FIRST_DELAY, 5, 40.0)
+    assert facts.render("<!-- poll-first-delays -->; <!-- poll-interval -->").startswith(
+        "40 s for a 5 s clip"
+    )
+    assert facts.render("<!-- poll-interval -->") == "7.5 s"
+
+
+@pytest.mark.parametrize("path", TEXTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_page_writes_the_poll_schedule_by_hand(path: object) -> None:
+    text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    assert not re.search(r"\b50 s for a 5 s clip|\(50 s, then 5 s\)|polls every 5 s", text)
