@@ -37,9 +37,12 @@ LINK_TARGET = (
 
 def test_the_docs_say_where_the_kling_video_link_is_and_what_it_opens() -> None:
     reference = page("reference/index.md")
-    assert "**Details** tab" in reference and LINK_TARGET in reference
+    assert "**Details** tab: the link is a button under **Extra Links**" in reference
+    assert LINK_TARGET in reference
     quickstart = page("quickstart.md")
-    assert "(task instance, **Details** tab)" in quickstart and LINK_TARGET in quickstart
+    assert (
+        "(task instance, **Details** tab, under **Extra Links**)" in quickstart and LINK_TARGET in quickstart
+    )
 
 
 def test_the_marketing_example_names_its_mapped_clips() -> None:
