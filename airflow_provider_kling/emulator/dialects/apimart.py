@@ -159,10 +159,10 @@ async def create(request: Request) -> Response:
         return markers
     if (fault := await call.submit_fault(markers)) is not None:
         return fault
-    job = call.emu.new_job(
+    if (refused := call.admit()) is not None:
+        return refused
+    job = call.new_job(
         job_id=call.emu.store.unique_id(_task_id),
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=req.prompt,
         duration=req.duration or 5,
@@ -172,7 +172,7 @@ async def create(request: Request) -> Response:
         request=body,
         extra={"mode": req.mode or "std", "watermark": bool(req.watermark)},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     return call.finish(
         json_response({"code": 200, "data": [{"status": "submitted", "task_id": job.task_id}]})
     )

@@ -151,12 +151,12 @@ async def generate_task(request: Request, model: str) -> Response:
         return markers
     if (fault := await call.submit_fault(markers)) is not None:
         return fault
+    if (refused := call.admit()) is not None:
+        return refused
     inp = req.input
     job_id = call.emu.store.unique_id(lambda: f"task_{random_digits(12)}")
-    job = call.emu.new_job(
+    job = call.new_job(
         job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=inp.prompt,
         duration=inp.duration or 5,
@@ -166,7 +166,7 @@ async def generate_task(request: Request, model: str) -> Response:
         request=body,
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     return call.finish(json_response({"code": 200, "message": "success", "data": {"taskId": job.task_id}}))
 
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from ..faults import MarkerError, Markers, parse_markers
+from ..limits import Refusal, Ticket
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -86,6 +87,8 @@ class Dialect:
     """How one gateway spells its errors. Subclasses override ``error``."""
 
     name: ClassVar[str] = ""
+    #: Envelope code of a limit refusal, by kind (``None``: the ``rate_limited`` default).
+    limit_codes: ClassVar[dict[str, Any]] = {}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         """An error response.
@@ -96,13 +99,19 @@ class Dialect:
         """
         raise NotImplementedError
 
+    def too_many(self, message: str, retry_after: int, code: Any = None) -> Response:
+        """The gateway's 429 answer with a ``Retry-After`` header."""
+        response = self.error("rate_limited", message, status=429, code=code)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def limit_refusal(self, refusal: Refusal) -> Response:
+        """The answer to a submit refused by the account limits (see ``limits``)."""
+        return self.too_many(refusal.message, refusal.retry_after, self.limit_codes.get(refusal.kind))
+
     def fault_response(self, kind: str) -> Response:
         if kind == "429":
-            response = self.error(
-                "rate_limited", "too many requests (emulated fault), retry later", status=429
-            )
-            response.headers["Retry-After"] = "1"
-            return response
+            return self.too_many("too many requests (emulated fault), retry later", 1)
         if kind in ("500", "502", "503", "504"):
             return self.error("server", SERVER_MESSAGES[int(kind)], status=int(kind))
         if kind == "malformed":
@@ -130,6 +139,7 @@ class Call:
         self.emu: Emulator = request.app.state.emulator
         self.account = ""
         self.lost = False
+        self.ticket: Ticket | None = None
 
     @classmethod
     async def open(cls, request: Request, dialect: Dialect, op: str) -> Call:
@@ -223,6 +233,42 @@ class Call:
 
     async def call_fault(self) -> Response | None:
         return await self._apply(self.emu.faults.call_fault(self.op))
+
+    # -- limits and jobs --------------------------------------------------------------------------
+    def admission(self) -> Refusal | None:
+        """Take a slot under the account limits for this submit (``self.ticket``), or the refusal."""
+        outcome = self.emu.limits.acquire(self.gateway, self.account)
+        if isinstance(outcome, Refusal):
+            return outcome
+        self.ticket = outcome
+        return None
+
+    def admit(self) -> Response | None:
+        """``admission`` answered the gateway's way: ``None`` when the submit may create its job."""
+        refusal = self.admission()
+        return None if refusal is None else self.reject(self.dialect.limit_refusal(refusal))
+
+    def new_job(self, **fields: Any) -> Job:
+        """``Emulator.new_job`` for this call's gateway and account."""
+        return self.emu.new_job(gateway=self.gateway, account=self.account, **fields)
+
+    def store_job(
+        self, job: Job, lookup_keys: tuple[str, ...] | None = None, unique_keys: tuple[str, ...] = ()
+    ) -> Job:
+        """Store ``job`` (indexed by its task id unless ``lookup_keys`` say otherwise).
+
+        The slot taken by ``admit`` follows the job, or is given back when a unique key already
+        names another job (then that job is returned, as by ``Store.add_job``).
+        """
+        keys = (job.task_id,) if lookup_keys is None else lookup_keys
+        stored = self.emu.store.add_job(job, lookup_keys=keys, unique_keys=unique_keys)
+        if self.ticket is not None:
+            if stored is job:
+                self.ticket.bind(job)
+            else:
+                self.ticket.release()
+            self.ticket = None
+        return stored
 
     def finish(self, response: Response) -> Response:
         """The final answer; a ``lost`` fault replaces it by the gateway's 504 after the work is done."""

@@ -173,10 +173,10 @@ async def create_task(request: Request) -> Response:
         return markers
     if (fault := await call.submit_fault(markers)) is not None:
         return fault
-    job = call.emu.new_job(
+    if (refused := call.admit()) is not None:
+        return refused
+    job = call.new_job(
         job_id=call.emu.store.unique_id(lambda: f"task_kling-2.6_{now_ms()}{secrets.token_hex(2)}"),
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=inp.prompt,
         duration=int(inp.duration),
@@ -186,7 +186,7 @@ async def create_task(request: Request) -> Response:
         request=body,
         extra={"callback_url": req.callBackUrl},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     return call.finish(json_response({"code": 200, "msg": "success", "data": {"taskId": job.task_id}}))
 
 

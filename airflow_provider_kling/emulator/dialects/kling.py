@@ -62,6 +62,7 @@ FAILURE_MESSAGES = {
 
 class KlingDialect(Dialect):
     name = "kling"
+    limit_codes = {"concurrency": 1303, "rate": 1302}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         table: dict[str, tuple[int, int]] = {
@@ -313,13 +314,13 @@ async def _submit(request: Request, family: str) -> Response:
         return markers
     if (fault := await call.submit_fault(markers)) is not None:
         return fault
+    if (refused := call.admit()) is not None:
+        return refused
 
     external = req.external_task_id or ""
     job_id = call.emu.store.unique_id(lambda: random_digits(18))
-    job = call.emu.new_job(
+    job = call.new_job(
         job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=req.prompt,
         duration=int(req.duration or "5"),
@@ -337,7 +338,7 @@ async def _submit(request: Request, family: str) -> Response:
             "callback_url": req.callback_url or None,
         },
     )
-    stored = call.emu.store.add_job(
+    stored = call.store_job(
         job,
         lookup_keys=(f"{family}/task/{job.task_id}",) + ((f"{family}/ext/{external}",) if external else ()),
         unique_keys=(f"ext/{external}",) if external else (),

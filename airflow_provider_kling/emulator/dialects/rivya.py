@@ -197,11 +197,11 @@ async def create_generation(request: Request) -> Response:
                     json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
                 )
 
+    if (refused := call.admit()) is not None:
+        return call.finish(refused)
     job_id = store.unique_id(lambda: f"task_{secrets.token_hex(12)}")
-    job = call.emu.new_job(
+    job = call.new_job(
         job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=req.prompt,
         duration=int(params.duration or "5"),
@@ -211,7 +211,7 @@ async def create_generation(request: Request) -> Response:
         request=body,
         extra={"idempotency_key": idem_key or None, "client_request_id": req.client_request_id},
     )
-    store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     if idem_key:
         store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
     return call.finish(json_response(task_body(call, job)))

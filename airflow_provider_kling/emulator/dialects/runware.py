@@ -210,6 +210,7 @@ class _Batch:
     def __init__(self) -> None:
         self.data: list[dict[str, Any]] = []
         self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.retry_after = 0  # seconds; set by a task refused under the account limits
 
     def response(self) -> Response:
         payload: dict[str, Any] = {}
@@ -219,7 +220,8 @@ class _Batch:
             payload["errors"] = [item for _, item in self.errors]
         failing = [status for status, _ in self.errors if status != 200]
         status = 200 if self.data or not failing else failing[0]
-        return json_response(payload, status)
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after else None
+        return json_response(payload, status, headers)
 
 
 async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> Response | None:
@@ -269,16 +271,19 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
         return None
     if kind is not None:
         return call.reject(DIALECT.fault_response(kind))
+    if (refusal := call.admission()) is not None:  # per task, like the business rejections
+        call.count("rejected")
+        batch.errors.append((429, _item("rateLimitExceeded", refusal.message, task)))
+        batch.retry_after = max(batch.retry_after, refusal.retry_after)
+        return None
 
     settings = req.providerSettings.klingai if req.providerSettings and req.providerSettings.klingai else None
     sound = bool(settings and settings.sound)
     assert aspect is not False
     video_uuid = call.emu.store.unique_id(lambda: str(uuid.uuid4()))
-    job = call.emu.new_job(
+    job = call.new_job(
         job_id=video_uuid,
         task_id=req.taskUUID,
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=req.positivePrompt,
         duration=int(req.duration or 5),
@@ -297,7 +302,7 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
             "webhook_url": req.webhookURL,
         },
     )
-    stored = call.emu.store.add_job(job, unique_keys=(req.taskUUID,))
+    stored = call.store_job(job, lookup_keys=(), unique_keys=(req.taskUUID,))
     if stored is not job:
         call.count("dedup_hits")
         call.count("rejected")
