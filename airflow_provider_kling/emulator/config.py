@@ -49,9 +49,10 @@ class EmulatorConfig:
         latency_jitter: each job's latency is drawn from ``latency * [1 - f, 1 + f]`` (0: exact).
         latency_seed: seed of that draw (``None``: not reproducible).
         balance: starting balance of every key, in each gateway's own unit (Kling resource-pack
-            units, Rivya credits); ``None`` keeps the defaults (``KLING_PACK_UNITS``,
-            ``RIVYA_CREDITS``) and never refuses for balance. When set, a submit whose price exceeds
-            the key's remaining balance gets the gateway's insufficient-credits answer.
+            units, Rivya credits); ``None`` keeps the defaults (``dialects.kling.KLING_PACK_UNITS``,
+            ``dialects.rivya.STARTING_CREDITS``) and never refuses for balance. When set, a submit
+            whose price exceeds the key's remaining balance gets the gateway's insufficient-credits
+            answer.
     """
 
     latency: float = 3.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ class Emulator:
         self.store = Store()
         self.faults = FaultEngine(config.faults, config.fault_seed)
         self.limits = Limits(config)
+        self.started = time.time()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if config.cache_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kling-emulator-cache-")
@@ -42,6 +44,12 @@ class Emulator:
         self.store.reset()
         self.faults.reset()
         self.limits.reset()
+
+    def spent(
+        self, gateway: str, account: str, price: Callable[[Job], float], phases: Collection[str]
+    ) -> float:
+        """What the key's jobs in ``phases`` cost on ``gateway`` (``price`` of each job)."""
+        return sum(price(j) for j in self.store.jobs(gateway, account) if j.phase() in phases)
 
     def counters(self) -> dict[str, Any]:
         """The store's counters plus ``accepted``, ``refused``, ``in_flight``, ``peak_in_flight``."""

@@ -113,7 +113,7 @@ class Limits:
         self._lock = threading.Lock()
         self._rng = random.Random(config.latency_seed)
         self._held: defaultdict[tuple[str, str], list[Ticket]] = defaultdict(list)
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # scope -> (tokens, at)
+        self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}  # scope -> (tokens, at)
         self._counts: dict[str, defaultdict[str, int]] = {n: defaultdict(int) for n in LIMIT_COUNTERS}
 
     # -- configuration ----------------------------------------------------------------------------
@@ -156,21 +156,30 @@ class Limits:
                 self._counts["refused"][gateway] += 1
                 wait = min(t.ends for t in held) - now
                 return Refusal("concurrency", _whole_seconds(wait), concurrency)
-            tokens = 0.0
-            if rate > 0:
-                capacity = max(1.0, rate)
-                tokens, at = self._buckets.get(scope, (capacity, now))
-                tokens = min(capacity, tokens + (now - at) * rate)
-                if tokens < 1:
-                    self._buckets[scope] = (tokens, now)
-                    self._counts["refused"][gateway] += 1
-                    return Refusal("rate", _whole_seconds((1 - tokens) / rate), rate)
-                self._buckets[scope] = (tokens - 1, now)
+            if rate > 0 and (refusal := self._take_token(scope, rate, now)) is not None:
+                self._counts["refused"][gateway] += 1
+                return refusal
             ticket = Ticket(self, scope)
             held.append(ticket)
             peak = self._counts["peak_in_flight"]
             peak[gateway] = max(peak[gateway], self._gateway_in_flight(gateway, now))
             return ticket
+
+    def _take_token(self, scope: tuple[str, ...], rate: float, now: float) -> Refusal | None:
+        """One token of the bucket of ``scope`` (``max(1, rate)`` tokens, ``rate`` back per second)."""
+        capacity = max(1.0, rate)
+        tokens, at = self._buckets.get(scope, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * rate)
+        if tokens < 1:
+            self._buckets[scope] = (tokens, now)
+            return Refusal("rate", _whole_seconds((1 - tokens) / rate), rate)
+        self._buckets[scope] = (tokens - 1, now)
+        return None
+
+    def throttle(self, scope: tuple[str, ...], rate: float) -> Refusal | None:
+        """A documented per-endpoint request rate (e.g. Kling's account query, QPS <= 1)."""
+        with self._lock:
+            return self._take_token(scope, rate, time.monotonic())
 
     def bind(self, ticket: Ticket, job: Job) -> None:
         with self._lock:

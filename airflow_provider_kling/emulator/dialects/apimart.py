@@ -1,11 +1,12 @@
-"""APIMart (seed 003's white-label host): ``POST /v1/videos/generations``, ``GET /v1/tasks/{id}``.
+"""APIMart (also sold under white-label hosts): ``POST /v1/videos/generations``, ``GET /v1/tasks/{id}``.
 
-Wire format: seed 003 and GATEWAYS.md section 6. Submit answers
-``{"code": 200, "data": [{"status": "submitted", "task_id": "task_01..."}]}`` (``data`` is an array);
-status answers ``{"code": 200, "data": {"id", "status", "progress", "created", "estimated_time", ...}}``
-with ``status`` ``pending|processing|completed|failed``, ``result.videos[].url`` an **array** of
-strings (+ ``expires_at``, 24 h after completion), ``completed``/``actual_time`` once terminal and
-``error: {"code", "message"}`` on failure (``generation_failed`` / ``content_policy_violation``).
+Wire format: https://docs.apimart.ai/en/api-reference/videos/kling-v2-6/generation and
+https://docs.apimart.ai/en/api-reference/tasks/status. Submit answers ``{"code": 200, "data": [{"status":
+"submitted", "task_id": "task_01..."}]}`` (``data`` is an array); status answers ``{"code": 200, "data":
+{"id", "status", "progress", "created", "estimated_time", ...}}`` with ``status``
+``pending|processing|completed|failed``, ``result.videos[].url`` an **array** of strings (+
+``expires_at``, 24 h after completion), ``completed``/``actual_time`` once terminal and ``error: {"code",
+"message"}`` on failure (``generation_failed`` / ``content_policy_violation``).
 
 APIMart's error format is not documented; the emulator uses its OpenAI-style shape
 ``{"code": <HTTP status>, "error": {"message": str, "type": str}}`` with the same HTTP status and these
@@ -15,6 +16,8 @@ types: 400 ``invalid_request_error`` (validation, body not JSON), 400 ``content_
 
 Rules: ``model`` ``kling-v2-6``; ``prompt`` 1..2500; ``duration`` integer 5|10; ``mode`` std|pro;
 ``image_urls`` 0..2 http(s) URLs (2 need pro); ``audio`` needs pro and excludes a last frame.
+
+Account limits (see ``limits``): 429 ``rate_limit_error`` with ``Retry-After``.
 """
 
 from __future__ import annotations

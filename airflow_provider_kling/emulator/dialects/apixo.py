@@ -1,10 +1,10 @@
 """APIXO (``/api/v1/generateTask/kling-2-6``, ``/api/v1/statusTask/kling-2-6``), server side.
 
-Wire format: seed 002 and GATEWAYS.md section 4. Success answers are
-``{"code": 200, "message": "success", "data": {...}}``; errors are ``{"code": <HTTP status>,
-"message": str, "data": null}`` with the same HTTP status: 400 invalid body/parameter (also a body
-that is not JSON), 401 key, 402 balance (``credits`` fault), 403 content rejected (``policy`` fault),
-404 unknown task or model path (APIXO does not document 404; chosen), 429 rate limit, 500/502/503/504.
+Wire format: https://apixo.ai/docs/models/video/kling-2-6. Success answers are ``{"code": 200, "message":
+"success", "data": {...}}``; errors are ``{"code": <HTTP status>, "message": str, "data": null}`` with
+the same HTTP status: 400 invalid body/parameter (also a body that is not JSON), 401 key, 402 balance
+(``credits`` fault), 403 content rejected (``policy`` fault), 404 unknown task or model path (APIXO does
+not document 404; chosen), 429 rate limit, 500/502/503/504.
 
 Status ``data``: ``taskId``, ``state`` (``pending|processing|success|failed``), ``createTime`` (ms);
 plus ``resultJson`` (a JSON **string** ``{"resultUrls": [...]}``), ``completeTime`` and ``costTime``
@@ -16,6 +16,10 @@ Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback``
 ``callback_url``); ``input.mode`` and ``input.sound`` (boolean) are required; ``duration`` is an
 integer 5|10 (default 5); ``aspect_ratio`` only for text-to-video; ``image_urls`` (1-2 http(s) URLs)
 required for image-to-video and rejected for text-to-video; ``cfg_scale`` 0..1.
+
+Account limits (see ``limits``): 429 ``{"code": 429, ...}`` with ``Retry-After``. APIXO bills $0.06
+per output second silent and $0.12 with sound but reports no cost on tasks, so neither does the
+emulator.
 """
 
 from __future__ import annotations

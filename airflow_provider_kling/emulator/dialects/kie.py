@@ -1,13 +1,14 @@
 """Apikley / kie.ai "Market" API (``/api/v1/jobs/createTask``, ``/api/v1/jobs/recordInfo``), server side.
 
-Wire format: seed 004 and GATEWAYS.md section 5. Submit answers
-``{"code": 200, "msg": "success", "data": {"taskId": "task_kling-2.6_..."}}`` (note ``msg``);
-recordInfo answers ``{"code": 200, "message": "success", "data": {...}}`` (note ``message``) with
-``state`` ``waiting`` (first half of the queued time) / ``queuing`` / ``generating`` / ``success`` /
-``fail``, ``param`` (the create request as a JSON **string**), ``resultJson`` (a JSON **string**
-``{"resultUrls": [...]}``; ``""`` before success), ``failCode``/``failMsg`` (``""`` unless failed:
-``"500"`` generation failed, ``"400"`` content flagged), ``costTime`` (ms) and ``completeTime``
-(``null`` until terminal), ``createTime``, ``updateTime``.
+Wire format: https://docs.kie.ai/market/kling/text-to-video and
+https://docs.kie.ai/market/common/get-task-detail (Apikley serves the same API). Submit answers
+``{"code": 200, "msg": "success", "data": {"taskId": "task_kling-2.6_..."}}`` (note ``msg``); recordInfo
+answers ``{"code": 200, "message": "success", "data": {...}}`` (note ``message``) with ``state``
+``waiting`` (first half of the queued time) / ``queuing`` / ``generating`` / ``success`` / ``fail``,
+``param`` (the create request as a JSON **string**), ``resultJson`` (a JSON **string** ``{"resultUrls":
+[...]}``; ``""`` before success), ``failCode``/``failMsg`` (``""`` unless failed: ``"500"`` generation
+failed, ``"400"`` content flagged), ``costTime`` (ms) and ``completeTime`` (``null`` until terminal),
+``createTime``, ``updateTime``.
 
 Errors: ``{"code": <code>, "msg": str, "data": null}``: 401 key, 402 credits, 404 unknown task,
 422 validation (also a body that is not JSON, and the ``policy`` fault - kie has no documented
@@ -20,6 +21,9 @@ Rules: ``kling-2.6/text-to-video`` requires ``input.prompt`` (1..1000), ``sound`
 ``aspect_ratio`` and ``duration`` (``"5"|"10"`` string); ``kling-2.6/image-to-video`` requires
 ``prompt``, ``image_urls`` (exactly one http(s) URL), ``sound``, ``duration`` and has no
 ``aspect_ratio``. ``callBackUrl`` (optional) must be an http(s) URL; callbacks are not delivered.
+
+Account limits (see ``limits``): 429 (``{"code": 429, "msg", "data": null}``, inside HTTP 200 with
+``kie_errors_http_200``) with ``Retry-After``.
 """
 
 from __future__ import annotations

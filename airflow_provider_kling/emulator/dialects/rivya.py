@@ -1,9 +1,9 @@
 """Rivya Public API v1 (``/api/v1/*``), server side.
 
-Wire format: seed 000 and GATEWAYS.md section 2. Errors are
-``{"error": {"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
-``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not
-JSON and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
+Wire format: https://rivya.ai/docs/api (generations, files, credits, errors). Errors are ``{"error":
+{"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
+``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not JSON
+and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
 ``idempotency_conflict`` 409, ``insufficient_credits`` 402, ``rate_limited`` 429; for emulated server
 faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error`` 502,
 ``service_unavailable`` 503, ``upstream_timeout`` 504.
@@ -14,6 +14,12 @@ faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error
 with another body is ``409 idempotency_conflict``. Tasks and keys are scoped to the API key.
 ``referenceMediaItems[].url`` must come from this emulator's ``POST /api/v1/files`` unless
 ``rivya_require_uploaded_refs`` is off. Create answers HTTP 200.
+
+Account limits (see ``limits``): ``rate_limited`` 429 with ``Retry-After``. Billing: every task
+reserves 55 credits (``reserved_credits``), ``final_credits`` is 55 once succeeded and 0 otherwise (a
+failed task is refunded); ``GET /api/v1/credits`` answers ``{"current_credits": N}``, the key's
+wallet (``STARTING_CREDITS`` or ``--balance``) minus the credits its queued, running and succeeded
+tasks hold. With ``--balance`` a submit the wallet cannot cover gets 402 ``insufficient_credits``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..state import Job, StoredFile
+from ..state import NOT_FAILED, Job, StoredFile
 from .base import (
     Call,
     Dialect,
@@ -197,6 +203,8 @@ async def create_generation(request: Request) -> Response:
                     json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
                 )
 
+    if call.emu.config.balance is not None and _credits_left(call) < CREDITS_PER_TASK:
+        return call.finish(call.error("credits", "insufficient credits: this generation needs 55 credits"))
     if (refused := call.admit()) is not None:
         return call.finish(refused)
     job_id = store.unique_id(lambda: f"task_{secrets.token_hex(12)}")
@@ -310,15 +318,21 @@ async def get_file(request: Request, file_id: str) -> Response:
     return json_response(_file_body(call, stored))
 
 
+def _credits_left(call: Call) -> float:
+    """The key's wallet: credits are reserved at submit and refunded when the task fails."""
+    start = STARTING_CREDITS if call.emu.config.balance is None else call.emu.config.balance
+    return start - call.emu.spent(DIALECT.name, call.account, lambda job: CREDITS_PER_TASK, NOT_FAILED)
+
+
 @router.get("/api/v1/credits")
 async def credits(request: Request) -> Response:
+    """``{"current_credits": N}`` (https://rivya.ai/docs/api-credits)."""
     call = await Call.open(request, DIALECT, "other")
     if (denied := call.bearer()) is not None:
         return denied
     if (fault := await call.call_fault()) is not None:
         return fault
-    spent = CREDITS_PER_TASK * len(call.emu.store.jobs(DIALECT.name, call.account))
-    return json_response({"credits": max(0, STARTING_CREDITS - spent)})
+    return json_response({"current_credits": max(0, int(_credits_left(call)))})
 
 
 @router.get("/api/v1/models")

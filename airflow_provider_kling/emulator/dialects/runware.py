@@ -1,7 +1,7 @@
 """Runware REST API (``POST /v1``), server side.
 
-Wire format: seed 001 and GATEWAYS.md section 3. The body is a JSON **array** of tasks; the answer is
-``{"data": [...]}`` and/or ``{"errors": [...]}``, where each error is
+Wire format: https://runware.ai/docs (video inference, task polling, errors). The body is a JSON
+**array** of tasks; the answer is ``{"data": [...]}`` and/or ``{"errors": [...]}``, where each error is
 ``{"code", "message", "parameter"?, "taskType", "taskUUID"?}``.
 
 Tasks: ``videoInference`` (submit; ``{"data":[{"taskType","taskUUID"}]}``), ``getResponse``
@@ -26,6 +26,11 @@ derive deterministic ones); ``width``/``height`` are optional, must come togethe
 9:16 or 1:1 ratio (the emulator renders that aspect; default 16:9); ``outputFormat`` WEBM/MOV are
 accepted but the emulator always serves MP4; ``numberResults > 1`` yields that many success items
 that share one video URL.
+
+Account limits (see ``limits``): a ``videoInference`` beyond them gets a per-task
+``rateLimitExceeded`` error (HTTP 429 when no task of the request produced data, with
+``Retry-After``). ``cost`` (USD, only with ``includeCost: true``) uses the official Kling 2.6 dollar
+prices per 5 s (std 0.21, pro 0.35, pro with sound 0.70): Runware publishes no Kling 2.6 price.
 """
 
 from __future__ import annotations
