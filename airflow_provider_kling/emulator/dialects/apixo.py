@@ -28,7 +28,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,11 +37,13 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
-    describe_validation_error,
+    SubmitSpec,
     is_http_url,
     json_response,
+    lookup,
     ms,
     random_digits,
+    submission,
 )
 
 MODEL_PATH = "kling-2-6"
@@ -97,7 +99,7 @@ class Submit(StrictModel):
     input: Input
 
 
-def _rules(req: Submit) -> str | None:
+def _rules(call: Call, req: Submit) -> str | None:
     inp = req.input
     if inp.duration is not None and inp.duration not in (5, 10):
         return "input.duration must be 5 or 10"
@@ -132,42 +134,36 @@ def status_data(call: Call, job: Job) -> dict[str, Any]:
     return data
 
 
+def _model_path(call: Call) -> Response | None:
+    model = call.request.path_params.get("model")
+    if model == MODEL_PATH:
+        return None
+    return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
+
+
+SUBMIT = SubmitSpec(
+    Submit,
+    prompt=lambda req: req.input.prompt,
+    prefix="invalid parameter: ",
+    rules=_rules,
+    before=_model_path,
+)
+
+
 @router.post("/api/v1/generateTask/{model}")
 async def generate_task(request: Request, model: str) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if model != MODEL_PATH:
-        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Submit.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", f"invalid parameter: {describe_validation_error(exc)}")
-    if (problem := _rules(req)) is not None:
-        return call.error("validation", f"invalid parameter: {problem}")
-    markers = call.markers(req.input.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-    if (refused := call.admit()) is not None:
-        return refused
+    sub = await submission(request, DIALECT, SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
     inp = req.input
-    job_id = call.emu.store.unique_id(lambda: f"task_{random_digits(12)}")
-    job = call.new_job(
-        job_id=job_id,
-        markers=markers,
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: f"task_{random_digits(12)}"),
         prompt=inp.prompt,
         duration=inp.duration or 5,
         aspect=inp.aspect_ratio,
         sound=inp.sound,
         family=inp.mode,
-        request=body,
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
     call.store_job(job)
@@ -176,17 +172,15 @@ async def generate_task(request: Request, model: str) -> Response:
 
 @router.get("/api/v1/statusTask/{model}")
 async def status_task(request: Request, model: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if model != MODEL_PATH:
-        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
     task_id = request.query_params.get("taskId")
-    if not task_id:
-        return call.error("validation", "invalid parameter: taskId query parameter is required")
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task {task_id} not found")
-    return json_response({"code": 200, "message": "success", "data": status_data(call, job)})
+    found = await lookup(
+        request,
+        DIALECT,
+        task_id,
+        missing=f"task {task_id} not found",
+        required="invalid parameter: taskId query parameter is required",
+        before=_model_path,
+    )
+    if isinstance(found, Response):
+        return found
+    return json_response({"code": 200, "message": "success", "data": status_data(*found)})

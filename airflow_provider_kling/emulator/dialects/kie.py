@@ -42,11 +42,14 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
+    SubmitSpec,
     describe_validation_error,
     is_http_url,
     json_response,
+    lookup,
     ms,
     now_ms,
+    submission,
 )
 
 T2V = "kling-2.6/text-to-video"
@@ -151,43 +154,40 @@ def record(call: Call, job: Job) -> dict[str, Any]:
     }
 
 
+def _input(req: Submit) -> TextInput | ImageInput:
+    """``input`` parsed by the model's own schema (raises ``ValidationError``)."""
+    return (TextInput if req.model == T2V else ImageInput).model_validate(req.input)
+
+
+def _rules(call: Call, req: Submit) -> str | None:
+    try:
+        inp = _input(req)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
+        return "callBackUrl must be an http(s) URL"
+    if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
+        return "input.image_urls must contain an http(s) URL"
+    return None
+
+
+SUBMIT = SubmitSpec(Submit, prompt=lambda req: _input(req).prompt, prefix="Validation error: ", rules=_rules)
+
+
 @router.post("/api/v1/jobs/createTask")
 async def create_task(request: Request) -> Response:
-    call = await KieCall.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Submit.model_validate(body)
-        inp: TextInput | ImageInput = (TextInput if req.model == T2V else ImageInput).model_validate(
-            req.input
-        )
-    except ValidationError as exc:
-        return call.error("validation", f"Validation error: {describe_validation_error(exc)}")
-    if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
-        return call.error("validation", "Validation error: callBackUrl must be an http(s) URL")
-    if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
-        return call.error("validation", "Validation error: input.image_urls must contain an http(s) URL")
-    markers = call.markers(inp.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-    if (refused := call.admit()) is not None:
-        return refused
-    job = call.new_job(
+    sub = await submission(request, DIALECT, SUBMIT, call_class=KieCall)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
+    inp = _input(req)
+    job = sub.new_job(
         job_id=call.emu.store.unique_id(lambda: f"task_kling-2.6_{now_ms()}{secrets.token_hex(2)}"),
-        markers=markers,
         prompt=inp.prompt,
         duration=int(inp.duration),
         aspect=inp.aspect_ratio if isinstance(inp, TextInput) else None,
         sound=inp.sound,
         family=req.model,
-        request=body,
         extra={"callback_url": req.callBackUrl},
     )
     call.store_job(job)
@@ -196,15 +196,15 @@ async def create_task(request: Request) -> Response:
 
 @router.get("/api/v1/jobs/recordInfo")
 async def record_info(request: Request) -> Response:
-    call = await KieCall.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
     task_id = request.query_params.get("taskId")
-    if not task_id:
-        return call.error("validation", "taskId is required")
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task {task_id} not found")
-    return json_response({"code": 200, "message": "success", "data": record(call, job)})
+    found = await lookup(
+        request,
+        DIALECT,
+        task_id,
+        missing=f"task {task_id} not found",
+        required="taskId is required",
+        call_class=KieCall,
+    )
+    if isinstance(found, Response):
+        return found
+    return json_response({"code": 200, "message": "success", "data": record(*found)})

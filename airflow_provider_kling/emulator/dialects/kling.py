@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -50,11 +50,13 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
-    describe_validation_error,
+    SubmitSpec,
     is_http_url,
     json_response,
+    lookup,
     ms,
     random_digits,
+    submission,
 )
 
 MODEL_NAME = "kling-v2-6"
@@ -69,6 +71,9 @@ FAILURE_MESSAGES = {
 class KlingDialect(Dialect):
     name = "kling"
     limit_codes = {"concurrency": 1303, "rate": 1302}
+
+    def authenticate(self, call: Call) -> Response | None:
+        return authenticate(call)
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         table: dict[str, tuple[int, int]] = {
@@ -343,44 +348,33 @@ def _pack(call: Call) -> dict[str, Any]:
 
 
 # -- routes ---------------------------------------------------------------------------------------
-async def _submit(request: Request, family: str) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    schema: type[Text2Video] = Text2Video if family == "text2video" else Image2Video
-    try:
-        req = schema.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", f"Invalid request parameters: {describe_validation_error(exc)}")
-    if (problem := _rules(req)) is not None:
-        return call.error("validation", f"Invalid request parameters: {problem}")
-    markers = call.markers(req.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-    if (depleted := _pack_check(call, _units(req))) is not None:
-        return depleted
-    if (refused := call.admit()) is not None:
-        return refused
+def _spec(schema: type[Text2Video]) -> SubmitSpec[Text2Video]:
+    return SubmitSpec(
+        schema,
+        prompt=lambda req: req.prompt,
+        prefix="Invalid request parameters: ",
+        rules=lambda call, req: _rules(req),
+        gate=lambda call, body, req: _pack_check(call, _units(req)),
+    )
 
+
+SUBMITS = {"text2video": _spec(Text2Video), "image2video": _spec(Image2Video)}
+
+
+async def _submit(request: Request, family: str) -> Response:
+    sub = await submission(request, DIALECT, SUBMITS[family])
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
     external = req.external_task_id or ""
-    job_id = call.emu.store.unique_id(lambda: random_digits(18))
-    job = call.new_job(
-        job_id=job_id,
-        markers=markers,
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: random_digits(18)),
         prompt=req.prompt,
         duration=int(req.duration or "5"),
         aspect=req.aspect_ratio,
         sound=req.sound == "on",
         client_id=external or None,
         family=family,
-        request=body,
         extra={
             "external_task_id": external,
             "mode": req.mode or "std",
@@ -413,18 +407,9 @@ async def _submit(request: Request, family: str) -> Response:
 
 
 async def _status(request: Request, family: str, task_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    store = call.emu.store
-    job = store.find(DIALECT.name, call.account, f"{family}/task/{task_id}") or store.find(
-        DIALECT.name, call.account, f"{family}/ext/{task_id}"
-    )
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task not found: {task_id}")
-    return _envelope(task_data(call, job))
+    keys = (f"{family}/task/{task_id}", f"{family}/ext/{task_id}")  # task_id or external_task_id
+    found = await lookup(request, DIALECT, *keys, missing=f"task not found: {task_id}")
+    return found if isinstance(found, Response) else _envelope(task_data(*found))
 
 
 def _query_ints(call: Call, spec: tuple[tuple[str, int | None, int], ...]) -> dict[str, int] | Response:
@@ -447,11 +432,9 @@ def _query_ints(call: Call, spec: tuple[tuple[str, int | None, int], ...]) -> di
 
 
 async def _list(request: Request, family: str) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
     params = _query_ints(call, (("pageNum", 1, 1000), ("pageSize", 30, 500)))
     if isinstance(params, Response):
         return params
@@ -464,34 +447,26 @@ async def _list(request: Request, family: str) -> Response:
     return _envelope([task_data(call, j) for j in jobs[start : start + params["pageSize"]]])
 
 
-@router.post("/v1/videos/text2video")
-async def submit_text2video(request: Request) -> Response:
-    return await _submit(request, "text2video")
+def _family_routes(family: str) -> None:
+    """Submit, list and status of one family; a task is only found under the family it was made in."""
+
+    async def submit(request: Request) -> Response:
+        return await _submit(request, family)
+
+    async def list_tasks(request: Request) -> Response:
+        return await _list(request, family)
+
+    async def status(request: Request, task_id: str) -> Response:
+        return await _status(request, family, task_id)
+
+    path = f"/v1/videos/{family}"
+    router.add_api_route(path, submit, methods=["POST"], name=f"submit_{family}")
+    router.add_api_route(path, list_tasks, methods=["GET"], name=f"list_{family}")
+    router.add_api_route(path + "/{task_id}", status, methods=["GET"], name=f"status_{family}")
 
 
-@router.post("/v1/videos/image2video")
-async def submit_image2video(request: Request) -> Response:
-    return await _submit(request, "image2video")
-
-
-@router.get("/v1/videos/text2video")
-async def list_text2video(request: Request) -> Response:
-    return await _list(request, "text2video")
-
-
-@router.get("/v1/videos/image2video")
-async def list_image2video(request: Request) -> Response:
-    return await _list(request, "image2video")
-
-
-@router.get("/v1/videos/text2video/{task_id}")
-async def status_text2video(request: Request, task_id: str) -> Response:
-    return await _status(request, "text2video", task_id)
-
-
-@router.get("/v1/videos/image2video/{task_id}")
-async def status_image2video(request: Request, task_id: str) -> Response:
-    return await _status(request, "image2video", task_id)
+for _family in FAMILIES:
+    _family_routes(_family)
 
 
 @router.get("/account/costs")
@@ -503,11 +478,9 @@ async def account_costs(request: Request) -> Response:
     name. The emulator's pack is live where the real ``remaining_quantity`` may lag by hours, and it is
     listed whatever the window.
     """
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
     if (refusal := call.emu.limits.throttle((DIALECT.name, call.account, "account/costs"), 1.0)) is not None:
         message = "request rate too high: the account query allows 1 request per second"
         return DIALECT.too_many(message, refusal.retry_after, code=1302)

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,10 +41,12 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
+    SubmitSpec,
     canonical_fingerprint,
-    describe_validation_error,
     is_http_url,
     json_response,
+    lookup,
+    submission,
 )
 
 MODEL = "kling-2-6"
@@ -161,81 +163,64 @@ def _reference_problem(call: Call, item: ReferenceMediaItem) -> str | None:
     return "params.referenceMediaItems[0].url must be a URL returned by POST /api/v1/files (upload first)"
 
 
-@router.post("/api/v1/generations")
-async def create_generation(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Generation.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", describe_validation_error(exc))
-    params = req.params or Params()
-    for item in params.referenceMediaItems or []:
-        if (problem := _reference_problem(call, item)) is not None:
-            return call.error("validation", problem)
-    markers = call.markers(req.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
+def _rules(call: Call, req: Generation) -> str | None:
+    items = req.params.referenceMediaItems if req.params else None
+    return next((p for item in items or [] if (p := _reference_problem(call, item)) is not None), None)
 
-    store = call.emu.store
-    idem_key = request.headers.get("idempotency-key") or ""
-    fingerprint = canonical_fingerprint(body)
-    if idem_key:
-        record = store.idempotency_get(DIALECT.name, call.account, idem_key)
-        if record is not None:
-            previous_fingerprint, job_id = record
-            if previous_fingerprint != fingerprint:
-                return call.finish(
-                    call.error("conflict", "Idempotency-Key was already used with a different request body")
-                )
-            existing = store.get(job_id)
-            if existing is not None:
-                call.count("dedup_hits")
-                return call.finish(
-                    json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
-                )
 
+def _gate(call: Call, body: dict[str, Any], req: Generation) -> Response | None:
+    """An ``Idempotency-Key`` seen before answers for the new job: the same task (same body) or
+    409; then, with ``--balance``, a wallet that cannot cover 55 credits answers 402."""
+    idem_key = call.request.headers.get("idempotency-key")
+    record = call.emu.store.idempotency_get(DIALECT.name, call.account, idem_key) if idem_key else None
+    if record is not None:
+        previous_fingerprint, job_id = record
+        if previous_fingerprint != canonical_fingerprint(body):
+            return call.finish(
+                call.error("conflict", "Idempotency-Key was already used with a different request body")
+            )
+        existing = call.emu.store.get(job_id)
+        if existing is not None:
+            call.count("dedup_hits")
+            return call.finish(
+                json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
+            )
     if call.emu.config.balance is not None and _credits_left(call) < CREDITS_PER_TASK:
         return call.finish(call.error("credits", "insufficient credits: this generation needs 55 credits"))
-    if (refused := call.admit()) is not None:
-        return call.finish(refused)
-    job_id = store.unique_id(lambda: f"task_{secrets.token_hex(12)}")
-    job = call.new_job(
-        job_id=job_id,
-        markers=markers,
+    return None
+
+
+SUBMIT = SubmitSpec(Generation, prompt=lambda req: req.prompt, rules=_rules, gate=_gate)
+
+
+@router.post("/api/v1/generations")
+async def create_generation(request: Request) -> Response:
+    sub = await submission(request, DIALECT, SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
+    params = req.params or Params()
+    idem_key = request.headers.get("idempotency-key") or ""
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: f"task_{secrets.token_hex(12)}"),
         prompt=req.prompt,
         duration=int(params.duration or "5"),
         aspect=params.aspect_ratio or "1:1",
         sound=params.sound == "true",
         client_id=idem_key or req.client_request_id or None,
-        request=body,
         extra={"idempotency_key": idem_key or None, "client_request_id": req.client_request_id},
     )
     call.store_job(job)
     if idem_key:
-        store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
+        fingerprint = canonical_fingerprint(sub.body)
+        call.emu.store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
     return call.finish(json_response(task_body(call, job)))
 
 
 @router.get("/api/v1/generations/{task_id}")
 async def get_generation(request: Request, task_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"generation {task_id} not found")
-    return json_response(task_body(call, job))
+    found = await lookup(request, DIALECT, task_id, missing=f"generation {task_id} not found")
+    return found if isinstance(found, Response) else json_response(task_body(*found))
 
 
 def _sniff_mime(data: bytes) -> str | None:
@@ -262,11 +247,9 @@ def _file_body(call: Call, stored: StoredFile) -> dict[str, Any]:
 
 @router.post("/api/v1/files")
 async def upload_file(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return call.error("validation", "expected a multipart/form-data body with 'file' and 'kind'")
     form = await request.form(max_files=1, max_fields=10)
@@ -309,9 +292,9 @@ async def upload_file(request: Request) -> Response:
 
 @router.get("/api/v1/files/{file_id}")
 async def get_file(request: Request, file_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     stored = call.emu.store.get_file(file_id)
     if stored is None or stored.gateway != DIALECT.name or stored.account != call.account:
         return call.error("not_found", f"file {file_id} not found")
@@ -327,17 +310,15 @@ def _credits_left(call: Call) -> float:
 @router.get("/api/v1/credits")
 async def credits(request: Request) -> Response:
     """``{"current_credits": N}`` (https://rivya.ai/docs/api-credits)."""
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
     return json_response({"current_credits": max(0, int(_credits_left(call)))})
 
 
 @router.get("/api/v1/models")
 async def models(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     return json_response({"data": [{"id": MODEL, "type": "video", "credits": CREDITS_PER_TASK}]})

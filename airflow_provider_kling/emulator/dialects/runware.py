@@ -380,9 +380,9 @@ async def _get_response(call: Call, task: dict[str, Any], batch: _Batch) -> Resp
 
 @router.post("/v1")
 async def tasks(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     body = await call.json_body()
     if isinstance(body, Response):
         return body
