@@ -253,6 +253,12 @@ def test_limits_control_api(client: httpx.Client, kit: Any, limits: Callable[...
     assert client.get("/_emulator/limits").json()["concurrency"] == 3  # bad requests changed nothing
 
 
+def test_server_limits_helper(emulator: EmulatorServer, limits: Callable[..., Any]) -> None:
+    assert emulator.limits()["rate"] == 0.0
+    assert emulator.limits(rate=4, latency_jitter=0.1)["rate"] == 4.0
+    assert emulator.limits() == {"concurrency": 0, "rate": 4.0, "latency": 0.5, "latency_jitter": 0.1}
+
+
 def test_reset_clears_limit_counters_not_limits(
     client: httpx.Client, kit: Any, limits: Callable[..., Any]
 ) -> None:
