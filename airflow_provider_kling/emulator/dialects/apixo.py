@@ -121,6 +121,10 @@ def _rules(call: Call, req: Submit) -> str | None:
     return None
 
 
+def _ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"code": 200, "message": "success", "data": data}
+
+
 def status_data(call: Call, job: Job) -> dict[str, Any]:
     phase = job.phase()
     data: dict[str, Any] = {"taskId": job.task_id, "state": STATE[phase], "createTime": ms(job.created)}
@@ -167,20 +171,13 @@ async def generate_task(request: Request, model: str) -> Response:
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
     call.store_job(job)
-    return call.finish(json_response({"code": 200, "message": "success", "data": {"taskId": job.task_id}}))
+    return call.finish(json_response(_ok({"taskId": job.task_id})))
 
 
 @router.get("/api/v1/statusTask/{model}")
 async def status_task(request: Request, model: str) -> Response:
-    task_id = request.query_params.get("taskId")
+    required = "invalid parameter: taskId query parameter is required"
     found = await lookup(
-        request,
-        DIALECT,
-        task_id,
-        missing=f"task {task_id} not found",
-        required="invalid parameter: taskId query parameter is required",
-        before=_model_path,
+        request, DIALECT, request.query_params.get("taskId"), required=required, before=_model_path
     )
-    if isinstance(found, Response):
-        return found
-    return json_response({"code": 200, "message": "success", "data": status_data(*found)})
+    return found if isinstance(found, Response) else json_response(_ok(status_data(*found)))

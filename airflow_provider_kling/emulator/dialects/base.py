@@ -396,7 +396,7 @@ async def lookup(
     request: Request,
     dialect: Dialect,
     *keys: str | None,
-    missing: str,
+    missing: str = "",
     required: str = "a task id is required",
     before: Callable[[Call], Response | None] | None = None,
     call_class: type[Call] = Call,
@@ -404,7 +404,7 @@ async def lookup(
     """A status call: auth, ``before``, then the job named by the first key that matches.
 
     No key at all (a required query parameter is absent) is a validation answer saying
-    ``required``; an unknown task is ``not_found`` saying ``missing``.
+    ``required``; an unknown task is ``not_found`` saying ``missing`` (default "task <id> not found").
     """
     call = await call_class.enter(request, dialect, "status")
     if isinstance(call, Response):
@@ -414,7 +414,7 @@ async def lookup(
     present = [key for key in keys if key]
     if not present:
         return call.error("validation", required)
-    job = await call.find_job(*present, missing=missing)
+    job = await call.find_job(*present, missing=missing or f"task {present[0]} not found")
     return job if isinstance(job, Response) else (call, job)
 
 

@@ -197,14 +197,7 @@ async def create_task(request: Request) -> Response:
 @router.get("/api/v1/jobs/recordInfo")
 async def record_info(request: Request) -> Response:
     task_id = request.query_params.get("taskId")
-    found = await lookup(
-        request,
-        DIALECT,
-        task_id,
-        missing=f"task {task_id} not found",
-        required="taskId is required",
-        call_class=KieCall,
-    )
+    found = await lookup(request, DIALECT, task_id, required="taskId is required", call_class=KieCall)
     if isinstance(found, Response):
         return found
     return json_response({"code": 200, "message": "success", "data": record(*found)})
