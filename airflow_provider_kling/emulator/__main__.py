@@ -74,6 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="accepted Bearer key of the other gateways (repeatable; default: any key not starting 'bad')",
     )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="jobs in flight per API key and gateway (default 0: unlimited)",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="submits per second per API key and gateway (default 0: unlimited)",
+    )
+    p.add_argument(
+        "--latency-jitter",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="spread each job's latency uniformly over latency*[1-F, 1+F] (default 0)",
+    )
+    p.add_argument("--latency-seed", type=int, help="seed of the latency spread (default: random)")
+    p.add_argument(
+        "--balance",
+        type=float,
+        help="starting balance per key (Kling units, Rivya credits); submits beyond it are refused",
+    )
     p.add_argument("--kie-errors-http-200", action="store_true", help="answer kie.ai errors with HTTP 200")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return p
@@ -100,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fps=args.fps,
             public_url=args.public_url,
             kie_errors_http_200=args.kie_errors_http_200,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            latency_jitter=args.latency_jitter,
+            latency_seed=args.latency_seed,
+            balance=args.balance,
             api_keys=frozenset(args.api_key) if args.api_key else None,
         )
         if args.kling_key:

@@ -4,8 +4,13 @@ Control API (no auth):
 
 * ``GET  /_emulator/health`` -> ``{"ok": true}``
 * ``GET  /_emulator/counters`` -> ``{"submits", "submits_by_client_id", "dedup_hits", "status_calls",
-  "uploads", "rejected", "requests", "jobs"}`` (per gateway; see ``state.Store.counters``)
-* ``POST /_emulator/reset`` -> forget jobs, files, idempotency records, counters, fault attempts
+  "uploads", "rejected", "requests", "accepted", "refused", "in_flight", "peak_in_flight", "jobs"}``
+  (per gateway; see ``state.Store.counters`` and ``limits.Limits.counters``)
+* ``GET  /_emulator/limits`` -> ``{"concurrency": int, "rate": float, "latency": float,
+  "latency_jitter": float}``; ``POST /_emulator/limits`` with any subset of those keys sets them on
+  the running emulator and answers the new values (400 ``{"error": ...}`` on a bad value)
+* ``POST /_emulator/reset`` -> forget jobs, files, idempotency records, counters, fault attempts and
+  held slots (not the configured limits)
 * ``GET  /_emulator/jobs`` (``?gateway=``) and ``GET /_emulator/jobs/{id}`` (job id or any gateway id)
 * ``GET  /_emulator/config`` -> the effective configuration
 * ``GET|HEAD /_emulator/videos/{job_id}.mp4`` -> the rendered MP4 of a succeeded job
@@ -42,7 +47,26 @@ async def health() -> dict[str, bool]:
 
 @control.get("/counters")
 async def counters(request: Request) -> dict[str, Any]:
-    return _emulator(request).store.counters()
+    return _emulator(request).counters()
+
+
+@control.get("/limits")
+async def get_limits(request: Request) -> dict[str, Any]:
+    return _emulator(request).limits.describe()
+
+
+@control.post("/limits")
+async def set_limits(request: Request) -> Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "expected a JSON object of limits"}, status_code=400)
+    try:
+        return JSONResponse(_emulator(request).limits.update(body))
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 @control.post("/reset")

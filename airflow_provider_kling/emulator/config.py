@@ -44,6 +44,15 @@ class EmulatorConfig:
         kie_errors_http_200: answer kie.ai errors with HTTP 200 and the error code only in the body
             (kie.ai often does that); default ``False`` uses the code as the HTTP status.
         max_upload_bytes: Rivya Files API size limit (10 MB).
+        concurrency: jobs in flight per API key and gateway (0: unlimited); see ``limits``.
+        rate: accepted submits per second per API key and gateway (0: unlimited); see ``limits``.
+        latency_jitter: each job's latency is drawn from ``latency * [1 - f, 1 + f]`` (0: exact).
+        latency_seed: seed of that draw (``None``: not reproducible).
+        balance: starting balance of every key, in each gateway's own unit (Kling resource-pack
+            units, Rivya credits); ``None`` keeps the defaults (``dialects.kling.KLING_PACK_UNITS``,
+            ``dialects.rivya.STARTING_CREDITS``) and never refuses for balance. When set, a submit
+            whose price exceeds the key's remaining balance gets the gateway's insufficient-credits
+            answer.
     """
 
     latency: float = 3.0
@@ -61,6 +70,11 @@ class EmulatorConfig:
     rivya_require_uploaded_refs: bool = True
     kie_errors_http_200: bool = False
     max_upload_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 0
+    rate: float = 0.0
+    latency_jitter: float = 0.0
+    latency_seed: int | None = None
+    balance: float | None = None
 
     def __post_init__(self) -> None:
         if self.latency < 0:
@@ -69,6 +83,13 @@ class EmulatorConfig:
             raise ValueError("queued_fraction must be within [0, 1]")
         if self.response_delay_ms < 0:
             raise ValueError("response_delay_ms must be >= 0")
+        from .limits import validate_limits
+
+        validate_limits(
+            {"concurrency": self.concurrency, "rate": self.rate, "latency_jitter": self.latency_jitter}
+        )
+        if self.balance is not None and not self.balance >= 0:
+            raise ValueError("balance must be >= 0")
         if self.fps < 1:
             raise ValueError("fps must be >= 1")
         if isinstance(self.api_keys, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from starlette.requests import Request
 
 from .config import EmulatorConfig
 from .faults import STATUS_KINDS, Markers
+from .limits import Limits
 from .render import DEFAULT_ASPECT, VideoCache
-from .state import Job, Store
+from .state import GATEWAYS, Job, Store
 
 
 class Emulator:
@@ -24,6 +26,8 @@ class Emulator:
         self.config = config
         self.store = Store()
         self.faults = FaultEngine(config.faults, config.fault_seed)
+        self.limits = Limits(config)
+        self.started = time.time()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if config.cache_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kling-emulator-cache-")
@@ -33,9 +37,23 @@ class Emulator:
         self.videos = VideoCache(cache_dir, fps=config.fps)
 
     def reset(self) -> None:
-        """Forget jobs, files, idempotency records, counters and fault attempts (not the video cache)."""
+        """Forget jobs, files, idempotency records, counters, fault attempts and held slots.
+
+        The video cache and the configured limits stay.
+        """
         self.store.reset()
         self.faults.reset()
+        self.limits.reset()
+
+    def spent(
+        self, gateway: str, account: str, price: Callable[[Job], float], phases: Collection[str]
+    ) -> float:
+        """What the key's jobs in ``phases`` cost on ``gateway`` (``price`` of each job)."""
+        return sum(price(j) for j in self.store.jobs(gateway, account) if j.phase() in phases)
+
+    def counters(self) -> dict[str, Any]:
+        """The store's counters plus ``accepted``, ``refused``, ``in_flight``, ``peak_in_flight``."""
+        return {**self.store.counters(), **self.limits.counters(GATEWAYS)}
 
     def close(self) -> None:
         if self._tmp is not None:
@@ -72,7 +90,11 @@ class Emulator:
         request: Any = None,
         extra: dict[str, Any] | None = None,
     ) -> Job:
-        """Build (not store) a job; the latency and the ending come from markers and config."""
+        """Build (not store) a job; the latency and the ending come from markers and config.
+
+        Without a ``[latency:S]`` marker the latency is the configured one, spread by
+        ``latency_jitter`` (see ``limits``).
+        """
         outcome = self.faults.job_fault((gateway, account), markers)
         return Job(
             job_id=job_id,
@@ -81,7 +103,7 @@ class Emulator:
             account=account,
             created=time.time(),
             created_mono=time.monotonic(),
-            latency=markers.latency if markers.latency is not None else self.config.latency,
+            latency=markers.latency if markers.latency is not None else self.limits.draw_latency(),
             queued_fraction=self.config.queued_fraction,
             prompt=prompt,
             clean_prompt=markers.clean_prompt,

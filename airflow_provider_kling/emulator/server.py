@@ -173,11 +173,11 @@ class EmulatorServer:
     def _verify(self) -> str | bool:
         return str(self.ca_path) if self.ca_path is not None else True
 
-    def _control(self, method: str, path: str) -> Any:
+    def _control(self, method: str, path: str, body: Any = None) -> Any:
         import httpx
 
         with httpx.Client(verify=self._verify(), timeout=10.0, trust_env=False) as client:
-            response = client.request(method, f"{self.url}/_emulator/{path}")
+            response = client.request(method, f"{self.url}/_emulator/{path}", json=body)
             response.raise_for_status()
             return response.json()
 
@@ -189,6 +189,12 @@ class EmulatorServer:
     def reset(self) -> None:
         """``POST /_emulator/reset``."""
         self._control("POST", "reset")
+
+    def limits(self, **values: float) -> dict[str, Any]:
+        """``GET /_emulator/limits``, or ``POST`` when given any of ``concurrency``, ``rate``,
+        ``latency``, ``latency_jitter``: the limits in force afterwards."""
+        result: dict[str, Any] = self._control("POST" if values else "GET", "limits", values or None)
+        return result
 
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /_emulator/jobs/{job_id}``."""

@@ -18,6 +18,9 @@ from .faults import FaultSpec
 
 Phase = Literal["queued", "running", "succeeded", "failed"]
 
+#: Phases of a job that holds its price: gateways refund (or never charge) failed jobs.
+NOT_FAILED: tuple[Phase, ...] = ("queued", "running", "succeeded")
+
 GATEWAYS: tuple[str, ...] = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
 
 COUNTER_NAMES: tuple[str, ...] = ("submits", "dedup_hits", "status_calls", "uploads", "rejected", "requests")

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +19,24 @@ class CertificateFiles:
     ca_path: Path
     cert_path: Path
     key_path: Path
+
+
+def _key_usage(*allowed: str) -> Any:
+    """An ``x509.KeyUsage`` granting only ``allowed`` (the CA signs certificates, the leaf signs TLS)."""
+    from cryptography import x509
+
+    flags = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
+    return x509.KeyUsage(**{flag: flag in allowed for flag in flags})
 
 
 def generate_certificates(directory: str | Path, hosts: tuple[str, ...] = ()) -> CertificateFiles:
@@ -46,17 +65,7 @@ def generate_certificates(directory: str | Path, hosts: tuple[str, ...] = ()) ->
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage("key_cert_sign", "crl_sign"),
             critical=True,
         )
         .add_extension(ca_ski, critical=False)
@@ -91,17 +100,7 @@ def generate_certificates(directory: str | Path, hosts: tuple[str, ...] = ()) ->
         .add_extension(x509.SubjectAlternativeName(unique), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage("digital_signature"),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

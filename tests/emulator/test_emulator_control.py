@@ -167,6 +167,14 @@ def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
             "html:0",
             "--cache-dir",
             str(tmp_path / "cache"),
+            "--concurrency",
+            "2",
+            "--rate",
+            "5",
+            "--latency-jitter",
+            "0.3",
+            "--latency-seed",
+            "4",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -180,6 +188,12 @@ def test_cli_runs_until_sigterm(tmp_path: Path) -> None:
         url = line.split("=", 1)[1]
         assert port_file.read_text().strip() == url
         assert httpx.get(f"{url}/_emulator/health", trust_env=False).json() == {"ok": True}
+        assert httpx.get(f"{url}/_emulator/limits", trust_env=False).json() == {
+            "concurrency": 2,
+            "rate": 5.0,
+            "latency": 0.2,
+            "latency_jitter": 0.3,
+        }
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

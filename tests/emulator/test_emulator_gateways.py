@@ -147,7 +147,7 @@ def test_rivya_with_uploaded_reference(client: httpx.Client, kit: Any) -> None:
 
     credits = client.get("/api/v1/credits", headers=kit.BEARER)
     assert credits.status_code == 200
-    assert isinstance(credits.json()["credits"], int)
+    assert isinstance(credits.json()["current_credits"], int)
 
 
 def test_runware(client: httpx.Client, kit: Any) -> None:

@@ -1,11 +1,12 @@
-"""APIMart (seed 003's white-label host): ``POST /v1/videos/generations``, ``GET /v1/tasks/{id}``.
+"""APIMart (also sold under white-label hosts): ``POST /v1/videos/generations``, ``GET /v1/tasks/{id}``.
 
-Wire format: seed 003 and GATEWAYS.md section 6. Submit answers
-``{"code": 200, "data": [{"status": "submitted", "task_id": "task_01..."}]}`` (``data`` is an array);
-status answers ``{"code": 200, "data": {"id", "status", "progress", "created", "estimated_time", ...}}``
-with ``status`` ``pending|processing|completed|failed``, ``result.videos[].url`` an **array** of
-strings (+ ``expires_at``, 24 h after completion), ``completed``/``actual_time`` once terminal and
-``error: {"code", "message"}`` on failure (``generation_failed`` / ``content_policy_violation``).
+Wire format: https://docs.apimart.ai/en/api-reference/videos/kling-v2-6/generation and
+https://docs.apimart.ai/en/api-reference/tasks/status. Submit answers ``{"code": 200, "data": [{"status":
+"submitted", "task_id": "task_01..."}]}`` (``data`` is an array); status answers ``{"code": 200, "data":
+{"id", "status", "progress", "created", "estimated_time", ...}}`` with ``status``
+``pending|processing|completed|failed``, ``result.videos[].url`` an **array** of strings (+
+``expires_at``, 24 h after completion), ``completed``/``actual_time`` once terminal and ``error: {"code",
+"message"}`` on failure (``generation_failed`` / ``content_policy_violation``).
 
 APIMart's error format is not documented; the emulator uses its OpenAI-style shape
 ``{"code": <HTTP status>, "error": {"message": str, "type": str}}`` with the same HTTP status and these
@@ -15,6 +16,8 @@ types: 400 ``invalid_request_error`` (validation, body not JSON), 400 ``content_
 
 Rules: ``model`` ``kling-v2-6``; ``prompt`` 1..2500; ``duration`` integer 5|10; ``mode`` std|pro;
 ``image_urls`` 0..2 http(s) URLs (2 need pro); ``audio`` needs pro and excludes a last frame.
+
+Account limits (see ``limits``): 429 ``rate_limit_error`` with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import Call, Dialect, StrictModel, describe_validation_error, is_http_url, json_response
+from .base import Call, Dialect, StrictModel, SubmitSpec, is_http_url, json_response, lookup, submission
 
 STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
 FAILURES = {
@@ -82,7 +85,7 @@ class Generation(StrictModel):
     watermark: bool | None = None
 
 
-def _rules(req: Generation) -> str | None:
+def _rules(call: Call, req: Generation) -> str | None:
     if req.duration is not None and req.duration not in (5, 10):
         return "duration must be 5 or 10"
     pro = (req.mode or "std") == "pro"
@@ -97,6 +100,9 @@ def _rules(req: Generation) -> str | None:
     if req.audio and len(images) == 2:
         return "in pro mode, last frame and audio cannot be used together"
     return None
+
+
+SUBMIT = SubmitSpec(Generation, prompt=lambda req: req.prompt, rules=_rules)
 
 
 def _task_id() -> str:
@@ -140,39 +146,20 @@ def task_data(call: Call, job: Job) -> dict[str, Any]:
 
 @router.post("/v1/videos/generations")
 async def create(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Generation.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", describe_validation_error(exc))
-    if (problem := _rules(req)) is not None:
-        return call.error("validation", problem)
-    markers = call.markers(req.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-    job = call.emu.new_job(
+    sub = await submission(request, DIALECT, SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
+    job = sub.new_job(
         job_id=call.emu.store.unique_id(_task_id),
-        gateway=DIALECT.name,
-        account=call.account,
-        markers=markers,
         prompt=req.prompt,
         duration=req.duration or 5,
         aspect=req.aspect_ratio or "16:9",
         sound=bool(req.audio),
         family="image-to-video" if req.image_urls else "text-to-video",
-        request=body,
         extra={"mode": req.mode or "std", "watermark": bool(req.watermark)},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     return call.finish(
         json_response({"code": 200, "data": [{"status": "submitted", "task_id": job.task_id}]})
     )
@@ -180,12 +167,7 @@ async def create(request: Request) -> Response:
 
 @router.get("/v1/tasks/{task_id}")
 async def get_task(request: Request, task_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task {task_id} not found")
-    return json_response({"code": 200, "data": task_data(call, job)})
+    found = await lookup(request, DIALECT, task_id, missing=f"task {task_id} not found")
+    if isinstance(found, Response):
+        return found
+    return json_response({"code": 200, "data": task_data(*found)})

@@ -1,10 +1,10 @@
 """APIXO (``/api/v1/generateTask/kling-2-6``, ``/api/v1/statusTask/kling-2-6``), server side.
 
-Wire format: seed 002 and GATEWAYS.md section 4. Success answers are
-``{"code": 200, "message": "success", "data": {...}}``; errors are ``{"code": <HTTP status>,
-"message": str, "data": null}`` with the same HTTP status: 400 invalid body/parameter (also a body
-that is not JSON), 401 key, 402 balance (``credits`` fault), 403 content rejected (``policy`` fault),
-404 unknown task or model path (APIXO does not document 404; chosen), 429 rate limit, 500/502/503/504.
+Wire format: https://apixo.ai/docs/models/video/kling-2-6. Success answers are ``{"code": 200, "message":
+"success", "data": {...}}``; errors are ``{"code": <HTTP status>, "message": str, "data": null}`` with
+the same HTTP status: 400 invalid body/parameter (also a body that is not JSON), 401 key, 402 balance
+(``credits`` fault), 403 content rejected (``policy`` fault), 404 unknown task or model path (APIXO does
+not document 404; chosen), 429 rate limit, 500/502/503/504.
 
 Status ``data``: ``taskId``, ``state`` (``pending|processing|success|failed``), ``createTime`` (ms);
 plus ``resultJson`` (a JSON **string** ``{"resultUrls": [...]}``), ``completeTime`` and ``costTime``
@@ -16,6 +16,10 @@ Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback``
 ``callback_url``); ``input.mode`` and ``input.sound`` (boolean) are required; ``duration`` is an
 integer 5|10 (default 5); ``aspect_ratio`` only for text-to-video; ``image_urls`` (1-2 http(s) URLs)
 required for image-to-video and rejected for text-to-video; ``cfg_scale`` 0..1.
+
+Account limits (see ``limits``): 429 ``{"code": 429, ...}`` with ``Retry-After``. APIXO bills $0.06
+per output second silent and $0.12 with sound but reports no cost on tasks, so neither does the
+emulator.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,11 +37,13 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
-    describe_validation_error,
+    SubmitSpec,
     is_http_url,
     json_response,
+    lookup,
     ms,
     random_digits,
+    submission,
 )
 
 MODEL_PATH = "kling-2-6"
@@ -93,7 +99,7 @@ class Submit(StrictModel):
     input: Input
 
 
-def _rules(req: Submit) -> str | None:
+def _rules(call: Call, req: Submit) -> str | None:
     inp = req.input
     if inp.duration is not None and inp.duration not in (5, 10):
         return "input.duration must be 5 or 10"
@@ -115,6 +121,10 @@ def _rules(req: Submit) -> str | None:
     return None
 
 
+def _ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"code": 200, "message": "success", "data": data}
+
+
 def status_data(call: Call, job: Job) -> dict[str, Any]:
     phase = job.phase()
     data: dict[str, Any] = {"taskId": job.task_id, "state": STATE[phase], "createTime": ms(job.created)}
@@ -128,61 +138,46 @@ def status_data(call: Call, job: Job) -> dict[str, Any]:
     return data
 
 
+def _model_path(call: Call) -> Response | None:
+    model = call.request.path_params.get("model")
+    if model == MODEL_PATH:
+        return None
+    return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
+
+
+SUBMIT = SubmitSpec(
+    Submit,
+    prompt=lambda req: req.input.prompt,
+    prefix="invalid parameter: ",
+    rules=_rules,
+    before=_model_path,
+)
+
+
 @router.post("/api/v1/generateTask/{model}")
 async def generate_task(request: Request, model: str) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if model != MODEL_PATH:
-        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Submit.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", f"invalid parameter: {describe_validation_error(exc)}")
-    if (problem := _rules(req)) is not None:
-        return call.error("validation", f"invalid parameter: {problem}")
-    markers = call.markers(req.input.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
+    sub = await submission(request, DIALECT, SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
     inp = req.input
-    job_id = call.emu.store.unique_id(lambda: f"task_{random_digits(12)}")
-    job = call.emu.new_job(
-        job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
-        markers=markers,
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: f"task_{random_digits(12)}"),
         prompt=inp.prompt,
         duration=inp.duration or 5,
         aspect=inp.aspect_ratio,
         sound=inp.sound,
         family=inp.mode,
-        request=body,
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
-    return call.finish(json_response({"code": 200, "message": "success", "data": {"taskId": job.task_id}}))
+    call.store_job(job)
+    return call.finish(json_response(_ok({"taskId": job.task_id})))
 
 
 @router.get("/api/v1/statusTask/{model}")
 async def status_task(request: Request, model: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if model != MODEL_PATH:
-        return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
-    task_id = request.query_params.get("taskId")
-    if not task_id:
-        return call.error("validation", "invalid parameter: taskId query parameter is required")
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task {task_id} not found")
-    return json_response({"code": 200, "message": "success", "data": status_data(call, job)})
+    required = "invalid parameter: taskId query parameter is required"
+    found = await lookup(
+        request, DIALECT, request.query_params.get("taskId"), required=required, before=_model_path
+    )
+    return found if isinstance(found, Response) else json_response(_ok(status_data(*found)))

@@ -8,10 +8,12 @@ A dialect only has to say how its errors look (``Dialect.error``); transport fau
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from ..faults import MarkerError, Markers, parse_markers
+from ..limits import Refusal, Ticket
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -82,10 +85,16 @@ def canonical_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound="Call")
+
+
 class Dialect:
-    """How one gateway spells its errors. Subclasses override ``error``."""
+    """How one gateway spells its errors (subclasses override ``error``) and checks its caller."""
 
     name: ClassVar[str] = ""
+    #: Envelope code of a limit refusal, by kind (``None``: the ``rate_limited`` default).
+    limit_codes: ClassVar[dict[str, Any]] = {}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         """An error response.
@@ -96,13 +105,23 @@ class Dialect:
         """
         raise NotImplementedError
 
+    def authenticate(self, call: Call) -> Response | None:
+        """``Authorization: Bearer <key>`` by default; the official Kling API overrides it (JWT)."""
+        return call.bearer()
+
+    def too_many(self, message: str, retry_after: int, code: Any = None) -> Response:
+        """The gateway's 429 answer with a ``Retry-After`` header."""
+        response = self.error("rate_limited", message, status=429, code=code)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def limit_refusal(self, refusal: Refusal) -> Response:
+        """The answer to a submit refused by the account limits (see ``limits``)."""
+        return self.too_many(refusal.message, refusal.retry_after, self.limit_codes.get(refusal.kind))
+
     def fault_response(self, kind: str) -> Response:
         if kind == "429":
-            response = self.error(
-                "rate_limited", "too many requests (emulated fault), retry later", status=429
-            )
-            response.headers["Retry-After"] = "1"
-            return response
+            return self.too_many("too many requests (emulated fault), retry later", 1)
         if kind in ("500", "502", "503", "504"):
             return self.error("server", SERVER_MESSAGES[int(kind)], status=int(kind))
         if kind == "malformed":
@@ -130,9 +149,10 @@ class Call:
         self.emu: Emulator = request.app.state.emulator
         self.account = ""
         self.lost = False
+        self.ticket: Ticket | None = None
 
     @classmethod
-    async def open(cls, request: Request, dialect: Dialect, op: str) -> Call:
+    async def open(cls: type[C], request: Request, dialect: Dialect, op: str) -> C:
         call = cls(request, dialect, op)
         delay = call.emu.config.response_delay_ms
         if delay > 0:
@@ -141,6 +161,17 @@ class Call:
         if op == "status":
             call.count("status_calls")
         return call
+
+    @classmethod
+    async def enter(
+        cls: type[C], request: Request, dialect: Dialect, op: str, *, fault: bool = False
+    ) -> C | Response:
+        """``open`` and authenticate; with ``fault`` also draw the random fault of a plain call."""
+        call = await cls.open(request, dialect, op)
+        denied = dialect.authenticate(call)
+        if denied is None and fault:
+            denied = await call.call_fault()
+        return call if denied is None else denied
 
     @property
     def gateway(self) -> str:
@@ -185,6 +216,22 @@ class Call:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return self.error("bad_json", f"request body is not valid JSON: {exc}")
 
+    async def validated(self, spec: SubmitSpec[M]) -> tuple[dict[str, Any], M] | Response:
+        """The JSON object body and the request parsed from it and checked by ``spec.rules``, or
+        the gateway's validation answer."""
+        body = await self.json_body()
+        if isinstance(body, Response):
+            return body
+        if not isinstance(body, dict):
+            return self.error("bad_json", "request body must be a JSON object")
+        try:
+            req = spec.schema.model_validate(body)
+        except ValidationError as exc:
+            return self.error("validation", spec.prefix + describe_validation_error(exc))
+        if spec.rules is not None and (problem := spec.rules(self, req)) is not None:
+            return self.error("validation", spec.prefix + problem)
+        return body, req
+
     def markers(self, prompt: str) -> Markers | Response:
         try:
             return parse_markers(prompt)
@@ -224,11 +271,151 @@ class Call:
     async def call_fault(self) -> Response | None:
         return await self._apply(self.emu.faults.call_fault(self.op))
 
+    # -- limits and jobs --------------------------------------------------------------------------
+    def admission(self) -> Refusal | None:
+        """Take a slot under the account limits for this submit (``self.ticket``), or the refusal."""
+        outcome = self.emu.limits.acquire(self.gateway, self.account)
+        if isinstance(outcome, Refusal):
+            return outcome
+        self.ticket = outcome
+        return None
+
+    def admit(self) -> Response | None:
+        """``admission`` answered the gateway's way: ``None`` when the submit may create its job."""
+        refusal = self.admission()
+        return None if refusal is None else self.reject(self.dialect.limit_refusal(refusal))
+
+    async def accept(
+        self, prompt: str, gate: Callable[[], Response | None] | None = None
+    ) -> Markers | Response:
+        """What every submit checks before it creates its job: the prompt's markers, submit faults,
+        the dialect's own ``gate`` (idempotent replay, balance), then the account limits."""
+        markers = self.markers(prompt)
+        if isinstance(markers, Response):
+            return markers
+        if (fault := await self.submit_fault(markers)) is not None:
+            return fault
+        if gate is not None and (answer := gate()) is not None:
+            return answer
+        if (refused := self.admit()) is not None:
+            return refused
+        return markers
+
+    async def find_job(self, *keys: str, missing: str) -> Job | Response:
+        """The job a status call names (first of ``keys`` that matches), after its status faults;
+        ``not_found`` with the message ``missing`` when there is none."""
+        job = next((j for key in keys if (j := self.emu.store.find(self.gateway, self.account, key))), None)
+        if (fault := await self.status_fault(job)) is not None:
+            return fault
+        return job if job is not None else self.error("not_found", missing)
+
+    def new_job(self, **fields: Any) -> Job:
+        """``Emulator.new_job`` for this call's gateway and account."""
+        return self.emu.new_job(gateway=self.gateway, account=self.account, **fields)
+
+    def store_job(
+        self, job: Job, lookup_keys: tuple[str, ...] | None = None, unique_keys: tuple[str, ...] = ()
+    ) -> Job:
+        """Store ``job`` (indexed by its task id unless ``lookup_keys`` say otherwise).
+
+        The slot taken by ``admit`` follows the job, or is given back when a unique key already
+        names another job (then that job is returned, as by ``Store.add_job``).
+        """
+        keys = (job.task_id,) if lookup_keys is None else lookup_keys
+        stored = self.emu.store.add_job(job, lookup_keys=keys, unique_keys=unique_keys)
+        if self.ticket is not None:
+            if stored is job:
+                self.ticket.bind(job)
+            else:
+                self.ticket.release()
+            self.ticket = None
+        return stored
+
     def finish(self, response: Response) -> Response:
         """The final answer; a ``lost`` fault replaces it by the gateway's 504 after the work is done."""
         if self.lost:
             return self.dialect.error("server", SERVER_MESSAGES[504], status=504)
         return response
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmitSpec(Generic[M]):
+    """How one submit endpoint reads its request; ``submission`` runs the steps every gateway shares.
+
+    Attributes:
+        schema: the strict request model.
+        prompt: where the prompt is (it carries the fault and latency markers).
+        prefix: put before every validation message (``"Invalid request parameters: "`` on Kling).
+        rules: cross-field rules beyond the schema: the problem, or ``None``.
+        before: a check right after auth, before the body is read (e.g. the model in the path).
+        gate: an answer that replaces the new job after the submit faults (idempotent replay,
+            balance), or ``None`` to go on to the account limits.
+    """
+
+    schema: type[M]
+    prompt: Callable[[M], str]
+    prefix: str = ""
+    rules: Callable[[Call, M], str | None] | None = None
+    before: Callable[[Call], Response | None] | None = None
+    gate: Callable[[Call, dict[str, Any], M], Response | None] | None = None
+
+
+@dataclasses.dataclass
+class Submission(Generic[M]):
+    """A submit that passed auth, validation, faults and limits: it may now create its job."""
+
+    call: Call
+    body: dict[str, Any]
+    req: M
+    markers: Markers
+
+    def new_job(self, **fields: Any) -> Job:
+        """``Call.new_job`` with this submit's markers and body."""
+        return self.call.new_job(markers=self.markers, request=self.body, **fields)
+
+
+async def submission(
+    request: Request, dialect: Dialect, spec: SubmitSpec[M], call_class: type[Call] = Call
+) -> Submission[M] | Response:
+    """Auth, ``spec.before``, body and rules, markers, submit faults, ``spec.gate``, account limits."""
+    call = await call_class.enter(request, dialect, "submit")
+    if isinstance(call, Response):
+        return call
+    if spec.before is not None and (answer := spec.before(call)) is not None:
+        return answer
+    parsed = await call.validated(spec)
+    if isinstance(parsed, Response):
+        return parsed
+    body, req = parsed
+    gate = spec.gate
+    markers = await call.accept(spec.prompt(req), None if gate is None else lambda: gate(call, body, req))
+    return markers if isinstance(markers, Response) else Submission(call, body, req, markers)
+
+
+async def lookup(
+    request: Request,
+    dialect: Dialect,
+    *keys: str | None,
+    missing: str = "",
+    required: str = "a task id is required",
+    before: Callable[[Call], Response | None] | None = None,
+    call_class: type[Call] = Call,
+) -> tuple[Call, Job] | Response:
+    """A status call: auth, ``before``, then the job named by the first key that matches.
+
+    No key at all (a required query parameter is absent) is a validation answer saying
+    ``required``; an unknown task is ``not_found`` saying ``missing`` (default "task <id> not found").
+    """
+    call = await call_class.enter(request, dialect, "status")
+    if isinstance(call, Response):
+        return call
+    if before is not None and (answer := before(call)) is not None:
+        return answer
+    present = [key for key in keys if key]
+    if not present:
+        return call.error("validation", required)
+    job = await call.find_job(*present, missing=missing or f"task {present[0]} not found")
+    return job if isinstance(job, Response) else (call, job)
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

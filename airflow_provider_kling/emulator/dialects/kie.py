@@ -1,13 +1,14 @@
 """Apikley / kie.ai "Market" API (``/api/v1/jobs/createTask``, ``/api/v1/jobs/recordInfo``), server side.
 
-Wire format: seed 004 and GATEWAYS.md section 5. Submit answers
-``{"code": 200, "msg": "success", "data": {"taskId": "task_kling-2.6_..."}}`` (note ``msg``);
-recordInfo answers ``{"code": 200, "message": "success", "data": {...}}`` (note ``message``) with
-``state`` ``waiting`` (first half of the queued time) / ``queuing`` / ``generating`` / ``success`` /
-``fail``, ``param`` (the create request as a JSON **string**), ``resultJson`` (a JSON **string**
-``{"resultUrls": [...]}``; ``""`` before success), ``failCode``/``failMsg`` (``""`` unless failed:
-``"500"`` generation failed, ``"400"`` content flagged), ``costTime`` (ms) and ``completeTime``
-(``null`` until terminal), ``createTime``, ``updateTime``.
+Wire format: https://docs.kie.ai/market/kling/text-to-video and
+https://docs.kie.ai/market/common/get-task-detail (Apikley serves the same API). Submit answers
+``{"code": 200, "msg": "success", "data": {"taskId": "task_kling-2.6_..."}}`` (note ``msg``); recordInfo
+answers ``{"code": 200, "message": "success", "data": {...}}`` (note ``message``) with ``state``
+``waiting`` (first half of the queued time) / ``queuing`` / ``generating`` / ``success`` / ``fail``,
+``param`` (the create request as a JSON **string**), ``resultJson`` (a JSON **string** ``{"resultUrls":
+[...]}``; ``""`` before success), ``failCode``/``failMsg`` (``""`` unless failed: ``"500"`` generation
+failed, ``"400"`` content flagged), ``costTime`` (ms) and ``completeTime`` (``null`` until terminal),
+``createTime``, ``updateTime``.
 
 Errors: ``{"code": <code>, "msg": str, "data": null}``: 401 key, 402 credits, 404 unknown task,
 422 validation (also a body that is not JSON, and the ``policy`` fault - kie has no documented
@@ -20,6 +21,9 @@ Rules: ``kling-2.6/text-to-video`` requires ``input.prompt`` (1..1000), ``sound`
 ``aspect_ratio`` and ``duration`` (``"5"|"10"`` string); ``kling-2.6/image-to-video`` requires
 ``prompt``, ``image_urls`` (exactly one http(s) URL), ``sound``, ``duration`` and has no
 ``aspect_ratio``. ``callBackUrl`` (optional) must be an http(s) URL; callbacks are not delivered.
+
+Account limits (see ``limits``): 429 (``{"code": 429, "msg", "data": null}``, inside HTTP 200 with
+``kie_errors_http_200``) with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,14 @@ from .base import (
     Call,
     Dialect,
     StrictModel,
+    SubmitSpec,
     describe_validation_error,
     is_http_url,
     json_response,
+    lookup,
     ms,
     now_ms,
+    submission,
 )
 
 T2V = "kling-2.6/text-to-video"
@@ -147,60 +154,50 @@ def record(call: Call, job: Job) -> dict[str, Any]:
     }
 
 
+def _input(req: Submit) -> TextInput | ImageInput:
+    """``input`` parsed by the model's own schema (raises ``ValidationError``)."""
+    return (TextInput if req.model == T2V else ImageInput).model_validate(req.input)
+
+
+def _rules(call: Call, req: Submit) -> str | None:
+    try:
+        inp = _input(req)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
+        return "callBackUrl must be an http(s) URL"
+    if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
+        return "input.image_urls must contain an http(s) URL"
+    return None
+
+
+SUBMIT = SubmitSpec(Submit, prompt=lambda req: _input(req).prompt, prefix="Validation error: ", rules=_rules)
+
+
 @router.post("/api/v1/jobs/createTask")
 async def create_task(request: Request) -> Response:
-    call = await KieCall.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Submit.model_validate(body)
-        inp: TextInput | ImageInput = (TextInput if req.model == T2V else ImageInput).model_validate(
-            req.input
-        )
-    except ValidationError as exc:
-        return call.error("validation", f"Validation error: {describe_validation_error(exc)}")
-    if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
-        return call.error("validation", "Validation error: callBackUrl must be an http(s) URL")
-    if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
-        return call.error("validation", "Validation error: input.image_urls must contain an http(s) URL")
-    markers = call.markers(inp.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-    job = call.emu.new_job(
+    sub = await submission(request, DIALECT, SUBMIT, call_class=KieCall)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
+    inp = _input(req)
+    job = sub.new_job(
         job_id=call.emu.store.unique_id(lambda: f"task_kling-2.6_{now_ms()}{secrets.token_hex(2)}"),
-        gateway=DIALECT.name,
-        account=call.account,
-        markers=markers,
         prompt=inp.prompt,
         duration=int(inp.duration),
         aspect=inp.aspect_ratio if isinstance(inp, TextInput) else None,
         sound=inp.sound,
         family=req.model,
-        request=body,
         extra={"callback_url": req.callBackUrl},
     )
-    call.emu.store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     return call.finish(json_response({"code": 200, "msg": "success", "data": {"taskId": job.task_id}}))
 
 
 @router.get("/api/v1/jobs/recordInfo")
 async def record_info(request: Request) -> Response:
-    call = await KieCall.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
     task_id = request.query_params.get("taskId")
-    if not task_id:
-        return call.error("validation", "taskId is required")
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task {task_id} not found")
-    return json_response({"code": 200, "message": "success", "data": record(call, job)})
+    found = await lookup(request, DIALECT, task_id, required="taskId is required", call_class=KieCall)
+    if isinstance(found, Response):
+        return found
+    return json_response({"code": 200, "message": "success", "data": record(*found)})

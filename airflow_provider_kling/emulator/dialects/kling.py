@@ -1,8 +1,8 @@
 """Official Kling API (``/v1/videos/*``), server side.
 
-Wire format: GATEWAYS.md section 1. Every answer is the envelope
-``{"code": int, "message": str, "request_id": str, "data": ...}`` with ``code`` 0 on success and
-``data`` ``null`` on errors.
+Wire format: https://klingai.com/document-api (video, account, error codes). Every answer is the envelope
+``{"code": int, "message": str, "request_id": str, "data": ...}`` with ``code`` 0 on success and ``data``
+``null`` on errors.
 
 Auth: ``Authorization: Bearer <JWT>``, HS256, ``iss`` = access key, signed with its secret key
 (``EmulatorConfig.kling_keys``), ``exp`` required, ``nbf`` optional; ``jwt_leeway`` seconds of skew.
@@ -21,6 +21,12 @@ not serve); the legacy alias ``model`` is accepted. Empty strings for optional s
 the official samples) mean "absent". ``aspect_ratio`` is accepted on image2video too (the output
 otherwise defaults to 16:9, the emulator does not look at the image). Callbacks are validated and
 recorded but not delivered.
+
+Account limits (see ``limits``): a submit beyond ``--concurrency`` tasks in flight gets 429 / 1303
+("parallel task over resource pack limit"), beyond ``--rate`` 429 / 1302, both with ``Retry-After``.
+Billing: a terminal task reports ``final_unit_deduction`` (``_units``; ``"0"`` when failed).
+``GET /account/costs`` lists the key's resource pack, whose ``remaining_quantity`` drops as tasks
+succeed; with ``--balance`` a submit the pack cannot cover gets 429 / 1102.
 """
 
 from __future__ import annotations
@@ -35,20 +41,22 @@ from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..state import Job
+from ..state import NOT_FAILED, Job
 from .base import (
     Call,
     Dialect,
     StrictModel,
-    describe_validation_error,
+    SubmitSpec,
     is_http_url,
     json_response,
+    lookup,
     ms,
     random_digits,
+    submission,
 )
 
 MODEL_NAME = "kling-v2-6"
@@ -62,6 +70,10 @@ FAILURE_MESSAGES = {
 
 class KlingDialect(Dialect):
     name = "kling"
+    limit_codes = {"concurrency": 1303, "rate": 1302}
+
+    def authenticate(self, call: Call) -> Response | None:
+        return authenticate(call)
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         table: dict[str, tuple[int, int]] = {
@@ -223,7 +235,7 @@ def _check_image(field: str, value: str) -> str | None:
 
 
 def _rules(req: Text2Video) -> str | None:
-    """Kling 2.6 capability map (GATEWAYS.md 1.6)."""
+    """Kling 2.6 capability map (https://klingai.com/document-api, model capabilities)."""
     model = req.model_name or None
     if req.model and model and req.model != model:
         return "model and model_name disagree"
@@ -256,7 +268,20 @@ def _rules(req: Text2Video) -> str | None:
     return None
 
 
+#: Units of the emulated resource pack of each access key when ``EmulatorConfig.balance`` is unset.
+KLING_PACK_UNITS = 10_000.0
+PACK_NAME = "Video Generation - emulator"
+PACK_LIFETIME_MS = 365 * 24 * 3600 * 1000
+MAX_MS = 10**14  # far beyond any Unix time in ms
+
+
+def _job_units(job: Job) -> float:
+    return float(job.extra["units"])
+
+
 def _units(req: Text2Video) -> float:
+    """Units a task deducts (``final_unit_deduction``): std 1.5, pro 2.5, pro with sound 5, with a
+    voice 6, per 5 s; 10 s doubles; failed tasks deduct nothing (https://klingai.com/document-api)."""
     pro = (req.mode or "std") == "pro"
     base = 1.5 if not pro else (5.0 if req.sound == "on" else 2.5)
     if isinstance(req, Image2Video) and req.voice_list:
@@ -291,43 +316,65 @@ def task_data(call: Call, job: Job) -> dict[str, Any]:
     return data
 
 
-# -- routes ---------------------------------------------------------------------------------------
-async def _submit(request: Request, family: str) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    schema: type[Text2Video] = Text2Video if family == "text2video" else Image2Video
-    try:
-        req = schema.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", f"Invalid request parameters: {describe_validation_error(exc)}")
-    if (problem := _rules(req)) is not None:
-        return call.error("validation", f"Invalid request parameters: {problem}")
-    markers = call.markers(req.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
+# -- resource pack --------------------------------------------------------------------------------
+def _pack_check(call: Call, units: float) -> Response | None:
+    """With ``--balance``: 1102 when the units held by queued, running and succeeded tasks plus this
+    task's would exceed the pack (failed tasks give their units back)."""
+    total = call.emu.config.balance
+    if total is None:
+        return None
+    held = call.emu.spent(DIALECT.name, call.account, _job_units, NOT_FAILED)
+    if held + units <= total:
+        return None
+    return call.error("credits", f"resource pack depleted: {units:g} units needed, {total - held:g} left")
 
+
+def _pack(call: Call) -> dict[str, Any]:
+    """The key's one resource pack; ``remaining_quantity`` drops as its tasks succeed."""
+    total = KLING_PACK_UNITS if call.emu.config.balance is None else call.emu.config.balance
+    remaining = max(0.0, total - call.emu.spent(DIALECT.name, call.account, _job_units, ("succeeded",)))
+    bought = ms(call.emu.started)
+    return {
+        "resource_pack_name": PACK_NAME,
+        "resource_pack_id": hashlib.md5(call.account.encode(), usedforsecurity=False).hexdigest(),
+        "resource_pack_type": "decreasing_total",
+        "total_quantity": float(total),
+        "remaining_quantity": remaining,
+        "purchase_time": bought,
+        "effective_time": bought,
+        "invalid_time": bought + PACK_LIFETIME_MS,
+        "status": "online" if remaining > 0 else "runOut",
+    }
+
+
+# -- routes ---------------------------------------------------------------------------------------
+def _spec(schema: type[Text2Video]) -> SubmitSpec[Text2Video]:
+    return SubmitSpec(
+        schema,
+        prompt=lambda req: req.prompt,
+        prefix="Invalid request parameters: ",
+        rules=lambda call, req: _rules(req),
+        gate=lambda call, body, req: _pack_check(call, _units(req)),
+    )
+
+
+SUBMITS = {"text2video": _spec(Text2Video), "image2video": _spec(Image2Video)}
+
+
+async def _submit(request: Request, family: str) -> Response:
+    sub = await submission(request, DIALECT, SUBMITS[family])
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
     external = req.external_task_id or ""
-    job_id = call.emu.store.unique_id(lambda: random_digits(18))
-    job = call.emu.new_job(
-        job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
-        markers=markers,
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: random_digits(18)),
         prompt=req.prompt,
         duration=int(req.duration or "5"),
         aspect=req.aspect_ratio,
         sound=req.sound == "on",
         client_id=external or None,
         family=family,
-        request=body,
         extra={
             "external_task_id": external,
             "mode": req.mode or "std",
@@ -337,7 +384,7 @@ async def _submit(request: Request, family: str) -> Response:
             "callback_url": req.callback_url or None,
         },
     )
-    stored = call.emu.store.add_job(
+    stored = call.store_job(
         job,
         lookup_keys=(f"{family}/task/{job.task_id}",) + ((f"{family}/ext/{external}",) if external else ()),
         unique_keys=(f"ext/{external}",) if external else (),
@@ -360,37 +407,37 @@ async def _submit(request: Request, family: str) -> Response:
 
 
 async def _status(request: Request, family: str, task_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    store = call.emu.store
-    job = store.find(DIALECT.name, call.account, f"{family}/task/{task_id}") or store.find(
-        DIALECT.name, call.account, f"{family}/ext/{task_id}"
-    )
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"task not found: {task_id}")
-    return _envelope(task_data(call, job))
+    keys = (f"{family}/task/{task_id}", f"{family}/ext/{task_id}")  # task_id or external_task_id
+    found = await lookup(request, DIALECT, *keys, missing=f"task not found: {task_id}")
+    return found if isinstance(found, Response) else _envelope(task_data(*found))
+
+
+def _query_ints(call: Call, spec: tuple[tuple[str, int | None, int], ...]) -> dict[str, int] | Response:
+    """Integer query parameters ``(name, default or None when required, highest)``.
+
+    The lowest accepted value is 1 (page numbers), or 0 for a required one (timestamps).
+    """
+    params: dict[str, int] = {}
+    for name, default, high in spec:
+        raw = call.request.query_params.get(name)
+        if raw is None and default is not None:
+            params[name] = default
+            continue
+        low = 0 if default is None else 1
+        if raw is None or not raw.isdigit() or not low <= int(raw) <= high:
+            problem = f"{name} must be an integer in [{low}, {high}]"
+            return call.error("validation", f"Invalid request parameters: {problem}")
+        params[name] = int(raw)
+    return params
 
 
 async def _list(request: Request, family: str) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := authenticate(call)) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
-    params: dict[str, int] = {}
-    for name, default, high in (("pageNum", 1, 1000), ("pageSize", 30, 500)):
-        raw = request.query_params.get(name)
-        if raw is None:
-            params[name] = default
-            continue
-        if not raw.isdigit() or not 1 <= int(raw) <= high:
-            return call.error(
-                "validation", f"Invalid request parameters: {name} must be an integer in [1, {high}]"
-            )
-        params[name] = int(raw)
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
+    params = _query_ints(call, (("pageNum", 1, 1000), ("pageSize", 30, 500)))
+    if isinstance(params, Response):
+        return params
     jobs = sorted(
         (j for j in call.emu.store.jobs(DIALECT.name, call.account) if j.family == family),
         key=lambda j: j.created,
@@ -400,31 +447,48 @@ async def _list(request: Request, family: str) -> Response:
     return _envelope([task_data(call, j) for j in jobs[start : start + params["pageSize"]]])
 
 
-@router.post("/v1/videos/text2video")
-async def submit_text2video(request: Request) -> Response:
-    return await _submit(request, "text2video")
+def _family_routes(family: str) -> None:
+    """Submit, list and status of one family; a task is only found under the family it was made in."""
+
+    async def submit(request: Request) -> Response:
+        return await _submit(request, family)
+
+    async def list_tasks(request: Request) -> Response:
+        return await _list(request, family)
+
+    async def status(request: Request, task_id: str) -> Response:
+        return await _status(request, family, task_id)
+
+    path = f"/v1/videos/{family}"
+    router.add_api_route(path, submit, methods=["POST"], name=f"submit_{family}")
+    router.add_api_route(path, list_tasks, methods=["GET"], name=f"list_{family}")
+    router.add_api_route(path + "/{task_id}", status, methods=["GET"], name=f"status_{family}")
 
 
-@router.post("/v1/videos/image2video")
-async def submit_image2video(request: Request) -> Response:
-    return await _submit(request, "image2video")
+for _family in FAMILIES:
+    _family_routes(_family)
 
 
-@router.get("/v1/videos/text2video")
-async def list_text2video(request: Request) -> Response:
-    return await _list(request, "text2video")
+@router.get("/account/costs")
+async def account_costs(request: Request) -> Response:
+    """The key's resource packs (https://klingai.com/document-api/api/assets/account-usage).
 
-
-@router.get("/v1/videos/image2video")
-async def list_image2video(request: Request) -> Response:
-    return await _list(request, "image2video")
-
-
-@router.get("/v1/videos/text2video/{task_id}")
-async def status_text2video(request: Request, task_id: str) -> Response:
-    return await _status(request, "text2video", task_id)
-
-
-@router.get("/v1/videos/image2video/{task_id}")
-async def status_image2video(request: Request, task_id: str) -> Response:
-    return await _status(request, "image2video", task_id)
+    Free to call but limited to one query per second per key: a faster one gets 429 / 1302.
+    ``start_time`` and ``end_time`` (Unix ms) are required, ``resource_pack_name`` filters by exact
+    name. The emulator's pack is live where the real ``remaining_quantity`` may lag by hours, and it is
+    listed whatever the window.
+    """
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
+    if (refusal := call.emu.limits.throttle((DIALECT.name, call.account, "account/costs"), 1.0)) is not None:
+        message = "request rate too high: the account query allows 1 request per second"
+        return DIALECT.too_many(message, refusal.retry_after, code=1302)
+    window = _query_ints(call, (("start_time", None, MAX_MS), ("end_time", None, MAX_MS)))
+    if isinstance(window, Response):
+        return window
+    if window["start_time"] > window["end_time"]:
+        return call.error("validation", "Invalid request parameters: start_time is after end_time")
+    wanted = request.query_params.get("resource_pack_name")
+    packs = [_pack(call)] if wanted in (None, PACK_NAME) else []
+    return _envelope({"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs})

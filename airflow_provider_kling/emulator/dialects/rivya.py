@@ -1,9 +1,9 @@
 """Rivya Public API v1 (``/api/v1/*``), server side.
 
-Wire format: seed 000 and GATEWAYS.md section 2. Errors are
-``{"error": {"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
-``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not
-JSON and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
+Wire format: https://rivya.ai/docs/api (generations, files, credits, errors). Errors are ``{"error":
+{"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
+``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not JSON
+and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
 ``idempotency_conflict`` 409, ``insufficient_credits`` 402, ``rate_limited`` 429; for emulated server
 faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error`` 502,
 ``service_unavailable`` 503, ``upstream_timeout`` 504.
@@ -14,6 +14,12 @@ faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error
 with another body is ``409 idempotency_conflict``. Tasks and keys are scoped to the API key.
 ``referenceMediaItems[].url`` must come from this emulator's ``POST /api/v1/files`` unless
 ``rivya_require_uploaded_refs`` is off. Create answers HTTP 200.
+
+Account limits (see ``limits``): ``rate_limited`` 429 with ``Retry-After``. Billing: every task
+reserves 55 credits (``reserved_credits``), ``final_credits`` is 55 once succeeded and 0 otherwise (a
+failed task is refunded); ``GET /api/v1/credits`` answers ``{"current_credits": N}``, the key's
+wallet (``STARTING_CREDITS`` or ``--balance``) minus the credits its queued, running and succeeded
+tasks hold. With ``--balance`` a submit the wallet cannot cover gets 402 ``insufficient_credits``.
 """
 
 from __future__ import annotations
@@ -25,20 +31,22 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..state import Job, StoredFile
+from ..state import NOT_FAILED, Job, StoredFile
 from .base import (
     Call,
     Dialect,
     StrictModel,
+    SubmitSpec,
     canonical_fingerprint,
-    describe_validation_error,
     is_http_url,
     json_response,
+    lookup,
+    submission,
 )
 
 MODEL = "kling-2-6"
@@ -155,79 +163,64 @@ def _reference_problem(call: Call, item: ReferenceMediaItem) -> str | None:
     return "params.referenceMediaItems[0].url must be a URL returned by POST /api/v1/files (upload first)"
 
 
+def _rules(call: Call, req: Generation) -> str | None:
+    items = req.params.referenceMediaItems if req.params else None
+    return next((p for item in items or [] if (p := _reference_problem(call, item)) is not None), None)
+
+
+def _gate(call: Call, body: dict[str, Any], req: Generation) -> Response | None:
+    """An ``Idempotency-Key`` seen before answers for the new job: the same task (same body) or
+    409; then, with ``--balance``, a wallet that cannot cover 55 credits answers 402."""
+    idem_key = call.request.headers.get("idempotency-key")
+    record = call.emu.store.idempotency_get(DIALECT.name, call.account, idem_key) if idem_key else None
+    if record is not None:
+        previous_fingerprint, job_id = record
+        if previous_fingerprint != canonical_fingerprint(body):
+            return call.finish(
+                call.error("conflict", "Idempotency-Key was already used with a different request body")
+            )
+        existing = call.emu.store.get(job_id)
+        if existing is not None:
+            call.count("dedup_hits")
+            return call.finish(
+                json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
+            )
+    if call.emu.config.balance is not None and _credits_left(call) < CREDITS_PER_TASK:
+        return call.finish(call.error("credits", "insufficient credits: this generation needs 55 credits"))
+    return None
+
+
+SUBMIT = SubmitSpec(Generation, prompt=lambda req: req.prompt, rules=_rules, gate=_gate)
+
+
 @router.post("/api/v1/generations")
 async def create_generation(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "submit")
-    if (denied := call.bearer()) is not None:
-        return denied
-    body = await call.json_body()
-    if isinstance(body, Response):
-        return body
-    if not isinstance(body, dict):
-        return call.error("bad_json", "request body must be a JSON object")
-    try:
-        req = Generation.model_validate(body)
-    except ValidationError as exc:
-        return call.error("validation", describe_validation_error(exc))
+    sub = await submission(request, DIALECT, SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
     params = req.params or Params()
-    for item in params.referenceMediaItems or []:
-        if (problem := _reference_problem(call, item)) is not None:
-            return call.error("validation", problem)
-    markers = call.markers(req.prompt)
-    if isinstance(markers, Response):
-        return markers
-    if (fault := await call.submit_fault(markers)) is not None:
-        return fault
-
-    store = call.emu.store
     idem_key = request.headers.get("idempotency-key") or ""
-    fingerprint = canonical_fingerprint(body)
-    if idem_key:
-        record = store.idempotency_get(DIALECT.name, call.account, idem_key)
-        if record is not None:
-            previous_fingerprint, job_id = record
-            if previous_fingerprint != fingerprint:
-                return call.finish(
-                    call.error("conflict", "Idempotency-Key was already used with a different request body")
-                )
-            existing = store.get(job_id)
-            if existing is not None:
-                call.count("dedup_hits")
-                return call.finish(
-                    json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
-                )
-
-    job_id = store.unique_id(lambda: f"task_{secrets.token_hex(12)}")
-    job = call.emu.new_job(
-        job_id=job_id,
-        gateway=DIALECT.name,
-        account=call.account,
-        markers=markers,
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: f"task_{secrets.token_hex(12)}"),
         prompt=req.prompt,
         duration=int(params.duration or "5"),
         aspect=params.aspect_ratio or "1:1",
         sound=params.sound == "true",
         client_id=idem_key or req.client_request_id or None,
-        request=body,
         extra={"idempotency_key": idem_key or None, "client_request_id": req.client_request_id},
     )
-    store.add_job(job, lookup_keys=(job.task_id,))
+    call.store_job(job)
     if idem_key:
-        store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
+        fingerprint = canonical_fingerprint(sub.body)
+        call.emu.store.idempotency_put(DIALECT.name, call.account, idem_key, fingerprint, job.job_id)
     return call.finish(json_response(task_body(call, job)))
 
 
 @router.get("/api/v1/generations/{task_id}")
 async def get_generation(request: Request, task_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "status")
-    if (denied := call.bearer()) is not None:
-        return denied
-    job = call.emu.store.find(DIALECT.name, call.account, task_id)
-    if (fault := await call.status_fault(job)) is not None:
-        return fault
-    if job is None:
-        return call.error("not_found", f"generation {task_id} not found")
-    return json_response(task_body(call, job))
+    found = await lookup(request, DIALECT, task_id, missing=f"generation {task_id} not found")
+    return found if isinstance(found, Response) else json_response(task_body(*found))
 
 
 def _sniff_mime(data: bytes) -> str | None:
@@ -254,11 +247,9 @@ def _file_body(call: Call, stored: StoredFile) -> dict[str, Any]:
 
 @router.post("/api/v1/files")
 async def upload_file(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return call.error("validation", "expected a multipart/form-data body with 'file' and 'kind'")
     form = await request.form(max_files=1, max_fields=10)
@@ -301,29 +292,33 @@ async def upload_file(request: Request) -> Response:
 
 @router.get("/api/v1/files/{file_id}")
 async def get_file(request: Request, file_id: str) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     stored = call.emu.store.get_file(file_id)
     if stored is None or stored.gateway != DIALECT.name or stored.account != call.account:
         return call.error("not_found", f"file {file_id} not found")
     return json_response(_file_body(call, stored))
 
 
+def _credits_left(call: Call) -> float:
+    """The key's wallet: credits are reserved at submit and refunded when the task fails."""
+    start = STARTING_CREDITS if call.emu.config.balance is None else call.emu.config.balance
+    return start - call.emu.spent(DIALECT.name, call.account, lambda job: CREDITS_PER_TASK, NOT_FAILED)
+
+
 @router.get("/api/v1/credits")
 async def credits(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
-    if (fault := await call.call_fault()) is not None:
-        return fault
-    spent = CREDITS_PER_TASK * len(call.emu.store.jobs(DIALECT.name, call.account))
-    return json_response({"credits": max(0, STARTING_CREDITS - spent)})
+    """``{"current_credits": N}`` (https://rivya.ai/docs/api-credits)."""
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
+    return json_response({"current_credits": max(0, int(_credits_left(call)))})
 
 
 @router.get("/api/v1/models")
 async def models(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     return json_response({"data": [{"id": MODEL, "type": "video", "credits": CREDITS_PER_TASK}]})

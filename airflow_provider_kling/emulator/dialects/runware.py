@@ -1,7 +1,7 @@
 """Runware REST API (``POST /v1``), server side.
 
-Wire format: seed 001 and GATEWAYS.md section 3. The body is a JSON **array** of tasks; the answer is
-``{"data": [...]}`` and/or ``{"errors": [...]}``, where each error is
+Wire format: https://runware.ai/docs (video inference, task polling, errors). The body is a JSON
+**array** of tasks; the answer is ``{"data": [...]}`` and/or ``{"errors": [...]}``, where each error is
 ``{"code", "message", "parameter"?, "taskType", "taskUUID"?}``.
 
 Tasks: ``videoInference`` (submit; ``{"data":[{"taskType","taskUUID"}]}``), ``getResponse``
@@ -26,6 +26,11 @@ derive deterministic ones); ``width``/``height`` are optional, must come togethe
 9:16 or 1:1 ratio (the emulator renders that aspect; default 16:9); ``outputFormat`` WEBM/MOV are
 accepted but the emulator always serves MP4; ``numberResults > 1`` yields that many success items
 that share one video URL.
+
+Account limits (see ``limits``): a ``videoInference`` beyond them gets a per-task
+``rateLimitExceeded`` error (HTTP 429 when no task of the request produced data, with
+``Retry-After``). ``cost`` (USD, only with ``includeCost: true``) uses the official Kling 2.6 dollar
+prices per 5 s (std 0.21, pro 0.35, pro with sound 0.70): Runware publishes no Kling 2.6 price.
 """
 
 from __future__ import annotations
@@ -210,6 +215,7 @@ class _Batch:
     def __init__(self) -> None:
         self.data: list[dict[str, Any]] = []
         self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.retry_after = 0  # seconds; set by a task refused under the account limits
 
     def response(self) -> Response:
         payload: dict[str, Any] = {}
@@ -219,7 +225,8 @@ class _Batch:
             payload["errors"] = [item for _, item in self.errors]
         failing = [status for status, _ in self.errors if status != 200]
         status = 200 if self.data or not failing else failing[0]
-        return json_response(payload, status)
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after else None
+        return json_response(payload, status, headers)
 
 
 async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> Response | None:
@@ -269,16 +276,19 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
         return None
     if kind is not None:
         return call.reject(DIALECT.fault_response(kind))
+    if (refusal := call.admission()) is not None:  # per task, like the business rejections
+        call.count("rejected")
+        batch.errors.append((429, _item("rateLimitExceeded", refusal.message, task)))
+        batch.retry_after = max(batch.retry_after, refusal.retry_after)
+        return None
 
     settings = req.providerSettings.klingai if req.providerSettings and req.providerSettings.klingai else None
     sound = bool(settings and settings.sound)
     assert aspect is not False
     video_uuid = call.emu.store.unique_id(lambda: str(uuid.uuid4()))
-    job = call.emu.new_job(
+    job = call.new_job(
         job_id=video_uuid,
         task_id=req.taskUUID,
-        gateway=DIALECT.name,
-        account=call.account,
         markers=markers,
         prompt=req.positivePrompt,
         duration=int(req.duration or 5),
@@ -297,7 +307,7 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
             "webhook_url": req.webhookURL,
         },
     )
-    stored = call.emu.store.add_job(job, unique_keys=(req.taskUUID,))
+    stored = call.store_job(job, lookup_keys=(), unique_keys=(req.taskUUID,))
     if stored is not job:
         call.count("dedup_hits")
         call.count("rejected")
@@ -370,9 +380,9 @@ async def _get_response(call: Call, task: dict[str, Any], batch: _Batch) -> Resp
 
 @router.post("/v1")
 async def tasks(request: Request) -> Response:
-    call = await Call.open(request, DIALECT, "other")
-    if (denied := call.bearer()) is not None:
-        return denied
+    call = await Call.enter(request, DIALECT, "other")
+    if isinstance(call, Response):
+        return call
     body = await call.json_body()
     if isinstance(body, Response):
         return body
