@@ -22,6 +22,7 @@ from airflow_provider_kling.defaults import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
 )
+from airflow_provider_kling.exceptions import KlingProtocolError
 
 # Older names, kept for code that imported them from here.
 DEFAULT_FIRST_DELAY = DEFAULT_FIRST_POLL_DELAY
@@ -113,13 +114,18 @@ class WaitPolicy:
         self.last_state = state
         return changed
 
-    def failed(self, err: Any) -> bool:
+    def failed(self, err: Exception) -> bool:
         """Record a failed poll; ``True`` when the wait should give up with ``err``.
 
-        Only errors a later poll can fix (``err.retryable``) are tolerated, ``failure_budget`` in a row.
+        Tolerated, ``failure_budget`` in a row: errors a later poll can fix (``err.retryable``: 5xx,
+        429, dropped connections) and unreadable answers (HTML, empty, truncated JSON under HTTP 200,
+        :class:`KlingProtocolError`), which a proxy or a gateway mid-deploy sends for a while too. A
+        status read is idempotent, so asking again costs nothing; a submit keeps its own rule (an
+        unreadable submit answer is an uncertain outcome, see ``hooks/_submit.py``).
         """
         self.failures += 1
-        return not getattr(err, "retryable", False) or self.failures > self.failure_budget
+        tolerable = getattr(err, "retryable", False) or isinstance(err, KlingProtocolError)
+        return not tolerable or self.failures > self.failure_budget
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security
