@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from airflow_provider_kling.defaults import DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_RETRIES
 from airflow_provider_kling.exceptions import KlingValidationError
@@ -42,7 +46,7 @@ class ConnectionSettings:
         return cls(
             conn_id=conn.conn_id,
             gateway=gateway.name,
-            base_url=gateway.base_url(conn.host),
+            base_url=_checked_base_url(conn.conn_id, gateway.name, conn.host, gateway.base_url(conn.host)),
             model=model,
             credentials=Credentials(api_key=conn.password or "", access_key=conn.login or None),
             timeout=_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway.name),
@@ -56,6 +60,34 @@ class ConnectionSettings:
     def pool_key(self) -> str:
         """Triggers of the same connection settings share one async session."""
         return f"{self.conn_id}|{self.base_url}|{self.verify}|{self.timeout}"
+
+
+def _checked_base_url(conn_id: str, gateway: str, host: str | None, base_url: str) -> str:
+    """``base_url`` if it is an http(s) URL with a host and a numeric port, else a validation error
+    naming the connection and its ``host`` field, raised before any request (a URL pasted twice,
+    ``http://127.0.0.1:http://127.0.0.1:8080``, used to escape from inside the first submit)."""
+    why = ""
+    try:
+        parts = urlsplit(base_url)
+        _ = parts.port  # raises ValueError on a port that is not a number
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            why = "no http(s) scheme or no host name"
+        elif any(c.isspace() for c in parts.netloc):
+            why = "white space in the host name"
+        else:
+            httpx.URL(base_url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        why = str(exc)
+    if not why:
+        return base_url
+    shown = re.sub(r"//[^/@]*@", "//***@", host or "")  # user info may hold a password
+    raise KlingValidationError.for_field(
+        gateway,
+        "host",
+        shown,
+        "an http(s) URL such as https://api.example.com, or empty for the gateway's default",
+        reason=f"connection {conn_id!r}: {why}",
+    )
 
 
 def _plain_extra(extra: dict[str, Any]) -> dict[str, Any]:

@@ -52,8 +52,9 @@ TRANSPORT_ERRORS: dict[str, tuple[type[KlingError], bool]] = {
 _NAMES = {"aiohttp.ClientConnectorError": "ConnectError"}
 
 
-def transport_error(gateway: str, exc: BaseException) -> KlingError:
-    """The typed error for a library failure (see :data:`TRANSPORT_ERRORS`)."""
+def transport_error(gateway: str, exc: BaseException, url: str | None = None) -> KlingError:
+    """The typed error for a library failure (see :data:`TRANSPORT_ERRORS`), naming the ``url`` it
+    tried (without credentials): "connection refused" alone does not say which host was wrong."""
     for klass in type(exc).__mro__:
         key = f"{klass.__module__.partition('.')[0]}.{klass.__name__}"
         if key in TRANSPORT_ERRORS:
@@ -62,12 +63,18 @@ def transport_error(gateway: str, exc: BaseException) -> KlingError:
     else:
         key, kind, never_sent = "", KlingServerError, False
     name = _NAMES.get(key, type(exc).__name__)
-    return kind(f"{name}: {exc}" if str(exc) else name, gateway=gateway, request_rejected=never_sent)
+    message = f"{name}: {exc}" if str(exc) else name
+    if url is not None:
+        message = f"{message} (calling {shown_url(url)})"
+    return kind(message, gateway=gateway, request_rejected=never_sent)
 
 
 def shown_url(url: str) -> str:
     """``url`` fit for a message: no user info, no query string (signed URLs carry credentials)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: show nothing that might hold a secret
+        return "<unparsable URL>"
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
@@ -125,12 +132,11 @@ class SyncShell:
             kwargs["data"] = dict(req.data or {})
         elif req.json is not None:
             kwargs["json"] = req.json
+        url = f"{self.base_url}{req.path}"
         try:
-            resp = self._client.request(
-                req.method, f"{self.base_url}{req.path}", headers=_headers(req, auth), **kwargs
-            )
+            resp = self._client.request(req.method, url, headers=_headers(req, auth), **kwargs)
         except httpx.RequestError as exc:
-            raise transport_error(self.gateway, exc) from None
+            raise transport_error(self.gateway, exc, url) from None
         return to_response(resp.status_code, resp.headers, resp.content)
 
 
@@ -147,10 +153,11 @@ class AioShell:
     ) -> HttpResponse:
         import aiohttp  # already loaded by the pool that made the session: a dict lookup
 
+        url = f"{base_url}{req.path}"
         try:
             async with self.session.request(
                 req.method,
-                f"{base_url}{req.path}",
+                url,
                 params=dict(req.params) if req.params else None,
                 json=req.json,
                 headers=_headers(req, auth),
@@ -158,7 +165,7 @@ class AioShell:
             ) as resp:
                 return to_response(resp.status, resp.headers, await resp.read())
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise transport_error(gateway, exc) from None
+            raise transport_error(gateway, exc, url) from None
 
 
 @dataclass(frozen=True)
@@ -170,16 +177,17 @@ class HttpxAsyncShell:
     async def send(
         self, gateway: str, base_url: str, req: HttpRequest, auth: Mapping[str, str]
     ) -> HttpResponse:
+        url = f"{base_url}{req.path}"
         try:
             resp = await self.client.request(
                 req.method,
-                f"{base_url}{req.path}",
+                url,
                 params=dict(req.params) if req.params else None,
                 json=req.json,
                 headers=_headers(req, auth),
             )
         except httpx.RequestError as exc:
-            raise transport_error(gateway, exc) from None
+            raise transport_error(gateway, exc, url) from None
         return to_response(resp.status_code, resp.headers, resp.content)
 
 
