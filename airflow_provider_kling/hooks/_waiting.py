@@ -46,5 +46,5 @@ def wait_in_worker(
         retry_after = None
         task = polled
         if wait.saw(task.state.value):
-            log.info("Kling job %s is %s", task.task_id, task.state.value)
+            log.info("%s", wait.describe(task, time.time()))
     return task

@@ -117,7 +117,7 @@ class KlingTaskSensor(BaseSensorOperator):
             )
             return False
         if self.wait.saw(task.state.value):
-            self.log.info("Kling job %s is %s", task.task_id, task.state.value)
+            self.log.info("%s", self.wait.describe(task, time.time()))
         if not task.is_terminal:
             return False
         self.kling_result = finish(hook, task, download_to=self.download_to)

@@ -131,7 +131,7 @@ class KlingTaskTrigger(BaseTrigger):
                     continue
                 endpoint = task.endpoint or endpoint
                 if wait.saw(task.state.value):
-                    self.log.info("Kling job %s is %s", self.kling_task_id, task.state.value)
+                    self.log.info("%s", wait.describe(task, time.time()))
                 if task.is_terminal:
                     dumped = task.model_dump(mode="json", exclude={"raw"})
                     if task.state.value == "succeeded":
