@@ -20,7 +20,7 @@ DEFAULT_MAX_RETRIES = 4
 #: Seconds the operator waits for a job before failing (retryable: the next try re-attaches).
 DEFAULT_TASK_TIMEOUT = 30 * 60.0
 #: Earliest plausible finish by clip duration (seconds), from the vendors' published latencies
-#: (APIXO: 50-70 s for a 5 s clip, 80-100 s for 10 s: https://apixo.ai/docs).
+#: (APIXO: 50-70 s for a 5 s clip, 80-100 s for 10 s).
 DEFAULT_FIRST_POLL_DELAY: dict[int, float] = {5: 50.0, 10: 80.0}
 #: Seconds between status calls after the first, each spread by +/- ``DEFAULT_POLL_JITTER``.
 DEFAULT_POLL_INTERVAL = 5.0

@@ -27,11 +27,6 @@ from airflow_provider_kling.exceptions import KlingProtocolError
 if TYPE_CHECKING:
     from airflow_provider_kling.models import VideoTask
 
-# Older names, kept for code that imported them from here.
-DEFAULT_FIRST_DELAY = DEFAULT_FIRST_POLL_DELAY
-DEFAULT_INTERVAL = DEFAULT_POLL_INTERVAL
-DEFAULT_JITTER = DEFAULT_POLL_JITTER
-
 
 @dataclass(frozen=True)
 class PollSchedule:

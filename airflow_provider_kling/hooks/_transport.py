@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +112,28 @@ def _headers(req: HttpRequest, auth: Mapping[str, str]) -> dict[str, str]:
     return {**req.headers, **auth, "Accept": "application/json"}
 
 
+def _httpx_args(base_url: str, req: HttpRequest, auth: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """``(url, keyword arguments)`` of ``httpx`` ``request()`` for ``req`` (JSON, or a multipart upload)."""
+    kwargs: dict[str, Any] = {
+        "params": dict(req.params) if req.params else None,
+        "headers": _headers(req, auth),
+    }
+    if req.files is not None:
+        kwargs["files"] = dict(req.files)
+        kwargs["data"] = dict(req.data or {})
+    elif req.json is not None:
+        kwargs["json"] = req.json
+    return f"{base_url}{req.path}", kwargs
+
+
+@contextlib.contextmanager
+def _httpx_errors(gateway: str, url: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.RequestError as exc:
+        raise transport_error(gateway, exc, url) from None
+
+
 # ============================================================================================ sync
 class SyncShell:
     """One ``httpx.Client`` (built on first use, rebuilt if closed) for a hook's sync calls."""
@@ -126,17 +148,9 @@ class SyncShell:
     def send(self, req: HttpRequest, auth: Mapping[str, str]) -> HttpResponse:
         if self._client is None or self._client.is_closed:
             self._client = http_client(self._verify, self._timeout)
-        kwargs: dict[str, Any] = {"params": dict(req.params) if req.params else None}
-        if req.files is not None:
-            kwargs["files"] = dict(req.files)
-            kwargs["data"] = dict(req.data or {})
-        elif req.json is not None:
-            kwargs["json"] = req.json
-        url = f"{self.base_url}{req.path}"
-        try:
-            resp = self._client.request(req.method, url, headers=_headers(req, auth), **kwargs)
-        except httpx.RequestError as exc:
-            raise transport_error(self.gateway, exc, url) from None
+        url, kwargs = _httpx_args(self.base_url, req, auth)
+        with _httpx_errors(self.gateway, url):
+            resp = self._client.request(req.method, url, **kwargs)
         return to_response(resp.status_code, resp.headers, resp.content)
 
 
@@ -177,17 +191,9 @@ class HttpxAsyncShell:
     async def send(
         self, gateway: str, base_url: str, req: HttpRequest, auth: Mapping[str, str]
     ) -> HttpResponse:
-        url = f"{base_url}{req.path}"
-        try:
-            resp = await self.client.request(
-                req.method,
-                url,
-                params=dict(req.params) if req.params else None,
-                json=req.json,
-                headers=_headers(req, auth),
-            )
-        except httpx.RequestError as exc:
-            raise transport_error(gateway, exc, url) from None
+        url, kwargs = _httpx_args(base_url, req, auth)
+        with _httpx_errors(gateway, url):
+            resp = await self.client.request(req.method, url, **kwargs)
         return to_response(resp.status_code, resp.headers, resp.content)
 
 

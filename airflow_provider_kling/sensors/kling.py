@@ -93,7 +93,7 @@ class KlingTaskSensor(BaseSensorOperator):
         return KlingHook(kling_conn_id=self.kling_conn_id)
 
     @cached_property
-    def wait(self) -> WaitPolicy:
+    def wait_policy(self) -> WaitPolicy:
         """The failure budget across pokes of this try (the sensor's own ``timeout`` is the deadline)."""
         from airflow_provider_kling.polling import PollSchedule, WaitPolicy
 
@@ -107,17 +107,17 @@ class KlingTaskSensor(BaseSensorOperator):
         try:
             task = hook.get_task(str(self.kling_task_id), self.endpoint or None)
         except KlingError as err:
-            if self.wait.failed(err):
+            if self.wait_policy.failed(err):
                 raise airflow_error(err) from None
             self.log.warning(
                 "Kling status call failed (%d/%d), will poke again: %s",
-                self.wait.failures,
+                self.wait_policy.failures,
                 self.failure_budget,
                 err,
             )
             return False
-        if self.wait.saw(task.state.value):
-            self.log.info("%s", self.wait.describe(task, time.time()))
+        if self.wait_policy.saw(task.state.value):
+            self.log.info("%s", self.wait_policy.describe(task, time.time()))
         if not task.is_terminal:
             return False
         self.kling_result = finish(hook, task, download_to=self.download_to)
