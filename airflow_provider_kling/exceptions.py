@@ -5,12 +5,18 @@ whether a retry can help (``retryable``). Operators turn non-retryable errors in
 ``AirflowFailException`` so Airflow does not pay again for something that cannot succeed.
 
 Messages never contain credentials: gateway modules build them from response bodies, which the hook
-scrubs of the connection's secrets before raising (see ``hooks/kling.py``).
+scrubs of the connection's secrets before raising (see ``hooks/_secrets.py``).
+
+Errors are built once, complete, and never changed afterwards: code that needs a different message
+(scrubbing) makes a new error with :meth:`KlingError.replace`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Self
+
+_KINDS: dict[str, type[KlingError]] = {}
 
 
 class KlingError(Exception):
@@ -20,6 +26,16 @@ class KlingError(Exception):
     retryable: bool = False
     #: Short machine-readable kind, stable across versions (used in trigger events and docs).
     kind: str = "error"
+
+    def __init_subclass__(cls, *, kind: str | None = None, retryable: bool | None = None, **kw: Any) -> None:
+        """``class X(KlingError, kind="x", retryable=True)``: set the class facts and register the kind
+        (so :meth:`from_dict` rebuilds every typed error without a list to keep in step)."""
+        super().__init_subclass__(**kw)
+        if retryable is not None:
+            cls.retryable = retryable
+        if kind is not None:
+            cls.kind = kind
+            _KINDS[kind] = cls
 
     def __init__(
         self,
@@ -52,6 +68,13 @@ class KlingError(Exception):
         prefix = f"[{' '.join(parts)}] " if parts else ""
         return f"{prefix}{self.message}"
 
+    def replace(self, **changes: Any) -> Self:
+        """A new error of the same type with some fields changed; ``self`` stays as it was raised."""
+        new = copy.copy(self)
+        new.__dict__.update(changes)
+        new.args = (str(new),)
+        return new
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, used for trigger events and XCom."""
         return {
@@ -81,10 +104,11 @@ class KlingError(Exception):
         )
 
 
-class KlingValidationError(KlingError, ValueError):
-    """The request cannot be honoured by this gateway or tier; raised before any HTTP request."""
+_KINDS[KlingError.kind] = KlingError
 
-    kind = "validation"
+
+class KlingValidationError(KlingError, ValueError, kind="validation"):
+    """The request cannot be honoured by this gateway or tier; raised before any HTTP request."""
 
     def __init__(
         self,
@@ -121,23 +145,16 @@ class KlingValidationError(KlingError, ValueError):
         )
 
 
-class KlingAuthError(KlingError):
+class KlingAuthError(KlingError, kind="auth"):
     """The credentials were missing, invalid, expired or lack permission."""
 
-    kind = "auth"
 
-
-class KlingQuotaError(KlingError):
+class KlingQuotaError(KlingError, kind="quota"):
     """Insufficient credits, balance, resource pack or quota."""
 
-    kind = "quota"
 
-
-class KlingRateLimitError(KlingError):
+class KlingRateLimitError(KlingError, kind="rate_limit", retryable=True):
     """Too many requests or concurrent jobs; retry after ``retry_after`` seconds."""
-
-    kind = "rate_limit"
-    retryable = True
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
@@ -147,68 +164,33 @@ class KlingRateLimitError(KlingError):
         return {**super().to_dict(), "retry_after": self.retry_after}
 
 
-class KlingContentPolicyError(KlingError):
+class KlingContentPolicyError(KlingError, kind="content_policy"):
     """The prompt, an image or the output was refused by the gateway's content policy."""
 
-    kind = "content_policy"
 
-
-class KlingTaskFailedError(KlingError):
+class KlingTaskFailedError(KlingError, kind="task_failed"):
     """The job was accepted but generation failed (not a content-policy refusal)."""
 
-    kind = "task_failed"
 
-
-class KlingNotFoundError(KlingError):
+class KlingNotFoundError(KlingError, kind="not_found"):
     """The task (or endpoint, or model) does not exist for this account."""
 
-    kind = "not_found"
 
-
-class KlingServerError(KlingError):
+class KlingServerError(KlingError, kind="server", retryable=True):
     """The gateway or its upstream failed (5xx, maintenance, upstream timeout)."""
 
-    kind = "server"
-    retryable = True
 
-
-class KlingTimeoutError(KlingError):
+class KlingTimeoutError(KlingError, kind="timeout", retryable=True):
     """We stopped waiting: the job did not finish before the deadline."""
 
-    kind = "timeout"
-    retryable = True
 
-
-class KlingProtocolError(KlingError):
+class KlingProtocolError(KlingError, kind="protocol"):
     """The gateway answered something this provider cannot understand (not JSON, wrong shape)."""
 
-    kind = "protocol"
 
-
-class KlingSubmitUncertainError(KlingError):
+class KlingSubmitUncertainError(KlingError, kind="submit_uncertain"):
     """A submit's outcome is unknown (timeout or 5xx after sending) and resending could pay twice.
 
     Not retried automatically. The job may exist at the gateway: check its dashboard, or re-run the
     task, which first looks for a job submitted by an earlier try where the gateway allows it.
     """
-
-    kind = "submit_uncertain"
-
-
-_KINDS: dict[str, type[KlingError]] = {
-    k.kind: k
-    for k in (
-        KlingError,
-        KlingValidationError,
-        KlingAuthError,
-        KlingQuotaError,
-        KlingRateLimitError,
-        KlingContentPolicyError,
-        KlingTaskFailedError,
-        KlingNotFoundError,
-        KlingServerError,
-        KlingTimeoutError,
-        KlingProtocolError,
-        KlingSubmitUncertainError,
-    )
-}

@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_kling import __version__
+from airflow_provider_kling.defaults import (
+    DEFAULT_FIRST_POLL_DELAY,
+    DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_INTERVAL,
+)
 from airflow_provider_kling.gateways import GATEWAY_NAMES
 
 
@@ -63,11 +69,11 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "timeout": {
                         "label": "HTTP timeout (seconds)",
-                        "schema": {"type": ["number", "null"], "default": 30},
+                        "schema": {"type": ["number", "null"], "default": DEFAULT_HTTP_TIMEOUT},
                     },
                     "max_retries": {
                         "label": "Retries per HTTP call",
-                        "schema": {"type": ["integer", "null"], "default": 4},
+                        "schema": {"type": ["integer", "null"], "default": DEFAULT_MAX_RETRIES},
                     },
                     "verify": {
                         "label": "Verify TLS",
@@ -77,7 +83,9 @@ def get_provider_info() -> dict[str, Any]:
                     "poll_interval": {
                         "label": "Poll interval (seconds)",
                         "schema": {"type": ["number", "null"]},
-                        "description": "Default: 5 s, after a first delay of 50 s (5 s clip) / 80 s (10 s).",
+                        "description": f"Default: {DEFAULT_POLL_INTERVAL:g} s, after a first delay of "
+                        f"{DEFAULT_FIRST_POLL_DELAY[5]:g} s (5 s clip) / "
+                        f"{DEFAULT_FIRST_POLL_DELAY[10]:g} s (10 s).",
                     },
                     "first_poll_delay": {
                         "label": "First poll delay (seconds)",

@@ -1,21 +1,31 @@
-"""When to poll a job: a first delay suited to the clip, then a steady, jittered interval.
+"""When to poll a job, and when to stop: one policy for the worker wait, the trigger and the sensor.
 
-Vendors publish how long a clip takes (APIXO: 50-70 s for a 5 s clip, 80-100 s for 10 s). Polling
-before that only spends status calls and rate limit; polling in lockstep makes a thousand mapped
-tasks hit the gateway in the same second. So the default schedule waits for the earliest plausible
-finish, then polls every ``interval`` seconds with +/- ``jitter`` spread.
+Vendors publish how long a clip takes. Polling before that only spends status calls and rate limit;
+polling in lockstep makes a thousand mapped tasks hit the gateway in the same second. So the default
+:class:`PollSchedule` waits for the earliest plausible finish, then polls every ``interval`` seconds
+with +/- ``jitter`` spread.
+
+:class:`WaitPolicy` adds what every wait needs on top: an absolute wall-clock deadline (a restarted
+triggerer must not restart the clock) and a budget of consecutive failed polls. It does no I/O and
+reads no clock: callers pass ``now``, so the three waits decide alike and tests need no sleeps.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Earliest plausible finish by clip duration (seconds), from the vendors' published latencies.
-DEFAULT_FIRST_DELAY: dict[int, float] = {5: 50.0, 10: 80.0}
-DEFAULT_INTERVAL = 5.0
-DEFAULT_JITTER = 0.15
+from airflow_provider_kling.defaults import (
+    DEFAULT_FAILURE_BUDGET,
+    DEFAULT_FIRST_POLL_DELAY,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_POLL_JITTER,
+)
+from airflow_provider_kling.exceptions import KlingProtocolError
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.models import VideoTask
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,7 @@ class PollSchedule:
 
     first_delay: float
     interval: float
-    jitter: float = DEFAULT_JITTER
+    jitter: float = DEFAULT_POLL_JITTER
 
     def __post_init__(self) -> None:
         if self.first_delay < 0 or self.interval <= 0 or not 0 <= self.jitter < 1:
@@ -39,10 +49,10 @@ class PollSchedule:
     ) -> PollSchedule:
         """The provider's default schedule for a clip of ``duration`` seconds (overrides win)."""
         return cls(
-            first_delay=DEFAULT_FIRST_DELAY.get(duration, DEFAULT_FIRST_DELAY[10])
+            first_delay=DEFAULT_FIRST_POLL_DELAY.get(duration, DEFAULT_FIRST_POLL_DELAY[10])
             if first_delay is None
             else first_delay,
-            interval=DEFAULT_INTERVAL if interval is None else interval,
+            interval=DEFAULT_POLL_INTERVAL if interval is None else interval,
         )
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
@@ -61,8 +71,85 @@ class PollSchedule:
         return cls(
             first_delay=float(data["first_delay"]),
             interval=float(data["interval"]),
-            jitter=float(data.get("jitter", DEFAULT_JITTER)),
+            jitter=float(data.get("jitter", DEFAULT_POLL_JITTER)),
         )
+
+
+@dataclass
+class WaitPolicy:
+    """One wait for one job: next delay, give up, or timed out.
+
+    :param schedule: when to poll.
+    :param deadline: POSIX time after which the wait has timed out (absolute, survives restarts).
+    :param failure_budget: consecutive failed polls tolerated; a successful poll resets the count.
+    :param started: POSIX time the wait (or the job) started, for progress messages.
+    """
+
+    schedule: PollSchedule
+    deadline: float
+    failure_budget: int = DEFAULT_FAILURE_BUDGET
+    started: float = 0.0
+    polls: int = 0
+    failures: int = 0
+    last_state: str | None = None
+
+    def timed_out(self, now: float) -> bool:
+        return now >= self.deadline
+
+    def next_delay(self, now: float, retry_after: float | None = None) -> float:
+        """Seconds to sleep before the next status call: the schedule's, at least ``retry_after``,
+        never past the deadline."""
+        pause = self.schedule.delay(self.polls + self.failures)
+        if retry_after:
+            pause = max(pause, retry_after)
+        return max(0.0, min(pause, self.deadline - now))
+
+    def saw(self, state: str) -> bool:
+        """Record a successful poll; ``True`` when the state changed (worth a log line)."""
+        self.polls += 1
+        self.failures = 0
+        changed = state != self.last_state
+        self.last_state = state
+        return changed
+
+    def failed(self, err: Exception) -> bool:
+        """Record a failed poll; ``True`` when the wait should give up with ``err``.
+
+        Tolerated, ``failure_budget`` in a row: errors a later poll can fix (``err.retryable``: 5xx,
+        429, dropped connections) and unreadable answers (HTML, empty, truncated JSON under HTTP 200,
+        :class:`KlingProtocolError`), which a proxy or a gateway mid-deploy sends for a while too. A
+        status read is idempotent, so asking again costs nothing; a submit keeps its own rule (an
+        unreadable submit answer is an uncertain outcome, see ``hooks/_submit.py``).
+        """
+        self.failures += 1
+        tolerable = getattr(err, "retryable", False) or isinstance(err, KlingProtocolError)
+        return not tolerable or self.failures > self.failure_budget
+
+    def describe(self, task: VideoTask, now: float) -> str:
+        """The log line for a state change: how long and how many polls so far.
+
+        ``Kling job X is running (30 s, 3 polls)`` while it renders; ``Kling job X succeeded after
+        63 s and 4 polls`` at the end, followed by :func:`final_details`.
+        """
+        elapsed = f"{max(0.0, now - self.started):.0f} s"
+        polls = f"{self.polls} poll{'' if self.polls == 1 else 's'}"
+        ended = _ENDED.get(task.state.value)
+        if ended is None:
+            return f"Kling job {task.task_id} is {task.state.value} ({elapsed}, {polls})"
+        details = "".join(f"; {d}" for d in final_details(task))
+        return f"Kling job {task.task_id} {ended} after {elapsed} and {polls}{details}"
+
+
+#: How an ended job's final line reads, by state.
+_ENDED = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled"}
+
+
+def final_details(task: VideoTask) -> list[str]:
+    """Facts appended to the final line of every wait (worker, trigger, sensor), e.g. ``cost 0.35``.
+
+    The place to add the job's cost once it is reported consistently across gateways; nothing yet.
+    """
+    return []
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security

@@ -16,7 +16,9 @@ task_id, map_index, generation). Before submitting, the operator looks for an ea
    ``taskUUID``) are asked; Rivya deduplicates a repeated ``Idempotency-Key`` by itself.
 
 A running or succeeded job is attached to; a failed one moves to the next generation (a new
-reference) and a fresh submit. See ``docs/guides/retries.md`` for the guarantee per gateway.
+reference) and a fresh submit. The policy itself is the hook's (``KlingHook.submit_once``); this
+module adapts Airflow's task state store to it. See ``docs/guides/retries.md`` for the guarantee
+per gateway.
 
 This module imports no HTTP library: DAG files import it on every parse.
 """
@@ -27,11 +29,13 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT, DEFER_TIMEOUT_MARGIN
 from airflow_provider_kling.links import KlingVideoLink
 
 if TYPE_CHECKING:
@@ -42,9 +46,20 @@ if TYPE_CHECKING:
 
 #: Task state store key holding ``{"task_id", "endpoint", "generation", "client_reference"}``.
 STATE_KEY = "kling_job"
-#: After this many failed generations in one task instance, stop resubmitting.
-MAX_GENERATIONS = 20
-DEFAULT_TIMEOUT = 30 * 60.0
+#: The operator's arguments that make up the :class:`VideoRequest` (same names as its fields).
+REQUEST_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "duration",
+    "aspect_ratio",
+    "sound",
+    "tier",
+    "cfg_scale",
+    "start_image",
+    "end_image",
+    "callback_url",
+    "extra",
+)
 
 
 class KlingGenerateOperator(BaseOperator):
@@ -102,11 +117,11 @@ class KlingGenerateOperator(BaseOperator):
         end_image: str | None = None,
         callback_url: str | None = None,
         extra: dict[str, Any] | None = None,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         wait_for_completion: bool = True,
         poll_interval: float | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TASK_TIMEOUT,
         download_to: str | os.PathLike[str] | None = None,
         max_download_bytes: int | None = None,
         **kwargs: Any,
@@ -168,6 +183,10 @@ class KlingGenerateOperator(BaseOperator):
                     not_before=started + schedule.first_delay,
                 ),
                 method_name="execute_complete",
+                # A backstop: the trigger's own timeout event (with the last state) normally comes first.
+                timeout=timedelta(
+                    seconds=max(0.0, started + self.timeout - time.time()) + DEFER_TIMEOUT_MARGIN
+                ),
             )
         try:
             task = hook.wait_for_task(task, self.timeout, schedule)
@@ -189,19 +208,7 @@ class KlingGenerateOperator(BaseOperator):
 
     # ------------------------------------------------------------------------------------ helpers
     def _request_fields(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt,
-            "duration": self.duration,
-            "aspect_ratio": self.aspect_ratio,
-            "sound": self.sound,
-            "tier": self.tier,
-            "cfg_scale": self.cfg_scale,
-            "start_image": self.start_image,
-            "end_image": self.end_image,
-            "callback_url": self.callback_url,
-            "extra": self.extra,
-        }
+        return {name: getattr(self, name) for name in REQUEST_FIELDS}
 
     def _finish(self, hook: KlingHook, task: VideoTask) -> dict[str, Any]:
         result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
@@ -212,49 +219,25 @@ class KlingGenerateOperator(BaseOperator):
     def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:
         """Attach to an earlier try's live or succeeded job, else submit (see the module docstring)."""
         store = context.get("task_state_store")
-        generation = 0
-        record = _store_get(store)
-        if record:
-            previous = self._previous_job(hook, record)
-            if previous is not None and not previous.state.is_failed:
-                self.log.info(
-                    "Attaching to Kling job %s from an earlier try (%s)",
-                    previous.task_id,
-                    previous.state.value,
-                )
-                return previous
-            generation = int(record.get("generation", 0)) + 1
-        gateway = hook.gateway
-        for generation in range(generation, MAX_GENERATIONS):  # noqa: B020 - deliberate restart point
-            attempt = request.model_copy(update={"client_reference": _client_reference(context, generation)})
-            if gateway.finds_by_client_id:
-                found = hook.find_existing(attempt)
-                if found is not None:
-                    if found.state.is_failed:
-                        continue
-                    self.log.info("Attaching to Kling job %s found by client id", found.task_id)
-                    _store_set(store, found, generation)
-                    return found
-            task = hook.submit(attempt)
-            if gateway.deduplicates and task.state.is_failed:
-                continue  # the gateway answered with an earlier try's failed job
-            _store_set(store, task, generation)
-            return task
-        from airflow_provider_kling.exceptions import KlingError
-
-        # Not a KlingTaskFailedError: that one is retried by Airflow, and another try would not help.
-        raise KlingError(
-            f"{MAX_GENERATIONS} jobs for this task instance failed; not submitting another",
-            gateway=hook.gateway.name,
+        return hook.submit_once(
+            request,
+            _TaskStateStore(store) if store is not None else None,
+            reference=lambda generation: _client_reference(context, generation),
         )
 
-    def _previous_job(self, hook: KlingHook, record: dict[str, Any]) -> VideoTask | None:
-        from airflow_provider_kling.exceptions import KlingNotFoundError
 
-        try:
-            return hook.get_task(str(record["task_id"]), record.get("endpoint"))
-        except KlingNotFoundError:
-            return None
+class _TaskStateStore:
+    """Airflow's task state store (>= 3.3) as the hook's ``JobStore``: one key holds the job record."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def get(self) -> dict[str, Any] | None:
+        value = self._store.get(STATE_KEY)
+        return value if isinstance(value, dict) else None
+
+    def set(self, record: dict[str, Any]) -> None:
+        self._store.set(STATE_KEY, record)
 
 
 def _client_reference(context: Context, generation: int) -> str:
@@ -263,24 +246,3 @@ def _client_reference(context: Context, generation: int) -> str:
     parts = [ti.dag_id, ti.run_id, ti.task_id, str(getattr(ti, "map_index", -1)), str(generation)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
     return f"af-{digest}-g{generation}"
-
-
-def _store_get(store: Any) -> dict[str, Any] | None:
-    if store is None:
-        return None
-    value = store.get(STATE_KEY)
-    return value if isinstance(value, dict) and value.get("task_id") else None
-
-
-def _store_set(store: Any, task: VideoTask, generation: int) -> None:
-    if store is None:
-        return
-    store.set(
-        STATE_KEY,
-        {
-            "task_id": task.task_id,
-            "endpoint": task.endpoint,
-            "generation": generation,
-            "client_reference": task.client_reference,
-        },
-    )

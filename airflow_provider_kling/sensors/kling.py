@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_FAILURE_BUDGET, DEFER_TIMEOUT_MARGIN
 from airflow_provider_kling.links import KlingVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.polling import WaitPolicy
 
 
 class KlingTaskSensor(BaseSensorOperator):
@@ -33,6 +36,8 @@ class KlingTaskSensor(BaseSensorOperator):
     :param kling_conn_id: the ``kling`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param download_to: directory or object-storage URI to copy the videos to after success.
+    :param failure_budget: consecutive failed status calls tolerated (after the hook's own retries);
+        the same :class:`~airflow_provider_kling.polling.WaitPolicy` as the trigger and the worker wait.
     """
 
     template_fields: Sequence[str] = ("kling_task_id", "endpoint")
@@ -43,9 +48,10 @@ class KlingTaskSensor(BaseSensorOperator):
         *,
         kling_task_id: str,
         endpoint: str | None = None,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         download_to: str | os.PathLike[str] | None = None,
+        failure_budget: int = DEFAULT_FAILURE_BUDGET,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -54,6 +60,7 @@ class KlingTaskSensor(BaseSensorOperator):
         self.kling_conn_id = kling_conn_id
         self.deferrable = deferrable
         self.download_to = download_to
+        self.failure_budget = failure_budget
 
     def execute(self, context: Context) -> Any:
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
@@ -71,8 +78,11 @@ class KlingTaskSensor(BaseSensorOperator):
                 poll_schedule=PollSchedule(first_delay=0.0, interval=float(self.poke_interval)).to_dict(),
                 deadline=now + float(self.timeout),
                 not_before=now,
+                failure_budget=self.failure_budget,
             ),
             method_name="execute_complete",
+            # A backstop: the trigger's own timeout event normally comes first.
+            timeout=timedelta(seconds=float(self.timeout) + DEFER_TIMEOUT_MARGIN),
         )
 
     @cached_property
@@ -82,6 +92,14 @@ class KlingTaskSensor(BaseSensorOperator):
 
         return KlingHook(kling_conn_id=self.kling_conn_id)
 
+    @cached_property
+    def wait_policy(self) -> WaitPolicy:
+        """The failure budget across pokes of this try (the sensor's own ``timeout`` is the deadline)."""
+        from airflow_provider_kling.polling import PollSchedule, WaitPolicy
+
+        schedule = PollSchedule(first_delay=0.0, interval=float(self.poke_interval))
+        return WaitPolicy(schedule, float("inf"), self.failure_budget, started=time.time())
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
         from airflow_provider_kling.exceptions import KlingError
 
@@ -89,10 +107,17 @@ class KlingTaskSensor(BaseSensorOperator):
         try:
             task = hook.get_task(str(self.kling_task_id), self.endpoint or None)
         except KlingError as err:
-            if err.retryable:
-                self.log.warning("Kling status call failed, will poke again: %s", err)
-                return False
-            raise airflow_error(err) from None
+            if self.wait_policy.failed(err):
+                raise airflow_error(err) from None
+            self.log.warning(
+                "Kling status call failed (%d/%d), will poke again: %s",
+                self.wait_policy.failures,
+                self.failure_budget,
+                err,
+            )
+            return False
+        if self.wait_policy.saw(task.state.value):
+            self.log.info("%s", self.wait_policy.describe(task, time.time()))
         if not task.is_terminal:
             return False
         self.kling_result = finish(hook, task, download_to=self.download_to)

@@ -7,10 +7,11 @@ Decisions, each made here once:
   ``await BaseHook.aget_connection`` when it runs.
 * **Absolute times** (``deadline``, ``not_before``): a triggerer restart re-creates the trigger from
   these kwargs; relative times would restart the clock and wait longer than the user asked.
-* **One shared client**: every Kling trigger of the same connection in this triggerer polls through
-  one pooled ``httpx.AsyncClient`` over aiohttp (see ``hooks/_http.py``), leased for the trigger's
-  life and closed when the last lease ends.
-* **Failure budget**: a poll that still fails after the hook's own retries counts against
+* **One shared session**: every Kling trigger of the same connection in this triggerer polls through
+  one pooled aiohttp session (see ``hooks/_transport.py``), leased for the trigger's life and
+  closed when the last lease ends.
+* **One waiting policy** (:class:`~airflow_provider_kling.polling.WaitPolicy`, shared with the
+  worker wait and the sensor): a poll that still fails after the hook's own retries counts against
   ``failure_budget`` consecutive failures; a success resets it. ``Retry-After`` is honoured.
 * **Exactly one event**: success (the ``VideoTask`` as JSON), error (the typed error's fields) or
   timeout; then ``run`` returns.
@@ -25,12 +26,11 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError
-from airflow_provider_kling.hooks._http import ASYNC_POOL
+from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
+from airflow_provider_kling.exceptions import KlingError
+from airflow_provider_kling.hooks._transport import ASYNC_POOL
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.polling import PollSchedule
-
-DEFAULT_FAILURE_BUDGET = 5
+from airflow_provider_kling.polling import PollSchedule, WaitPolicy
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -83,7 +83,6 @@ class KlingTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        schedule = PollSchedule.from_dict(self.poll_schedule)
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             settings = await hook.aresolve()
@@ -93,60 +92,54 @@ class KlingTaskTrigger(BaseTrigger):
         except Exception as exc:  # e.g. the connection does not exist: still exactly one event
             yield self._error(KlingError(f"cannot use connection {self.kling_conn_id!r}: {exc}"))
             return
-        failures = 0
-        polls = 0
-        last_state: str | None = None
-        pause = max(0.0, (self.not_before or time.time()) - time.time())
+        schedule = PollSchedule.from_dict(self.poll_schedule)
+        now = time.time()
+        not_before = self.not_before or now
+        wait = WaitPolicy(
+            schedule, self.deadline, self.failure_budget, started=not_before - schedule.first_delay
+        )
+        pause = max(0.0, not_before - now)
         endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
-        async with ASYNC_POOL.lease(hook.pool_key, settings.verify, settings.timeout) as client:
+        async with ASYNC_POOL.lease(settings.pool_key, settings.verify, settings.timeout) as shell:
             while True:
-                remaining = self.deadline - time.time()
-                if remaining <= 0:
+                now = time.time()
+                if wait.timed_out(now):
                     yield TriggerEvent(  # type: ignore[no-untyped-call]
                         {
                             "status": "timeout",
                             "task_id": self.kling_task_id,
                             "message": f"Kling job {self.kling_task_id} did not finish before the deadline "
-                            f"(last state: {last_state or 'unknown'})",
+                            f"(last state: {wait.last_state or 'unknown'})",
                         }
                     )
                     return
-                await asyncio.sleep(min(pause, remaining))
+                await asyncio.sleep(min(pause, self.deadline - now))
                 try:
-                    task = await hook.aget_task(self.kling_task_id, endpoint, client)
+                    task = await hook.aget_task(self.kling_task_id, endpoint, shell)
                 except KlingError as err:
-                    failures += 1
-                    if not err.retryable or failures > self.failure_budget:
+                    if wait.failed(err):
                         yield self._error(err)
                         return
                     self.log.warning(
                         "Kling poll of %s failed (%d/%d): %s",
                         self.kling_task_id,
-                        failures,
+                        wait.failures,
                         self.failure_budget,
                         err,
                     )
-                    pause = schedule.delay(polls + 1)
-                    if isinstance(err, KlingRateLimitError) and err.retry_after:
-                        pause = max(pause, err.retry_after)
+                    pause = wait.next_delay(time.time(), getattr(err, "retry_after", None))
                     continue
-                failures = 0
-                polls += 1
                 endpoint = task.endpoint or endpoint
-                if task.state.value != last_state:
-                    self.log.info("Kling job %s is %s", self.kling_task_id, task.state.value)
-                    last_state = task.state.value
+                if wait.saw(task.state.value):
+                    self.log.info("%s", wait.describe(task, time.time()))
                 if task.is_terminal:
+                    dumped = task.model_dump(mode="json", exclude={"raw"})
                     if task.state.value == "succeeded":
-                        yield TriggerEvent(  # type: ignore[no-untyped-call]
-                            {"status": "success", "task": task.model_dump(mode="json", exclude={"raw"})}
-                        )
+                        yield TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
                     else:
-                        yield self._error(
-                            hook.failure_error(task), task.model_dump(mode="json", exclude={"raw"})
-                        )
+                        yield self._error(hook.failure_error(task), dumped)
                     return
-                pause = schedule.delay(polls)
+                pause = wait.next_delay(time.time())
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from airflow_provider_kling.hooks import _http
+from airflow_provider_kling.hooks import _transport
 
 if os.environ.get("KLING_BENCH_POOL"):
-    _http.ASYNC_POOL.max_connections = int(os.environ["KLING_BENCH_POOL"])
+    _transport.ASYNC_POOL.max_connections = int(os.environ["KLING_BENCH_POOL"])

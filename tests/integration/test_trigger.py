@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorServer
-from airflow_provider_kling.hooks._http import ASYNC_POOL
+from airflow_provider_kling.hooks._transport import ASYNC_POOL
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import VideoRequest
 from airflow_provider_kling.polling import PollSchedule
@@ -140,12 +140,12 @@ async def test_unknown_connection_yields_an_error_event() -> None:
     )
 
 
-def test_async_pool_transport_is_aiohttp(emulator: EmulatorServer) -> None:
+def test_async_pool_hands_out_an_aiohttp_session(emulator: EmulatorServer) -> None:
     async def check() -> type:
-        async with ASYNC_POOL.lease("k", True, 5.0) as client:
-            return type(client._transport)
+        async with ASYNC_POOL.lease("k", True, 5.0) as shell:
+            return type(shell.session)
 
-    assert asyncio.run(check()).__name__ == "AiohttpTransport"
+    assert asyncio.run(check()).__name__ == "ClientSession"
 
 
 async def test_pooled_fast_path_maps_transport_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,10 +161,9 @@ async def test_pooled_fast_path_maps_transport_errors(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DOWN", json.dumps(conn))
     hook = KlingHook("kling_down")
     settings = await hook.aresolve()
-    async with ASYNC_POOL.lease(hook.pool_key, settings.verify, settings.timeout) as client:
-        assert ASYNC_POOL.aiohttp_session(client) is not None
+    async with ASYNC_POOL.lease(hook.pool_key, settings.verify, settings.timeout) as shell:
         with pytest.raises(KlingServerError) as info:
-            await hook.aget_task("t1", client=client)
+            await hook.aget_task("t1", client=shell)
     assert info.value.request_rejected and info.value.retryable
 
 

@@ -121,3 +121,18 @@ def test_provider_info_matches_the_distribution() -> None:
     ]
     assert set(conn["ui-field-behaviour"]["relabeling"]) == {"password", "host", "login"}
     assert info["extra-links"] == ["airflow_provider_kling.links.KlingVideoLink"]
+
+
+def test_wait_policy_describes_progress_and_the_end() -> None:
+    from airflow_provider_kling.models import TaskState, VideoTask
+    from airflow_provider_kling.polling import WaitPolicy
+
+    wait = WaitPolicy(PollSchedule(first_delay=1, interval=1), deadline=1e12, started=1000.0)
+    running = VideoTask(task_id="j1", gateway="apixo", state=TaskState.RUNNING)
+    assert wait.saw("running")
+    assert wait.describe(running, 1012.4) == "Kling job j1 is running (12 s, 1 poll)"
+    assert wait.saw("succeeded")
+    done = running.model_copy(update={"state": TaskState.SUCCEEDED})
+    assert wait.describe(done, 1063.0) == "Kling job j1 succeeded after 63 s and 2 polls"
+    cancelled = running.model_copy(update={"state": TaskState.CANCELLED})
+    assert wait.describe(cancelled, 1063.0) == "Kling job j1 was cancelled after 63 s and 2 polls"

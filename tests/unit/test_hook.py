@@ -341,3 +341,60 @@ def test_missing_gateway_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(KlingValidationError) as info:
         _ = KlingHook("kling_nogw").settings
     assert "extra.gateway" in str(info.value) and "rivya" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "host", ["http://127.0.0.1:http://127.0.0.1:8080", "http://gate way.test", "ftp://x.test"]
+)
+def test_a_host_that_is_not_a_url_is_named_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    conn = {"conn_type": "kling", "host": host, "password": TEST_API_KEY, "extra": {"gateway": "apixo"}}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_BADHOST", json.dumps(conn))
+    hook = KlingHook("kling_badhost")
+    with respx.mock(assert_all_mocked=True) as mock:
+        with pytest.raises(KlingValidationError) as info:
+            hook.submit(VideoRequest(prompt="a cat"))
+        assert mock.calls.call_count == 0
+    text = str(info.value)
+    assert "kling_badhost" in text and "host=" in text and info.value.field == "host"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_refused_connection_names_the_url_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _closed_port()
+    conn = {
+        "conn_type": "kling",
+        "host": f"http://user:{TEST_API_KEY}@127.0.0.1:{port}",
+        "password": TEST_API_KEY,
+        "extra": {"gateway": "apixo", "max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_REFUSED", json.dumps(conn))
+    with pytest.raises(KlingServerError) as info:
+        KlingHook("kling_refused").get_task("t1")
+    text = str(info.value)
+    assert f"http://127.0.0.1:{port}/api/v1/statusTask/kling-2-6" in text
+    assert TEST_API_KEY not in text and "user" not in text and "taskId" not in text
+    assert info.value.request_rejected
+
+
+async def test_a_refused_connection_names_the_url_on_the_async_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _closed_port()
+    conn = {
+        "conn_type": "kling",
+        "host": f"http://127.0.0.1:{port}",
+        "password": TEST_API_KEY,
+        "extra": {"gateway": "apixo", "max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_AREFUSED", json.dumps(conn))
+    with pytest.raises(KlingServerError) as info:
+        await KlingHook("kling_arefused").aget_task("t1")  # through the pooled aiohttp session
+    assert f"http://127.0.0.1:{port}/api/v1/statusTask/kling-2-6" in str(info.value)
+    assert info.value.request_rejected

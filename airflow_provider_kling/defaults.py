@@ -1,0 +1,36 @@
+"""Every default of the provider, in one place, under names that cannot be confused.
+
+Read by the hook, the operator, the sensor, the trigger and ``get_provider_info`` (the connection
+form shows the same numbers the code uses). Plain constants, no imports: the operator module, which
+DAG files import on every parse, reads this too.
+
+Two timeouts that used to share a name: ``DEFAULT_HTTP_TIMEOUT`` bounds one HTTP call (seconds);
+``DEFAULT_TASK_TIMEOUT`` bounds the wait for one rendered clip (seconds, half an hour).
+"""
+
+from __future__ import annotations
+
+#: The connection id the hook, operator and sensor use when none is given.
+DEFAULT_CONN_ID = "kling_default"
+#: Seconds one HTTP call may take (connect is capped at ``CONNECT_TIMEOUT_CAP``).
+DEFAULT_HTTP_TIMEOUT = 30.0
+CONNECT_TIMEOUT_CAP = 10.0
+#: Retries of one HTTP call after its first attempt (transient errors only).
+DEFAULT_MAX_RETRIES = 4
+#: Seconds the operator waits for a job before failing (retryable: the next try re-attaches).
+DEFAULT_TASK_TIMEOUT = 30 * 60.0
+#: Earliest plausible finish by clip duration (seconds), from the vendors' published latencies
+#: (APIXO: 50-70 s for a 5 s clip, 80-100 s for 10 s).
+DEFAULT_FIRST_POLL_DELAY: dict[int, float] = {5: 50.0, 10: 80.0}
+#: Seconds between status calls after the first, each spread by +/- ``DEFAULT_POLL_JITTER``.
+DEFAULT_POLL_INTERVAL = 5.0
+DEFAULT_POLL_JITTER = 0.15
+#: Consecutive failed polls (after the hook's own retries) tolerated before a wait gives up.
+DEFAULT_FAILURE_BUDGET = 5
+#: Seconds the operator's ``defer(timeout=...)`` backstop runs past the trigger's own deadline, so
+#: the trigger's ``timeout`` event (with the last state in its message) normally wins.
+DEFER_TIMEOUT_MARGIN = 120.0
+#: Downloads larger than this are refused (a 10 s 1080p clip is a few tens of MB).
+DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: Images larger than this are refused before upload (every gateway documents 10 MB).
+MAX_IMAGE_BYTES = 10 * 1024 * 1024

@@ -1,0 +1,255 @@
+"""Streaming a result video to a local directory or object storage (``KlingHook.download``).
+
+Guarantees:
+
+* A reader never sees half a video: the body goes to a hidden ``.<name>.<random>.part`` file next
+  to the target, which is renamed (``os.replace`` locally; copy + delete on object stores) only once
+  complete. On any error the partial file is removed.
+* Only a video is written: the content type must be ``video/*``, ``application/mp4`` or an
+  octet-stream (or absent), and a body starting like an HTML/JSON/XML error page is refused whatever
+  its content type (a video never starts with ``<`` or ``{``).
+* Errors are typed: an expired, missing or private URL (HTTP 401/403/404/410 or any other 4xx)
+  raises :class:`KlingNotFoundError`; a wrong content type, an empty or error-page body raises
+  :class:`KlingProtocolError`; going over ``max_bytes`` raises :class:`KlingValidationError`. Those
+  are final. HTTP 408/429/5xx, dropped connections and timeouts are retried with the hook's retry
+  policy (a download is safe to repeat), then raise :class:`KlingServerError` /
+  :class:`KlingRateLimitError`. Status codes map through the gateways' own
+  :func:`~airflow_provider_kling.gateways.base.http_error`, except that every final 4xx of a result
+  URL means the same thing to the user: expired, missing or private.
+* An existing file of the same name is replaced (a re-run of the task rewrites its output).
+* ``path`` in the result is an absolute local path, or the object-storage URI (``str`` of the
+  ``ObjectStoragePath``, including its ``conn_id@`` when one was given). Local directories are
+  created if missing, ``~`` expanded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from itertools import chain
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_provider_kling.exceptions import (
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingValidationError,
+)
+from airflow_provider_kling.gateways.base import http_error
+from airflow_provider_kling.hooks._transport import http_client, shown_url, to_response, transport_error
+
+T = TypeVar("T")
+VIDEO_TYPES = ("application/mp4", "application/octet-stream", "binary/octet-stream")
+CHUNK = 1 << 16
+
+
+def download(
+    url: str,
+    destination: Any,
+    *,
+    filename: str | None,
+    max_bytes: int,
+    gateway: str,
+    verify: bool | str,
+    timeout: float,
+    retrying: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
+    log: logging.Logger,
+) -> dict[str, Any]:
+    """Stream ``url`` into ``destination`` (see :meth:`KlingHook.download`); ``retrying`` runs one attempt
+    under the hook's retry policy."""
+    if filename is not None and (
+        not filename or filename in (".", "..") or "/" in filename or "\\" in filename
+    ):
+        raise KlingValidationError.for_field(
+            gateway, "filename", filename, "a plain file name without directory parts"
+        )
+    if max_bytes <= 0:
+        raise KlingValidationError.for_field(gateway, "max_bytes", max_bytes, "a positive integer")
+    name = filename or filename_from_url(url)
+    shown = shown_url(url)  # signed query strings are long, secret, and of no use in a message
+    try:
+        target, tmp = destination_paths(destination, name)
+    except (ValueError, ImportError, OSError) as exc:
+        # no filesystem registered for the URI's scheme, a directory that cannot be created...:
+        # a configuration problem, found before anything is fetched
+        raise KlingValidationError.for_field(
+            gateway,
+            "download_to",
+            os.fspath(destination) if isinstance(destination, str | os.PathLike) else str(destination),
+            "a writable local directory, a file:// URI, or an object-storage URI whose filesystem "
+            "is installed",
+            reason=f"{type(exc).__name__}: {exc}",
+        ) from None
+
+    def attempt_once(client: httpx.Client) -> dict[str, Any]:
+        try:
+            with client.stream("GET", url) as resp:
+                chunks = resp.iter_bytes(CHUNK) if resp.status_code < 400 else iter(())
+                first = next((c for c in chunks if c), b"")
+                ctype = check_head(gateway, shown, resp.status_code, resp.headers, first, max_bytes)
+                digest = hashlib.sha256()
+                size = 0
+                with _open_for_write(tmp) as out:
+                    for chunk in chain((first,), chunks):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise KlingValidationError(
+                                f"download of {shown} exceeded the {max_bytes}-byte cap "
+                                "(max_download_bytes); the partial file was removed",
+                                gateway=gateway,
+                            )
+                        digest.update(chunk)
+                        out.write(chunk)
+        except httpx.RequestError as exc:  # connect/read errors, timeouts, a truncated body...
+            raise transport_error(gateway, exc).replace(
+                message=f"download of {shown} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        _rename(tmp, target)
+        log.info("Downloaded %s (%d bytes) to %s", shown, size, target)
+        return {
+            "url": url,
+            "path": str(target),
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "content_type": ctype or None,
+        }
+
+    with http_client(verify, timeout, follow_redirects=True) as client:
+        return retrying(lambda: attempt_once(client))
+
+
+def check_head(gateway: str, shown: str, status: int, headers: Any, first: bytes, max_bytes: int) -> str:
+    """Pure check of a download's status, headers and first chunk; returns the content type.
+
+    Only a video is written: the content type must be ``video/*``, ``application/mp4`` or an
+    octet-stream (or absent), and a body starting like an HTML/JSON/XML error page is refused whatever
+    its content type (a video never starts with ``<`` or ``{``).
+    """
+    if status >= 400:
+        final_4xx = status < 500 and status not in (408, 429)
+        raise http_error(
+            gateway,
+            to_response(status, headers, b""),
+            code=None,
+            message=f"download of {shown} answered HTTP {status}"
+            + (
+                ": the result URL has expired, does not exist or is not public (result URLs of some "
+                "gateways expire within hours: download right after the job, e.g. with the "
+                "operator's download_to)"
+                if final_4xx
+                else (" (rate limited)" if status == 429 else "")
+            ),
+            kind=KlingNotFoundError if final_4xx else None,
+        )
+    ctype = str(headers.get("content-type", "")).split(";")[0].strip().lower()
+    if ctype and not (ctype.startswith("video/") or ctype in VIDEO_TYPES):
+        raise KlingProtocolError(
+            f"download of {shown} has content-type {ctype!r}, not a video (an error or login page?); "
+            "nothing was written",
+            gateway=gateway,
+            status_code=status,
+        )
+    declared = str(headers.get("content-length", ""))
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise KlingValidationError(
+            f"download of {shown} is {declared} bytes, over the {max_bytes}-byte cap "
+            "(max_download_bytes); nothing was written",
+            gateway=gateway,
+        )
+    if not first:
+        raise KlingProtocolError(f"download of {shown} is empty", gateway=gateway)
+    if first.lstrip()[:1] in (b"<", b"{"):
+        raise KlingProtocolError(
+            f"download of {shown} is a text document (HTML/JSON/XML), not a video; nothing was written",
+            gateway=gateway,
+        )
+    return ctype
+
+
+def filename_from_url(url: str) -> str:
+    """A safe local file name from a result URL's last path segment (``video.mp4`` when it has none)."""
+    from urllib.parse import unquote, urlparse
+
+    raw = unquote(urlparse(url).path.rstrip("/").rpartition("/")[2])
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in raw).lstrip(".")[:120]
+    if not name.strip("_"):
+        return "video.mp4"
+    return name if "." in name else f"{name}.mp4"
+
+
+def destination_paths(destination: Any, name: str) -> tuple[Any, Any]:
+    """``(final, temporary)`` paths for ``name`` in ``destination``, creating the directory.
+
+    Local directories and ``file://`` URIs give ``pathlib.Path`` objects (renamed atomically with
+    ``os.replace``); other URIs and ``ObjectStoragePath`` objects give ``ObjectStoragePath`` objects.
+    The temporary name is hidden and unique, so concurrent downloads of one name do not collide.
+    """
+    tmp_name = f".{name}.{uuid.uuid4().hex[:12]}.part"
+    if not isinstance(destination, str | os.PathLike):  # an ObjectStoragePath (not os.PathLike)
+        base: Any = destination
+    else:
+        text = os.fspath(destination)
+        if "://" not in text:
+            local = Path(text).expanduser().absolute()
+            local.mkdir(parents=True, exist_ok=True)
+            return local / name, local / tmp_name
+        if text.startswith("file://"):
+            from urllib.parse import urlparse
+            from urllib.request import url2pathname
+
+            parsed = urlparse(text)
+            if parsed.netloc not in ("", "localhost"):
+                raise ValueError(f"{text!r}: only file:///path or file://localhost/path URIs are local")
+            local = Path(url2pathname(parsed.path)).absolute()
+            local.mkdir(parents=True, exist_ok=True)
+            return local / name, local / tmp_name
+        from airflow.sdk import ObjectStoragePath
+
+        base = ObjectStoragePath(text)
+    # Object stores have no directories: this creates the bucket/prefix where that means anything;
+    # a key-scoped credential may not see the bucket, and then the write itself will tell.
+    with suppress(FileExistsError, NotImplementedError, PermissionError):
+        base.mkdir(parents=True, exist_ok=True)
+    return base / name, base / tmp_name
+
+
+@contextmanager
+def _open_for_write(path: Any) -> Iterator[Any]:
+    """Open ``path`` for writing; on any error inside the block, close and delete the partial file.
+
+    Deleting matters on object stores too: an fsspec file commits what it has when closed, even
+    after an exception, so the temporary object must be removed rather than left half-written.
+    """
+    fh = path.open("wb")
+    try:
+        yield fh
+        if isinstance(path, Path):
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        try:
+            fh.close()
+        finally:
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise
+    fh.close()
+
+
+def _rename(tmp: Any, target: Any) -> None:
+    """Move the complete temporary file into place (atomic locally); remove it if that fails."""
+    try:
+        if isinstance(tmp, Path):
+            os.replace(tmp, target)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,105 @@
+"""The retry policy of one HTTP call, the same for the sync path (workers) and the async path (triggerer).
+
+Jittered exponential backoff, ``Retry-After`` honoured (capped), a bound on attempts and on total
+time. *What* may be retried is the caller's decision (``should_retry``): status reads retry any
+transient error, a submit only what cannot create a second job (see ``KlingHook.submit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingRateLimitError
+
+T = TypeVar("T")
+
+#: ``Retry-After`` longer than this is capped (we would rather fail and let Airflow retry later).
+RETRY_AFTER_CAP = 60.0
+#: Bound on the time one call may spend retrying, whatever the attempt budget.
+RETRY_TOTAL_SECONDS = 120.0
+
+_backoff = wait_random_exponential(multiplier=0.5, max=20)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Honour ``Retry-After`` on 429, else jittered exponential backoff."""
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    if isinstance(exc, KlingRateLimitError) and exc.retry_after is not None:
+        return min(exc.retry_after, RETRY_AFTER_CAP)
+    return float(_backoff(state))
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, KlingError) and exc.retryable
+
+
+def is_transient_read(exc: BaseException) -> bool:
+    """Status reads are idempotent: retry transient errors and unreadable (truncated) answers."""
+    return is_transient(exc) or isinstance(exc, KlingProtocolError)
+
+
+def retry_kwargs(
+    attempts: int, should_retry: Callable[[BaseException], bool], before_sleep: Any, sleep: Any
+) -> dict[str, Any]:
+    """Arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike: one policy, two paths."""
+    return {
+        "retry": retry_if_exception(should_retry),
+        "stop": stop_after_attempt(max(1, attempts)) | stop_after_delay(RETRY_TOTAL_SECONDS),
+        "wait": _wait,
+        "reraise": True,
+        "before_sleep": before_sleep,
+        "sleep": sleep,
+    }
+
+
+def call(
+    once: Callable[[], T],
+    should_retry: Callable[[BaseException], bool],
+    retries: int,
+    before_sleep: Callable[[RetryCallState], None],
+    sleep: Callable[[float], Any],
+) -> T:
+    for attempt in Retrying(**retry_kwargs(retries + 1, should_retry, before_sleep, sleep)):
+        with attempt:
+            return once()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def acall(
+    once: Callable[[], Awaitable[T]],
+    should_retry: Callable[[BaseException], bool],
+    retries: int,
+    before_sleep: Callable[[RetryCallState], None],
+    sleep: Callable[[float], Any],
+) -> T:
+    """The triggerer's hot path: the first attempt skips tenacity's set-up (~40 µs).
+
+    If it fails with something worth retrying, the shared policy takes over with that failure
+    replayed as its first attempt, so waits (``Retry-After``), attempt counts and logs are the same
+    as on the sync path.
+    """
+    try:
+        return await once()
+    except KlingError as exc:
+        if not should_retry(exc) or retries < 1:
+            raise
+        replay: KlingError | None = exc
+    async for attempt in AsyncRetrying(**retry_kwargs(retries + 1, should_retry, before_sleep, sleep)):
+        with attempt:
+            if replay is not None:
+                failed, replay = replay, None
+                raise failed
+            return await once()
+    raise AssertionError("unreachable")  # pragma: no cover
