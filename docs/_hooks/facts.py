@@ -6,7 +6,7 @@ Markers replaced in ``on_page_markdown``:
     The class's ``template_fields`` as an inline list (``\\`prompt\\`, ... and \\`download_to\\```).
     A guide that says a field is (or is not) templated reads it from the operator itself.
 ``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``
-    The default poll schedule (``airflow_provider_kling.polling``): "50 s for a 5 s clip, 80 s for
+    The default poll schedule (``airflow_provider_kling.defaults``): "50 s for a 5 s clip, 80 s for
     10 s", "5 s", "15 %".
 ``<!-- cost-gateways -->``
     The ``extra.gateway`` values of the gateways that report a ``cost`` in the XCom result (any of
@@ -57,17 +57,17 @@ def seconds(value: float) -> str:
 
 def poll_facts() -> dict[str, str]:
     """The default poll schedule in words, by marker."""
-    from airflow_provider_kling import polling
+    from airflow_provider_kling import defaults
 
-    delays = sorted(polling.DEFAULT_FIRST_DELAY.items())
+    delays = sorted(defaults.DEFAULT_FIRST_POLL_DELAY.items())
     first = [
         f"{seconds(delay)} for a {duration} s clip" if i == 0 else f"{seconds(delay)} for {duration} s"
         for i, (duration, delay) in enumerate(delays)
     ]
     return {
         POLL_MARKERS[0]: ", ".join(first),
-        POLL_MARKERS[1]: seconds(polling.DEFAULT_INTERVAL),
-        POLL_MARKERS[2]: f"{polling.DEFAULT_JITTER * 100:g} %",
+        POLL_MARKERS[1]: seconds(defaults.DEFAULT_POLL_INTERVAL),
+        POLL_MARKERS[2]: f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
     }
 
 

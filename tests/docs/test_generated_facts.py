@@ -73,22 +73,22 @@ def test_no_page_names_the_cost_gateways_by_hand(path: object) -> None:
     assert not re.search(pattern, text, re.IGNORECASE)
 
 
-def test_the_poll_schedule_comes_from_the_polling_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_kling import polling
+def test_the_poll_schedule_comes_from_the_defaults_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_kling import defaults
 
     assert facts.poll_facts() == {
         "<!-- poll-first-delays -->": ", ".join(
             f"{d:g} s for a {c} s clip" if i == 0 else f"{d:g} s for {c} s"
-            for i, (c, d) in enumerate(sorted(polling.DEFAULT_FIRST_DELAY.items()))
+            for i, (c, d) in enumerate(sorted(defaults.DEFAULT_FIRST_POLL_DELAY.items()))
         ),
-        "<!-- poll-interval -->": f"{polling.DEFAULT_INTERVAL:g} s",
-        "<!-- poll-jitter -->": f"{polling.DEFAULT_JITTER * 100:g} %",
+        "<!-- poll-interval -->": f"{defaults.DEFAULT_POLL_INTERVAL:g} s",
+        "<!-- poll-jitter -->": f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
     }
     for page in ("connections.md", "guides/retries.md", "guides/testing.md", "guides/marketing-renders.md"):
         text = rendered(page)
         assert "<!-- poll-" not in text and facts.poll_facts()["<!-- poll-first-delays -->"] in text
-    monkeypatch.setattr(polling, "DEFAULT_INTERVAL", 7.5)
-    monkeypatch.setitem(polling.DEFAULT_FIRST_DELAY, 5, 40.0)
+    monkeypatch.setattr(defaults, "DEFAULT_POLL_INTERVAL", 7.5)
+    monkeypatch.setitem(defaults.DEFAULT_FIRST_POLL_DELAY, 5, 40.0)
     assert facts.render("<!-- poll-first-delays -->; <!-- poll-interval -->").startswith(
         "40 s for a 5 s clip"
     )
