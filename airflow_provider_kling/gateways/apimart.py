@@ -1,17 +1,18 @@
-"""The seed-003 gateway: an APIMart white-label, so any APIMart-compatible host.
+"""An APIMart-compatible gateway (APIMart or a white-label of it), so any APIMart-compatible host.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §6 and the seed): Bearer key; ``POST /v1/videos/generations``
-with a flat body ``{"model": "kling-v2-6", "prompt", "mode": "std"|"pro", "duration": <int>,
-"aspect_ratio", "negative_prompt", "image_urls": [first] | [first, last], "audio": <bool>,
-"watermark": <bool>}``. The seed's feature matrix: std is 720p and silent, pro is 1080p and may have
-audio; a last frame needs pro and excludes audio; an explicit aspect ratio "may be overridden by image
-ratio" (so it may accompany an image). The submit answer's ``data`` is an *array* of
-``{"status": "submitted", "task_id"}`` (other APIMart models answer an object with ``id``: both are
-read). ``GET /v1/tasks/{task_id}?language=en`` returns ``pending|processing|completed|failed|cancelled``
-with the video at ``data.result.videos[].url`` (a string *or* an array) and a per-video ``expires_at``
-in epoch seconds. Error bodies and failure codes are undocumented, so they are read leniently: the
-OpenAI-style ``{"error": {"message", "type", "code"}}`` and the plain ``{"code", "message"|"msg"}``.
-No webhook parameter is documented, no idempotency key, no cost report.
+Wire facts (APIMart's "Kling 2.6 Video Generation" page, https://docs.apimart.ai): Bearer key;
+``POST /v1/videos/generations`` with a flat body ``{"model": "kling-v2-6", "prompt", "mode":
+"std"|"pro", "duration": <int>, "aspect_ratio", "negative_prompt", "image_urls": [first] | [first,
+last], "audio": <bool>, "watermark": <bool>}``. The page's feature matrix: std is 720p and silent, pro
+is 1080p and may have audio; a last frame needs pro and excludes audio; an explicit aspect ratio "may
+be overridden by image ratio" (so it may accompany an image). The submit answer's ``data`` is an
+*array* of ``{"status": "submitted", "task_id"}`` (other APIMart models answer an object with ``id``:
+both are read). ``GET /v1/tasks/{task_id}?language=en`` returns
+``pending|processing|completed|failed|cancelled`` with the video at ``data.result.videos[].url`` (a
+string *or* an array) and a per-video ``expires_at`` in epoch seconds. Error bodies and failure codes
+are undocumented, so they are read leniently: the OpenAI-style ``{"error": {"message", "type",
+"code"}}`` and the plain ``{"code", "message"|"msg"}``. No webhook parameter is documented, no
+idempotency key, no cost report.
 """
 
 from __future__ import annotations
@@ -21,31 +22,24 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import (
+    KINDS,
     POLICY_WORDS,
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    decode_json_or_none,
+    check_probe,
+    decode_object,
     failure_by_wording,
     http_error,
+    status_kind,
+)
+from airflow_provider_kling.gateways.fields import (
     message_text,
     opt_int,
     opt_str,
+    read_state,
     snippet,
+    state_table,
     timestamp,
     url_list,
 )
@@ -54,23 +48,13 @@ from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 #: the task id :meth:`ApimartGateway.build_test_connection` asks about (no free call is documented)
 TEST_TASK_ID = "connection-test"
 
-_STATES = {
-    "submitted": TaskState.QUEUED,
-    "pending": TaskState.QUEUED,
-    "queued": TaskState.QUEUED,
-    "waiting": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "in_progress": TaskState.RUNNING,
-    "completed": TaskState.SUCCEEDED,
-    "succeeded": TaskState.SUCCEEDED,
-    "success": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "failure": TaskState.FAILED,
-    "error": TaskState.FAILED,
-    "cancelled": TaskState.CANCELLED,
-    "canceled": TaskState.CANCELLED,
-}
+_STATES = state_table(
+    queued="submitted pending queued waiting",
+    running="processing running in_progress",
+    succeeded="completed succeeded success",
+    failed="failed failure error",
+    cancelled="cancelled canceled",
+)
 
 #: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
@@ -96,19 +80,13 @@ class ApimartGateway(Gateway):
             negative_prompt=True,
             negative_prompt_max=2500,
             tiers=("std", "pro"),
-            sound=True,
             sound_needs_pro=True,
-            start_image=True,
             end_image=True,
             end_image_needs_pro=True,
             end_image_excludes_sound=True,
-            end_image_needs_start=True,
             aspect_ratio_with_image=True,
-            cfg_scale=False,
             callback=False,
-            local_images="url_only",
             extra_fields={"watermark": "bool: sent as watermark"},
-            cost_reporting=False,
             notes=(
                 "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
                 "with an image the aspect ratio may be overridden by the image; no documented webhook"
@@ -144,11 +122,11 @@ class ApimartGateway(Gateway):
             body["watermark"] = request.extra["watermark"]
         return HttpRequest("POST", "/v1/videos/generations", json=body)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         task_id = _task_id(data)
         if task_id is None:
-            raise KlingProtocolError(
+            raise KINDS["protocol"](
                 "data[0].task_id is missing", gateway=self.name, status_code=response.status_code
             )
         # a submit acknowledges a job ("submitted"); it is queued whatever else the item says
@@ -168,22 +146,11 @@ class ApimartGateway(Gateway):
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/v1/tasks/{quote(task_id, safe='')}", params={"language": "en"})
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         tid = _task_id(data) or task_id
-        status = data.get("status")
-        state = (
-            _STATES.get(status.strip().lower(), TaskState.RUNNING)
-            if isinstance(status, str)
-            else TaskState.RUNNING
-        )
+        state = read_state(_STATES, data.get("status"))
         urls, expires = _videos(data.get("result"))
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {tid} completed without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
         expiry = [t for t in (*expires, timestamp(data.get("expires_at"))) if t is not None]
         error_code: str | None = None
         error_message: str | None = None
@@ -218,69 +185,34 @@ class ApimartGateway(Gateway):
         return self.build_status(TEST_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        """401/403 (HTTP or envelope ``code``) means the key is refused and 5xx that the gateway is down;
-        any other JSON answer (typically "task not found") proves the key was accepted. A body that is
-        not a JSON object did not come from an APIMart API (wrong host?), so it is a protocol error."""
-        status = response.status_code
-        body = decode_json_or_none(response)
-        code, message = _envelope(body)
-        if status in (401, 403):
-            raise http_error(
-                self.name,
-                response,
-                code=code or status,
-                message=message or snippet(response.text) or "key refused",
-                kind=KlingAuthError,
-            )
-        if status >= 500:
-            raise self._error(response, body)
-        if not isinstance(body, dict):
-            raise KlingProtocolError(
-                f"the answer does not look like an APIMart API: {snippet(response.text)!r}",
-                gateway=self.name,
-                status_code=status,
-            )
-        num = opt_int(body.get("code"))
-        if num in (401, 403):
-            raise KlingAuthError(
-                message or "key refused", gateway=self.name, status_code=status, code=code or num
-            )
-        if num is not None and num >= 500:
-            raise KlingServerError(
-                message or "server error", gateway=self.name, status_code=status, code=code or num
-            )
+        """See :func:`check_probe`."""
+        check_probe(
+            self.name,
+            response,
+            api="an APIMart API",
+            message_of=lambda body: _envelope(body)[1],
+            code_of=lambda body: _envelope(body)[0],
+        )
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise self._error(response, None) from None
-            raise
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise self._error(response, body)
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
-        num = opt_int(body.get("code"))
+        body = decode_object(self.name, response, lambda: self._error(response, None))
         data = body.get("data")
         if (
             response.status_code >= 400
-            or num not in (None, 0, 200)
+            or opt_int(body.get("code")) not in (None, 0, 200)
             or (data is None and body.get("error") not in (None, "", {}))
         ):
             raise self._error(response, body)
         if isinstance(data, list):
             data = next((item for item in data if isinstance(item, dict)), None)
             if data is None:
-                raise KlingProtocolError(
+                raise KINDS["protocol"](
                     "data holds no task object", gateway=self.name, status_code=response.status_code
                 )
         if not isinstance(data, dict):
-            raise KlingProtocolError(
+            raise KINDS["protocol"](
                 f"expected a JSON object at data, got {type(data).__name__}",
                 gateway=self.name,
                 status_code=response.status_code,
@@ -294,37 +226,22 @@ class ApimartGateway(Gateway):
         status = response.status_code if response.status_code >= 400 else num
         text = message or snippet(response.text) or f"HTTP {response.status_code}"
         signal = f"{code or ''} {text}"
-        kind: type[KlingError]
-        if status == 401:
-            kind = KlingAuthError
-        elif status == 402:
-            kind = KlingQuotaError
-        elif status == 403:
-            if _QUOTA_WORDS.search(signal):
-                kind = KlingQuotaError
-            elif _POLICY_WORDS.search(signal):
-                kind = KlingContentPolicyError
-            else:
-                kind = KlingAuthError
-        elif status == 404:
-            kind = KlingNotFoundError
-        elif status == 429:
-            kind = KlingRateLimitError
-        elif status is not None and (status >= 500 or status == 408):
-            kind = KlingServerError
-        elif status is not None and 400 <= status < 500:
-            kind = KlingContentPolicyError if _POLICY_WORDS.search(signal) else KlingValidationError
-        elif _POLICY_WORDS.search(signal):
-            kind = KlingContentPolicyError
-        else:
-            kind = KlingProtocolError
+        kind = status_kind(status)
+        if status == 403 and _QUOTA_WORDS.search(signal):
+            kind = KINDS["quota"]
+        elif (
+            kind.kind in ("auth", "validation", "protocol") and status != 401 and _POLICY_WORDS.search(signal)
+        ):
+            kind = KINDS["content_policy"]
         shown: str | int | None = code if code is not None else num
-        if shown is None and response.status_code >= 400:
-            shown = response.status_code
-        err = http_error(self.name, response, code=shown, message=text, kind=kind)
-        if status is not None and 400 <= status < 500:
-            err.request_rejected = True
-        return err
+        return http_error(
+            self.name,
+            response,
+            code=shown if shown is not None or response.status_code < 400 else response.status_code,
+            message=text,
+            kind=kind,
+            rejected=status is not None and 400 <= status < 500,
+        )
 
 
 def _task_id(data: dict[str, Any]) -> str | None:

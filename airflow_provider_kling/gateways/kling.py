@@ -1,11 +1,12 @@
 """The official Kling API (Kuaishou), ``/v1/videos/*`` routes.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §1): JWT auth (HS256, ``iss`` = access key, signed with
-the secret key); ``duration`` and ``sound`` are *strings* (``"5"``, ``"on"``); text-to-video and
-image-to-video are separate families and a job must be polled under the family that created it; the
-success state is spelled ``succeed``; a failed job's reason is in ``task_status_msg`` while the
-envelope still says ``SUCCEED``; errors are numeric ``code`` values in the body, and HTTP 429 carries
-both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
+Wire facts (https://app.klingai.com/global/dev/document-api/apiReference/model/textToVideo and
+``.../imageToVideo``): JWT auth (HS256, ``iss`` = access key, signed with the secret key); ``duration``
+and ``sound`` are *strings* (``"5"``, ``"on"``); text-to-video and image-to-video are separate families
+and a job must be polled under the family that created it; the success state is spelled ``succeed``; a
+failed job's reason is in ``task_status_msg`` while the envelope still says ``SUCCEED``. Errors are
+numeric ``code`` values in the body (https://app.klingai.com/global/dev/document-api/apiReference/commonInfo),
+and HTTP 429 carries both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
 """
 
 from __future__ import annotations
@@ -16,28 +17,19 @@ import jwt
 
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
-    KlingContentPolicyError,
     KlingError,
     KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
     KlingValidationError,
 )
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Credentials,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
+from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import KINDS, decode_object, http_error, kind_named
+from airflow_provider_kling.gateways.fields import (
     expect_dict,
-    http_error,
     opt_float,
     opt_str,
+    read_state,
     snippet,
+    state_table,
     timestamp,
     url_list,
 )
@@ -51,22 +43,22 @@ JWT_NBF_SKEW = 5
 
 FAMILIES: tuple[str, ...] = ("text2video", "image2video")
 
-_STATES = {
-    "submitted": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "succeed": TaskState.SUCCEEDED,
-    "succeeded": TaskState.SUCCEEDED,
-    "success": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "fail": TaskState.FAILED,
-}
+_STATES = state_table(
+    queued="submitted", running="processing", succeeded="succeed succeeded success", failed="failed fail"
+)
 
-_AUTH_CODES = {1000, 1001, 1002, 1003, 1004, 1103, 1304}
-_QUOTA_CODES = {1100, 1101, 1102}
-_RATE_CODES = {1302, 1303}
-_POLICY_CODES = {1300, 1301}
-_NOT_FOUND_CODES = {1202, 1203}
-_SERVER_CODES = {5000, 5001, 5002}
+#: envelope ``code`` -> error kind, from the error-code table of the API's "common info" page
+_CODE_KINDS: dict[int, str] = {
+    **dict.fromkeys((1000, 1001, 1002, 1003, 1004, 1103, 1304), "auth"),
+    **dict.fromkeys((1100, 1101, 1102), "quota"),
+    **dict.fromkeys((1302, 1303), "rate_limit"),
+    **dict.fromkeys((1300, 1301), "content_policy"),
+    **dict.fromkeys((1202, 1203), "not_found"),
+    **dict.fromkeys((5000, 5001, 5002), "server"),
+    **dict.fromkeys((1200, 1201), "validation"),
+}
+#: kinds that prove the request was refused before a job existed, whatever the HTTP status
+_REFUSALS = frozenset(("quota", "content_policy", "validation", "auth"))
 #: words in ``task_status_msg`` that mark a content-safety refusal of an accepted job
 _POLICY_WORDS = ("risk", "sensitive", "security", "policy", "nsfw", "violat", "prohibit", "safety")
 
@@ -155,25 +147,23 @@ class KlingGateway(Gateway):
             body["watermark_info"] = {"enabled": request.extra["watermark"]}
         return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        return self._task(data, self.family(request), response)
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        return self._task(self._data(response), self.family(request), response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         family = endpoint if endpoint in FAMILIES else "text2video"
         return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        return self._task(data, endpoint if endpoint in FAMILIES else "text2video", response)
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        return self._task(self._data(response), endpoint if endpoint in FAMILIES else "text2video", response)
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
         if request.client_reference is None:
             return None
         return self.build_status(self.client_id(request.client_reference), self.family(request))
 
-    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+    def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         try:
             return self.parse_status(
                 self.client_id(request.client_reference or ""), self.family(request), response
@@ -184,9 +174,8 @@ class KlingGateway(Gateway):
     def failure_error(self, task: VideoTask) -> KlingError:
         message = task.error_message or f"job {task.task_id} failed"
         lowered = message.lower()
-        if any(word in lowered for word in _POLICY_WORDS):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+        kind = "content_policy" if any(word in lowered for word in _POLICY_WORDS) else "task_failed"
+        return KINDS[kind](message, gateway=self.name, code=task.error_code)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -198,24 +187,10 @@ class KlingGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse, allow_list: bool = False) -> Any:
         """The envelope's ``data`` after checking HTTP status and ``code`` (both can signal errors)."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
+        body = decode_object(self.name, response)
         code = body.get("code")
-        message = str(body.get("message") or body.get("msg") or "")
         if response.status_code >= 400 or (code not in (0, "0", None)):
-            raise self._error(response, code, message)
+            raise self._error(response, code, str(body.get("message") or body.get("msg") or ""))
         data = body.get("data")
         if allow_list and isinstance(data, list):
             return data
@@ -226,49 +201,32 @@ class KlingGateway(Gateway):
             num = int(code)
         except (TypeError, ValueError):
             num = None
-        text = message or snippet(response.text)
-        kind: type[KlingError] | None = None
-        if num in _AUTH_CODES:
-            kind = KlingAuthError
-        elif num in _QUOTA_CODES:
-            kind = KlingQuotaError
-        elif num in _RATE_CODES:
-            kind = KlingRateLimitError
-        elif num in _POLICY_CODES:
-            kind = KlingContentPolicyError
-        elif num in _NOT_FOUND_CODES:
-            kind = KlingNotFoundError
-        elif num in _SERVER_CODES:
-            kind = KlingServerError
-        elif num in (1200, 1201):
-            kind = KlingValidationError
+        kind = kind_named(_CODE_KINDS, num)
         if response.status_code < 400 and kind is None:
-            kind = KlingProtocolError if num is None else KlingValidationError
-        err = http_error(self.name, response, code=code if num is None else num, message=text, kind=kind)
-        if kind in (KlingQuotaError, KlingContentPolicyError, KlingValidationError, KlingAuthError):
-            err.request_rejected = True
-        return err
+            kind = KINDS["protocol" if num is None else "validation"]
+        return http_error(
+            self.name,
+            response,
+            code=code if num is None else num,
+            message=message or snippet(response.text),
+            kind=kind,
+            rejected=kind is not None and kind.kind in _REFUSALS,
+        )
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
         task_id = opt_str(data.get("task_id"))
         if task_id is None:
-            raise KlingProtocolError(
+            raise KINDS["protocol"](
                 "data.task_id is missing", gateway=self.name, status_code=response.status_code
             )
-        status = str(data.get("task_status") or "").lower()
-        state = _STATES.get(status, TaskState.RUNNING)
+        status = opt_str(data.get("task_status"))
+        state = read_state(_STATES, status)
         result = data.get("task_result")
         urls: list[str] = []
         if isinstance(result, dict) and isinstance(result.get("videos"), list):
             for video in result["videos"]:
                 if isinstance(video, dict):
                     urls.extend(url_list(video.get("url")))
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {task_id} succeeded without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
         info = data.get("task_info")
         external = opt_str(info.get("external_task_id")) if isinstance(info, dict) else None
         failed = state is TaskState.FAILED
@@ -278,7 +236,7 @@ class KlingGateway(Gateway):
             state=state,
             endpoint=family,
             video_urls=urls,
-            error_code=status if failed else None,
+            error_code=(status or "").lower() if failed else None,
             error_message=(opt_str(data.get("task_status_msg")) or "generation failed") if failed else None,
             cost=opt_float(data.get("final_unit_deduction")),
             created_at=timestamp(data.get("created_at")),

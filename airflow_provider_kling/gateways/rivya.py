@@ -1,13 +1,14 @@
 """Rivya Public API v1, ``/api/v1/generations`` routes (model id ``kling-2-6``).
 
-Wire facts (``../shared/design/GATEWAYS.md`` §2 and seed 000): the model id is top level and every
-model control lives in ``params`` as a *string* (the seed's "select" type: ``"5"``, ``"false"``,
-``"1:1"``); Rivya's own aspect-ratio default is 1:1, so text-to-video always sends one; a reference
-image is a Files API URL inside ``params.referenceMediaItems`` (at most one, jpeg/png/webp); there is
-no negative prompt, CFG, tier or last frame, and webhooks are registered per account, not per request.
-A repeated ``Idempotency-Key`` is answered with the first job (``dedup``). Create and status share one
-task serializer (``id``, ``status`` queued|processing|succeeded|failed, ``result.primary_url`` /
-``result.urls``, ``error``, credits); errors are ``{"error": {"code", "message", "requestId"}}``.
+Wire facts (Rivya's "Kling 2.6 API Integration" page in the Public API v1 docs, https://rivya.ai): the
+model id is top level and every model control lives in ``params`` as a *string* (the page's "select"
+type: ``"5"``, ``"false"``, ``"1:1"``); Rivya's own aspect-ratio default is 1:1, so text-to-video
+always sends one; a reference image is a Files API URL inside ``params.referenceMediaItems`` (at most
+one, jpeg/png/webp); there is no negative prompt, CFG, tier or last frame, and webhooks are
+registered per account, not per request. A repeated ``Idempotency-Key`` is answered with the first
+job (``dedup``). Create and status share one task serializer (``id``, ``status``
+queued|processing|succeeded|failed, ``result.primary_url`` / ``result.urls``, ``error``, credits);
+errors are ``{"error": {"code", "message", "requestId"}}``.
 """
 
 from __future__ import annotations
@@ -16,46 +17,30 @@ import posixpath
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    http_error,
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import KINDS, decode_object, http_error
+from airflow_provider_kling.gateways.fields import (
     opt_float,
     opt_str,
+    read_state,
     snippet,
+    state_table,
     timestamp,
 )
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.models import VideoRequest, VideoTask
 
 MODEL = "kling-2-6"
 
-_STATES = {
-    "queued": TaskState.QUEUED,
-    "pending": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "succeeded": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "cancelled": TaskState.CANCELLED,
-    "canceled": TaskState.CANCELLED,
-}
+_STATES = state_table(
+    queued="queued pending",
+    running="processing running",
+    succeeded="succeeded",
+    failed="failed",
+    cancelled="cancelled canceled",
+)
 
-#: The image types the seed's upload policy allows, by file extension (no ``mimetypes``: it reads
+#: The image types the Files API's upload policy allows, by file extension (no ``mimetypes``: it reads
 #: system files, and a gateway does no I/O).
 _IMAGE_MIME = {
     ".jpg": "image/jpeg",
@@ -95,8 +80,18 @@ _OTHER_MIME = {
 _MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 DEFAULT_MIME = "image/jpeg"
 
-_AUTH_CODES = {"api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied"}
 _VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_conflict"}
+#: error ``code`` -> error kind (``api_key_*`` codes are auth too; see :meth:`RivyaGateway._error`)
+_CODE_KINDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied"),
+        "auth",
+    ),
+    "public_api_disabled": "server",  # the API is switched off: nothing was created, try again later
+    "rate_limited": "rate_limit",
+    **dict.fromkeys(_VALIDATION_CODES, "validation"),
+    "not_found": "not_found",
+}
 #: substrings of an error code that mark a content-safety refusal
 _POLICY_WORDS = ("policy", "moderation", "safety", "content", "nsfw")
 #: substrings of a failed job's free-text message that mark a content-safety refusal
@@ -120,18 +115,10 @@ class RivyaGateway(Gateway):
         MODEL: Capabilities(
             model=MODEL,
             prompt_max=1000,
-            negative_prompt=False,
-            durations=(5, 10),
             aspect_ratios=("1:1", "16:9", "9:16"),
             aspect_ratio_with_image=True,
-            tiers=(),
-            sound=True,
-            start_image=True,
-            end_image=False,
-            cfg_scale=False,
             callback=False,
             local_images="upload",
-            extra_fields={},
             cost_reporting=True,
             notes=(
                 "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
@@ -182,14 +169,14 @@ class RivyaGateway(Gateway):
             )
         return HttpRequest("POST", "/api/v1/generations", json=body, headers=headers)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         return self._task(self._body(response), response, task_id=None)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/api/v1/generations/{quote(task_id, safe='')}")
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(self._body(response), response, task_id=task_id)
 
     def failure_error(self, task: VideoTask) -> KlingError:
@@ -198,8 +185,8 @@ class RivyaGateway(Gateway):
         if any(word in code for word in _POLICY_WORDS) or any(
             word in message.lower() for word in _POLICY_MESSAGE_WORDS
         ):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+            return KINDS["content_policy"](message, gateway=self.name, code=task.error_code)
+        return KINDS["task_failed"](message, gateway=self.name, code=task.error_code)
 
     # ----------------------------------------------------------------- connection test and uploads
     def build_test_connection(self) -> HttpRequest:
@@ -220,7 +207,7 @@ class RivyaGateway(Gateway):
                 url = opt_str(holder.get("url"))
                 if url is not None:
                     return url
-        raise KlingProtocolError(
+        raise KINDS["protocol"](
             f"the Files API answer has no url: {snippet(response.text)!r}",
             gateway=self.name,
             status_code=response.status_code,
@@ -229,24 +216,7 @@ class RivyaGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse) -> dict[str, Any]:
         """The JSON object of a successful answer; raise the typed error an error answer describes."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        except RecursionError:
-            raise KlingProtocolError(
-                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
-            ) from None
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
+        body = decode_object(self.name, response)
         # A task carries ``error`` too (its failure reason); only a body without a task id is an
         # error envelope. Some proxies wrap the task in ``data``: accept that.
         data: dict[str, Any] = body
@@ -270,53 +240,41 @@ class RivyaGateway(Gateway):
         if request_id:
             text = f"{text} (requestId {request_id})"
         lowered = (code or "").lower()
-        kind: type[KlingError] | None = None
-        rejected = False
-        if lowered in _AUTH_CODES or lowered.startswith("api_key_"):
-            kind = KlingAuthError
-        elif lowered == "public_api_disabled":
-            # the API is switched off: nothing was created, try again later
-            kind, rejected = KlingServerError, True
-        elif lowered == "rate_limited":
-            kind = KlingRateLimitError
-        elif "credit" in lowered or "quota" in lowered or "balance" in lowered:
-            kind, rejected = KlingQuotaError, True
-        elif any(word in lowered for word in _POLICY_WORDS) or (
+        name = _CODE_KINDS.get(lowered) or ("auth" if lowered.startswith("api_key_") else None)
+        if name in (None, "validation") and (
+            "credit" in lowered or "quota" in lowered or "balance" in lowered
+        ):
+            name = "quota"
+        elif name in (None, "validation") and (
+            any(word in lowered for word in _POLICY_WORDS)
             # Rivya documents no policy code: a refusal may come as validation_failed whose
             # message is about the content (e.g. "content security policy triggered")
-            lowered in _VALIDATION_CODES
-            and any(word in (message or "").lower() for word in _POLICY_REFUSAL_WORDS)
+            or (name == "validation" and any(w in (message or "").lower() for w in _POLICY_REFUSAL_WORDS))
         ):
-            kind, rejected = KlingContentPolicyError, True
-        elif lowered in _VALIDATION_CODES:
-            kind, rejected = KlingValidationError, True
-        elif lowered == "not_found":
-            kind = KlingNotFoundError
-        err = http_error(self.name, response, code=code, message=text, kind=kind)
-        if rejected or kind is KlingAuthError:
-            err.request_rejected = True
-        return err
+            name = "content_policy"
+        return http_error(
+            self.name,
+            response,
+            code=code,
+            message=text,
+            kind=KINDS[name] if name else None,
+            rejected=name in ("auth", "server", "quota", "content_policy", "validation"),
+        )
 
     def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
         found = opt_str(data.get("id")) or opt_str(data.get("task_id"))
         status = opt_str(data.get("status"))
         if found is None:
             if task_id is None or status is None:
-                raise KlingProtocolError(
+                raise KINDS["protocol"](
                     f"the task has no id: {snippet(response.text)!r}",
                     gateway=self.name,
                     status_code=response.status_code,
                 )
             found = task_id
-        state = _STATES.get((status or "").lower(), TaskState.RUNNING)
+        state = read_state(_STATES, status)
         result = data.get("result")
         urls = result_urls(result)
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {found} succeeded without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
         error = data.get("error")
         error_code: str | None = None
         error_message: str | None = None

@@ -1,18 +1,19 @@
 """Runware REST API: one ``POST /v1`` endpoint taking a JSON *array* of tasks.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §3 and seed 001): a job is a ``videoInference`` task whose
-``taskUUID`` the client chooses (a UUID v4), so the same id is the correlation id, the poll key and our
-idempotency handle (``lookup``: after a lost answer, ``getResponse`` with that UUID finds the job).
-The tier is the model id (``klingai:kling-video@2.6-standard`` / ``@2.6-pro``); ``duration`` and
-``CFGScale`` are floats; audio is ``providerSettings.klingai.sound``; frames go in
-``inputs.frameImages`` as ``{image, frame}``. Answers are ``{"data": [...]}`` and/or
-``{"errors": [...]}``, with errors possibly under HTTP 200, and ``getResponse`` answers are cumulative:
-a failed job shows up either as an item with ``status: "error"`` or as an ``errors[]`` entry carrying
-its ``taskUUID``. Error codes are camelCase strings "being standardized"; they are classified as the
-``runware-sdk`` client does (§3.5).
+Wire facts (Runware's video inference reference, https://runware.ai/docs/en/video-inference/api-reference,
+and its Kling VIDEO 2.6 model page): a job is a ``videoInference`` task whose ``taskUUID`` the client
+chooses (a UUID v4), so the same id is the correlation id, the poll key and our idempotency handle
+(``lookup``: after a lost answer, ``getResponse`` with that UUID finds the job). The tier is the model
+id (``klingai:kling-video@2.6-standard`` / ``@2.6-pro``); ``duration`` and ``CFGScale`` are floats; audio
+is ``providerSettings.klingai.sound``; frames go in ``inputs.frameImages`` as ``{image, frame}``.
+Answers are ``{"data": [...]}`` and/or ``{"errors": [...]}``, with errors possibly under HTTP 200, and
+``getResponse`` answers are cumulative: a failed job shows up either as an item with ``status:
+"error"`` or as an ``errors[]`` entry carrying its ``taskUUID``. Error codes are camelCase strings
+"being standardized"; they are classified as the ``runware-sdk`` Python client does
+(https://github.com/Runware/sdk-python, ``runware/errors.py``).
 
-Text-to-video sends ``width``/``height``: Runware's allowed sizes are not in the seed (GATEWAYS.md §3.2,
-[UNKNOWN]), so these are Kling 2.6's native sizes (720p for standard, 1080p for pro).
+Text-to-video sends ``width``/``height``: the model page does not list the allowed sizes, so these are
+Kling 2.6's native sizes (720p for standard, 1080p for pro).
 """
 
 from __future__ import annotations
@@ -22,29 +23,10 @@ import math
 import uuid
 from typing import Any, ClassVar
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    http_error,
-    opt_float,
-    opt_str,
-    snippet,
-)
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import KINDS, decode_body, http_error, require_object
+from airflow_provider_kling.gateways.fields import opt_float, opt_str, snippet, state_table
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -77,15 +59,9 @@ def _caps(model: str) -> Capabilities:
         negative_prompt=True,
         negative_prompt_max=2500,
         negative_prompt_min=2,
-        durations=(5, 10),
-        aspect_ratio_with_image=False,
         tiers=("std", "pro"),
-        sound=True,
-        start_image=True,
         end_image=True,
-        end_image_needs_start=True,
         cfg_scale=True,
-        callback=True,
         local_images="data_uri",
         extra_fields=_EXTRA_FIELDS,
         cost_reporting=True,
@@ -96,11 +72,13 @@ def _caps(model: str) -> Capabilities:
     )
 
 
-#: item states meaning "accepted, not started" (the old SDK's pending set) and "finished"
-_QUEUED = {"queued", "pending", "scheduled", "waiting"}
-_RUNNING = {"processing", "running", "in_progress", "inprogress", "started"}
-_SUCCESS = {"success", "succeeded", "completed", "complete", "done"}
-_FAILED = {"error", "failed", "failure"}
+#: item states: "accepted, not started" (the old SDK's pending set), started, finished
+_STATES = state_table(
+    queued="queued pending scheduled waiting",
+    running="processing running in_progress inprogress started",
+    succeeded="success succeeded completed complete done",
+    failed="error failed failure",
+)
 
 #: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them
 _SAFETY_CODES = {
@@ -165,14 +143,15 @@ def is_unknown_task(code: str | None) -> bool:
     )
 
 
-_KINDS: dict[str, type[KlingError]] = {
-    "auth": KlingAuthError,
-    "quota": KlingQuotaError,
-    "safety": KlingContentPolicyError,
-    "rate_limit": KlingRateLimitError,
-    "not_found": KlingNotFoundError,
-    "provider": KlingServerError,
-    "validation": KlingValidationError,
+#: category -> error kind
+_KINDS: dict[str, str] = {
+    "auth": "auth",
+    "quota": "quota",
+    "safety": "content_policy",
+    "rate_limit": "rate_limit",
+    "not_found": "not_found",
+    "provider": "server",
+    "validation": "validation",
 }
 #: categories that prove the request was refused before a job existed
 _REJECTING = {"auth", "quota", "safety", "validation"}
@@ -300,7 +279,7 @@ class RunwareGateway(Gateway):
                 task[key] = request.extra[key]
         return HttpRequest("POST", "/v1", json=[task])
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         body = self._envelope(response)
         ours = self.client_id(request.client_reference) if request.client_reference is not None else None
         errors = _entries(body.get("errors"))
@@ -309,7 +288,7 @@ class RunwareGateway(Gateway):
             raise self._error(response, (mine or errors or [{}])[0])
         items = [i for i in _entries(body.get("data")) if opt_str(i.get("taskUUID")) is not None]
         if not items:
-            raise KlingProtocolError(
+            raise KINDS["protocol"](
                 f"the submit answer names no taskUUID: {snippet(response.text)!r}",
                 gateway=self.name,
                 status_code=response.status_code,
@@ -322,7 +301,7 @@ class RunwareGateway(Gateway):
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("POST", "/v1", json=[{"taskType": "getResponse", "taskUUID": task_id}])
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(task_id, self._envelope(response), response)
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
@@ -330,7 +309,7 @@ class RunwareGateway(Gateway):
             return None
         return self.build_status(self.client_id(request.client_reference))
 
-    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+    def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         if request.client_reference is None:
             return None
         ours = self.client_id(request.client_reference)
@@ -357,10 +336,9 @@ class RunwareGateway(Gateway):
         category = classify(task.error_code)
         lowered = message.lower()
         if category == "safety" or any(w in lowered for w in ("content policy", "nsfw", "unsafe content")):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        if category == "quota":
-            return KlingQuotaError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+            return KINDS["content_policy"](message, gateway=self.name, code=task.error_code)
+        kind = "quota" if category == "quota" else "task_failed"
+        return KINDS[kind](message, gateway=self.name, code=task.error_code)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -371,9 +349,9 @@ class RunwareGateway(Gateway):
         errors = _entries(body.get("errors"))
         if errors or response.status_code >= 400:
             err = self._error(response, (errors or [{}])[0])
-            if type(err) in (KlingProtocolError, KlingValidationError):
+            if err.kind in ("protocol", "validation"):
                 # an unclassified refusal of a ping means the key is not accepted
-                raise KlingAuthError(
+                raise KINDS["auth"](
                     err.message, gateway=self.name, status_code=response.status_code, code=err.code
                 )
             raise err
@@ -381,27 +359,10 @@ class RunwareGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _envelope(self, response: HttpResponse) -> dict[str, Any]:
         """The answer as ``{"data": [...], "errors": [...]}``; error *contents* are left to the caller."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        except RecursionError:
-            raise KlingProtocolError(
-                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
-            ) from None
+        body = decode_body(self.name, response)
         if isinstance(body, list):  # a bare list of task results (lenient)
             return {"data": body}
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
-        envelope: dict[str, Any] = body
+        envelope = require_object(self.name, response, body)
         if "errors" not in envelope and isinstance(envelope.get("error"), dict | list):
             envelope = {**envelope, "errors": envelope["error"]}  # singular spelling (lenient)
         return envelope
@@ -418,11 +379,10 @@ class RunwareGateway(Gateway):
         if parameter:
             message = f"{message} (parameter {parameter})"
         category = classify(code, opt_str(entry.get("taskType")))
-        kind = _KINDS.get(category or "")
-        err = http_error(self.name, response, code=code, message=message, kind=kind)
-        if category in _REJECTING:
-            err.request_rejected = True
-        return err
+        kind = KINDS[_KINDS[category]] if category else None
+        return http_error(
+            self.name, response, code=code, message=message, kind=kind, rejected=category in _REJECTING
+        )
 
     def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
@@ -458,17 +418,12 @@ class RunwareGateway(Gateway):
                 costs.append(cost)
             statuses.append((opt_str(item.get("status")) or "").lower())
         if state is None:
-            if urls:
-                state = TaskState.SUCCEEDED
-            elif any(s in _SUCCESS for s in statuses):
-                raise KlingProtocolError(
-                    f"job {task_id} succeeded without a video URL",
-                    gateway=self.name,
-                    status_code=response.status_code,
-                )
-            elif any(s in _FAILED for s in statuses):
+            states = [_STATES.get(s) for s in statuses]
+            if urls or TaskState.SUCCEEDED in states:
+                state = TaskState.SUCCEEDED  # without a URL, the caller's check refuses it
+            elif TaskState.FAILED in states:
                 state = TaskState.FAILED
-                failed = next(i for i in items if (opt_str(i.get("status")) or "").lower() in _FAILED)
+                failed = items[states.index(TaskState.FAILED)]
                 error_code = (
                     opt_str(failed.get("code"))
                     or opt_str(failed.get("errorCode"))
@@ -480,9 +435,9 @@ class RunwareGateway(Gateway):
                     or opt_str(failed.get("errorMessage"))
                     or "generation failed"
                 )
-            elif any(s in _RUNNING for s in statuses):
+            elif TaskState.RUNNING in states:
                 state = TaskState.RUNNING
-            elif all(s in _QUEUED or s == "" for s in statuses):
+            elif all(s is TaskState.QUEUED or w == "" for s, w in zip(states, statuses, strict=True)):
                 state = TaskState.QUEUED  # no item yet, the bare acknowledgement, or a pending state
             else:
                 state = TaskState.RUNNING  # a state we do not know yet: keep polling
