@@ -18,37 +18,22 @@ idempotency key, no cost report.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import (
-    KINDS,
-    POLICY_WORDS,
-    check_probe,
-    decode_object,
-    failure_by_wording,
-    http_error,
-    status_kind,
-)
-from airflow_provider_kling.gateways.fields import (
-    message_text,
-    opt_int,
-    opt_str,
-    read_state,
-    snippet,
-    state_table,
-    timestamp,
-    url_list,
-)
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, check_probe, failure_by_wording, status_kind
+from airflow_provider_kling.gateways.kling import NATIVE
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 #: the task id :meth:`ApimartGateway.build_test_connection` asks about (no free call is documented)
 TEST_TASK_ID = "connection-test"
 
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="submitted pending queued waiting",
     running="processing running in_progress",
     succeeded="completed succeeded success",
@@ -63,30 +48,25 @@ _QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re
 
 
 class ApimartGateway(Gateway):
-    name: ClassVar[str] = "apimart"
-    title: ClassVar[str] = "APIMart-compatible gateway"
-    default_base_url: ClassVar[str] = "https://api.apimart.ai"
-    path_prefix: ClassVar[str] = "/v1"
-    idempotency = "none"
-    default_model: ClassVar[str] = "kling-v2-6"
-    key_help: ClassVar[str] = (
+    name = "apimart"
+    title = "APIMart-compatible gateway"
+    default_base_url = "https://api.apimart.ai"
+    path_prefix = "/v1"
+    states = _STATES
+    key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
         "set the host for a white-label APIMart deployment."
     )
+    #: Kling's own matrix, relayed; but URLs only, an aspect ratio may come with an image, no webhook
     models: ClassVar[dict[str, Capabilities]] = {
-        "kling-v2-6": Capabilities(
-            model="kling-v2-6",
-            prompt_max=2500,
-            negative_prompt=True,
-            negative_prompt_max=2500,
-            tiers=("std", "pro"),
-            sound_needs_pro=True,
-            end_image=True,
-            end_image_needs_pro=True,
-            end_image_excludes_sound=True,
+        NATIVE.model: replace(
+            NATIVE,
+            end_image_needs_start=True,
             aspect_ratio_with_image=True,
             callback=False,
+            local_images="url_only",
             extra_fields={"watermark": "bool: sent as watermark"},
+            cost_reporting=False,
             notes=(
                 "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
                 "with an image the aspect ratio may be overridden by the image; no documented webhook"
@@ -126,21 +106,12 @@ class ApimartGateway(Gateway):
         data = self._data(response)
         task_id = _task_id(data)
         if task_id is None:
-            raise KINDS["protocol"](
-                "data[0].task_id is missing", gateway=self.name, status_code=response.status_code
-            )
+            raise self.protocol_error("data[0].task_id is missing", response)
         # a submit acknowledges a job ("submitted"); it is queued whatever else the item says
-        status = data.get("status")
         state = TaskState.QUEUED
-        if isinstance(status, str) and _STATES.get(status.strip().lower()) is TaskState.RUNNING:
+        if isinstance(data.get("status"), str) and self.state_of(data["status"]) is TaskState.RUNNING:
             state = TaskState.RUNNING
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
-            created_at=timestamp(data.get("created")),
-            raw=data,
-        )
+        return self.job(task_id, state, data, created_at=fields.timestamp(data.get("created")))
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -149,30 +120,25 @@ class ApimartGateway(Gateway):
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         tid = _task_id(data) or task_id
-        state = read_state(_STATES, data.get("status"))
+        state = self.state_of(data.get("status"))
         urls, expires = _videos(data.get("result"))
-        expiry = [t for t in (*expires, timestamp(data.get("expires_at"))) if t is not None]
-        error_code: str | None = None
-        error_message: str | None = None
-        if state.is_failed:
-            error_code, error_message = _error_fields(data.get("error"))
-            error_message = (
-                error_message
-                or message_text(data.get("fail_reason"))
-                or message_text(data.get("message"))
-                or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
-            )
-        return VideoTask(
-            task_id=tid,
-            gateway=self.name,
-            state=state,
+        expiry = [t for t in (*expires, fields.timestamp(data.get("expires_at"))) if t is not None]
+        error_code, reason = _error_fields(data.get("error"))
+        reason = (
+            reason
+            or fields.message_text(data.get("fail_reason"))
+            or fields.message_text(data.get("message"))
+            or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
+        )
+        return self.job(
+            tid,
+            state,
+            data,
+            (error_code, reason),
             video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            created_at=timestamp(data.get("created")),
-            finished_at=timestamp(data.get("completed")) if state.is_terminal else None,
+            created_at=fields.timestamp(data.get("created")),
+            finished_at=fields.timestamp(data.get("completed")),
             expires_at=min(expiry) if expiry else None,
-            raw=data,
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:
@@ -197,55 +163,50 @@ class ApimartGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
-        body = decode_object(self.name, response, lambda: self._error(response, None))
+        body = self.decode(response, lambda: self._error(response, None))
         data = body.get("data")
         if (
             response.status_code >= 400
-            or opt_int(body.get("code")) not in (None, 0, 200)
+            or fields.opt_int(body.get("code")) not in (None, 0, 200)
             or (data is None and body.get("error") not in (None, "", {}))
         ):
             raise self._error(response, body)
         if isinstance(data, list):
             data = next((item for item in data if isinstance(item, dict)), None)
             if data is None:
-                raise KINDS["protocol"](
-                    "data holds no task object", gateway=self.name, status_code=response.status_code
-                )
+                raise self.protocol_error("data holds no task object", response)
         if not isinstance(data, dict):
-            raise KINDS["protocol"](
-                f"expected a JSON object at data, got {type(data).__name__}",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
+            raise self.protocol_error(f"expected a JSON object at data, got {type(data).__name__}", response)
         return data
 
     def _error(self, response: HttpResponse, body: Any) -> KlingError:
         """The typed error for an error answer: the HTTP status, else the body ``code``, then wording."""
         code, message = _envelope(body)
-        num = opt_int(body.get("code")) if isinstance(body, dict) else None
+        num = fields.opt_int(body.get("code")) if isinstance(body, dict) else None
         status = response.status_code if response.status_code >= 400 else num
-        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+        text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
         signal = f"{code or ''} {text}"
-        kind = status_kind(status)
+        kind = status_kind(status).kind
         if status == 403 and _QUOTA_WORDS.search(signal):
-            kind = KINDS["quota"]
-        elif (
-            kind.kind in ("auth", "validation", "protocol") and status != 401 and _POLICY_WORDS.search(signal)
-        ):
-            kind = KINDS["content_policy"]
+            kind = "quota"
+        elif kind in ("auth", "validation", "protocol") and status != 401 and _POLICY_WORDS.search(signal):
+            kind = "content_policy"
         shown: str | int | None = code if code is not None else num
-        return http_error(
-            self.name,
+        return self.error(
             response,
+            kind,
             code=shown if shown is not None or response.status_code < 400 else response.status_code,
             message=text,
-            kind=kind,
             rejected=status is not None and 400 <= status < 500,
         )
 
 
 def _task_id(data: dict[str, Any]) -> str | None:
-    return opt_str(data.get("task_id")) or opt_str(data.get("id")) or opt_str(data.get("taskId"))
+    return (
+        fields.opt_str(data.get("task_id"))
+        or fields.opt_str(data.get("id"))
+        or fields.opt_str(data.get("taskId"))
+    )
 
 
 def _videos(result: Any) -> tuple[list[str], list[datetime]]:
@@ -260,15 +221,15 @@ def _videos(result: Any) -> tuple[list[str], list[datetime]]:
     if isinstance(videos, list):
         for video in videos:
             if isinstance(video, dict):
-                found = url_list(video.get("url")) or url_list(video.get("urls"))
+                found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
                 urls.extend(found)
-                when = timestamp(video.get("expires_at"))
+                when = fields.timestamp(video.get("expires_at"))
                 if found and when is not None:
                     expires.append(when)
             else:
-                urls.extend(url_list(video))
+                urls.extend(fields.url_list(video))
     if not urls:
-        urls = url_list(result.get("url")) or url_list(result.get("urls"))
+        urls = fields.url_list(result.get("url")) or fields.url_list(result.get("urls"))
     return urls, expires
 
 
@@ -278,14 +239,18 @@ def _envelope(body: Any) -> tuple[str | None, str | None]:
         return None, None
     code, message = _error_fields(body.get("error"))
     if code is None:
-        code = opt_str(body.get("code")) if opt_int(body.get("code")) not in (None, 0, 200) else None
-    message = message or message_text(body.get("message")) or message_text(body.get("msg"))
+        code = (
+            fields.opt_str(body.get("code"))
+            if fields.opt_int(body.get("code")) not in (None, 0, 200)
+            else None
+        )
+    message = message or fields.message_text(body.get("message")) or fields.message_text(body.get("msg"))
     return code, message
 
 
 def _error_fields(error: Any) -> tuple[str | None, str | None]:
     """``error`` as ``{"code", "message", "type"}`` or as a plain string."""
     if isinstance(error, dict):
-        code = opt_str(error.get("code")) or opt_str(error.get("type"))
-        return code, message_text(error.get("message")) or message_text(error.get("msg"))
-    return None, message_text(error)
+        code = fields.opt_str(error.get("code")) or fields.opt_str(error.get("type"))
+        return code, fields.message_text(error.get("message")) or fields.message_text(error.get("msg"))
+    return None, fields.message_text(error)

@@ -17,26 +17,12 @@ import re
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.errors import (
-    KINDS,
     POLICY_WORDS,
     check_probe,
-    decode_object,
-    http_error,
     status_kind,
-)
-from airflow_provider_kling.gateways.fields import (
-    expect_dict,
-    first_message,
-    message_text,
-    opt_int,
-    opt_str,
-    read_state,
-    result_json_urls,
-    snippet,
-    state_table,
-    timestamp,
 )
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -45,7 +31,7 @@ TEST_TASK_ID = "connection-test"
 
 PROVIDERS = ("auto", "value", "official")
 
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="pending queued waiting",
     running="processing running",
     succeeded="success succeeded completed",
@@ -74,21 +60,17 @@ _KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORE
 
 
 class ApixoGateway(Gateway):
-    name: ClassVar[str] = "apixo"
-    title: ClassVar[str] = "APIXO"
-    default_base_url: ClassVar[str] = "https://api.apixo.ai"
-    path_prefix: ClassVar[str] = "/api/v1"
-    idempotency = "none"
-    default_model: ClassVar[str] = "kling-2-6"
-    key_help: ClassVar[str] = (
-        "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    )
+    name = "apixo"
+    title = "APIXO"
+    default_base_url = "https://api.apixo.ai"
+    path_prefix = "/api/v1"
+    states = _STATES
+    key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
     models: ClassVar[dict[str, Capabilities]] = {
         "kling-2-6": Capabilities(
             model="kling-2-6",
             prompt_max=1000,
             negative_prompt=True,
-            negative_prompt_max=2500,
             end_image=True,
             cfg_scale=True,
             extra_fields={
@@ -147,18 +129,10 @@ class ApixoGateway(Gateway):
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        task_id = opt_str(data.get("taskId")) or opt_str(data.get("task_id"))
+        task_id = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id"))
         if task_id is None:
-            raise KINDS["protocol"](
-                "data.taskId is missing", gateway=self.name, status_code=response.status_code
-            )
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=TaskState.QUEUED,
-            created_at=timestamp(data.get("createTime")),
-            raw=data,
-        )
+            raise self.protocol_error("data.taskId is missing", response)
+        return self.job(task_id, TaskState.QUEUED, data, created_at=fields.timestamp(data.get("createTime")))
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -166,40 +140,32 @@ class ApixoGateway(Gateway):
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        tid = opt_str(data.get("taskId")) or opt_str(data.get("task_id")) or task_id
-        state = read_state(_STATES, data.get("state"))
-        urls = result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
-        failed = state is TaskState.FAILED
-        cancelled = state is TaskState.CANCELLED
-        error_message: str | None = None
-        if failed or cancelled:
-            ended = "failed" if failed else "was cancelled"
-            error_message = message_text(data.get("failMsg")) or f"job {tid} {ended}"
-        return VideoTask(
-            task_id=tid,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=opt_str(data.get("failCode")) if failed or cancelled else None,
-            error_message=error_message,
-            created_at=timestamp(data.get("createTime")),
-            finished_at=timestamp(data.get("completeTime")) if state.is_terminal else None,
-            raw=data,
+        tid = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id")) or task_id
+        state = self.state_of(data.get("state"))
+        ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
+        reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
+        return self.job(
+            tid,
+            state,
+            data,
+            (fields.opt_str(data.get("failCode")), reason),
+            video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
+            created_at=fields.timestamp(data.get("createTime")),
+            finished_at=fields.timestamp(data.get("completeTime")),
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """``failCode`` decides: safety codes are content policy, RateLimited/Timeout may be retried."""
-        code = task.error_code
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        lowered = (code or "").strip().lower()
+        lowered = (task.error_code or "").strip().lower()
         if lowered in _POLICY_FAIL_CODES:
-            return KINDS["content_policy"](message, gateway=self.name, code=code)
+            return self.job_error("content_policy", task)
         if lowered in _RETRYABLE_FAIL_CODES:
-            return KINDS["task_failed"](message, gateway=self.name, code=code, retryable=True)
-        if code is None and task.state is TaskState.FAILED and POLICY_WORDS.search(message):
+            return self.job_error("task_failed", task, retryable=True)
+        message = task.error_message or ""
+        if task.error_code is None and task.state is TaskState.FAILED and POLICY_WORDS.search(message):
             # no failCode at all: the message is the only signal left
-            return KINDS["content_policy"](message, gateway=self.name, code=code)
-        return KINDS["task_failed"](message, gateway=self.name, code=code)
+            return self.job_error("content_policy", task)
+        return self.job_error("task_failed", task)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -212,38 +178,39 @@ class ApixoGateway(Gateway):
             self.name,
             response,
             api="APIXO's API",
-            message_of=lambda body: first_message(body, *_MESSAGE_KEYS),
+            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
         )
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The envelope's ``data`` after checking the HTTP status and the body ``code`` (both can fail)."""
-        body = decode_object(
-            self.name, response, lambda: self._error(response, None, snippet(response.text) or "empty body")
+        body = self.decode(
+            response, lambda: self._error(response, None, fields.snippet(response.text) or "empty body")
         )
         code = body.get("code")
-        if response.status_code >= 400 or opt_int(code) not in (None, 200):
-            raise self._error(response, code, first_message(body, *_MESSAGE_KEYS) or snippet(response.text))
-        return expect_dict(self.name, body.get("data"), "data", response.status_code)
+        if response.status_code >= 400 or fields.opt_int(code) not in (None, 200):
+            raise self._error(
+                response, code, fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
+            )
+        return fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         """The typed error for an HTTP status (or, in an HTTP 200 body, the envelope ``code``)."""
-        num = opt_int(code)
+        num = fields.opt_int(code)
         status = response.status_code if response.status_code >= 400 else num
         text = message or f"HTTP {response.status_code}"
-        kind = status_kind(status)
-        if status in (400, 422) and POLICY_WORDS.search(text):
-            # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
-            kind = KINDS["content_policy"]
-        elif status == 403 and _is_policy_refusal(text):
-            kind = KINDS["content_policy"]
-        shown: str | int | None = num if num is not None else opt_str(code)
-        return http_error(
-            self.name,
+        kind = status_kind(status).kind
+        # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
+        if (status in (400, 422) and POLICY_WORDS.search(text)) or (
+            status == 403 and _is_policy_refusal(text)
+        ):
+            kind = "content_policy"
+        shown: str | int | None = num if num is not None else fields.opt_str(code)
+        return self.error(
             response,
+            kind,
             code=shown if shown is not None or response.status_code < 400 else response.status_code,
             message=text,
-            kind=kind,
             rejected=status is not None and 400 <= status < 500,
         )
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import base64
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
     KlingError,
     KlingProtocolError,
-    KlingTaskFailedError,
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.capabilities import (
@@ -30,10 +29,13 @@ from airflow_provider_kling.gateways.capabilities import (
     is_local_image,
 )
 from airflow_provider_kling.gateways.errors import (
+    KINDS,
     POLICY_WORDS,
     TRANSIENT_FAILURE_WORDS,
+    Refusal,
     decode_json,
     decode_json_or_none,
+    decode_object,
     failure_by_wording,
     http_error,
     retry_after_seconds,
@@ -45,6 +47,7 @@ from airflow_provider_kling.gateways.fields import (
     opt_int,
     opt_str,
     parse_json_string,
+    read_state,
     result_json_urls,
     snippet,
     timestamp,
@@ -100,6 +103,13 @@ class Gateway(ABC):
     auth_cache_seconds: ClassVar[float | None] = None
     #: the ``endpoint`` values to try, in order, when polling a job whose endpoint is not known
     status_endpoints: ClassVar[tuple[str | None, ...]] = (None,)
+    #: the vendor's job-state words (lower-case) -> state; see :func:`.fields.state_table`
+    states: ClassVar[Mapping[str, TaskState]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "models" in cls.__dict__ and "default_model" not in cls.__dict__:
+            cls.default_model = next(iter(cls.models))  # a single-model gateway names it once
 
     def __init__(self, model: str | None = None) -> None:
         chosen = model or self.default_model
@@ -210,10 +220,73 @@ class Gateway(ABC):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """The typed error for a failed or cancelled job (content policy vs generation failure)."""
-        return KlingTaskFailedError(
-            task.error_message or f"job {task.task_id} ended {task.state.value}",
+        return self.job_error("task_failed", task)
+
+    # ----------------------------------------------------------------- the vendor modules' toolkit
+    # The shared helpers bound to this gateway's name, so vendor code states only what differs.
+    def decode(self, response: HttpResponse, refuse: Refusal | None = None) -> dict[str, Any]:
+        """The answer's JSON object, or the typed error a bad answer means (:func:`.errors.decode_object`)."""
+        return decode_object(self.name, response, refuse)
+
+    def error(
+        self,
+        response: HttpResponse,
+        kind: str | None = None,
+        *,
+        code: str | int | None = None,
+        message: str,
+        rejected: bool = False,
+        retryable: bool | None = None,
+    ) -> KlingError:
+        """The complete error for an answer; ``kind`` names a :data:`.errors.KINDS` entry (default: what
+        the HTTP status means)."""
+        klass = KINDS[kind] if kind else None
+        return http_error(
+            self.name,
+            response,
+            code=code,
+            message=message,
+            kind=klass,
+            rejected=rejected,
+            retryable=retryable,
+        )
+
+    def protocol_error(self, message: str, response: HttpResponse) -> KlingProtocolError:
+        """The answer has a shape this provider cannot read."""
+        return KlingProtocolError(message, gateway=self.name, status_code=response.status_code)
+
+    def job_error(self, kind: str, task: VideoTask, retryable: bool | None = None) -> KlingError:
+        """The ``kind`` error for a failed or cancelled job, with its code and message."""
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        return KINDS[kind](message, gateway=self.name, code=task.error_code, retryable=retryable)
+
+    def state_of(self, word: Any) -> TaskState:
+        """The state a vendor word names (:attr:`states`); an unknown word means "still running"."""
+        return read_state(self.states, word)
+
+    def job(
+        self,
+        task_id: str,
+        state: TaskState,
+        raw: Any,
+        failure: tuple[str | None, str | None] = (None, None),
+        **fields: Any,
+    ) -> VideoTask:
+        """A :class:`VideoTask`: ``failure`` (code, message) is kept for a failed or cancelled job only
+        and ``finished_at`` for a finished one only, whatever the answer also said."""
+        if not state.is_failed:
+            failure = (None, None)
+        if not state.is_terminal:
+            fields.pop("finished_at", None)
+        error_code, error_message = failure
+        return VideoTask(
+            task_id=task_id,
             gateway=self.name,
-            code=task.error_code,
+            state=state,
+            error_code=error_code,
+            error_message=error_message,
+            raw=raw,
+            **fields,
         )
 
     # ----------------------------------------------------------------- connection test and uploads

@@ -157,3 +157,11 @@ def _is_remote(value: str) -> bool:
 def is_local_image(value: str | None) -> bool:
     """Whether an image reference is a local path (not a URL, not a data URI)."""
     return value is not None and not _is_remote(value) and not value.startswith("data:")
+
+
+def reject_blank_images(gateway: str, request: VideoRequest, allowed: str) -> None:
+    """A blank image string would be skipped by ``is_image_to_video`` yet sent: refuse, never drop."""
+    for name in ("start_image", "end_image"):
+        value = getattr(request, name)
+        if value is not None and not value.strip():
+            raise KlingValidationError.for_field(gateway, name, value, allowed)

@@ -19,35 +19,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import KlingError
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import (
-    KINDS,
-    POLICY_WORDS,
-    check_probe,
-    decode_object,
-    failure_by_wording,
-    http_error,
-    kind_named,
-    status_kind,
-)
-from airflow_provider_kling.gateways.fields import (
-    expect_dict,
-    first_message,
-    message_text,
-    opt_int,
-    opt_str,
-    read_state,
-    result_json_urls,
-    snippet,
-    state_table,
-    timestamp,
-)
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, check_probe, failure_by_wording, status_kind
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 #: the task id :meth:`KieGateway.build_test_connection` asks about (no free call is documented)
 TEST_TASK_ID = "connection-test"
 
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="waiting queuing queued pending",
     running="generating processing running",
     succeeded="success succeeded",
@@ -77,12 +57,11 @@ _MESSAGE_KEYS = ("msg", "message", "error")
 
 
 class KieGateway(Gateway):
-    name: ClassVar[str] = "kie"
-    title: ClassVar[str] = "Apikley / kie.ai"
-    default_base_url: ClassVar[str] = "https://api.apikley.ru"
-    idempotency = "none"
-    default_model: ClassVar[str] = "kling-2.6"
-    key_help: ClassVar[str] = (
+    name = "kie"
+    title = "Apikley / kie.ai"
+    default_base_url = "https://api.apikley.ru"
+    states = _STATES
+    key_help = (
         "API key from https://app.apikley.ru/keys (or kie.ai's API key page, with host "
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
@@ -118,14 +97,11 @@ class KieGateway(Gateway):
         return HttpRequest("POST", "/api/v1/jobs/createTask", json=body)
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        body = self._body(response)
-        data = expect_dict(self.name, body.get("data"), "data", response.status_code)
-        task_id = opt_str(data.get("taskId")) or opt_str(data.get("task_id"))
+        data = fields.expect_dict(self.name, self._body(response).get("data"), "data", response.status_code)
+        task_id = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id"))
         if task_id is None:
-            raise KINDS["protocol"](
-                "data.taskId is missing", gateway=self.name, status_code=response.status_code
-            )
-        return VideoTask(task_id=task_id, gateway=self.name, state=TaskState.QUEUED, raw=data)
+            raise self.protocol_error("data.taskId is missing", response)
+        return self.job(task_id, TaskState.QUEUED, data)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -133,44 +109,30 @@ class KieGateway(Gateway):
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self._body(response, generation_failed_ok=True)
-        if opt_int(body.get("code")) == 501:
+        if fields.opt_int(body.get("code")) == 501:
             # "501 Generation Failed" on a status query: the job exists and failed; return it as such
             found = body.get("data")
-            failed: dict[str, Any] = found if isinstance(found, dict) else {}
-            tid = opt_str(failed.get("taskId")) or task_id
-            return VideoTask(
-                task_id=tid,
-                gateway=self.name,
-                state=TaskState.FAILED,
-                error_code=opt_str(failed.get("failCode")) or "501",
-                error_message=message_text(failed.get("failMsg"))
-                or first_message(body, *_MESSAGE_KEYS)
-                or f"job {tid} failed",
-                created_at=timestamp(failed.get("createTime")),
-                finished_at=timestamp(failed.get("completeTime")),
-                raw=failed,
-            )
-        data = expect_dict(self.name, body.get("data"), "data", response.status_code)
-        tid = opt_str(data.get("taskId")) or opt_str(data.get("task_id")) or task_id
-        state = read_state(_STATES, data.get("state"))
-        urls = result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
-        ended = state.is_failed
-        error_message: str | None = None
-        if ended:
-            word = "failed" if state is TaskState.FAILED else "was cancelled"
-            error_message = message_text(data.get("failMsg")) or f"job {tid} {word}"
-        return VideoTask(
-            task_id=tid,
-            gateway=self.name,
-            state=state,
+            data: dict[str, Any] = found if isinstance(found, dict) else {}
+            state, urls = TaskState.FAILED, []
+            code: str | None = fields.opt_str(data.get("failCode")) or "501"
+            reason = fields.first_message(body, *_MESSAGE_KEYS)
+        else:
+            data = fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
+            state = self.state_of(data.get("state"))
+            urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
+            code, reason = fields.opt_str(data.get("failCode")), None
+        tid = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id")) or task_id
+        word = "was cancelled" if state is TaskState.CANCELLED else "failed"
+        reason = fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}"
+        return self.job(
+            tid,
+            state,
+            data,
+            (code, reason),
             video_urls=urls,
-            error_code=opt_str(data.get("failCode")) if ended else None,
-            error_message=error_message,
-            created_at=timestamp(data.get("createTime")),
-            finished_at=(timestamp(data.get("completeTime")) or timestamp(data.get("updateTime")))
-            if state.is_terminal
-            else None,
-            raw=data,
+            created_at=fields.timestamp(data.get("createTime")),
+            finished_at=fields.timestamp(data.get("completeTime"))
+            or fields.timestamp(data.get("updateTime")),
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:
@@ -190,40 +152,39 @@ class KieGateway(Gateway):
             self.name,
             response,
             api="the Apikley/kie.ai API",
-            message_of=lambda body: first_message(body, *_MESSAGE_KEYS),
+            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
             down=_down,
         )
 
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse, generation_failed_ok: bool = False) -> dict[str, Any]:
         """The envelope after checking the HTTP status and the body ``code`` (both can signal errors)."""
-        body = decode_object(
-            self.name, response, lambda: self._error(response, None, snippet(response.text) or "empty body")
+        body = self.decode(
+            response, lambda: self._error(response, None, fields.snippet(response.text) or "empty body")
         )
         code = body.get("code")
-        num = opt_int(code)
+        num = fields.opt_int(code)
         if generation_failed_ok and num == 501:
             return body
         if response.status_code >= 400 or num not in (None, 200):
-            message = first_message(body, *_MESSAGE_KEYS) or snippet(response.text)
+            message = fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
             raise self._error(response, code, message)
         return body
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         """The typed error for the envelope ``code`` (or the HTTP status when the body has none)."""
-        num = opt_int(code)
+        num = fields.opt_int(code)
         status = num if num is not None and num != 200 else response.status_code
         text = message or f"HTTP {response.status_code}"
-        kind = kind_named(_CODE_KINDS, status) or status_kind(status)
-        if kind.kind in ("validation", "task_failed") and POLICY_WORDS.search(text):
+        kind = _CODE_KINDS.get(status) or status_kind(status).kind
+        if kind in ("validation", "task_failed") and POLICY_WORDS.search(text):
             # kie documents no content-policy code: a refusal arrives as 422 (or 501) with safety wording
-            kind = KINDS["content_policy"]
-        return http_error(
-            self.name,
+            kind = "content_policy"
+        return self.error(
             response,
+            kind,
             code=status,
             message=text,
-            kind=kind,
             rejected=400 <= status < 500 or status in _REJECTED_5XX,
             # 505 "function disabled": waiting will not switch it back on
             retryable=False if status == 505 else None,
@@ -233,12 +194,12 @@ class KieGateway(Gateway):
 def _down(gateway: str, response: HttpResponse, num: int | None, message: str) -> KlingError | None:
     status = response.status_code
     if status >= 500 or num == 455 or (num is not None and num >= 500 and num != 501):
-        return http_error(
-            gateway,
-            response,
+        kind = status_kind(500)
+        return kind(
+            message or "server error",
+            gateway=gateway,
+            status_code=status,
             code=num or status,
-            message=message or "server error",
-            kind=KINDS["server"],
             retryable=num != 505,
         )
     return None

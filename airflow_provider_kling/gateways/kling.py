@@ -11,7 +11,7 @@ and HTTP 429 carries both billing (1100-1102) and throttling (1302-1303) codes, 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import jwt
 
@@ -21,19 +21,10 @@ from airflow_provider_kling.exceptions import (
     KlingNotFoundError,
     KlingValidationError,
 )
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import KINDS, decode_object, http_error, kind_named
-from airflow_provider_kling.gateways.fields import (
-    expect_dict,
-    opt_float,
-    opt_str,
-    read_state,
-    snippet,
-    state_table,
-    timestamp,
-    url_list,
-)
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.gateways.errors import KINDS
+from airflow_provider_kling.models import VideoRequest, VideoTask
 
 #: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
 JWT_TTL = 1800
@@ -43,18 +34,25 @@ JWT_NBF_SKEW = 5
 
 FAMILIES: tuple[str, ...] = ("text2video", "image2video")
 
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="submitted", running="processing", succeeded="succeed succeeded success", failed="failed fail"
 )
 
-#: envelope ``code`` -> error kind, from the error-code table of the API's "common info" page
+#: envelope ``code`` groups, from the error-code table of the API's "common info" page
+_AUTH_CODES = (1000, 1001, 1002, 1003, 1004, 1103, 1304)
+_QUOTA_CODES = (1100, 1101, 1102)
+_RATE_CODES = (1302, 1303)
+_POLICY_CODES = (1300, 1301)
+_NOT_FOUND_CODES = (1202, 1203)
+_SERVER_CODES = (5000, 5001, 5002)
+#: envelope ``code`` -> error kind
 _CODE_KINDS: dict[int, str] = {
-    **dict.fromkeys((1000, 1001, 1002, 1003, 1004, 1103, 1304), "auth"),
-    **dict.fromkeys((1100, 1101, 1102), "quota"),
-    **dict.fromkeys((1302, 1303), "rate_limit"),
-    **dict.fromkeys((1300, 1301), "content_policy"),
-    **dict.fromkeys((1202, 1203), "not_found"),
-    **dict.fromkeys((5000, 5001, 5002), "server"),
+    **dict.fromkeys(_AUTH_CODES, "auth"),
+    **dict.fromkeys(_QUOTA_CODES, "quota"),
+    **dict.fromkeys(_RATE_CODES, "rate_limit"),
+    **dict.fromkeys(_POLICY_CODES, "content_policy"),
+    **dict.fromkeys(_NOT_FOUND_CODES, "not_found"),
+    **dict.fromkeys(_SERVER_CODES, "server"),
     **dict.fromkeys((1200, 1201), "validation"),
 }
 #: kinds that prove the request was refused before a job existed, whatever the HTTP status
@@ -69,39 +67,37 @@ def make_jwt(access_key: str, secret_key: str, now: float) -> str:
     return jwt.encode(payload, secret_key, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"})
 
 
+#: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it
+NATIVE = Capabilities(
+    model="kling-v2-6",
+    prompt_max=2500,
+    negative_prompt=True,
+    tiers=("std", "pro"),
+    sound_needs_pro=True,
+    end_image=True,
+    end_image_needs_pro=True,
+    end_image_excludes_sound=True,
+    end_image_needs_start=False,
+    local_images="base64",
+    extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
+    cost_reporting=True,
+    notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
+)
+
+
 class KlingGateway(Gateway):
-    name: ClassVar[str] = "kling"
-    title: ClassVar[str] = "Kling official API"
-    default_base_url: ClassVar[str] = "https://api-singapore.klingai.com"
+    name = "kling"
+    title = "Kling official API"
+    default_base_url = "https://api-singapore.klingai.com"
     idempotency = "lookup"
-    auth_cache_seconds: ClassVar[float | None] = JWT_TTL - JWT_REFRESH_MARGIN
-    status_endpoints: ClassVar[tuple[str | None, ...]] = FAMILIES
-    default_model: ClassVar[str] = "kling-v2-6"
-    key_help: ClassVar[str] = (
+    auth_cache_seconds = JWT_TTL - JWT_REFRESH_MARGIN
+    status_endpoints = FAMILIES
+    states = _STATES
+    key_help = (
         "Access key (login) and secret key (password) from the Kling developer console; "
         "China-region keys need host https://api-beijing.klingai.com."
     )
-    models: ClassVar[dict[str, Capabilities]] = {
-        "kling-v2-6": Capabilities(
-            model="kling-v2-6",
-            prompt_max=2500,
-            negative_prompt=True,
-            negative_prompt_max=2500,
-            tiers=("std", "pro"),
-            sound_needs_pro=True,
-            end_image=True,
-            end_image_needs_pro=True,
-            end_image_excludes_sound=True,
-            end_image_needs_start=False,
-            cfg_scale=False,
-            local_images="base64",
-            extra_fields={
-                "watermark": "bool: sent as watermark_info.enabled",
-            },
-            cost_reporting=True,
-            notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
-        )
-    }
+    models = {NATIVE.model: NATIVE}
 
     # ----------------------------------------------------------------- auth
     def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
@@ -187,62 +183,56 @@ class KlingGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse, allow_list: bool = False) -> Any:
         """The envelope's ``data`` after checking HTTP status and ``code`` (both can signal errors)."""
-        body = decode_object(self.name, response)
+        body = self.decode(response)
         code = body.get("code")
         if response.status_code >= 400 or (code not in (0, "0", None)):
             raise self._error(response, code, str(body.get("message") or body.get("msg") or ""))
         data = body.get("data")
         if allow_list and isinstance(data, list):
             return data
-        return expect_dict(self.name, data, "data", response.status_code)
+        return fields.expect_dict(self.name, data, "data", response.status_code)
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         try:
             num = int(code)
         except (TypeError, ValueError):
             num = None
-        kind = kind_named(_CODE_KINDS, num)
+        kind = _CODE_KINDS.get(num) if num is not None else None
         if response.status_code < 400 and kind is None:
-            kind = KINDS["protocol" if num is None else "validation"]
-        return http_error(
-            self.name,
+            kind = "protocol" if num is None else "validation"
+        return self.error(
             response,
+            kind,
             code=code if num is None else num,
-            message=message or snippet(response.text),
-            kind=kind,
-            rejected=kind is not None and kind.kind in _REFUSALS,
+            message=message or fields.snippet(response.text),
+            rejected=kind in _REFUSALS,
         )
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
-        task_id = opt_str(data.get("task_id"))
+        task_id = fields.opt_str(data.get("task_id"))
         if task_id is None:
-            raise KINDS["protocol"](
-                "data.task_id is missing", gateway=self.name, status_code=response.status_code
-            )
-        status = opt_str(data.get("task_status"))
-        state = read_state(_STATES, status)
+            raise self.protocol_error("data.task_id is missing", response)
+        status = fields.opt_str(data.get("task_status")) or ""
+        state = self.state_of(status)
         result = data.get("task_result")
         urls: list[str] = []
         if isinstance(result, dict) and isinstance(result.get("videos"), list):
             for video in result["videos"]:
                 if isinstance(video, dict):
-                    urls.extend(url_list(video.get("url")))
+                    urls.extend(fields.url_list(video.get("url")))
         info = data.get("task_info")
-        external = opt_str(info.get("external_task_id")) if isinstance(info, dict) else None
-        failed = state is TaskState.FAILED
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
+        reason = fields.opt_str(data.get("task_status_msg")) or "generation failed"
+        return self.job(
+            task_id,
+            state,
+            data,
+            (status.lower(), reason),
             endpoint=family,
             video_urls=urls,
-            error_code=(status or "").lower() if failed else None,
-            error_message=(opt_str(data.get("task_status_msg")) or "generation failed") if failed else None,
-            cost=opt_float(data.get("final_unit_deduction")),
-            created_at=timestamp(data.get("created_at")),
-            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
-            client_reference=external,
-            raw=data,
+            cost=fields.opt_float(data.get("final_unit_deduction")),
+            created_at=fields.timestamp(data.get("created_at")),
+            finished_at=fields.timestamp(data.get("updated_at")),
+            client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
         )
 
 

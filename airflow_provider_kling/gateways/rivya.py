@@ -18,21 +18,14 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import KINDS, decode_object, http_error
-from airflow_provider_kling.gateways.fields import (
-    opt_float,
-    opt_str,
-    read_state,
-    snippet,
-    state_table,
-    timestamp,
-)
+from airflow_provider_kling.gateways.capabilities import reject_blank_images
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
 MODEL = "kling-2-6"
 
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="queued pending",
     running="processing running",
     succeeded="succeeded",
@@ -80,13 +73,11 @@ _OTHER_MIME = {
 _MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 DEFAULT_MIME = "image/jpeg"
 
+_AUTH_CODES = ("api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied")
 _VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_conflict"}
 #: error ``code`` -> error kind (``api_key_*`` codes are auth too; see :meth:`RivyaGateway._error`)
 _CODE_KINDS: dict[str, str] = {
-    **dict.fromkeys(
-        ("api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied"),
-        "auth",
-    ),
+    **dict.fromkeys(_AUTH_CODES, "auth"),
     "public_api_disabled": "server",  # the API is switched off: nothing was created, try again later
     "rate_limited": "rate_limit",
     **dict.fromkeys(_VALIDATION_CODES, "validation"),
@@ -101,13 +92,13 @@ _POLICY_REFUSAL_WORDS = (*_POLICY_MESSAGE_WORDS, "content security", "policy vio
 
 
 class RivyaGateway(Gateway):
-    name: ClassVar[str] = "rivya"
-    title: ClassVar[str] = "Rivya Public API v1"
-    default_base_url: ClassVar[str] = "https://rivya.ai"
-    path_prefix: ClassVar[str] = "/api/v1"
+    name = "rivya"
+    title = "Rivya Public API v1"
+    default_base_url = "https://rivya.ai"
+    path_prefix = "/api/v1"
     idempotency = "dedup"
-    default_model: ClassVar[str] = MODEL
-    key_help: ClassVar[str] = (
+    states = _STATES
+    key_help = (
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
@@ -131,7 +122,7 @@ class RivyaGateway(Gateway):
     def validate_extra(self, request: VideoRequest) -> None:
         # Rivya takes jpeg, png and webp only: refuse an image whose name says it is something else,
         # rather than paying for an upload (or a job) that Rivya rejects.
-        _reject_empty_images(self.name, request)
+        reject_blank_images(self.name, request, "None, or an https:// URL, a data: URI or a local file path")
         image = request.start_image
         if image is None:
             return
@@ -185,8 +176,8 @@ class RivyaGateway(Gateway):
         if any(word in code for word in _POLICY_WORDS) or any(
             word in message.lower() for word in _POLICY_MESSAGE_WORDS
         ):
-            return KINDS["content_policy"](message, gateway=self.name, code=task.error_code)
-        return KINDS["task_failed"](message, gateway=self.name, code=task.error_code)
+            return self.job_error("content_policy", task)
+        return self.job_error("task_failed", task)
 
     # ----------------------------------------------------------------- connection test and uploads
     def build_test_connection(self) -> HttpRequest:
@@ -204,19 +195,17 @@ class RivyaGateway(Gateway):
         body = self._body(response)
         for holder in (body, body.get("file"), body.get("data")):
             if isinstance(holder, dict):
-                url = opt_str(holder.get("url"))
+                url = fields.opt_str(holder.get("url"))
                 if url is not None:
                     return url
-        raise KINDS["protocol"](
-            f"the Files API answer has no url: {snippet(response.text)!r}",
-            gateway=self.name,
-            status_code=response.status_code,
+        raise self.protocol_error(
+            f"the Files API answer has no url: {fields.snippet(response.text)!r}", response
         )
 
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse) -> dict[str, Any]:
         """The JSON object of a successful answer; raise the typed error an error answer describes."""
-        body = decode_object(self.name, response)
+        body = self.decode(response)
         # A task carries ``error`` too (its failure reason); only a body without a task id is an
         # error envelope. Some proxies wrap the task in ``data``: accept that.
         data: dict[str, Any] = body
@@ -229,14 +218,14 @@ class RivyaGateway(Gateway):
 
     def _error(self, response: HttpResponse, error: Any, body: dict[str, Any]) -> KlingError:
         if isinstance(error, dict):
-            code = opt_str(error.get("code"))
-            message = opt_str(error.get("message"))
-            request_id = opt_str(error.get("requestId"))
+            code = fields.opt_str(error.get("code"))
+            message = fields.opt_str(error.get("message"))
+            request_id = fields.opt_str(error.get("requestId"))
         else:
-            code = opt_str(body.get("code"))
-            message = opt_str(error) or opt_str(body.get("message"))
-            request_id = opt_str(body.get("requestId"))
-        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+            code = fields.opt_str(body.get("code"))
+            message = fields.opt_str(error) or fields.opt_str(body.get("message"))
+            request_id = fields.opt_str(body.get("requestId"))
+        text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
         if request_id:
             text = f"{text} (requestId {request_id})"
         lowered = (code or "").lower()
@@ -252,71 +241,44 @@ class RivyaGateway(Gateway):
             or (name == "validation" and any(w in (message or "").lower() for w in _POLICY_REFUSAL_WORDS))
         ):
             name = "content_policy"
-        return http_error(
-            self.name,
+        return self.error(
             response,
+            name,
             code=code,
             message=text,
-            kind=KINDS[name] if name else None,
             rejected=name in ("auth", "server", "quota", "content_policy", "validation"),
         )
 
     def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
-        found = opt_str(data.get("id")) or opt_str(data.get("task_id"))
-        status = opt_str(data.get("status"))
+        known = fields.opt_str(data.get("id")) or fields.opt_str(data.get("task_id"))
+        status = fields.opt_str(data.get("status"))
+        found = known or (task_id if status is not None else None)  # a bare status names no task
         if found is None:
-            if task_id is None or status is None:
-                raise KINDS["protocol"](
-                    f"the task has no id: {snippet(response.text)!r}",
-                    gateway=self.name,
-                    status_code=response.status_code,
-                )
-            found = task_id
-        state = read_state(_STATES, status)
+            raise self.protocol_error(f"the task has no id: {fields.snippet(response.text)!r}", response)
+        state = self.state_of(status)
         result = data.get("result")
-        urls = result_urls(result)
         error = data.get("error")
-        error_code: str | None = None
-        error_message: str | None = None
-        if state.is_failed:
-            if isinstance(error, dict):
-                error_code = opt_str(error.get("code"))
-                error_message = opt_str(error.get("message"))
-            else:
-                error_message = opt_str(error)
-            error_message = error_message or f"generation {status or 'failed'}"
-        final = opt_float(data.get("final_credits"))
-        cost = final if final is not None and final > 0 else opt_float(data.get("reserved_credits"))
-        if cost is None:
-            cost = final
+        failure: tuple[str | None, str | None] = (None, fields.opt_str(error))
+        if isinstance(error, dict):
+            failure = (fields.opt_str(error.get("code")), fields.opt_str(error.get("message")))
+        final = fields.opt_float(data.get("final_credits"))
+        cost = final if final is not None and final > 0 else fields.opt_float(data.get("reserved_credits"))
         expires = result.get("expires_at") if isinstance(result, dict) else None
-        return VideoTask(
-            task_id=found,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            cost=cost,
-            created_at=timestamp(data.get("created_at")),
-            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
-            expires_at=timestamp(expires if expires is not None else data.get("expires_at")),
-            client_reference=opt_str(data.get("client_request_id")),
-            raw=data,
+        return self.job(
+            found,
+            state,
+            data,
+            (failure[0], failure[1] or f"generation {status or 'failed'}"),
+            video_urls=result_urls(result),
+            cost=final if cost is None else cost,
+            created_at=fields.timestamp(data.get("created_at")),
+            finished_at=fields.timestamp(data.get("updated_at")),
+            expires_at=fields.timestamp(expires if expires is not None else data.get("expires_at")),
+            client_reference=fields.opt_str(data.get("client_request_id")),
         )
 
 
 # ===================================================================== pure helpers
-def _reject_empty_images(gateway: str, request: VideoRequest) -> None:
-    """An empty image string would be skipped by ``is_image_to_video`` yet sent: refuse it instead."""
-    for name in ("start_image", "end_image"):
-        value = getattr(request, name)
-        if value is not None and not value.strip():
-            raise KlingValidationError.for_field(
-                gateway, name, value, "None, or an https:// URL, a data: URI or a local file path"
-            )
-
-
 def image_mime(image: str) -> str | None:
     """The MIME type an image reference names (data URI header or file extension); ``None`` if unknown."""
     if image.startswith("data:"):

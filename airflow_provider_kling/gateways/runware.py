@@ -24,9 +24,10 @@ import uuid
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import KINDS, decode_body, http_error, require_object
-from airflow_provider_kling.gateways.fields import opt_float, opt_str, snippet, state_table
+from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.errors import KINDS, decode_body, require_object
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -73,7 +74,7 @@ def _caps(model: str) -> Capabilities:
 
 
 #: item states: "accepted, not started" (the old SDK's pending set), started, finished
-_STATES = state_table(
+_STATES = fields.state_table(
     queued="queued pending scheduled waiting",
     running="processing running in_progress inprogress started",
     succeeded="success succeeded completed complete done",
@@ -104,8 +105,9 @@ _PROVIDER_CODES = {
 
 
 def classify(code: str | None, task_type: str | None = None) -> str | None:
-    """The category of a Runware error code: auth, quota, safety, rate_limit, not_found, provider,
-    validation, or ``None`` when the code says nothing we know."""
+    """The error kind (a :data:`.errors.KINDS` name) a Runware error code means: auth, quota,
+    content_policy, rate_limit, not_found, server (a provider failure) or validation; ``None`` when the
+    code says nothing we know."""
     lowered = (code or "").lower()
     if (
         (task_type or "").lower() == "authentication"
@@ -120,13 +122,13 @@ def classify(code: str | None, task_type: str | None = None) -> str | None:
     if "credit" in lowered or "quota" in lowered or "balance" in lowered:
         return "quota"
     if lowered in _SAFETY_CODES:
-        return "safety"
+        return "content_policy"
     if "ratelimit" in lowered or "toomanyrequests" in lowered:
         return "rate_limit"
     if is_unknown_task(lowered):
         return "not_found"
     if lowered in _PROVIDER_CODES or "timeout" in lowered:
-        return "provider"
+        return "server"
     if lowered.startswith(("invalid", "missing", "unsupported")):
         return "validation"
     return None
@@ -143,28 +145,18 @@ def is_unknown_task(code: str | None) -> bool:
     )
 
 
-#: category -> error kind
-_KINDS: dict[str, str] = {
-    "auth": "auth",
-    "quota": "quota",
-    "safety": "content_policy",
-    "rate_limit": "rate_limit",
-    "not_found": "not_found",
-    "provider": "server",
-    "validation": "validation",
-}
 #: categories that prove the request was refused before a job existed
-_REJECTING = {"auth", "quota", "safety", "validation"}
+_REJECTING = {"auth", "quota", "content_policy", "validation"}
 
 
 class RunwareGateway(Gateway):
-    name: ClassVar[str] = "runware"
-    title: ClassVar[str] = "Runware"
-    default_base_url: ClassVar[str] = "https://api.runware.ai"
-    path_prefix: ClassVar[str] = "/v1"
+    name = "runware"
+    title = "Runware"
+    default_base_url = "https://api.runware.ai"
+    path_prefix = "/v1"
     idempotency = "lookup"
-    default_model: ClassVar[str] = STANDARD
-    key_help: ClassVar[str] = "API key from the Runware dashboard (API Keys page)."
+    states = _STATES
+    key_help = "API key from the Runware dashboard (API Keys page)."
     models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}
 
     def __init__(self, model: str | None = None) -> None:
@@ -200,11 +192,7 @@ class RunwareGateway(Gateway):
             scaled = request.cfg_scale * 100
             if math.isfinite(scaled) and abs(scaled - round(scaled)) > 1e-6:
                 raise bad("cfg_scale", request.cfg_scale, "a number from 0 to 1 in steps of 0.01")
-        for name in ("start_image", "end_image"):
-            value = getattr(request, name)
-            if value is not None and not value.strip():
-                # ``is_image_to_video`` would skip it while the body carried it: refuse, never drop
-                raise bad(name, value, "None, or a URL, a data: URI or a local file path")
+        reject_blank_images(self.name, request, "None, or a URL, a data: URI or a local file path")
         extra = request.extra
         if "outputFormat" in extra and extra["outputFormat"] not in OUTPUT_FORMATS:
             raise bad("extra.outputFormat", extra["outputFormat"], ", ".join(OUTPUT_FORMATS))
@@ -286,15 +274,12 @@ class RunwareGateway(Gateway):
         if errors or response.status_code >= 400:
             mine = [e for e in errors if ours is not None and e.get("taskUUID") == ours]
             raise self._error(response, (mine or errors or [{}])[0])
-        items = [i for i in _entries(body.get("data")) if opt_str(i.get("taskUUID")) is not None]
+        items = [i for i in _entries(body.get("data")) if fields.opt_str(i.get("taskUUID")) is not None]
         if not items:
-            raise KINDS["protocol"](
-                f"the submit answer names no taskUUID: {snippet(response.text)!r}",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
+            message = f"the submit answer names no taskUUID: {fields.snippet(response.text)!r}"
+            raise self.protocol_error(message, response)
         chosen = next((i for i in items if i.get("taskUUID") == ours), items[0])
-        task_id = opt_str(chosen.get("taskUUID")) or ""
+        task_id = fields.opt_str(chosen.get("taskUUID")) or ""
         return self._task(task_id, body, response)
 
     # ----------------------------------------------------------------- status
@@ -316,14 +301,14 @@ class RunwareGateway(Gateway):
         body = self._envelope(response)
         errors = _entries(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == ours]
-        if any(is_unknown_task(opt_str(e.get("code"))) for e in mine):
+        if any(is_unknown_task(fields.opt_str(e.get("code"))) for e in mine):
             return None
         mentioned = mine or [i for i in _entries(body.get("data")) if i.get("taskUUID") == ours]
         if not mentioned and (errors or response.status_code >= 400):
             # an answer about the call, not our job: "unknown task" means no earlier submit
             # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
             entry = errors[0] if errors else {}
-            if is_unknown_task(opt_str(entry.get("code"))):
+            if is_unknown_task(fields.opt_str(entry.get("code"))):
                 return None
             raise self._error(response, entry)
         # Our item, or no item and no error: Runware lists nothing for a task that is still queued,
@@ -332,13 +317,13 @@ class RunwareGateway(Gateway):
         return self._task(ours, body, response)
 
     def failure_error(self, task: VideoTask) -> KlingError:
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
         category = classify(task.error_code)
-        lowered = message.lower()
-        if category == "safety" or any(w in lowered for w in ("content policy", "nsfw", "unsafe content")):
-            return KINDS["content_policy"](message, gateway=self.name, code=task.error_code)
-        kind = "quota" if category == "quota" else "task_failed"
-        return KINDS[kind](message, gateway=self.name, code=task.error_code)
+        lowered = (task.error_message or "").lower()
+        if category == "content_policy" or any(
+            w in lowered for w in ("content policy", "nsfw", "unsafe content")
+        ):
+            return self.job_error("content_policy", task)
+        return self.job_error("quota" if category == "quota" else "task_failed", task)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -373,16 +358,17 @@ class RunwareGateway(Gateway):
         A provider failure raised here is retryable (:class:`KlingServerError`): on submit nothing
         usable was created, and a job that failed after acceptance is returned by ``_task`` instead.
         """
-        code = opt_str(entry.get("code"))
-        message = opt_str(entry.get("message")) or snippet(response.text) or f"HTTP {response.status_code}"
-        parameter = opt_str(entry.get("parameter"))
+        code = fields.opt_str(entry.get("code"))
+        message = (
+            fields.opt_str(entry.get("message"))
+            or fields.snippet(response.text)
+            or f"HTTP {response.status_code}"
+        )
+        parameter = fields.opt_str(entry.get("parameter"))
         if parameter:
             message = f"{message} (parameter {parameter})"
-        category = classify(code, opt_str(entry.get("taskType")))
-        kind = KINDS[_KINDS[category]] if category else None
-        return http_error(
-            self.name, response, code=code, message=message, kind=kind, rejected=category in _REJECTING
-        )
+        category = classify(code, fields.opt_str(entry.get("taskType")))
+        return self.error(response, category, code=code, message=message, rejected=category in _REJECTING)
 
     def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
@@ -398,12 +384,12 @@ class RunwareGateway(Gateway):
         state: TaskState | None = None
         if mine:
             entry = mine[0]
-            category = classify(opt_str(entry.get("code")), opt_str(entry.get("taskType")))
+            category = classify(fields.opt_str(entry.get("code")), fields.opt_str(entry.get("taskType")))
             if category in ("auth", "rate_limit", "not_found"):
                 raise self._error(response, entry)
             state = TaskState.FAILED
-            error_code = opt_str(entry.get("code")) or "error"
-            error_message = opt_str(entry.get("message")) or "generation failed"
+            error_code = fields.opt_str(entry.get("code")) or "error"
+            error_message = fields.opt_str(entry.get("message")) or "generation failed"
 
         items = [i for i in _entries(body.get("data")) if i.get("taskUUID") == task_id]
         urls: list[str] = []
@@ -413,26 +399,26 @@ class RunwareGateway(Gateway):
             for url in _urls(item.get("videoURL")):
                 if url not in urls:
                     urls.append(url)
-            cost = opt_float(item.get("cost"))
+            cost = fields.opt_float(item.get("cost"))
             if cost is not None:
                 costs.append(cost)
-            statuses.append((opt_str(item.get("status")) or "").lower())
+            statuses.append((fields.opt_str(item.get("status")) or "").lower())
         if state is None:
-            states = [_STATES.get(s) for s in statuses]
+            states = [self.states.get(s) for s in statuses]
             if urls or TaskState.SUCCEEDED in states:
                 state = TaskState.SUCCEEDED  # without a URL, the caller's check refuses it
             elif TaskState.FAILED in states:
                 state = TaskState.FAILED
                 failed = items[states.index(TaskState.FAILED)]
                 error_code = (
-                    opt_str(failed.get("code"))
-                    or opt_str(failed.get("errorCode"))
-                    or opt_str(failed.get("status"))
+                    fields.opt_str(failed.get("code"))
+                    or fields.opt_str(failed.get("errorCode"))
+                    or fields.opt_str(failed.get("status"))
                 )
                 error_message = (
-                    opt_str(failed.get("message"))
-                    or opt_str(failed.get("error"))
-                    or opt_str(failed.get("errorMessage"))
+                    fields.opt_str(failed.get("message"))
+                    or fields.opt_str(failed.get("error"))
+                    or fields.opt_str(failed.get("errorMessage"))
                     or "generation failed"
                 )
             elif TaskState.RUNNING in states:
@@ -441,15 +427,8 @@ class RunwareGateway(Gateway):
                 state = TaskState.QUEUED  # no item yet, the bare acknowledgement, or a pending state
             else:
                 state = TaskState.RUNNING  # a state we do not know yet: keep polling
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            cost=_total(costs),
-            raw=body,
+        return self.job(
+            task_id, state, body, (error_code, error_message), video_urls=urls, cost=_total(costs)
         )
 
 
