@@ -26,19 +26,15 @@ from urllib.parse import quote
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, check_probe, failure_by_wording, status_kind
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
 from airflow_provider_kling.gateways.kling import NATIVE
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-
-#: the task id :meth:`ApimartGateway.build_test_connection` asks about (no free call is documented)
-TEST_TASK_ID = "connection-test"
 
 _STATES = fields.state_table(
     queued="submitted pending queued waiting",
     running="processing running in_progress",
     succeeded="completed succeeded success",
     failed="failed failure error",
-    cancelled="cancelled canceled",
 )
 
 #: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
@@ -48,6 +44,9 @@ _QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re
 
 
 class ApimartGateway(Gateway):
+    """An APIMart relay of Kling's own feature matrix: a flat body, a job list in the submit answer,
+    and error bodies read in the shapes APIMart relays use (none is documented)."""
+
     name = "apimart"
     title = "APIMart-compatible gateway"
     default_base_url = "https://api.apimart.ai"
@@ -61,12 +60,12 @@ class ApimartGateway(Gateway):
     models: ClassVar[dict[str, Capabilities]] = {
         NATIVE.model: replace(
             NATIVE,
-            end_image_needs_start=True,
             aspect_ratio_with_image=True,
             callback=False,
-            local_images="url_only",
-            extra_fields={"watermark": "bool: sent as watermark"},
             cost_reporting=False,
+            end_image_needs_start=True,
+            extra_fields={"watermark": "bool: sent as watermark"},
+            local_images="url_only",
             notes=(
                 "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
                 "with an image the aspect ratio may be overridden by the image; no documented webhook"
@@ -143,17 +142,16 @@ class ApimartGateway(Gateway):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
-        return failure_by_wording(self.name, task, _POLICY_WORDS)
+        return self.failure_by_wording(task, _POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
         """No free call is documented: ask about a task id that does not exist."""
-        return self.build_status(TEST_TASK_ID)
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
         """See :func:`check_probe`."""
-        check_probe(
-            self.name,
+        self.probe(
             response,
             api="an APIMart API",
             message_of=lambda body: _envelope(body)[1],
@@ -202,11 +200,7 @@ class ApimartGateway(Gateway):
 
 
 def _task_id(data: dict[str, Any]) -> str | None:
-    return (
-        fields.opt_str(data.get("task_id"))
-        or fields.opt_str(data.get("id"))
-        or fields.opt_str(data.get("taskId"))
-    )
+    return fields.first_str(data, "task_id", "id", "taskId")
 
 
 def _videos(result: Any) -> tuple[list[str], list[datetime]]:

@@ -14,20 +14,13 @@ idempotency key, no cost report.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import (
-    POLICY_WORDS,
-    check_probe,
-    status_kind,
-)
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-
-#: the task id :meth:`ApixoGateway.build_test_connection` asks about (no free call is documented)
-TEST_TASK_ID = "connection-test"
 
 PROVIDERS = ("auto", "value", "official")
 
@@ -36,7 +29,6 @@ _STATES = fields.state_table(
     running="processing running",
     succeeded="success succeeded completed",
     failed="failed fail error",
-    cancelled="cancelled canceled",
 )
 _MESSAGE_KEYS = ("message", "msg", "error")
 
@@ -59,29 +51,34 @@ _REJECT = re.compile(r"reject", re.IGNORECASE)
 _KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE)
 
 
+#: what Kling 2.6 can do through this gateway
+CAPS = Capabilities(
+    model="kling-2-6",
+    prompt_max=1000,
+    negative_prompt=True,
+    end_image=True,
+    cfg_scale=True,
+    extra_fields={
+        "provider": "routing: auto|value|official (sent as the top-level provider field)",
+    },
+    notes=(
+        "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
+        "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
+    ),
+)
+
+
 class ApixoGateway(Gateway):
+    """APIXO's per-model routes: ``input.mode`` tells text- from image-to-video, results arrive as a
+    JSON string, and a 403 is either a refused key or refused content."""
+
     name = "apixo"
     title = "APIXO"
     default_base_url = "https://api.apixo.ai"
     path_prefix = "/api/v1"
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    models: ClassVar[dict[str, Capabilities]] = {
-        "kling-2-6": Capabilities(
-            model="kling-2-6",
-            prompt_max=1000,
-            negative_prompt=True,
-            end_image=True,
-            cfg_scale=True,
-            extra_fields={
-                "provider": "routing: auto|value|official (sent as the top-level provider field)",
-            },
-            notes=(
-                "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
-                "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
-            ),
-        )
-    }
+    models = {CAPS.model: CAPS}
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -129,7 +126,7 @@ class ApixoGateway(Gateway):
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        task_id = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id"))
+        task_id = fields.first_str(data, "taskId", "task_id")
         if task_id is None:
             raise self.protocol_error("data.taskId is missing", response)
         return self.job(task_id, TaskState.QUEUED, data, created_at=fields.timestamp(data.get("createTime")))
@@ -140,7 +137,7 @@ class ApixoGateway(Gateway):
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        tid = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id")) or task_id
+        tid = fields.first_str(data, "taskId", "task_id") or task_id
         state = self.state_of(data.get("state"))
         ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
         reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
@@ -170,12 +167,11 @@ class ApixoGateway(Gateway):
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
         """APIXO documents no free call: ask about a task id that does not exist."""
-        return self.build_status(TEST_TASK_ID)
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
         """See :func:`check_probe`."""
-        check_probe(
-            self.name,
+        self.probe(
             response,
             api="APIXO's API",
             message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),

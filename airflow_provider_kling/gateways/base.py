@@ -11,6 +11,7 @@ and error mapping (:mod:`.errors`). This module re-exports their public names so
 from __future__ import annotations
 
 import base64
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from airflow_provider_kling.gateways.errors import (
     POLICY_WORDS,
     TRANSIENT_FAILURE_WORDS,
     Refusal,
+    check_probe,
     decode_json,
     decode_json_or_none,
     decode_object,
@@ -259,6 +261,14 @@ class Gateway(ABC):
         """The ``kind`` error for a failed or cancelled job, with its code and message."""
         message = task.error_message or f"job {task.task_id} ended {task.state.value}"
         return KINDS[kind](message, gateway=self.name, code=task.error_code, retryable=retryable)
+
+    def failure_by_wording(self, task: VideoTask, policy: re.Pattern[str] = POLICY_WORDS) -> KlingError:
+        """A failed job classified by its wording (:func:`.errors.failure_by_wording`)."""
+        return failure_by_wording(self.name, task, policy)
+
+    def probe(self, response: HttpResponse, api: str, **readers: Any) -> None:
+        """The connection test that asks about a task id that does not exist (:func:`.errors.check_probe`)."""
+        check_probe(self.name, response, api=api, **readers)
 
     def state_of(self, word: Any) -> TaskState:
         """The state a vendor word names (:attr:`states`); an unknown word means "still running"."""

@@ -65,27 +65,17 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
     def bad(fieldname: str, value: Any, allowed: str, reason: str = "") -> KlingValidationError:
         return KlingValidationError.for_field(gateway, fieldname, value, allowed, reason)
 
-    prompt_len = len(request.prompt)
-    if not caps.prompt_min <= prompt_len <= caps.prompt_max:
-        raise bad(
-            "prompt",
-            request.prompt,
-            f"{caps.prompt_min} to {caps.prompt_max} characters",
-            f"{prompt_len} characters",
-        )
+    def length(fieldname: str, text: str, low: int, high: int) -> None:
+        if not low <= len(text) <= high:
+            raise bad(fieldname, text, f"{low} to {high} characters", f"{len(text)} characters")
+
+    length("prompt", request.prompt, caps.prompt_min, caps.prompt_max)
     if request.negative_prompt is not None:
         if not caps.negative_prompt:
             raise bad(
                 "negative_prompt", request.negative_prompt, "None (this gateway has no negative prompt)"
             )
-        n = len(request.negative_prompt)
-        if not caps.negative_prompt_min <= n <= caps.negative_prompt_max:
-            raise bad(
-                "negative_prompt",
-                request.negative_prompt,
-                f"{caps.negative_prompt_min} to {caps.negative_prompt_max} characters",
-                f"{n} characters",
-            )
+        length("negative_prompt", request.negative_prompt, caps.negative_prompt_min, caps.negative_prompt_max)
     if request.duration not in caps.durations:
         raise bad("duration", request.duration, ", ".join(map(str, caps.durations)))
     if request.tier is not None and request.tier not in caps.tiers:
@@ -165,3 +155,13 @@ def reject_blank_images(gateway: str, request: VideoRequest, allowed: str) -> No
         value = getattr(request, name)
         if value is not None and not value.strip():
             raise KlingValidationError.for_field(gateway, name, value, allowed)
+
+
+def int_in(value: Any, low: int, high: int | None) -> bool:
+    """Whether ``value`` is an integer (not a bool) from ``low`` to ``high`` (no upper bound if ``None``)."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and low <= value
+        and (high is None or value <= high)
+    )

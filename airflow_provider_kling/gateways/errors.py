@@ -49,6 +49,9 @@ KINDS: dict[str, type[KlingError]] = {
     )
 }
 
+#: the task id a connection probe asks about, for gateways that document no free call
+PROBE_TASK_ID = "connection-test"
+
 #: job-failure wording that an identical later submit may not hit (worth an Airflow retry)
 TRANSIENT_FAILURE_WORDS = re.compile(
     r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE

@@ -44,6 +44,24 @@ def opt_str(value: Any) -> str | None:
     return None
 
 
+def first_str(obj: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` that holds a string (or number) in ``obj``: vendors rename fields."""
+    for key in keys:
+        text = opt_str(obj.get(key))
+        if text is not None:
+            return text
+    return None
+
+
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list (a single object counts as a list of one; anything else as none)."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
 def opt_int(value: Any) -> int | None:
     """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
     if isinstance(value, bool) or value is None:
@@ -72,6 +90,12 @@ def opt_float(value: Any) -> float | None:
             return None
         return f if math.isfinite(f) else None
     return None
+
+
+def finite_sum(values: list[float]) -> float | None:
+    """The sum of reported amounts (e.g. costs), or ``None`` when there is none or it overflows."""
+    total = sum(values) if values else None
+    return total if total is not None and math.isfinite(total) else None
 
 
 def message_text(value: Any) -> str | None:
@@ -131,8 +155,13 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def state_table(**words: str) -> dict[str, TaskState]:
-    """A vendor's state vocabulary: ``state_table(queued="waiting queuing", ...)``, keyed lower-case."""
-    return {word: TaskState(state) for state, spelled in words.items() for word in spelled.split()}
+    """A vendor's state vocabulary: ``state_table(queued="waiting queuing", ...)``, keyed lower-case.
+
+    "cancelled" (either spelling) means cancelled on every wire: read as an unknown word it would be
+    "still running", and the job would be polled until the deadline."""
+    table = dict.fromkeys(("cancelled", "canceled"), TaskState.CANCELLED)
+    table.update((word, TaskState(state)) for state, spelled in words.items() for word in spelled.split())
+    return table
 
 
 def read_state(table: Mapping[str, TaskState], value: Any) -> TaskState:

@@ -16,23 +16,19 @@ the HTTP status): 200, 401, 402, 404, 422, 429, 433 (sub-key usage limit), 455 (
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, check_probe, failure_by_wording, status_kind
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-
-#: the task id :meth:`KieGateway.build_test_connection` asks about (no free call is documented)
-TEST_TASK_ID = "connection-test"
 
 _STATES = fields.state_table(
     queued="waiting queuing queued pending",
     running="generating processing running",
     succeeded="success succeeded",
     failed="fail failed error",
-    cancelled="cancelled canceled",
 )
 
 #: envelope code -> error kind (codes that are not listed fall back to what the HTTP status means)
@@ -56,7 +52,21 @@ _REJECTED_5XX = frozenset((455, 505))
 _MESSAGE_KEYS = ("msg", "message", "error")
 
 
+#: what Kling 2.6 can do through this gateway
+CAPS = Capabilities(
+    model="kling-2.6",
+    prompt_max=1000,
+    notes=(
+        "no tier, negative prompt, cfg_scale or last frame; image-to-video takes one public "
+        "image URL and its aspect ratio from the image"
+    ),
+)
+
+
 class KieGateway(Gateway):
+    """The kie.ai Market format (Apikley clones it): the task kind is part of the model id, the
+    envelope ``code`` can contradict the HTTP status, and results arrive as a JSON string."""
+
     name = "kie"
     title = "Apikley / kie.ai"
     default_base_url = "https://api.apikley.ru"
@@ -65,16 +75,7 @@ class KieGateway(Gateway):
         "API key from https://app.apikley.ru/keys (or kie.ai's API key page, with host "
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
-    models: ClassVar[dict[str, Capabilities]] = {
-        "kling-2.6": Capabilities(
-            model="kling-2.6",
-            prompt_max=1000,
-            notes=(
-                "no tier, negative prompt, cfg_scale or last frame; image-to-video takes one public "
-                "image URL and its aspect ratio from the image"
-            ),
-        )
-    }
+    models = {CAPS.model: CAPS}
 
     # ----------------------------------------------------------------- submit
     def wire_model(self, request: VideoRequest) -> str:
@@ -98,7 +99,7 @@ class KieGateway(Gateway):
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = fields.expect_dict(self.name, self._body(response).get("data"), "data", response.status_code)
-        task_id = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id"))
+        task_id = fields.first_str(data, "taskId", "task_id")
         if task_id is None:
             raise self.protocol_error("data.taskId is missing", response)
         return self.job(task_id, TaskState.QUEUED, data)
@@ -121,7 +122,7 @@ class KieGateway(Gateway):
             state = self.state_of(data.get("state"))
             urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
             code, reason = fields.opt_str(data.get("failCode")), None
-        tid = fields.opt_str(data.get("taskId")) or fields.opt_str(data.get("task_id")) or task_id
+        tid = fields.first_str(data, "taskId", "task_id") or task_id
         word = "was cancelled" if state is TaskState.CANCELLED else "failed"
         reason = fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}"
         return self.job(
@@ -137,19 +138,18 @@ class KieGateway(Gateway):
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
-        return failure_by_wording(self.name, task, POLICY_WORDS)
+        return self.failure_by_wording(task, POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
         """No free call is documented: ask recordInfo about a task id that does not exist."""
-        return self.build_status(TEST_TASK_ID)
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
         """See :func:`check_probe`; 455 (maintenance) and 505 (function disabled) mean the gateway
         cannot serve too, while 501 ("generation failed") about a task id that does not exist still
         proves the key works."""
-        check_probe(
-            self.name,
+        self.probe(
             response,
             api="the Apikley/kie.ai API",
             message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),

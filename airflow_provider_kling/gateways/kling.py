@@ -86,6 +86,8 @@ NATIVE = Capabilities(
 
 
 class KlingGateway(Gateway):
+    """Kling's own API: JWT auth, and a job is polled under the route family that created it."""
+
     name = "kling"
     title = "Kling official API"
     default_base_url = "https://api-singapore.klingai.com"

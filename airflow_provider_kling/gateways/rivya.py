@@ -14,7 +14,7 @@ errors are ``{"error": {"code", "message", "requestId"}}``.
 from __future__ import annotations
 
 import posixpath
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
@@ -30,7 +30,6 @@ _STATES = fields.state_table(
     running="processing running",
     succeeded="succeeded",
     failed="failed",
-    cancelled="cancelled canceled",
 )
 
 #: The image types the Files API's upload policy allows, by file extension (no ``mimetypes``: it reads
@@ -91,7 +90,26 @@ _POLICY_MESSAGE_WORDS = ("content policy", "moderation", "nsfw", "safety", "unsa
 _POLICY_REFUSAL_WORDS = (*_POLICY_MESSAGE_WORDS, "content security", "policy violation", "prohibited")
 
 
+#: what Kling 2.6 can do through this gateway
+CAPS = Capabilities(
+    model=MODEL,
+    prompt_max=1000,
+    aspect_ratios=("1:1", "16:9", "9:16"),
+    aspect_ratio_with_image=True,
+    callback=False,
+    local_images="upload",
+    cost_reporting=True,
+    notes=(
+        "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
+        "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
+    ),
+)
+
+
 class RivyaGateway(Gateway):
+    """Rivya: string-typed ``params``, images through its Files API, and a repeated idempotency key
+    answered with the first job (so a resend cannot pay twice)."""
+
     name = "rivya"
     title = "Rivya Public API v1"
     default_base_url = "https://rivya.ai"
@@ -102,21 +120,7 @@ class RivyaGateway(Gateway):
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
-    models: ClassVar[dict[str, Capabilities]] = {
-        MODEL: Capabilities(
-            model=MODEL,
-            prompt_max=1000,
-            aspect_ratios=("1:1", "16:9", "9:16"),
-            aspect_ratio_with_image=True,
-            callback=False,
-            local_images="upload",
-            cost_reporting=True,
-            notes=(
-                "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
-                "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
-            ),
-        )
-    }
+    models = {CAPS.model: CAPS}
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -250,7 +254,7 @@ class RivyaGateway(Gateway):
         )
 
     def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
-        known = fields.opt_str(data.get("id")) or fields.opt_str(data.get("task_id"))
+        known = fields.first_str(data, "id", "task_id")
         status = fields.opt_str(data.get("status"))
         found = known or (task_id if status is not None else None)  # a bare status names no task
         if found is None:

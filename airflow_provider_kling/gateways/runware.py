@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import KINDS, decode_body, require_object
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -150,6 +150,9 @@ _REJECTING = {"auth", "quota", "content_policy", "validation"}
 
 
 class RunwareGateway(Gateway):
+    """Runware: one endpoint taking task arrays, a client-chosen ``taskUUID`` that finds a job again
+    after a lost answer, and the tier chosen through the model id."""
+
     name = "runware"
     title = "Runware"
     default_base_url = "https://api.runware.ai"
@@ -196,9 +199,9 @@ class RunwareGateway(Gateway):
         extra = request.extra
         if "outputFormat" in extra and extra["outputFormat"] not in OUTPUT_FORMATS:
             raise bad("extra.outputFormat", extra["outputFormat"], ", ".join(OUTPUT_FORMATS))
-        if "outputQuality" in extra and not _int_in(extra["outputQuality"], 20, 99):
+        if "outputQuality" in extra and not int_in(extra["outputQuality"], 20, 99):
             raise bad("extra.outputQuality", extra["outputQuality"], "an integer from 20 to 99")
-        if "ttl" in extra and not _int_in(extra["ttl"], 60, None):
+        if "ttl" in extra and not int_in(extra["ttl"], 60, None):
             raise bad("extra.ttl", extra["ttl"], "an integer of at least 60 (seconds)")
         if "safety" in extra:
             safety = extra["safety"]
@@ -270,11 +273,11 @@ class RunwareGateway(Gateway):
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         body = self._envelope(response)
         ours = self.client_id(request.client_reference) if request.client_reference is not None else None
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
             mine = [e for e in errors if ours is not None and e.get("taskUUID") == ours]
             raise self._error(response, (mine or errors or [{}])[0])
-        items = [i for i in _entries(body.get("data")) if fields.opt_str(i.get("taskUUID")) is not None]
+        items = [i for i in fields.objects(body.get("data")) if fields.opt_str(i.get("taskUUID")) is not None]
         if not items:
             message = f"the submit answer names no taskUUID: {fields.snippet(response.text)!r}"
             raise self.protocol_error(message, response)
@@ -299,11 +302,11 @@ class RunwareGateway(Gateway):
             return None
         ours = self.client_id(request.client_reference)
         body = self._envelope(response)
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == ours]
         if any(is_unknown_task(fields.opt_str(e.get("code"))) for e in mine):
             return None
-        mentioned = mine or [i for i in _entries(body.get("data")) if i.get("taskUUID") == ours]
+        mentioned = mine or [i for i in fields.objects(body.get("data")) if i.get("taskUUID") == ours]
         if not mentioned and (errors or response.status_code >= 400):
             # an answer about the call, not our job: "unknown task" means no earlier submit
             # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
@@ -331,7 +334,7 @@ class RunwareGateway(Gateway):
 
     def check_test_connection(self, response: HttpResponse) -> None:
         body = self._envelope(response)
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
             err = self._error(response, (errors or [{}])[0])
             if err.kind in ("protocol", "validation"):
@@ -372,7 +375,7 @@ class RunwareGateway(Gateway):
 
     def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == task_id]
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
             raise self._error(response, (mine or errors or [{}])[0])
@@ -391,7 +394,7 @@ class RunwareGateway(Gateway):
             error_code = fields.opt_str(entry.get("code")) or "error"
             error_message = fields.opt_str(entry.get("message")) or "generation failed"
 
-        items = [i for i in _entries(body.get("data")) if i.get("taskUUID") == task_id]
+        items = [i for i in fields.objects(body.get("data")) if i.get("taskUUID") == task_id]
         urls: list[str] = []
         costs: list[float] = []
         statuses: list[str] = []
@@ -410,17 +413,9 @@ class RunwareGateway(Gateway):
             elif TaskState.FAILED in states:
                 state = TaskState.FAILED
                 failed = items[states.index(TaskState.FAILED)]
-                error_code = (
-                    fields.opt_str(failed.get("code"))
-                    or fields.opt_str(failed.get("errorCode"))
-                    or fields.opt_str(failed.get("status"))
-                )
-                error_message = (
-                    fields.opt_str(failed.get("message"))
-                    or fields.opt_str(failed.get("error"))
-                    or fields.opt_str(failed.get("errorMessage"))
-                    or "generation failed"
-                )
+                error_code = fields.first_str(failed, "code", "errorCode", "status")
+                reason = fields.first_str(failed, "message", "error", "errorMessage")
+                error_message = reason or "generation failed"
             elif TaskState.RUNNING in states:
                 state = TaskState.RUNNING
             elif all(s is TaskState.QUEUED or w == "" for s, w in zip(states, statuses, strict=True)):
@@ -428,39 +423,14 @@ class RunwareGateway(Gateway):
             else:
                 state = TaskState.RUNNING  # a state we do not know yet: keep polling
         return self.job(
-            task_id, state, body, (error_code, error_message), video_urls=urls, cost=_total(costs)
+            task_id, state, body, (error_code, error_message), video_urls=urls, cost=fields.finite_sum(costs)
         )
 
 
 # ===================================================================== pure helpers
-def _entries(value: Any) -> list[dict[str, Any]]:
-    """The objects of a ``data`` / ``errors`` list (a single object counts as a list of one)."""
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    return []
-
-
 def _urls(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str) and v]
     return []
-
-
-def _total(costs: list[float]) -> float | None:
-    if not costs:
-        return None
-    total = sum(costs)
-    return total if math.isfinite(total) else None
-
-
-def _int_in(value: Any, low: int, high: int | None) -> bool:
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and value >= low
-        and (high is None or value <= high)
-    )
