@@ -3,7 +3,9 @@
 Per-gateway files test only what is peculiar to one wire format; what must hold for all six is here:
 invalid requests are refused before any call, garbage answers are typed errors, Retry-After reaches the
 rate-limit error, a success carries URLs, only typed errors leave a parser, and the connection test
-passes or fails as the answer says. Samples: ``samples/<gateway>/<case>.json``.
+passes or fails as the answer says. Samples: ``samples/<gateway>/<case>.json``, where a new gateway
+adds its own set (the cases are the names in :data:`CASES`, plus ``refused_key``, ``probe_ok`` and
+``about``).
 """
 
 from __future__ import annotations
@@ -26,17 +28,11 @@ from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpRespo
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 from tests.unit.gateways.fakes import respond, sample
 
-#: the task id each gateway's status samples are about
-TASK_IDS = {
-    "kling": "860000000000000001",
-    "rivya": "gen_01JD8Z",
-    "runware": "a770f077-f413-47de-9dac-be0b26a35da6",
-    "apixo": "task_12345678",
-    "apimart": "task_01JD8ZK3",
-    "kie": "task_kling-2.6_1765182425861",
-}
-#: the HTTP status of each gateway's answer to the connection probe when the key is accepted
-PROBE_STATUS = {"kling": 200, "rivya": 200, "runware": 200, "apixo": 404, "apimart": 404, "kie": 200}
+#: ``about.json`` says what the samples are about: the task id of the status samples and the HTTP
+#: status of ``probe_ok`` (the answer to the connection test when the key is accepted)
+ABOUT = {name: sample(name, "about") for name in GATEWAY_NAMES}
+TASK_IDS = {name: str(about["task_id"]) for name, about in ABOUT.items()}
+PROBE_STATUS = {name: int(about["probe_status"]) for name, about in ABOUT.items()}
 CASES = ("submit", "queued", "running", "succeeded", "succeeded_no_url", "failed", "rate_limited")
 GARBAGE = (b"<html><body>Bad gateway</body></html>", b"", b'"a string"', b"null", b"{")
 
