@@ -122,21 +122,24 @@ class ApimartGateway(Gateway):
         state = self.state_of(data.get("status"))
         urls, expires = _videos(data.get("result"))
         expiry = [t for t in (*expires, fields.timestamp(data.get("expires_at"))) if t is not None]
-        error_code, reason = _error_fields(data.get("error"))
-        reason = (
-            reason
-            or fields.message_text(data.get("fail_reason"))
-            or fields.message_text(data.get("message"))
-            or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
-        )
+        failure = None
+        if state.is_failed:
+            error_code, reason = _error_fields(data.get("error"))
+            reason = (
+                reason
+                or fields.message_text(data.get("fail_reason"))
+                or fields.message_text(data.get("message"))
+                or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
+            )
+            failure = (error_code, reason)
         return self.job(
             tid,
             state,
             data,
-            (error_code, reason),
+            failure,
             video_urls=urls,
             created_at=fields.timestamp(data.get("created")),
-            finished_at=fields.timestamp(data.get("completed")),
+            finished_at=fields.timestamp(data.get("completed")) if state.is_terminal else None,
             expires_at=min(expiry) if expiry else None,
         )
 

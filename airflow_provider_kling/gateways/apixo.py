@@ -139,16 +139,19 @@ class ApixoGateway(Gateway):
         data = self._data(response)
         tid = fields.first_str(data, "taskId", "task_id") or task_id
         state = self.state_of(data.get("state"))
-        ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
-        reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
+        failure = None
+        if state.is_failed:
+            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
+            reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
+            failure = (fields.opt_str(data.get("failCode")), reason)
         return self.job(
             tid,
             state,
             data,
-            (fields.opt_str(data.get("failCode")), reason),
+            failure,
             video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
             created_at=fields.timestamp(data.get("createTime")),
-            finished_at=fields.timestamp(data.get("completeTime")),
+            finished_at=fields.timestamp(data.get("completeTime")) if state.is_terminal else None,
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:

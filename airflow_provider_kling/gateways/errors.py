@@ -185,7 +185,13 @@ def require_object(
 
 def decode_object(gateway: str, response: HttpResponse, refuse: Refusal | None = None) -> dict[str, Any]:
     """Every parser's opening: the answer's JSON object, or the typed error a bad answer means."""
-    return require_object(gateway, response, decode_body(gateway, response, refuse), refuse)
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = decode_body(gateway, response, refuse)  # raises the typed error
+    if isinstance(body, dict):  # the status poll's hot path: one call, one check
+        return body
+    return require_object(gateway, response, body, refuse)
 
 
 def decode_json(gateway: str, response: HttpResponse) -> Any:

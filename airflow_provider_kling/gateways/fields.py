@@ -47,7 +47,12 @@ def opt_str(value: Any) -> str | None:
 def first_str(obj: Mapping[str, Any], *keys: str) -> str | None:
     """The first of ``keys`` that holds a string (or number) in ``obj``: vendors rename fields."""
     for key in keys:
-        text = opt_str(obj.get(key))
+        value = obj.get(key)
+        if type(value) is str:  # the usual case, without a call
+            if value:
+                return value
+            continue
+        text = opt_str(value)
         if text is not None:
             return text
     return None
@@ -166,7 +171,7 @@ def state_table(**words: str) -> dict[str, TaskState]:
 
 def read_state(table: Mapping[str, TaskState], value: Any) -> TaskState:
     """The state a vendor word names; a word we do not know yet means "still running" (keep polling)."""
-    word = opt_str(value)
+    word = value if isinstance(value, str) else opt_str(value)
     return table.get(word.strip().lower(), TaskState.RUNNING) if word else TaskState.RUNNING
 
 

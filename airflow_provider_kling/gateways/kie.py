@@ -123,17 +123,21 @@ class KieGateway(Gateway):
             urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
             code, reason = fields.opt_str(data.get("failCode")), None
         tid = fields.first_str(data, "taskId", "task_id") or task_id
-        word = "was cancelled" if state is TaskState.CANCELLED else "failed"
-        reason = fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}"
+        failure = None
+        if state.is_failed:
+            word = "was cancelled" if state is TaskState.CANCELLED else "failed"
+            failure = (code, fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}")
+        finished = None
+        if state.is_terminal:
+            finished = fields.timestamp(data.get("completeTime")) or fields.timestamp(data.get("updateTime"))
         return self.job(
             tid,
             state,
             data,
-            (code, reason),
+            failure,
             video_urls=urls,
             created_at=fields.timestamp(data.get("createTime")),
-            finished_at=fields.timestamp(data.get("completeTime"))
-            or fields.timestamp(data.get("updateTime")),
+            finished_at=finished,
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:

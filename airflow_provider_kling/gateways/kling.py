@@ -223,17 +223,19 @@ class KlingGateway(Gateway):
                 if isinstance(video, dict):
                     urls.extend(fields.url_list(video.get("url")))
         info = data.get("task_info")
-        reason = fields.opt_str(data.get("task_status_msg")) or "generation failed"
+        failure = None
+        if state.is_failed:
+            failure = (status.lower(), fields.opt_str(data.get("task_status_msg")) or "generation failed")
         return self.job(
             task_id,
             state,
             data,
-            (status.lower(), reason),
+            failure,
             endpoint=family,
             video_urls=urls,
             cost=fields.opt_float(data.get("final_unit_deduction")),
             created_at=fields.timestamp(data.get("created_at")),
-            finished_at=fields.timestamp(data.get("updated_at")),
+            finished_at=fields.timestamp(data.get("updated_at")) if state.is_terminal else None,
             client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
         )
 

@@ -261,10 +261,13 @@ class RivyaGateway(Gateway):
             raise self.protocol_error(f"the task has no id: {fields.snippet(response.text)!r}", response)
         state = self.state_of(status)
         result = data.get("result")
-        error = data.get("error")
-        failure: tuple[str | None, str | None] = (None, fields.opt_str(error))
-        if isinstance(error, dict):
-            failure = (fields.opt_str(error.get("code")), fields.opt_str(error.get("message")))
+        failure = None
+        if state.is_failed:
+            error = data.get("error")
+            code, reason = None, fields.opt_str(error)
+            if isinstance(error, dict):
+                code, reason = fields.opt_str(error.get("code")), fields.opt_str(error.get("message"))
+            failure = (code, reason or f"generation {status or 'failed'}")
         final = fields.opt_float(data.get("final_credits"))
         cost = final if final is not None and final > 0 else fields.opt_float(data.get("reserved_credits"))
         expires = result.get("expires_at") if isinstance(result, dict) else None
@@ -272,11 +275,11 @@ class RivyaGateway(Gateway):
             found,
             state,
             data,
-            (failure[0], failure[1] or f"generation {status or 'failed'}"),
+            failure,
             video_urls=result_urls(result),
             cost=final if cost is None else cost,
             created_at=fields.timestamp(data.get("created_at")),
-            finished_at=fields.timestamp(data.get("updated_at")),
+            finished_at=fields.timestamp(data.get("updated_at")) if state.is_terminal else None,
             expires_at=fields.timestamp(expires if expires is not None else data.get("expires_at")),
             client_reference=fields.opt_str(data.get("client_request_id")),
         )
