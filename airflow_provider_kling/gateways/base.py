@@ -51,7 +51,6 @@ from airflow_provider_kling.gateways.fields import (
     opt_int,
     opt_str,
     parse_json_string,
-    read_state,
     result_json_urls,
     snippet,
     timestamp,
@@ -283,10 +282,12 @@ class Gateway(ABC):
         check_probe(self.name, response, api=api, **readers)
 
     def state_of(self, word: Any) -> TaskState:
-        """The state a vendor word names (:attr:`states`); an unknown word means "still running"."""
-        if isinstance(word, str):
+        """The state a vendor word names (:attr:`states`); an unknown word means "still running" (a
+        vendor may add states), but a missing state is not a state: read as "running", the job would
+        be polled until the deadline, so it is a protocol error."""
+        if isinstance(word, str) and word.strip():
             return self.states.get(word.strip().lower(), TaskState.RUNNING)
-        return read_state(self.states, word)
+        raise KlingProtocolError(f"the answer gives no job state (got {word!r})", gateway=self.name)
 
     def job(
         self,

@@ -169,12 +169,6 @@ def state_table(**words: str) -> dict[str, TaskState]:
     return table
 
 
-def read_state(table: Mapping[str, TaskState], value: Any) -> TaskState:
-    """The state a vendor word names; a word we do not know yet means "still running" (keep polling)."""
-    word = value if isinstance(value, str) else opt_str(value)
-    return table.get(word.strip().lower(), TaskState.RUNNING) if word else TaskState.RUNNING
-
-
 def parse_json_string(gateway: str, value: Any, where: str) -> Any:
     """Fields such as ``resultJson`` hold JSON encoded as a string; accept an object too (lenient)."""
     if value is None or value == "":

@@ -214,7 +214,7 @@ class KlingGateway(Gateway):
         task_id = fields.opt_str(data.get("task_id"))
         if task_id is None:
             raise self.protocol_error("data.task_id is missing", response)
-        status = fields.opt_str(data.get("task_status")) or ""
+        status = data.get("task_status")
         state = self.state_of(status)
         result = data.get("task_result")
         urls: list[str] = []
@@ -225,7 +225,10 @@ class KlingGateway(Gateway):
         info = data.get("task_info")
         failure = None
         if state.is_failed:
-            failure = (status.lower(), fields.opt_str(data.get("task_status_msg")) or "generation failed")
+            failure = (
+                str(status).lower(),
+                fields.opt_str(data.get("task_status_msg")) or "generation failed",
+            )
         return self.job(
             task_id,
             state,

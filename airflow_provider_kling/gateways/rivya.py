@@ -259,7 +259,7 @@ class RivyaGateway(Gateway):
         found = known or (task_id if status is not None else None)  # a bare status names no task
         if found is None:
             raise self.protocol_error(f"the task has no id: {fields.snippet(response.text)!r}", response)
-        state = self.state_of(status)
+        state = self.state_of(data.get("status"))
         result = data.get("result")
         failure = None
         if state.is_failed:

@@ -27,7 +27,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
-from airflow_provider_kling.gateways.errors import KINDS, decode_body, require_object
+from airflow_provider_kling.gateways.errors import KINDS
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -347,10 +347,14 @@ class RunwareGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _envelope(self, response: HttpResponse) -> dict[str, Any]:
         """The answer as ``{"data": [...], "errors": [...]}``; error *contents* are left to the caller."""
-        body = decode_body(self.name, response)
-        if isinstance(body, list):  # a bare list of task results (lenient)
-            return {"data": body}
-        envelope = require_object(self.name, response, body)
+        envelope = self.decode(response)
+        if response.status_code < 400 and not (
+            isinstance(envelope.get("data"), list | dict) or "errors" in envelope or "error" in envelope
+        ):
+            # an answer without its documented ``data`` or ``errors`` says nothing about the job:
+            # read as "queued", the job would be polled until the deadline
+            message = f"the answer has no data or errors: {fields.snippet(response.text)!r}"
+            raise self.protocol_error(message, response)
         if "errors" not in envelope and isinstance(envelope.get("error"), dict | list):
             envelope = {**envelope, "errors": envelope["error"]}  # singular spelling (lenient)
         return envelope

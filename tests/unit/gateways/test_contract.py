@@ -5,7 +5,7 @@ invalid requests are refused before any call, garbage answers are typed errors, 
 rate-limit error, a success carries URLs, only typed errors leave a parser, and the connection test
 passes or fails as the answer says. Samples: ``samples/<gateway>/<case>.json``, where a new gateway
 adds its own set (the cases are the names in :data:`CASES`, plus ``refused_key``, ``probe_ok`` and
-``about``).
+``about``; ``undocumented`` is a status answer out of its documented shape).
 """
 
 from __future__ import annotations
@@ -191,3 +191,12 @@ def test_connection_fails_when_the_gateway_is_down(name: str) -> None:
     with pytest.raises(KlingServerError) as caught:
         gw.check_test_connection(respond(GARBAGE[0], 503))
     assert caught.value.retryable
+
+
+def test_an_undocumented_shape_is_a_protocol_error_not_a_state(name: str) -> None:
+    """``undocumented``: a documented answer bent out of shape (Runware's items as a bare array, the
+    others' job without its state field). Read as "queued" or "running", it would be polled until
+    the deadline; it is a protocol error instead."""
+    gw = get_gateway(name)
+    with pytest.raises(KlingProtocolError):
+        status(gw, name, "undocumented")
