@@ -89,6 +89,11 @@ __all__ = [
 ]
 
 
+#: what a reader may trip over in a malformed answer (typed errors, a ``KlingValidationError`` is
+#: a ``ValueError`` too, are caught first and passed on as they are)
+UNTYPED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
 class Gateway(ABC):
     """One gateway's wire format. Subclasses set the class attributes and implement the builders/parsers."""
 
@@ -177,7 +182,12 @@ class Gateway(ABC):
 
     def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         """The created job, or raise the typed error the response describes."""
-        return self._checked(response, self.read_submit(request, response))
+        try:
+            return self._checked(response, self.read_submit(request, response))
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
 
     @abstractmethod
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -185,7 +195,12 @@ class Gateway(ABC):
 
     def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         """The job's state; a failed job is returned (state ``failed``), not raised."""
-        task = self.read_status(task_id, endpoint, response)
+        try:
+            task = self.read_status(task_id, endpoint, response)
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
         if task.state is TaskState.SUCCEEDED and not task.video_urls:
             self._checked(response, task)  # raises; the check is inline on the status poll's hot path
         return task
@@ -196,7 +211,12 @@ class Gateway(ABC):
 
     def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         """The job found by :meth:`build_lookup`'s request, or ``None`` when there is none."""
-        found = self.read_lookup(request, response)
+        try:
+            found = self.read_lookup(request, response)
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
         return None if found is None else self._checked(response, found)
 
     # ----------------------------------------------------------------- the vendor's readers
@@ -212,6 +232,12 @@ class Gateway(ABC):
     def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         """The vendor's reading of a lookup answer (no lookup by default)."""
         return None
+
+    def _unreadable(self, error: Exception, response: HttpResponse) -> KlingProtocolError:
+        """Only typed errors leave a parser: an answer that trips a reader in a way no test foresaw
+        is still the gateway's answer not being understood, a protocol error (the readers leave a
+        field they cannot read empty; this is the net under them)."""
+        return self.protocol_error(f"the answer could not be read ({type(error).__name__})", response)
 
     def _checked(self, response: HttpResponse, task: VideoTask) -> VideoTask:
         """A job reported as succeeded has a video to download: a success without a URL is the

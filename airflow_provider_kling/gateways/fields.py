@@ -83,15 +83,14 @@ def opt_int(value: Any) -> int | None:
 
 
 def opt_float(value: Any) -> float | None:
-    """A finite number sent as a number or a numeric string; ``None`` otherwise."""
+    """A finite number sent as a number or a numeric string; ``None`` otherwise (JSON also allows
+    ``1e999`` and integers of any length: no float holds them, so the field is left empty)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
+    if isinstance(value, int | float | str):
         try:
             f = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # an integer of hundreds of digits holds in no float
             return None
         return f if math.isfinite(f) else None
     return None

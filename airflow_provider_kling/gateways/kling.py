@@ -197,7 +197,7 @@ class KlingGateway(Gateway):
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         try:
             num = int(code)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # 1e999 is a JSON number, and no int
             num = None
         kind = _CODE_KINDS.get(num) if num is not None else None
         if response.status_code < 400 and kind is None:
