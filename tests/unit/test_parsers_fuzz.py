@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
 from airflow_provider_kling.gateways.base import HttpResponse
-from airflow_provider_kling.models import VideoRequest, VideoTask
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from tests.unit.gateways.shapes import SHAPES, json_values
 
 KEYS = st.sampled_from(
     [
@@ -143,3 +144,31 @@ def test_an_envelope_code_no_int_holds_is_a_typed_error(number: str) -> None:
     body = body.replace("NUMBER", number)
     with pytest.raises(KlingError):
         get_gateway("kling").parse_status("t1", None, HttpResponse(200, {}, body.encode()))
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_wire_shaped_answers_raise_only_kling_errors(name: str, data: st.DataObject) -> None:
+    """Answers in the gateway's own shape: typed errors only, a returned job can be classified, and a
+    job reported as succeeded has a URL."""
+    shape, task_id, statuses = SHAPES[name]
+    gateway = get_gateway(name)
+    body = data.draw(st.one_of(json_values, shape), label="body")
+    response = HttpResponse(data.draw(st.sampled_from(statuses), label="status"), {}, _body(body, None))
+    for request in (VideoRequest(prompt="pp"), VideoRequest(prompt="pp", client_reference="r")):
+        for parse in (
+            lambda r=request: gateway.parse_submit(r, response),
+            lambda: gateway.parse_status(task_id, None, response),
+            lambda r=request: gateway.parse_lookup(r, response),
+            lambda: gateway.check_test_connection(response),
+            lambda: gateway.parse_upload(response),
+        ):
+            try:
+                result = parse()
+            except KlingError:
+                continue
+            if isinstance(result, VideoTask):
+                assert isinstance(gateway.failure_error(result), KlingError)
+                if result.state is TaskState.SUCCEEDED:
+                    assert result.video_urls
