@@ -357,12 +357,6 @@ def test_error_envelopes(
     assert err.request_rejected is (400 <= effective < 500)
 
 
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status(TASK, None, respond({"code": 429, "message": "slow"}, 429, {"retry-after": "3"}))
-    assert info.value.retry_after == 3.0
-
-
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [

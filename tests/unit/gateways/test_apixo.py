@@ -364,13 +364,6 @@ def test_error_envelopes(gw: Gateway, status: int, body: dict[str, Any], kind: t
         assert not err.request_rejected
 
 
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status("t", None, respond({"code": 429, "message": "slow down"}, 429, {"retry-after": "17"}))
-    assert info.value.retry_after == 17.0
-    assert info.value.retryable
-
-
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [

@@ -29,7 +29,8 @@ from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 from tests.unit.gateways.fakes import respond, sample
 
 #: ``about.json`` says what the samples are about: the task id of the status samples and the HTTP
-#: status of ``probe_ok`` (the answer to the connection test when the key is accepted)
+#: status of ``probe_ok`` (the answer to the connection test when the key is accepted), and the
+#: error code the ``rate_limited`` sample carries
 ABOUT = {name: sample(name, "about") for name in GATEWAY_NAMES}
 TASK_IDS = {name: str(about["task_id"]) for name, about in ABOUT.items()}
 PROBE_STATUS = {name: int(about["probe_status"]) for name, about in ABOUT.items()}
@@ -149,6 +150,15 @@ def test_retry_after_reaches_the_rate_limit_error(name: str, body_of: Callable[[
             parse()
         assert caught.value.retry_after == 7.0
         assert caught.value.retryable
+        assert caught.value.request_rejected
+
+
+def test_the_rate_limit_sample_keeps_the_gateways_code(name: str) -> None:
+    response = respond(sample(name, "rate_limited"), 429, {"retry-after": "7"})
+    for parse in parsers(get_gateway(name), name, response)[:2]:
+        with pytest.raises(KlingRateLimitError) as caught:
+            parse()
+        assert caught.value.code == ABOUT[name]["rate_limit_code"]
 
 
 def test_a_refused_key_is_an_auth_error_and_no_job(name: str) -> None:

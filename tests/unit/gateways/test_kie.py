@@ -299,12 +299,6 @@ def test_status_errors_use_message_key(gw: Gateway) -> None:
     assert info.value.message == "record not found"
 
 
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status(TASK, None, respond({"code": 429, "msg": "too fast"}, 429, {"retry-after": "42"}))
-    assert info.value.retry_after == 42.0
-
-
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [

@@ -171,12 +171,6 @@ def test_error_codes(http: int, code: int, kind: type[Exception]) -> None:
     assert err.code == str(code) and f"msg {code}" in str(err) and "kling" in str(err)
 
 
-def test_rate_limit_carries_retry_after() -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status("t", None, respond({"code": 1302, "message": "slow down"}, 429, {"retry-after": "7"}))
-    assert info.value.retry_after == 7.0 and info.value.retryable
-
-
 def test_html_error_page_is_a_server_error() -> None:
     page = HttpResponse(502, {"content-type": "text/html"}, b"<html><body>Bad gateway</body></html>")
     with pytest.raises(KlingServerError):

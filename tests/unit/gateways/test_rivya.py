@@ -15,7 +15,6 @@ from airflow_provider_kling.exceptions import (
     KlingNotFoundError,
     KlingProtocolError,
     KlingQuotaError,
-    KlingRateLimitError,
     KlingServerError,
     KlingTaskFailedError,
     KlingValidationError,
@@ -344,15 +343,6 @@ def test_error_envelopes(gw: Gateway, status: int, code: str, kind: type[KlingEr
     assert "Something precise" in err.message
     assert "req_123" in err.message
     assert err.request_rejected is rejected
-
-
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    response = respond(envelope("rate_limited", "Slow down"), 429, {"retry-after": "17"})
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status("t", None, response)
-    assert info.value.retry_after == 17.0
-    assert info.value.code == "rate_limited"
-    assert info.value.retryable
 
 
 def test_error_envelope_with_http_200(gw: Gateway) -> None:

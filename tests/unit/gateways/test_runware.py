@@ -15,7 +15,6 @@ from airflow_provider_kling.exceptions import (
     KlingNotFoundError,
     KlingProtocolError,
     KlingQuotaError,
-    KlingRateLimitError,
     KlingServerError,
     KlingTaskFailedError,
     KlingValidationError,
@@ -441,15 +440,6 @@ def test_submit_error_envelopes(
     assert "Precise reason" in err.message
     assert "positivePrompt" in err.message
     assert err.request_rejected is rejected
-
-
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    response = respond(errors("rateLimitExceeded", "Too many requests"), 429, {"retry-after": "12"})
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_submit(VideoRequest(prompt="pp"), response)
-    assert info.value.retry_after == 12.0
-    assert info.value.code == "rateLimitExceeded"
-    assert info.value.request_rejected
 
 
 def test_non_json_and_garbage(gw: Gateway, uid: str) -> None:
