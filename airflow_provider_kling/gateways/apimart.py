@@ -1,76 +1,41 @@
-"""The seed-003 gateway: an APIMart white-label, so any APIMart-compatible host.
+"""An APIMart-compatible gateway (APIMart or a white-label of it), so any APIMart-compatible host.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §6 and the seed): Bearer key; ``POST /v1/videos/generations``
-with a flat body ``{"model": "kling-v2-6", "prompt", "mode": "std"|"pro", "duration": <int>,
-"aspect_ratio", "negative_prompt", "image_urls": [first] | [first, last], "audio": <bool>,
-"watermark": <bool>}``. The seed's feature matrix: std is 720p and silent, pro is 1080p and may have
-audio; a last frame needs pro and excludes audio; an explicit aspect ratio "may be overridden by image
-ratio" (so it may accompany an image). The submit answer's ``data`` is an *array* of
-``{"status": "submitted", "task_id"}`` (other APIMart models answer an object with ``id``: both are
-read). ``GET /v1/tasks/{task_id}?language=en`` returns ``pending|processing|completed|failed|cancelled``
-with the video at ``data.result.videos[].url`` (a string *or* an array) and a per-video ``expires_at``
-in epoch seconds. Error bodies and failure codes are undocumented, so they are read leniently: the
-OpenAI-style ``{"error": {"message", "type", "code"}}`` and the plain ``{"code", "message"|"msg"}``.
-No webhook parameter is documented, no idempotency key, no cost report.
+Wire facts (APIMart's "Kling 2.6 Video Generation" page, https://docs.apimart.ai): Bearer key;
+``POST /v1/videos/generations`` with a flat body ``{"model": "kling-v2-6", "prompt", "mode":
+"std"|"pro", "duration": <int>, "aspect_ratio", "negative_prompt", "image_urls": [first] | [first,
+last], "audio": <bool>, "watermark": <bool>}``. The page's feature matrix: std is 720p and silent, pro
+is 1080p and may have audio; a last frame needs pro and excludes audio; an explicit aspect ratio "may
+be overridden by image ratio" (so it may accompany an image). The submit answer's ``data`` is an
+*array* of ``{"status": "submitted", "task_id"}`` (other APIMart models answer an object with ``id``:
+both are read). ``GET /v1/tasks/{task_id}?language=en`` returns
+``pending|processing|completed|failed|cancelled`` with the video at ``data.result.videos[].url`` (a
+string *or* an array) and a per-video ``expires_at`` in epoch seconds. Error bodies and failure codes
+are undocumented, so they are read leniently: the OpenAI-style ``{"error": {"message", "type",
+"code"}}`` and the plain ``{"code", "message"|"msg"}``. No webhook parameter is documented, no
+idempotency key, no cost report.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    POLICY_WORDS,
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    decode_json_or_none,
-    failure_by_wording,
-    http_error,
-    message_text,
-    opt_int,
-    opt_str,
-    snippet,
-    timestamp,
-    url_list,
-)
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
+from airflow_provider_kling.gateways.kling import NATIVE
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
-#: the task id :meth:`ApimartGateway.build_test_connection` asks about (no free call is documented)
-TEST_TASK_ID = "connection-test"
-
-_STATES = {
-    "submitted": TaskState.QUEUED,
-    "pending": TaskState.QUEUED,
-    "queued": TaskState.QUEUED,
-    "waiting": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "in_progress": TaskState.RUNNING,
-    "completed": TaskState.SUCCEEDED,
-    "succeeded": TaskState.SUCCEEDED,
-    "success": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "failure": TaskState.FAILED,
-    "error": TaskState.FAILED,
-    "cancelled": TaskState.CANCELLED,
-    "canceled": TaskState.CANCELLED,
-}
+_STATES = fields.state_table(
+    queued="submitted pending queued waiting",
+    running="processing running in_progress",
+    succeeded="completed succeeded success",
+    failed="failed failure error",
+)
 
 #: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
@@ -79,36 +44,28 @@ _QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re
 
 
 class ApimartGateway(Gateway):
-    name: ClassVar[str] = "apimart"
-    title: ClassVar[str] = "APIMart-compatible gateway"
-    default_base_url: ClassVar[str] = "https://api.apimart.ai"
-    path_prefix: ClassVar[str] = "/v1"
-    idempotency = "none"
-    default_model: ClassVar[str] = "kling-v2-6"
-    key_help: ClassVar[str] = (
+    """An APIMart relay of Kling's own feature matrix: a flat body, a job list in the submit answer,
+    and error bodies read in the shapes APIMart relays use (none is documented)."""
+
+    name = "apimart"
+    title = "APIMart-compatible gateway"
+    default_base_url = "https://api.apimart.ai"
+    path_prefix = "/v1"
+    states = _STATES
+    key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
         "set the host for a white-label APIMart deployment."
     )
+    #: Kling's own matrix, relayed; but URLs only, an aspect ratio may come with an image, no webhook
     models: ClassVar[dict[str, Capabilities]] = {
-        "kling-v2-6": Capabilities(
-            model="kling-v2-6",
-            prompt_max=2500,
-            negative_prompt=True,
-            negative_prompt_max=2500,
-            tiers=("std", "pro"),
-            sound=True,
-            sound_needs_pro=True,
-            start_image=True,
-            end_image=True,
-            end_image_needs_pro=True,
-            end_image_excludes_sound=True,
-            end_image_needs_start=True,
+        NATIVE.model: replace(
+            NATIVE,
             aspect_ratio_with_image=True,
-            cfg_scale=False,
             callback=False,
-            local_images="url_only",
-            extra_fields={"watermark": "bool: sent as watermark"},
             cost_reporting=False,
+            end_image_needs_start=True,
+            extra_fields={"watermark": "bool: sent as watermark"},
+            local_images="url_only",
             notes=(
                 "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
                 "with an image the aspect ratio may be overridden by the image; no documented webhook"
@@ -144,191 +101,109 @@ class ApimartGateway(Gateway):
             body["watermark"] = request.extra["watermark"]
         return HttpRequest("POST", "/v1/videos/generations", json=body)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         task_id = _task_id(data)
         if task_id is None:
-            raise KlingProtocolError(
-                "data[0].task_id is missing", gateway=self.name, status_code=response.status_code
-            )
+            raise self.protocol_error("data[0].task_id is missing", response)
         # a submit acknowledges a job ("submitted"); it is queued whatever else the item says
-        status = data.get("status")
         state = TaskState.QUEUED
-        if isinstance(status, str) and _STATES.get(status.strip().lower()) is TaskState.RUNNING:
+        if isinstance(data.get("status"), str) and self.state_of(data["status"]) is TaskState.RUNNING:
             state = TaskState.RUNNING
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
-            created_at=timestamp(data.get("created")),
-            raw=data,
-        )
+        return self.job(task_id, state, data, created_at=fields.timestamp(data.get("created")))
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/v1/tasks/{quote(task_id, safe='')}", params={"language": "en"})
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         tid = _task_id(data) or task_id
-        status = data.get("status")
-        state = (
-            _STATES.get(status.strip().lower(), TaskState.RUNNING)
-            if isinstance(status, str)
-            else TaskState.RUNNING
-        )
+        state = self.state_of(data.get("status"))
         urls, expires = _videos(data.get("result"))
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {tid} completed without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
-        expiry = [t for t in (*expires, timestamp(data.get("expires_at"))) if t is not None]
-        error_code: str | None = None
-        error_message: str | None = None
+        expiry = [t for t in (*expires, fields.timestamp(data.get("expires_at"))) if t is not None]
+        failure = None
         if state.is_failed:
-            error_code, error_message = _error_fields(data.get("error"))
-            error_message = (
-                error_message
-                or message_text(data.get("fail_reason"))
-                or message_text(data.get("message"))
+            error_code, reason = _error_fields(data.get("error"))
+            reason = (
+                reason
+                or fields.message_text(data.get("fail_reason"))
+                or fields.message_text(data.get("message"))
                 or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
             )
-        return VideoTask(
-            task_id=tid,
-            gateway=self.name,
-            state=state,
+            failure = (error_code, reason)
+        return self.job(
+            tid,
+            state,
+            data,
+            failure,
             video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            created_at=timestamp(data.get("created")),
-            finished_at=timestamp(data.get("completed")) if state.is_terminal else None,
+            created_at=fields.timestamp(data.get("created")),
+            finished_at=fields.timestamp(data.get("completed")) if state.is_terminal else None,
             expires_at=min(expiry) if expiry else None,
-            raw=data,
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
-        return failure_by_wording(self.name, task, _POLICY_WORDS)
+        return self.failure_by_wording(task, _POLICY_WORDS)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
         """No free call is documented: ask about a task id that does not exist."""
-        return self.build_status(TEST_TASK_ID)
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        """401/403 (HTTP or envelope ``code``) means the key is refused and 5xx that the gateway is down;
-        any other JSON answer (typically "task not found") proves the key was accepted. A body that is
-        not a JSON object did not come from an APIMart API (wrong host?), so it is a protocol error."""
-        status = response.status_code
-        body = decode_json_or_none(response)
-        code, message = _envelope(body)
-        if status in (401, 403):
-            raise http_error(
-                self.name,
-                response,
-                code=code or status,
-                message=message or snippet(response.text) or "key refused",
-                kind=KlingAuthError,
-            )
-        if status >= 500:
-            raise self._error(response, body)
-        if not isinstance(body, dict):
-            raise KlingProtocolError(
-                f"the answer does not look like an APIMart API: {snippet(response.text)!r}",
-                gateway=self.name,
-                status_code=status,
-            )
-        num = opt_int(body.get("code"))
-        if num in (401, 403):
-            raise KlingAuthError(
-                message or "key refused", gateway=self.name, status_code=status, code=code or num
-            )
-        if num is not None and num >= 500:
-            raise KlingServerError(
-                message or "server error", gateway=self.name, status_code=status, code=code or num
-            )
+        """See :func:`check_probe`."""
+        self.probe(
+            response,
+            api="an APIMart API",
+            message_of=lambda body: _envelope(body)[1],
+            code_of=lambda body: _envelope(body)[0],
+        )
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise self._error(response, None) from None
-            raise
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise self._error(response, body)
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
-        num = opt_int(body.get("code"))
+        body = self.decode(response, lambda: self._error(response, None))
         data = body.get("data")
         if (
             response.status_code >= 400
-            or num not in (None, 0, 200)
+            or fields.opt_int(body.get("code")) not in (None, 0, 200)
             or (data is None and body.get("error") not in (None, "", {}))
         ):
             raise self._error(response, body)
         if isinstance(data, list):
             data = next((item for item in data if isinstance(item, dict)), None)
             if data is None:
-                raise KlingProtocolError(
-                    "data holds no task object", gateway=self.name, status_code=response.status_code
-                )
+                raise self.protocol_error("data holds no task object", response)
         if not isinstance(data, dict):
-            raise KlingProtocolError(
-                f"expected a JSON object at data, got {type(data).__name__}",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
+            raise self.protocol_error(f"expected a JSON object at data, got {type(data).__name__}", response)
         return data
 
     def _error(self, response: HttpResponse, body: Any) -> KlingError:
         """The typed error for an error answer: the HTTP status, else the body ``code``, then wording."""
         code, message = _envelope(body)
-        num = opt_int(body.get("code")) if isinstance(body, dict) else None
+        num = fields.opt_int(body.get("code")) if isinstance(body, dict) else None
         status = response.status_code if response.status_code >= 400 else num
-        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+        text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
         signal = f"{code or ''} {text}"
-        kind: type[KlingError]
-        if status == 401:
-            kind = KlingAuthError
-        elif status == 402:
-            kind = KlingQuotaError
-        elif status == 403:
-            if _QUOTA_WORDS.search(signal):
-                kind = KlingQuotaError
-            elif _POLICY_WORDS.search(signal):
-                kind = KlingContentPolicyError
-            else:
-                kind = KlingAuthError
-        elif status == 404:
-            kind = KlingNotFoundError
-        elif status == 429:
-            kind = KlingRateLimitError
-        elif status is not None and (status >= 500 or status == 408):
-            kind = KlingServerError
-        elif status is not None and 400 <= status < 500:
-            kind = KlingContentPolicyError if _POLICY_WORDS.search(signal) else KlingValidationError
-        elif _POLICY_WORDS.search(signal):
-            kind = KlingContentPolicyError
-        else:
-            kind = KlingProtocolError
+        kind = status_kind(status).kind
+        if status == 403 and _QUOTA_WORDS.search(signal):
+            kind = "quota"
+        elif kind in ("auth", "validation", "protocol") and status != 401 and _POLICY_WORDS.search(signal):
+            kind = "content_policy"
         shown: str | int | None = code if code is not None else num
-        if shown is None and response.status_code >= 400:
-            shown = response.status_code
-        err = http_error(self.name, response, code=shown, message=text, kind=kind)
-        if status is not None and 400 <= status < 500:
-            err.request_rejected = True
-        return err
+        return self.error(
+            response,
+            kind,
+            code=shown if shown is not None or response.status_code < 400 else response.status_code,
+            message=text,
+            rejected=status is not None and 400 <= status < 500,
+        )
 
 
 def _task_id(data: dict[str, Any]) -> str | None:
-    return opt_str(data.get("task_id")) or opt_str(data.get("id")) or opt_str(data.get("taskId"))
+    return fields.first_str(data, "task_id", "id", "taskId")
 
 
 def _videos(result: Any) -> tuple[list[str], list[datetime]]:
@@ -343,15 +218,15 @@ def _videos(result: Any) -> tuple[list[str], list[datetime]]:
     if isinstance(videos, list):
         for video in videos:
             if isinstance(video, dict):
-                found = url_list(video.get("url")) or url_list(video.get("urls"))
+                found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
                 urls.extend(found)
-                when = timestamp(video.get("expires_at"))
+                when = fields.timestamp(video.get("expires_at"))
                 if found and when is not None:
                     expires.append(when)
             else:
-                urls.extend(url_list(video))
+                urls.extend(fields.url_list(video))
     if not urls:
-        urls = url_list(result.get("url")) or url_list(result.get("urls"))
+        urls = fields.url_list(result.get("url")) or fields.url_list(result.get("urls"))
     return urls, expires
 
 
@@ -361,14 +236,18 @@ def _envelope(body: Any) -> tuple[str | None, str | None]:
         return None, None
     code, message = _error_fields(body.get("error"))
     if code is None:
-        code = opt_str(body.get("code")) if opt_int(body.get("code")) not in (None, 0, 200) else None
-    message = message or message_text(body.get("message")) or message_text(body.get("msg"))
+        code = (
+            fields.opt_str(body.get("code"))
+            if fields.opt_int(body.get("code")) not in (None, 0, 200)
+            else None
+        )
+    message = message or fields.message_text(body.get("message")) or fields.message_text(body.get("msg"))
     return code, message
 
 
 def _error_fields(error: Any) -> tuple[str | None, str | None]:
     """``error`` as ``{"code", "message", "type"}`` or as a plain string."""
     if isinstance(error, dict):
-        code = opt_str(error.get("code")) or opt_str(error.get("type"))
-        return code, message_text(error.get("message")) or message_text(error.get("msg"))
-    return None, message_text(error)
+        code = fields.opt_str(error.get("code")) or fields.opt_str(error.get("type"))
+        return code, fields.message_text(error.get("message")) or fields.message_text(error.get("msg"))
+    return None, fields.message_text(error)

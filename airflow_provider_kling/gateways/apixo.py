@@ -1,71 +1,36 @@
-"""APIXO (seed 002): ``POST /api/v1/generateTask/kling-2-6``, ``GET /api/v1/statusTask/kling-2-6``.
+"""APIXO: ``POST /api/v1/generateTask/kling-2-6``, ``GET /api/v1/statusTask/kling-2-6``.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §4 and the seed): Bearer key; the body is
-``{"request_type": "async"|"callback", "callback_url", "provider", "input": {...}}`` where ``input.mode``
-(``text-to-video`` / ``image-to-video``) discriminates, ``duration`` is an *integer* and ``sound`` a
-*required boolean*; ``aspect_ratio`` is text-to-video only; ``image_urls`` holds the start frame and
-optionally the end frame. Status states are ``pending|processing|success|failed``; the result is in
-``resultJson``, a JSON *string* holding ``resultUrls``; a failed job keeps envelope ``code`` 200 and
-carries ``failCode`` / ``failMsg``. HTTP errors: 400 validation, 401 key, 402 balance, 403 key/route
-*or* content rejected, 429 rate/concurrency, 500/502/504 upstream. No idempotency key, no cost report.
+Wire facts (APIXO's Kling 2.6 page, indexed at https://apixo.ai/docs/llms.txt): Bearer key; the body
+is ``{"request_type": "async"|"callback", "callback_url", "provider", "input": {...}}`` where
+``input.mode`` (``text-to-video`` / ``image-to-video``) discriminates, ``duration`` is an *integer* and
+``sound`` a *required boolean*; ``aspect_ratio`` is text-to-video only; ``image_urls`` holds the start
+frame and optionally the end frame. Status states are ``pending|processing|success|failed``; the
+result is in ``resultJson``, a JSON *string* holding ``resultUrls``; a failed job keeps envelope
+``code`` 200 and carries ``failCode`` / ``failMsg``. HTTP errors: 400 validation, 401 key, 402
+balance, 403 key/route *or* content rejected, 429 rate/concurrency, 500/502/504 upstream. No
+idempotency key, no cost report.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    POLICY_WORDS,
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    decode_json_or_none,
-    expect_dict,
-    http_error,
-    message_text,
-    opt_int,
-    opt_str,
-    result_json_urls,
-    snippet,
-    timestamp,
-)
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-
-#: the task id :meth:`ApixoGateway.build_test_connection` asks about (no free call is documented)
-TEST_TASK_ID = "connection-test"
 
 PROVIDERS = ("auto", "value", "official")
 
-_STATES = {
-    "pending": TaskState.QUEUED,
-    "queued": TaskState.QUEUED,
-    "waiting": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "success": TaskState.SUCCEEDED,
-    "succeeded": TaskState.SUCCEEDED,
-    "completed": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "fail": TaskState.FAILED,
-    "error": TaskState.FAILED,
-    "cancelled": TaskState.CANCELLED,
-    "canceled": TaskState.CANCELLED,
-}
+_STATES = fields.state_table(
+    queued="pending queued waiting",
+    running="processing running",
+    succeeded="success succeeded completed",
+    failed="failed fail error",
+)
+_MESSAGE_KEYS = ("message", "msg", "error")
 
 #: documented ``failCode`` values of a content-safety refusal (compared case-insensitively)
 _POLICY_FAIL_CODES = frozenset(
@@ -86,41 +51,34 @@ _REJECT = re.compile(r"reject", re.IGNORECASE)
 _KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE)
 
 
+#: what Kling 2.6 can do through this gateway
+CAPS = Capabilities(
+    model="kling-2-6",
+    prompt_max=1000,
+    negative_prompt=True,
+    end_image=True,
+    cfg_scale=True,
+    extra_fields={
+        "provider": "routing: auto|value|official (sent as the top-level provider field)",
+    },
+    notes=(
+        "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
+        "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
+    ),
+)
+
+
 class ApixoGateway(Gateway):
-    name: ClassVar[str] = "apixo"
-    title: ClassVar[str] = "APIXO"
-    default_base_url: ClassVar[str] = "https://api.apixo.ai"
-    path_prefix: ClassVar[str] = "/api/v1"
-    idempotency = "none"
-    default_model: ClassVar[str] = "kling-2-6"
-    key_help: ClassVar[str] = (
-        "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    )
-    models: ClassVar[dict[str, Capabilities]] = {
-        "kling-2-6": Capabilities(
-            model="kling-2-6",
-            prompt_max=1000,
-            negative_prompt=True,
-            negative_prompt_max=2500,
-            tiers=(),
-            sound=True,
-            start_image=True,
-            end_image=True,
-            end_image_needs_start=True,
-            aspect_ratio_with_image=False,
-            cfg_scale=True,
-            callback=True,
-            local_images="url_only",
-            extra_fields={
-                "provider": "routing: auto|value|official (sent as the top-level provider field)",
-            },
-            cost_reporting=False,
-            notes=(
-                "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
-                "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
-            ),
-        )
-    }
+    """APIXO's per-model routes: ``input.mode`` tells text- from image-to-video, results arrive as a
+    JSON string, and a 403 is either a refused key or refused content."""
+
+    name = "apixo"
+    title = "APIXO"
+    default_base_url = "https://api.apixo.ai"
+    path_prefix = "/api/v1"
+    states = _STATES
+    key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
+    models = {CAPS.model: CAPS}
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -166,176 +124,97 @@ class ApixoGateway(Gateway):
         body["input"] = inp
         return HttpRequest("POST", f"/api/v1/generateTask/{self.model}", json=body)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        task_id = opt_str(data.get("taskId")) or opt_str(data.get("task_id"))
+        task_id = fields.first_str(data, "taskId", "task_id")
         if task_id is None:
-            raise KlingProtocolError(
-                "data.taskId is missing", gateway=self.name, status_code=response.status_code
-            )
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=TaskState.QUEUED,
-            created_at=timestamp(data.get("createTime")),
-            raw=data,
-        )
+            raise self.protocol_error("data.taskId is missing", response)
+        return self.job(task_id, TaskState.QUEUED, data, created_at=fields.timestamp(data.get("createTime")))
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/api/v1/statusTask/{self.model}", params={"taskId": task_id})
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
-        tid = opt_str(data.get("taskId")) or opt_str(data.get("task_id")) or task_id
-        state_name = data.get("state")
-        state = (
-            _STATES.get(state_name.strip().lower(), TaskState.RUNNING)
-            if isinstance(state_name, str)
-            else TaskState.RUNNING
-        )
-        urls = result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {tid} succeeded without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
-        failed = state is TaskState.FAILED
-        cancelled = state is TaskState.CANCELLED
-        error_message: str | None = None
-        if failed or cancelled:
-            ended = "failed" if failed else "was cancelled"
-            error_message = message_text(data.get("failMsg")) or f"job {tid} {ended}"
-        return VideoTask(
-            task_id=tid,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=opt_str(data.get("failCode")) if failed or cancelled else None,
-            error_message=error_message,
-            created_at=timestamp(data.get("createTime")),
-            finished_at=timestamp(data.get("completeTime")) if state.is_terminal else None,
-            raw=data,
+        tid = fields.first_str(data, "taskId", "task_id") or task_id
+        state = self.state_of(data.get("state"))
+        failure = None
+        if state.is_failed:
+            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
+            reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
+            failure = (fields.opt_str(data.get("failCode")), reason)
+        return self.job(
+            tid,
+            state,
+            data,
+            failure,
+            video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
+            created_at=fields.timestamp(data.get("createTime")),
+            finished_at=fields.timestamp(data.get("completeTime")) if state.is_terminal else None,
         )
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """``failCode`` decides: safety codes are content policy, RateLimited/Timeout may be retried."""
-        code = task.error_code
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        lowered = (code or "").strip().lower()
+        lowered = (task.error_code or "").strip().lower()
         if lowered in _POLICY_FAIL_CODES:
-            return KlingContentPolicyError(message, gateway=self.name, code=code)
+            return self.job_error("content_policy", task)
         if lowered in _RETRYABLE_FAIL_CODES:
-            return KlingTaskFailedError(message, gateway=self.name, code=code, retryable=True)
-        if code is None and task.state is TaskState.FAILED and POLICY_WORDS.search(message):
+            return self.job_error("task_failed", task, retryable=True)
+        message = task.error_message or ""
+        if task.error_code is None and task.state is TaskState.FAILED and POLICY_WORDS.search(message):
             # no failCode at all: the message is the only signal left
-            return KlingContentPolicyError(message, gateway=self.name, code=code)
-        return KlingTaskFailedError(message, gateway=self.name, code=code)
+            return self.job_error("content_policy", task)
+        return self.job_error("task_failed", task)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
         """APIXO documents no free call: ask about a task id that does not exist."""
-        return self.build_status(TEST_TASK_ID)
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        """401/403 (HTTP or envelope ``code``) means the key is refused and 5xx that APIXO is down; any
-        other JSON answer (typically "task not found") proves the key was accepted. A body that is not
-        a JSON object did not come from APIXO's API (wrong host?), so it is a protocol error."""
-        status = response.status_code
-        body = decode_json_or_none(response)
-        if status in (401, 403):
-            code = opt_int(body.get("code")) if isinstance(body, dict) else None
-            raise http_error(
-                self.name,
-                response,
-                code=code or status,
-                message=_message(body) or snippet(response.text) or "key refused",
-                kind=KlingAuthError,
-            )
-        if status >= 500:
-            raise self._error(response, None, _message(body) or snippet(response.text) or "server error")
-        if not isinstance(body, dict):
-            raise KlingProtocolError(
-                f"the answer does not look like APIXO's API: {snippet(response.text)!r}",
-                gateway=self.name,
-                status_code=status,
-            )
-        num = opt_int(body.get("code"))
-        if num in (401, 403):
-            raise KlingAuthError(
-                _message(body) or "key refused", gateway=self.name, status_code=status, code=num
-            )
-        if num is not None and num >= 500:
-            raise KlingServerError(
-                _message(body) or "server error", gateway=self.name, status_code=status, code=num
-            )
+        """See :func:`check_probe`."""
+        self.probe(
+            response,
+            api="APIXO's API",
+            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
+        )
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The envelope's ``data`` after checking the HTTP status and the body ``code`` (both can fail)."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise self._error(response, None, snippet(response.text) or "empty body") from None
-            raise
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise self._error(response, None, snippet(response.text) or "empty body")
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
+        body = self.decode(
+            response, lambda: self._error(response, None, fields.snippet(response.text) or "empty body")
+        )
         code = body.get("code")
-        num = opt_int(code)
-        if response.status_code >= 400 or num not in (None, 200):
-            raise self._error(response, code, _message(body) or snippet(response.text))
-        return expect_dict(self.name, body.get("data"), "data", response.status_code)
+        if response.status_code >= 400 or fields.opt_int(code) not in (None, 200):
+            raise self._error(
+                response, code, fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
+            )
+        return fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         """The typed error for an HTTP status (or, in an HTTP 200 body, the envelope ``code``)."""
-        num = opt_int(code)
+        num = fields.opt_int(code)
         status = response.status_code if response.status_code >= 400 else num
         text = message or f"HTTP {response.status_code}"
-        kind: type[KlingError]
-        if status == 400 or status == 422:
-            # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
-            kind = KlingContentPolicyError if POLICY_WORDS.search(text) else KlingValidationError
-        elif status == 401:
-            kind = KlingAuthError
-        elif status == 402:
-            kind = KlingQuotaError
-        elif status == 403:
-            kind = KlingContentPolicyError if _is_policy_refusal(text) else KlingAuthError
-        elif status == 404:
-            kind = KlingNotFoundError
-        elif status == 429:
-            kind = KlingRateLimitError
-        elif status is not None and (status >= 500 or status == 408):
-            kind = KlingServerError
-        elif status is not None and 400 <= status < 500:
-            kind = KlingValidationError
-        else:
-            kind = KlingProtocolError
-        shown: str | int | None = num if num is not None else opt_str(code)
-        if shown is None and response.status_code >= 400:
-            shown = response.status_code
-        err = http_error(self.name, response, code=shown, message=text, kind=kind)
-        if status is not None and 400 <= status < 500:
-            err.request_rejected = True
-        return err
+        kind = status_kind(status).kind
+        # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
+        if (status in (400, 422) and POLICY_WORDS.search(text)) or (
+            status == 403 and _is_policy_refusal(text)
+        ):
+            kind = "content_policy"
+        shown: str | int | None = num if num is not None else fields.opt_str(code)
+        return self.error(
+            response,
+            kind,
+            code=shown if shown is not None or response.status_code < 400 else response.status_code,
+            message=text,
+            rejected=status is not None and 400 <= status < 500,
+        )
 
 
 def _is_policy_refusal(message: str) -> bool:
     if POLICY_WORDS.search(message):
         return True
     return bool(_REJECT.search(message)) and not _KEY_WORDS.search(message)
-
-
-def _message(body: Any) -> str | None:
-    """The envelope's message, wherever this gateway put it."""
-    if not isinstance(body, dict):
-        return None
-    return (
-        message_text(body.get("message")) or message_text(body.get("msg")) or message_text(body.get("error"))
-    )

@@ -1,117 +1,97 @@
-"""The contract every gateway module fulfils, and the pure helpers they share.
+"""The contract every gateway module fulfils: :class:`Gateway`, and the names the layers above import.
 
-A gateway is sans-IO (after gidgethub's ``sansio`` module): it builds :class:`HttpRequest` values and
-parses :class:`HttpResponse` values, and never sends, sleeps, logs or reads an Airflow connection.
-The hook does the I/O. Everything that differs between vendors lives in the gateway's own module:
-its :class:`Capabilities` (data the docs' capability matrix is generated from), its wire format and
-its error vocabulary. The checks that read capabilities are written once, here.
+A gateway is sans-IO: it builds :class:`HttpRequest` values and parses :class:`HttpResponse` values
+(see :mod:`.wire`). Everything that differs between vendors lives in the gateway's own module as data
+(paths, field names, state words, error-code tables) plus its genuine oddities; what every gateway
+does alike is written once: capability checks (:mod:`.capabilities`), field readers (:mod:`.fields`)
+and error mapping (:mod:`.errors`). This module re-exports their public names so that
+``from airflow_provider_kling.gateways.base import ...`` keeps working for the hook, docs and tests.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
     KlingError,
-    KlingNotFoundError,
     KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
     KlingValidationError,
 )
-from airflow_provider_kling.models import VideoRequest, VideoTask
+from airflow_provider_kling.gateways.capabilities import (
+    Capabilities,
+    Idempotency,
+    LocalImages,
+    check_capabilities,
+    is_local_image,
+)
+from airflow_provider_kling.gateways.errors import (
+    KINDS,
+    POLICY_WORDS,
+    TRANSIENT_FAILURE_WORDS,
+    Refusal,
+    check_probe,
+    decode_json,
+    decode_json_or_none,
+    decode_object,
+    failure_by_wording,
+    http_error,
+    retry_after_seconds,
+)
+from airflow_provider_kling.gateways.fields import (
+    expect_dict,
+    message_text,
+    opt_float,
+    opt_int,
+    opt_str,
+    parse_json_string,
+    result_json_urls,
+    snippet,
+    timestamp,
+    url_list,
+)
+from airflow_provider_kling.gateways.wire import Credentials, HttpRequest, HttpResponse
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
-#: How a gateway guards against paying twice when a submit is repeated.
-#: ``dedup``: the gateway itself answers a repeated idempotency key with the first job.
-#: ``lookup``: the client-chosen id can be queried, so an earlier submit can be found and attached to.
-#: ``none``: neither; only the operator's record of the task id (Airflow's task state store) helps.
-Idempotency = Literal["dedup", "lookup", "none"]
-
-#: How a local image file reaches the gateway: inlined as raw base64, as a ``data:`` URI, uploaded
-#: through the gateway's Files API, or not at all (the gateway takes public URLs only).
-LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Secrets from the connection. ``repr`` never shows them."""
-
-    api_key: str = field(repr=False)
-    access_key: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One HTTP request, relative to the connection's base URL. Auth headers are added by the hook."""
-
-    method: Literal["GET", "POST"]
-    path: str
-    json: Any = None
-    params: Mapping[str, str] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    #: multipart upload: field name -> (filename, content, content type); plain form fields in ``data``
-    files: Mapping[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
-    data: Mapping[str, str] | None = None
+__all__ = [
+    "POLICY_WORDS",
+    "TRANSIENT_FAILURE_WORDS",
+    "Capabilities",
+    "Credentials",
+    "Gateway",
+    "HttpRequest",
+    "HttpResponse",
+    "Idempotency",
+    "LocalImages",
+    "check_capabilities",
+    "decode_json",
+    "decode_json_or_none",
+    "expect_dict",
+    "failure_by_wording",
+    "http_error",
+    "is_local_image",
+    "message_text",
+    "opt_float",
+    "opt_int",
+    "opt_str",
+    "parse_json_string",
+    "result_json_urls",
+    "retry_after_seconds",
+    "snippet",
+    "timestamp",
+    "url_list",
+]
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    """What the hook received: status, headers (lower-case names) and the raw body."""
-
-    status_code: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    content: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What one model id on one gateway can do. Data only: the checks live in :func:`check_capabilities`."""
-
-    model: str
-    prompt_max: int
-    prompt_min: int = 1
-    negative_prompt: bool = False
-    negative_prompt_max: int = 2500
-    negative_prompt_min: int = 1
-    durations: tuple[int, ...] = (5, 10)
-    aspect_ratios: tuple[str, ...] = ("16:9", "9:16", "1:1")
-    #: whether an explicit aspect ratio may accompany a start image (some gateways take it from the image)
-    aspect_ratio_with_image: bool = False
-    #: tiers the user may choose; ``()`` means the gateway has no tier control
-    tiers: tuple[str, ...] = ()
-    sound: bool = True
-    sound_needs_pro: bool = False
-    text_to_video: bool = True
-    start_image: bool = True
-    end_image: bool = False
-    end_image_needs_pro: bool = False
-    end_image_excludes_sound: bool = False
-    end_image_needs_start: bool = True
-    cfg_scale: bool = False
-    callback: bool = True
-    local_images: LocalImages = "url_only"
-    #: gateway-specific ``extra`` keys and what each does
-    extra_fields: Mapping[str, str] = field(default_factory=dict)
-    cost_reporting: bool = False
-    notes: str = ""
+#: what a reader may trip over in a malformed answer (typed errors, a ``KlingValidationError`` is
+#: a ``ValueError`` too, are caught first and passed on as they are)
+UNTYPED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
 class Gateway(ABC):
@@ -131,6 +111,13 @@ class Gateway(ABC):
     auth_cache_seconds: ClassVar[float | None] = None
     #: the ``endpoint`` values to try, in order, when polling a job whose endpoint is not known
     status_endpoints: ClassVar[tuple[str | None, ...]] = (None,)
+    #: the vendor's job-state words (lower-case) -> state; see :func:`.fields.state_table`
+    states: ClassVar[Mapping[str, TaskState]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "models" in cls.__dict__ and "default_model" not in cls.__dict__:
+            cls.default_model = next(iter(cls.models))  # a single-model gateway names it once
 
     def __init__(self, model: str | None = None) -> None:
         chosen = model or self.default_model
@@ -193,17 +180,30 @@ class Gateway(ABC):
     def build_submit(self, request: VideoRequest) -> HttpRequest:
         """The request that creates the job (``request`` was validated and its images resolved)."""
 
-    @abstractmethod
     def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         """The created job, or raise the typed error the response describes."""
+        try:
+            return self._checked(response, self.read_submit(request, response))
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
 
     @abstractmethod
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         """The request that reads a job's state."""
 
-    @abstractmethod
     def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         """The job's state; a failed job is returned (state ``failed``), not raised."""
+        try:
+            task = self.read_status(task_id, endpoint, response)
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
+        if task.state is TaskState.SUCCEEDED and not task.video_urls:
+            self._checked(response, task)  # raises; the check is inline on the status poll's hot path
+        return task
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
         """A request that finds a job by the request's client reference, where the gateway allows it."""
@@ -211,17 +211,147 @@ class Gateway(ABC):
 
     def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         """The job found by :meth:`build_lookup`'s request, or ``None`` when there is none."""
+        try:
+            found = self.read_lookup(request, response)
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
+        return None if found is None else self._checked(response, found)
+
+    # ----------------------------------------------------------------- the vendor's readers
+    # ``parse_*`` hold the invariants (see :meth:`_checked`); the vendor modules write ``read_*``.
+    @abstractmethod
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        """The vendor's reading of a submit answer."""
+
+    @abstractmethod
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        """The vendor's reading of a status answer."""
+
+    def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+        """The vendor's reading of a lookup answer (no lookup by default)."""
         return None
+
+    def _unreadable(self, error: Exception, response: HttpResponse) -> KlingProtocolError:
+        """Only typed errors leave a parser: an answer that trips a reader in a way no test foresaw
+        is still the gateway's answer not being understood, a protocol error (the readers leave a
+        field they cannot read empty; this is the net under them)."""
+        return self.protocol_error(f"the answer could not be read ({type(error).__name__})", response)
+
+    def _checked(self, response: HttpResponse, task: VideoTask) -> VideoTask:
+        """A job reported as succeeded has a video to download: a success without a URL is the
+        gateway breaking its own contract, not a job to report as done."""
+        if task.state is TaskState.SUCCEEDED and not task.video_urls:
+            raise KlingProtocolError(
+                f"job {task.task_id} succeeded without a video URL",
+                gateway=self.name,
+                status_code=response.status_code,
+            )
+        return task
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """The typed error for a failed or cancelled job (content policy vs generation failure)."""
-        from airflow_provider_kling.exceptions import KlingTaskFailedError
+        return self.job_error("task_failed", task)
 
-        return KlingTaskFailedError(
-            task.error_message or f"job {task.task_id} ended {task.state.value}",
-            gateway=self.name,
-            code=task.error_code,
+    # ----------------------------------------------------------------- the vendor modules' toolkit
+    # The shared helpers bound to this gateway's name, so vendor code states only what differs.
+    def decode(self, response: HttpResponse, refuse: Refusal | None = None) -> dict[str, Any]:
+        """The answer's JSON object, or the typed error a bad answer means (:func:`.errors.decode_object`,
+        with its fast path inlined: this is the opening of every status poll)."""
+        try:
+            body = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return decode_object(self.name, response, refuse)  # raises the typed error
+        if type(body) is dict:
+            return body
+        return decode_object(self.name, response, refuse)  # raises the typed error
+
+    def error(
+        self,
+        response: HttpResponse,
+        kind: str | None = None,
+        *,
+        code: str | int | None = None,
+        message: str,
+        rejected: bool = False,
+        retryable: bool | None = None,
+    ) -> KlingError:
+        """The complete error for an answer; ``kind`` names a :data:`.errors.KINDS` entry (default: what
+        the HTTP status means)."""
+        klass = KINDS[kind] if kind else None
+        return http_error(
+            self.name,
+            response,
+            code=code,
+            message=message,
+            kind=klass,
+            rejected=rejected,
+            retryable=retryable,
         )
+
+    def protocol_error(self, message: str, response: HttpResponse) -> KlingProtocolError:
+        """The answer has a shape this provider cannot read."""
+        return KlingProtocolError(message, gateway=self.name, status_code=response.status_code)
+
+    def job_error(self, kind: str, task: VideoTask, retryable: bool | None = None) -> KlingError:
+        """The ``kind`` error for a failed or cancelled job, with its code and message."""
+        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
+        return KINDS[kind](message, gateway=self.name, code=task.error_code, retryable=retryable)
+
+    def failure_by_wording(self, task: VideoTask, policy: re.Pattern[str] = POLICY_WORDS) -> KlingError:
+        """A failed job classified by its wording (:func:`.errors.failure_by_wording`)."""
+        return failure_by_wording(self.name, task, policy)
+
+    def probe(self, response: HttpResponse, api: str, **readers: Any) -> None:
+        """The connection test that asks about a task id that does not exist (:func:`.errors.check_probe`)."""
+        check_probe(self.name, response, api=api, **readers)
+
+    def state_of(self, word: Any) -> TaskState:
+        """The state a vendor word names (:attr:`states`); an unknown word means "still running" (a
+        vendor may add states), but a missing state is not a state: read as "running", the job would
+        be polled until the deadline, so it is a protocol error."""
+        if isinstance(word, str) and word.strip():
+            return self.states.get(word.strip().lower(), TaskState.RUNNING)
+        raise KlingProtocolError(f"the answer gives no job state (got {word!r})", gateway=self.name)
+
+    def job(
+        self,
+        task_id: str,
+        state: TaskState,
+        raw: Any,
+        failure: tuple[str | None, str | None] | None = None,
+        *,
+        video_urls: list[str] | None = None,
+        cost: float | None = None,
+        created_at: datetime | None = None,
+        finished_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        endpoint: str | None = None,
+        client_reference: str | None = None,
+    ) -> VideoTask:
+        """A :class:`VideoTask`: ``failure`` (code, message) is kept for a failed or cancelled job only
+        and ``finished_at`` for a finished one only, whatever the answer also said.
+
+        Only the fields that have a value are given to the model: pydantic validates every value it
+        is passed, and on a status poll (the hot path) most fields are empty."""
+        given: dict[str, Any] = {}
+        if failure is not None and state.is_failed:
+            given["error_code"], given["error_message"] = failure
+        if finished_at is not None and state.is_terminal:
+            given["finished_at"] = finished_at
+        if video_urls:
+            given["video_urls"] = video_urls
+        for key, value in (
+            ("cost", cost),
+            ("created_at", created_at),
+            ("expires_at", expires_at),
+            ("endpoint", endpoint),
+            ("client_reference", client_reference),
+        ):
+            if value is not None:
+                given[key] = value
+        return VideoTask(task_id=task_id, gateway=self.name, state=state, raw=raw, **given)
 
     # ----------------------------------------------------------------- connection test and uploads
     @abstractmethod
@@ -231,7 +361,7 @@ class Gateway(ABC):
     def check_test_connection(self, response: HttpResponse) -> None:
         """Raise if the test request shows the connection does not work (default: any error status)."""
         if response.status_code >= 400:
-            raise http_error(self.name, response, code=None, message=_snippet(response.text))
+            raise http_error(self.name, response, code=None, message=snippet(response.text))
 
     def encode_local_image(self, content: bytes, mime: str) -> str:
         """Inline a local image the way this gateway takes it (for ``base64`` / ``data_uri``)."""
@@ -256,367 +386,3 @@ class Gateway(ABC):
         if self.path_prefix and base.endswith(self.path_prefix):
             base = base[: -len(self.path_prefix)]
         return base
-
-
-# ===================================================================== shared checks
-def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) -> None:
-    """The generic part of validation: every rule here reads only ``caps``."""
-
-    def bad(fieldname: str, value: Any, allowed: str, reason: str = "") -> KlingValidationError:
-        return KlingValidationError.for_field(gateway, fieldname, value, allowed, reason)
-
-    prompt_len = len(request.prompt)
-    if not caps.prompt_min <= prompt_len <= caps.prompt_max:
-        raise bad(
-            "prompt",
-            request.prompt,
-            f"{caps.prompt_min} to {caps.prompt_max} characters",
-            f"{prompt_len} characters",
-        )
-    if request.negative_prompt is not None:
-        if not caps.negative_prompt:
-            raise bad(
-                "negative_prompt", request.negative_prompt, "None (this gateway has no negative prompt)"
-            )
-        n = len(request.negative_prompt)
-        if not caps.negative_prompt_min <= n <= caps.negative_prompt_max:
-            raise bad(
-                "negative_prompt",
-                request.negative_prompt,
-                f"{caps.negative_prompt_min} to {caps.negative_prompt_max} characters",
-                f"{n} characters",
-            )
-    if request.duration not in caps.durations:
-        raise bad("duration", request.duration, ", ".join(map(str, caps.durations)))
-    if request.tier is not None and request.tier not in caps.tiers:
-        allowed = (
-            ", ".join(repr(t) for t in caps.tiers) if caps.tiers else "None (no tier choice on this gateway)"
-        )
-        raise bad("tier", request.tier, allowed)
-    pro = request.tier == "pro"
-    if request.sound:
-        if not caps.sound:
-            raise bad("sound", True, "False (no audio on this gateway/model)")
-        if caps.sound_needs_pro and not pro:
-            raise bad("sound", True, "True only with tier='pro'", "std is silent only; set tier='pro'")
-    if request.cfg_scale is not None:
-        if not caps.cfg_scale:
-            raise bad("cfg_scale", request.cfg_scale, "None (not supported for this gateway/model)")
-        if not (isinstance(request.cfg_scale, float | int) and 0 <= request.cfg_scale <= 1) or math.isnan(
-            request.cfg_scale
-        ):
-            raise bad("cfg_scale", request.cfg_scale, "a number from 0 to 1")
-    if request.callback_url is not None:
-        if not caps.callback:
-            raise bad("callback_url", request.callback_url, "None (no per-request callback on this gateway)")
-        if not request.callback_url.startswith(("https://", "http://")):
-            raise bad("callback_url", request.callback_url, "an http(s) URL")
-    for name in ("start_image", "end_image"):
-        if getattr(request, name) == "":
-            raise bad(name, "", "None or a non-empty URL, data: URI or file path")
-    if request.is_image_to_video:
-        if request.start_image is not None and not caps.start_image:
-            raise bad("start_image", request.start_image, "None (no image-to-video on this gateway/model)")
-        if request.end_image is not None:
-            if not caps.end_image:
-                raise bad(
-                    "end_image", request.end_image, "None (no last-frame control on this gateway/model)"
-                )
-            if caps.end_image_needs_start and request.start_image is None:
-                raise bad("end_image", request.end_image, "only together with start_image")
-            if caps.end_image_needs_pro and not pro:
-                raise bad("end_image", request.end_image, "only with tier='pro'")
-            if caps.end_image_excludes_sound and request.sound:
-                raise bad("sound", True, "False when end_image is set", "last frame and audio are exclusive")
-        if request.aspect_ratio is not None and not caps.aspect_ratio_with_image:
-            raise bad(
-                "aspect_ratio",
-                request.aspect_ratio,
-                "None with an image (the image decides the aspect ratio on this gateway)",
-            )
-        for name in ("start_image", "end_image"):
-            value = getattr(request, name)
-            if value is not None and not _is_remote(value) and caps.local_images == "url_only":
-                raise bad(
-                    name, value, "a public http(s) URL (this gateway does not take local files or data URIs)"
-                )
-    elif not caps.text_to_video:
-        raise bad("start_image", None, "an image (this model is image-to-video only)")
-    if request.aspect_ratio is not None and request.aspect_ratio not in caps.aspect_ratios:
-        raise bad("aspect_ratio", request.aspect_ratio, ", ".join(caps.aspect_ratios))
-    unknown = sorted(set(request.extra) - set(caps.extra_fields))
-    if unknown:
-        allowed = ", ".join(sorted(caps.extra_fields)) or "none"
-        raise bad(f"extra.{unknown[0]}", request.extra[unknown[0]], f"extra keys: {allowed}")
-
-
-#: job-failure wording that an identical later submit may not hit (worth an Airflow retry)
-TRANSIENT_FAILURE_WORDS = re.compile(
-    r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE
-)
-#: content-safety wording in a gateway's error or failure message. ``content`` must not be the header
-#: name (``Content-Type``).
-POLICY_WORDS = re.compile(
-    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
-    re.IGNORECASE,
-)
-
-
-def failure_by_wording(
-    gateway: str,
-    task: VideoTask,
-    policy: re.Pattern[str],
-    transient: re.Pattern[str] = TRANSIENT_FAILURE_WORDS,
-) -> KlingError:
-    """Classify a failed job from its code and message, for gateways with no documented vocabulary.
-
-    Safety wording -> content policy (never retried); transient wording -> a generation failure that
-    a new job may survive; anything else -> a generation failure.
-    """
-    from airflow_provider_kling.exceptions import KlingContentPolicyError, KlingTaskFailedError
-
-    message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-    if task.state.value == "cancelled":
-        return KlingTaskFailedError(message, gateway=gateway, code=task.error_code or "cancelled")
-    signal = f"{task.error_code or ''} {message}"
-    if policy.search(signal):
-        return KlingContentPolicyError(message, gateway=gateway, code=task.error_code)
-    if transient.search(signal):
-        return KlingTaskFailedError(message, gateway=gateway, code=task.error_code, retryable=True)
-    return KlingTaskFailedError(message, gateway=gateway, code=task.error_code)
-
-
-def _is_remote(value: str) -> bool:
-    return value.startswith(("https://", "http://"))
-
-
-def is_local_image(value: str | None) -> bool:
-    """Whether an image reference is a local path (not a URL, not a data URI)."""
-    return value is not None and not _is_remote(value) and not value.startswith("data:")
-
-
-# ===================================================================== shared parsing helpers
-def decode_json(gateway: str, response: HttpResponse) -> Any:
-    """Decode a JSON body; a non-JSON body is a server error for 5xx, else a protocol error."""
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        message = f"response is not JSON: {_snippet(response.text)!r}"
-        if response.status_code >= 500 or response.status_code in (429,):
-            raise http_error(gateway, response, code=None, message=message) from None
-        raise KlingProtocolError(message, gateway=gateway, status_code=response.status_code) from None
-
-
-def decode_json_or_none(response: HttpResponse) -> Any:
-    """The decoded body, or ``None`` when it is not JSON (for error bodies that may be HTML)."""
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-
-
-def expect_dict(gateway: str, value: Any, where: str, status: int | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise KlingProtocolError(
-            f"expected a JSON object at {where}, got {type(value).__name__}",
-            gateway=gateway,
-            status_code=status,
-        )
-    return value
-
-
-def opt_str(value: Any) -> str | None:
-    """A string field that gateways send as string, number or null."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def opt_int(value: Any) -> int | None:
-    """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str):
-        try:
-            f = float(value)
-            return int(f) if f == int(f) else None
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def message_text(value: Any) -> str | None:
-    """A human-readable message from a string, or from an ``{"message": ...}`` object."""
-    if isinstance(value, dict):
-        return opt_str(value.get("message")) or opt_str(value.get("msg"))
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
-def opt_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            f = float(value)
-        except ValueError:
-            return None
-        return f if math.isfinite(f) else None
-    return None
-
-
-def url_list(value: Any) -> list[str]:
-    """URLs from a string, a list of strings, or a list of nested lists (lenient)."""
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list):
-        out: list[str] = []
-        for item in value:
-            out.extend(url_list(item))
-        return out
-    return []
-
-
-def timestamp(value: Any) -> datetime | None:
-    """A datetime from epoch seconds, epoch milliseconds or an ISO-8601 string; ``None`` if unreadable."""
-    try:
-        return _timestamp(value)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or value <= 0:
-            return None
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    if isinstance(value, str):
-        if value.isascii() and value.isdigit() and len(value) < 20:
-            return _timestamp(int(value))
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-    return None
-
-
-def parse_json_string(gateway: str, value: Any, where: str) -> Any:
-    """Fields such as ``resultJson`` hold JSON encoded as a string; accept an object too (lenient)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dict | list):
-        return value
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            raise KlingProtocolError(
-                f"{where} is not valid JSON: {_snippet(value)!r}", gateway=gateway
-            ) from None
-    raise KlingProtocolError(f"{where} has type {type(value).__name__}", gateway=gateway)
-
-
-def retry_after_seconds(response: HttpResponse, now: float | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date relative to ``now`` (POSIX seconds).
-
-    Gateways pass ``now=None`` (they read no clock): an HTTP date is then left for the hook, which
-    fills it in with the real time (see ``KlingHook._call``).
-    """
-    value = response.header("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        if now is None:
-            return None
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def http_error(
-    gateway: str,
-    response: HttpResponse,
-    *,
-    code: str | int | None,
-    message: str,
-    kind: type[KlingError] | None = None,
-    retry_after: float | None = None,
-) -> KlingError:
-    """The typed error for an HTTP status when the gateway's body gives no better classification.
-
-    4xx answers mean the gateway refused the request, so no job exists (``request_rejected``).
-    """
-    status = response.status_code
-    rejected = 400 <= status < 500
-    if kind is None:
-        if status in (401, 403):
-            kind = KlingAuthError
-        elif status == 402:
-            kind = KlingQuotaError
-        elif status == 404:
-            kind = KlingNotFoundError
-        elif status == 429:
-            kind = KlingRateLimitError
-        elif status >= 500 or status == 408:
-            kind = KlingServerError
-        elif status >= 400:
-            kind = KlingValidationError
-        else:
-            kind = KlingProtocolError
-    if kind is KlingRateLimitError:
-        if retry_after is None:
-            retry_after = retry_after_seconds(response, None)
-        return KlingRateLimitError(
-            message,
-            gateway=gateway,
-            status_code=status,
-            code=code,
-            retry_after=retry_after,
-            request_rejected=True,
-        )
-    return kind(message, gateway=gateway, status_code=status, code=code, request_rejected=rejected)
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-snippet = _snippet
-
-
-def result_json_urls(gateway: str, data: dict[str, Any], required: bool) -> list[str]:
-    """``resultJson`` (a JSON string, or an object) -> ``resultUrls``, as the Market-style APIs (APIXO,
-    kie) report them, falling back to ``data.resultUrls``. Garbage only matters on success."""
-    try:
-        result = parse_json_string(gateway, data.get("resultJson"), "data.resultJson")
-    except KlingProtocolError:
-        if required:
-            raise
-        result = None
-    urls: list[str] = []
-    if isinstance(result, dict):
-        urls = url_list(result.get("resultUrls")) or url_list(result.get("urls"))
-    elif isinstance(result, list):
-        urls = url_list(result)
-    if not urls:
-        urls = url_list(data.get("resultUrls"))
-    return urls

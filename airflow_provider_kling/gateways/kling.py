@@ -1,47 +1,30 @@
 """The official Kling API (Kuaishou), ``/v1/videos/*`` routes.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §1): JWT auth (HS256, ``iss`` = access key, signed with
-the secret key); ``duration`` and ``sound`` are *strings* (``"5"``, ``"on"``); text-to-video and
-image-to-video are separate families and a job must be polled under the family that created it; the
-success state is spelled ``succeed``; a failed job's reason is in ``task_status_msg`` while the
-envelope still says ``SUCCEED``; errors are numeric ``code`` values in the body, and HTTP 429 carries
-both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
+Wire facts (https://app.klingai.com/global/dev/document-api/apiReference/model/textToVideo and
+``.../imageToVideo``): JWT auth (HS256, ``iss`` = access key, signed with the secret key); ``duration``
+and ``sound`` are *strings* (``"5"``, ``"on"``); text-to-video and image-to-video are separate families
+and a job must be polled under the family that created it; the success state is spelled ``succeed``; a
+failed job's reason is in ``task_status_msg`` while the envelope still says ``SUCCEED``. Errors are
+numeric ``code`` values in the body (https://app.klingai.com/global/dev/document-api/apiReference/commonInfo),
+and HTTP 429 carries both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import jwt
 
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
-    KlingContentPolicyError,
     KlingError,
     KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
     KlingValidationError,
 )
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Credentials,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    expect_dict,
-    http_error,
-    opt_float,
-    opt_str,
-    snippet,
-    timestamp,
-    url_list,
-)
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.gateways import fields
+from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.errors import KINDS
+from airflow_provider_kling.models import VideoRequest, VideoTask
 
 #: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
 JWT_TTL = 1800
@@ -51,22 +34,29 @@ JWT_NBF_SKEW = 5
 
 FAMILIES: tuple[str, ...] = ("text2video", "image2video")
 
-_STATES = {
-    "submitted": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "succeed": TaskState.SUCCEEDED,
-    "succeeded": TaskState.SUCCEEDED,
-    "success": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "fail": TaskState.FAILED,
-}
+_STATES = fields.state_table(
+    queued="submitted", running="processing", succeeded="succeed succeeded success", failed="failed fail"
+)
 
-_AUTH_CODES = {1000, 1001, 1002, 1003, 1004, 1103, 1304}
-_QUOTA_CODES = {1100, 1101, 1102}
-_RATE_CODES = {1302, 1303}
-_POLICY_CODES = {1300, 1301}
-_NOT_FOUND_CODES = {1202, 1203}
-_SERVER_CODES = {5000, 5001, 5002}
+#: envelope ``code`` groups, from the error-code table of the API's "common info" page
+_AUTH_CODES = (1000, 1001, 1002, 1003, 1004, 1103, 1304)
+_QUOTA_CODES = (1100, 1101, 1102)
+_RATE_CODES = (1302, 1303)
+_POLICY_CODES = (1300, 1301)
+_NOT_FOUND_CODES = (1202, 1203)
+_SERVER_CODES = (5000, 5001, 5002)
+#: envelope ``code`` -> error kind
+_CODE_KINDS: dict[int, str] = {
+    **dict.fromkeys(_AUTH_CODES, "auth"),
+    **dict.fromkeys(_QUOTA_CODES, "quota"),
+    **dict.fromkeys(_RATE_CODES, "rate_limit"),
+    **dict.fromkeys(_POLICY_CODES, "content_policy"),
+    **dict.fromkeys(_NOT_FOUND_CODES, "not_found"),
+    **dict.fromkeys(_SERVER_CODES, "server"),
+    **dict.fromkeys((1200, 1201), "validation"),
+}
+#: kinds that prove the request was refused before a job existed, whatever the HTTP status
+_REFUSALS = frozenset(("quota", "content_policy", "validation", "auth"))
 #: words in ``task_status_msg`` that mark a content-safety refusal of an accepted job
 _POLICY_WORDS = ("risk", "sensitive", "security", "policy", "nsfw", "violat", "prohibit", "safety")
 
@@ -77,39 +67,39 @@ def make_jwt(access_key: str, secret_key: str, now: float) -> str:
     return jwt.encode(payload, secret_key, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"})
 
 
+#: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it
+NATIVE = Capabilities(
+    model="kling-v2-6",
+    prompt_max=2500,
+    negative_prompt=True,
+    tiers=("std", "pro"),
+    sound_needs_pro=True,
+    end_image=True,
+    end_image_needs_pro=True,
+    end_image_excludes_sound=True,
+    end_image_needs_start=False,
+    local_images="base64",
+    extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
+    cost_reporting=True,
+    notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
+)
+
+
 class KlingGateway(Gateway):
-    name: ClassVar[str] = "kling"
-    title: ClassVar[str] = "Kling official API"
-    default_base_url: ClassVar[str] = "https://api-singapore.klingai.com"
+    """Kling's own API: JWT auth, and a job is polled under the route family that created it."""
+
+    name = "kling"
+    title = "Kling official API"
+    default_base_url = "https://api-singapore.klingai.com"
     idempotency = "lookup"
-    auth_cache_seconds: ClassVar[float | None] = JWT_TTL - JWT_REFRESH_MARGIN
-    status_endpoints: ClassVar[tuple[str | None, ...]] = FAMILIES
-    default_model: ClassVar[str] = "kling-v2-6"
-    key_help: ClassVar[str] = (
+    auth_cache_seconds = JWT_TTL - JWT_REFRESH_MARGIN
+    status_endpoints = FAMILIES
+    states = _STATES
+    key_help = (
         "Access key (login) and secret key (password) from the Kling developer console; "
         "China-region keys need host https://api-beijing.klingai.com."
     )
-    models: ClassVar[dict[str, Capabilities]] = {
-        "kling-v2-6": Capabilities(
-            model="kling-v2-6",
-            prompt_max=2500,
-            negative_prompt=True,
-            negative_prompt_max=2500,
-            tiers=("std", "pro"),
-            sound_needs_pro=True,
-            end_image=True,
-            end_image_needs_pro=True,
-            end_image_excludes_sound=True,
-            end_image_needs_start=False,
-            cfg_scale=False,
-            local_images="base64",
-            extra_fields={
-                "watermark": "bool: sent as watermark_info.enabled",
-            },
-            cost_reporting=True,
-            notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
-        )
-    }
+    models = {NATIVE.model: NATIVE}
 
     # ----------------------------------------------------------------- auth
     def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
@@ -155,25 +145,23 @@ class KlingGateway(Gateway):
             body["watermark_info"] = {"enabled": request.extra["watermark"]}
         return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        return self._task(data, self.family(request), response)
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+        return self._task(self._data(response), self.family(request), response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         family = endpoint if endpoint in FAMILIES else "text2video"
         return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        return self._task(data, endpoint if endpoint in FAMILIES else "text2video", response)
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+        return self._task(self._data(response), endpoint if endpoint in FAMILIES else "text2video", response)
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
         if request.client_reference is None:
             return None
         return self.build_status(self.client_id(request.client_reference), self.family(request))
 
-    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+    def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         try:
             return self.parse_status(
                 self.client_id(request.client_reference or ""), self.family(request), response
@@ -184,9 +172,8 @@ class KlingGateway(Gateway):
     def failure_error(self, task: VideoTask) -> KlingError:
         message = task.error_message or f"job {task.task_id} failed"
         lowered = message.lower()
-        if any(word in lowered for word in _POLICY_WORDS):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+        kind = "content_policy" if any(word in lowered for word in _POLICY_WORDS) else "task_failed"
+        return KINDS[kind](message, gateway=self.name, code=task.error_code)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -198,93 +185,61 @@ class KlingGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse, allow_list: bool = False) -> Any:
         """The envelope's ``data`` after checking HTTP status and ``code`` (both can signal errors)."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
+        body = self.decode(response)
         code = body.get("code")
-        message = str(body.get("message") or body.get("msg") or "")
         if response.status_code >= 400 or (code not in (0, "0", None)):
-            raise self._error(response, code, message)
+            raise self._error(response, code, str(body.get("message") or body.get("msg") or ""))
         data = body.get("data")
         if allow_list and isinstance(data, list):
             return data
-        return expect_dict(self.name, data, "data", response.status_code)
+        return fields.expect_dict(self.name, data, "data", response.status_code)
 
     def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
         try:
             num = int(code)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # 1e999 is a JSON number, and no int
             num = None
-        text = message or snippet(response.text)
-        kind: type[KlingError] | None = None
-        if num in _AUTH_CODES:
-            kind = KlingAuthError
-        elif num in _QUOTA_CODES:
-            kind = KlingQuotaError
-        elif num in _RATE_CODES:
-            kind = KlingRateLimitError
-        elif num in _POLICY_CODES:
-            kind = KlingContentPolicyError
-        elif num in _NOT_FOUND_CODES:
-            kind = KlingNotFoundError
-        elif num in _SERVER_CODES:
-            kind = KlingServerError
-        elif num in (1200, 1201):
-            kind = KlingValidationError
+        kind = _CODE_KINDS.get(num) if num is not None else None
         if response.status_code < 400 and kind is None:
-            kind = KlingProtocolError if num is None else KlingValidationError
-        err = http_error(self.name, response, code=code if num is None else num, message=text, kind=kind)
-        if kind in (KlingQuotaError, KlingContentPolicyError, KlingValidationError, KlingAuthError):
-            err.request_rejected = True
-        return err
+            kind = "protocol" if num is None else "validation"
+        return self.error(
+            response,
+            kind,
+            code=code if num is None else num,
+            message=message or fields.snippet(response.text),
+            rejected=kind in _REFUSALS,
+        )
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
-        task_id = opt_str(data.get("task_id"))
+        task_id = fields.opt_str(data.get("task_id"))
         if task_id is None:
-            raise KlingProtocolError(
-                "data.task_id is missing", gateway=self.name, status_code=response.status_code
-            )
-        status = str(data.get("task_status") or "").lower()
-        state = _STATES.get(status, TaskState.RUNNING)
+            raise self.protocol_error("data.task_id is missing", response)
+        status = data.get("task_status")
+        state = self.state_of(status)
         result = data.get("task_result")
         urls: list[str] = []
         if isinstance(result, dict) and isinstance(result.get("videos"), list):
             for video in result["videos"]:
                 if isinstance(video, dict):
-                    urls.extend(url_list(video.get("url")))
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {task_id} succeeded without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
+                    urls.extend(fields.url_list(video.get("url")))
         info = data.get("task_info")
-        external = opt_str(info.get("external_task_id")) if isinstance(info, dict) else None
-        failed = state is TaskState.FAILED
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
+        failure = None
+        if state.is_failed:
+            failure = (
+                str(status).lower(),
+                fields.opt_str(data.get("task_status_msg")) or "generation failed",
+            )
+        return self.job(
+            task_id,
+            state,
+            data,
+            failure,
             endpoint=family,
             video_urls=urls,
-            error_code=status if failed else None,
-            error_message=(opt_str(data.get("task_status_msg")) or "generation failed") if failed else None,
-            cost=opt_float(data.get("final_unit_deduction")),
-            created_at=timestamp(data.get("created_at")),
-            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
-            client_reference=external,
-            raw=data,
+            cost=fields.opt_float(data.get("final_unit_deduction")),
+            created_at=fields.timestamp(data.get("created_at")),
+            finished_at=fields.timestamp(data.get("updated_at")) if state.is_terminal else None,
+            client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
         )
 
 

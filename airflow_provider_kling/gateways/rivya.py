@@ -1,61 +1,38 @@
 """Rivya Public API v1, ``/api/v1/generations`` routes (model id ``kling-2-6``).
 
-Wire facts (``../shared/design/GATEWAYS.md`` §2 and seed 000): the model id is top level and every
-model control lives in ``params`` as a *string* (the seed's "select" type: ``"5"``, ``"false"``,
-``"1:1"``); Rivya's own aspect-ratio default is 1:1, so text-to-video always sends one; a reference
-image is a Files API URL inside ``params.referenceMediaItems`` (at most one, jpeg/png/webp); there is
-no negative prompt, CFG, tier or last frame, and webhooks are registered per account, not per request.
-A repeated ``Idempotency-Key`` is answered with the first job (``dedup``). Create and status share one
-task serializer (``id``, ``status`` queued|processing|succeeded|failed, ``result.primary_url`` /
-``result.urls``, ``error``, credits); errors are ``{"error": {"code", "message", "requestId"}}``.
+Wire facts (Rivya's "Kling 2.6 API Integration" page in the Public API v1 docs, https://rivya.ai): the
+model id is top level and every model control lives in ``params`` as a *string* (the page's "select"
+type: ``"5"``, ``"false"``, ``"1:1"``); Rivya's own aspect-ratio default is 1:1, so text-to-video
+always sends one; a reference image is a Files API URL inside ``params.referenceMediaItems`` (at most
+one, jpeg/png/webp); there is no negative prompt, CFG, tier or last frame, and webhooks are
+registered per account, not per request. A repeated ``Idempotency-Key`` is answered with the first
+job (``dedup``). Create and status share one task serializer (``id``, ``status``
+queued|processing|succeeded|failed, ``result.primary_url`` / ``result.urls``, ``error``, credits);
+errors are ``{"error": {"code", "message", "requestId"}}``.
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    http_error,
-    opt_float,
-    opt_str,
-    snippet,
-    timestamp,
-)
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.models import VideoRequest, VideoTask
 
 MODEL = "kling-2-6"
 
-_STATES = {
-    "queued": TaskState.QUEUED,
-    "pending": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "succeeded": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "cancelled": TaskState.CANCELLED,
-    "canceled": TaskState.CANCELLED,
-}
+_STATES = fields.state_table(
+    queued="queued pending",
+    running="processing running",
+    succeeded="succeeded",
+    failed="failed",
+)
 
-#: The image types the seed's upload policy allows, by file extension (no ``mimetypes``: it reads
+#: The image types the Files API's upload policy allows, by file extension (no ``mimetypes``: it reads
 #: system files, and a gateway does no I/O).
 _IMAGE_MIME = {
     ".jpg": "image/jpeg",
@@ -95,8 +72,16 @@ _OTHER_MIME = {
 _MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 DEFAULT_MIME = "image/jpeg"
 
-_AUTH_CODES = {"api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied"}
+_AUTH_CODES = ("api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied")
 _VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_conflict"}
+#: error ``code`` -> error kind (``api_key_*`` codes are auth too; see :meth:`RivyaGateway._error`)
+_CODE_KINDS: dict[str, str] = {
+    **dict.fromkeys(_AUTH_CODES, "auth"),
+    "public_api_disabled": "server",  # the API is switched off: nothing was created, try again later
+    "rate_limited": "rate_limit",
+    **dict.fromkeys(_VALIDATION_CODES, "validation"),
+    "not_found": "not_found",
+}
 #: substrings of an error code that mark a content-safety refusal
 _POLICY_WORDS = ("policy", "moderation", "safety", "content", "nsfw")
 #: substrings of a failed job's free-text message that mark a content-safety refusal
@@ -105,46 +90,43 @@ _POLICY_MESSAGE_WORDS = ("content policy", "moderation", "nsfw", "safety", "unsa
 _POLICY_REFUSAL_WORDS = (*_POLICY_MESSAGE_WORDS, "content security", "policy violation", "prohibited")
 
 
+#: what Kling 2.6 can do through this gateway
+CAPS = Capabilities(
+    model=MODEL,
+    prompt_max=1000,
+    aspect_ratios=("1:1", "16:9", "9:16"),
+    aspect_ratio_with_image=True,
+    callback=False,
+    local_images="upload",
+    cost_reporting=True,
+    notes=(
+        "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
+        "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
+    ),
+)
+
+
 class RivyaGateway(Gateway):
-    name: ClassVar[str] = "rivya"
-    title: ClassVar[str] = "Rivya Public API v1"
-    default_base_url: ClassVar[str] = "https://rivya.ai"
-    path_prefix: ClassVar[str] = "/api/v1"
+    """Rivya: string-typed ``params``, images through its Files API, and a repeated idempotency key
+    answered with the first job (so a resend cannot pay twice)."""
+
+    name = "rivya"
+    title = "Rivya Public API v1"
+    default_base_url = "https://rivya.ai"
+    path_prefix = "/api/v1"
     idempotency = "dedup"
-    default_model: ClassVar[str] = MODEL
-    key_help: ClassVar[str] = (
+    states = _STATES
+    key_help = (
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
-    models: ClassVar[dict[str, Capabilities]] = {
-        MODEL: Capabilities(
-            model=MODEL,
-            prompt_max=1000,
-            negative_prompt=False,
-            durations=(5, 10),
-            aspect_ratios=("1:1", "16:9", "9:16"),
-            aspect_ratio_with_image=True,
-            tiers=(),
-            sound=True,
-            start_image=True,
-            end_image=False,
-            cfg_scale=False,
-            callback=False,
-            local_images="upload",
-            extra_fields={},
-            cost_reporting=True,
-            notes=(
-                "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
-                "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
-            ),
-        )
-    }
+    models = {CAPS.model: CAPS}
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
         # Rivya takes jpeg, png and webp only: refuse an image whose name says it is something else,
         # rather than paying for an upload (or a job) that Rivya rejects.
-        _reject_empty_images(self.name, request)
+        reject_blank_images(self.name, request, "None, or an https:// URL, a data: URI or a local file path")
         image = request.start_image
         if image is None:
             return
@@ -182,14 +164,14 @@ class RivyaGateway(Gateway):
             )
         return HttpRequest("POST", "/api/v1/generations", json=body, headers=headers)
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         return self._task(self._body(response), response, task_id=None)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/api/v1/generations/{quote(task_id, safe='')}")
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(self._body(response), response, task_id=task_id)
 
     def failure_error(self, task: VideoTask) -> KlingError:
@@ -198,8 +180,8 @@ class RivyaGateway(Gateway):
         if any(word in code for word in _POLICY_WORDS) or any(
             word in message.lower() for word in _POLICY_MESSAGE_WORDS
         ):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+            return self.job_error("content_policy", task)
+        return self.job_error("task_failed", task)
 
     # ----------------------------------------------------------------- connection test and uploads
     def build_test_connection(self) -> HttpRequest:
@@ -217,36 +199,17 @@ class RivyaGateway(Gateway):
         body = self._body(response)
         for holder in (body, body.get("file"), body.get("data")):
             if isinstance(holder, dict):
-                url = opt_str(holder.get("url"))
+                url = fields.opt_str(holder.get("url"))
                 if url is not None:
                     return url
-        raise KlingProtocolError(
-            f"the Files API answer has no url: {snippet(response.text)!r}",
-            gateway=self.name,
-            status_code=response.status_code,
+        raise self.protocol_error(
+            f"the Files API answer has no url: {fields.snippet(response.text)!r}", response
         )
 
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse) -> dict[str, Any]:
         """The JSON object of a successful answer; raise the typed error an error answer describes."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        except RecursionError:
-            raise KlingProtocolError(
-                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
-            ) from None
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
+        body = self.decode(response)
         # A task carries ``error`` too (its failure reason); only a body without a task id is an
         # error envelope. Some proxies wrap the task in ``data``: accept that.
         data: dict[str, Any] = body
@@ -259,106 +222,70 @@ class RivyaGateway(Gateway):
 
     def _error(self, response: HttpResponse, error: Any, body: dict[str, Any]) -> KlingError:
         if isinstance(error, dict):
-            code = opt_str(error.get("code"))
-            message = opt_str(error.get("message"))
-            request_id = opt_str(error.get("requestId"))
+            code = fields.opt_str(error.get("code"))
+            message = fields.opt_str(error.get("message"))
+            request_id = fields.opt_str(error.get("requestId"))
         else:
-            code = opt_str(body.get("code"))
-            message = opt_str(error) or opt_str(body.get("message"))
-            request_id = opt_str(body.get("requestId"))
-        text = message or snippet(response.text) or f"HTTP {response.status_code}"
+            code = fields.opt_str(body.get("code"))
+            message = fields.opt_str(error) or fields.opt_str(body.get("message"))
+            request_id = fields.opt_str(body.get("requestId"))
+        text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
         if request_id:
             text = f"{text} (requestId {request_id})"
         lowered = (code or "").lower()
-        kind: type[KlingError] | None = None
-        rejected = False
-        if lowered in _AUTH_CODES or lowered.startswith("api_key_"):
-            kind = KlingAuthError
-        elif lowered == "public_api_disabled":
-            # the API is switched off: nothing was created, try again later
-            kind, rejected = KlingServerError, True
-        elif lowered == "rate_limited":
-            kind = KlingRateLimitError
-        elif "credit" in lowered or "quota" in lowered or "balance" in lowered:
-            kind, rejected = KlingQuotaError, True
-        elif any(word in lowered for word in _POLICY_WORDS) or (
+        name = _CODE_KINDS.get(lowered) or ("auth" if lowered.startswith("api_key_") else None)
+        if name in (None, "validation") and (
+            "credit" in lowered or "quota" in lowered or "balance" in lowered
+        ):
+            name = "quota"
+        elif name in (None, "validation") and (
+            any(word in lowered for word in _POLICY_WORDS)
             # Rivya documents no policy code: a refusal may come as validation_failed whose
             # message is about the content (e.g. "content security policy triggered")
-            lowered in _VALIDATION_CODES
-            and any(word in (message or "").lower() for word in _POLICY_REFUSAL_WORDS)
+            or (name == "validation" and any(w in (message or "").lower() for w in _POLICY_REFUSAL_WORDS))
         ):
-            kind, rejected = KlingContentPolicyError, True
-        elif lowered in _VALIDATION_CODES:
-            kind, rejected = KlingValidationError, True
-        elif lowered == "not_found":
-            kind = KlingNotFoundError
-        err = http_error(self.name, response, code=code, message=text, kind=kind)
-        if rejected or kind is KlingAuthError:
-            err.request_rejected = True
-        return err
+            name = "content_policy"
+        return self.error(
+            response,
+            name,
+            code=code,
+            message=text,
+            rejected=name in ("auth", "server", "quota", "content_policy", "validation"),
+        )
 
     def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
-        found = opt_str(data.get("id")) or opt_str(data.get("task_id"))
-        status = opt_str(data.get("status"))
+        known = fields.first_str(data, "id", "task_id")
+        status = fields.opt_str(data.get("status"))
+        found = known or (task_id if status is not None else None)  # a bare status names no task
         if found is None:
-            if task_id is None or status is None:
-                raise KlingProtocolError(
-                    f"the task has no id: {snippet(response.text)!r}",
-                    gateway=self.name,
-                    status_code=response.status_code,
-                )
-            found = task_id
-        state = _STATES.get((status or "").lower(), TaskState.RUNNING)
+            raise self.protocol_error(f"the task has no id: {fields.snippet(response.text)!r}", response)
+        state = self.state_of(data.get("status"))
         result = data.get("result")
-        urls = result_urls(result)
-        if state is TaskState.SUCCEEDED and not urls:
-            raise KlingProtocolError(
-                f"job {found} succeeded without a video URL",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
-        error = data.get("error")
-        error_code: str | None = None
-        error_message: str | None = None
+        failure = None
         if state.is_failed:
+            error = data.get("error")
+            code, reason = None, fields.opt_str(error)
             if isinstance(error, dict):
-                error_code = opt_str(error.get("code"))
-                error_message = opt_str(error.get("message"))
-            else:
-                error_message = opt_str(error)
-            error_message = error_message or f"generation {status or 'failed'}"
-        final = opt_float(data.get("final_credits"))
-        cost = final if final is not None and final > 0 else opt_float(data.get("reserved_credits"))
-        if cost is None:
-            cost = final
+                code, reason = fields.opt_str(error.get("code")), fields.opt_str(error.get("message"))
+            failure = (code, reason or f"generation {status or 'failed'}")
+        final = fields.opt_float(data.get("final_credits"))
+        cost = final if final is not None and final > 0 else fields.opt_float(data.get("reserved_credits"))
         expires = result.get("expires_at") if isinstance(result, dict) else None
-        return VideoTask(
-            task_id=found,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            cost=cost,
-            created_at=timestamp(data.get("created_at")),
-            finished_at=timestamp(data.get("updated_at")) if state.is_terminal else None,
-            expires_at=timestamp(expires if expires is not None else data.get("expires_at")),
-            client_reference=opt_str(data.get("client_request_id")),
-            raw=data,
+        return self.job(
+            found,
+            state,
+            data,
+            failure,
+            video_urls=result_urls(result),
+            cost=final if cost is None else cost,
+            created_at=fields.timestamp(data.get("created_at")),
+            finished_at=fields.timestamp(data.get("updated_at")) if state.is_terminal else None,
+            expires_at=fields.timestamp(expires if expires is not None else data.get("expires_at")),
+            client_reference=fields.opt_str(data.get("client_request_id")),
         )
 
 
 # ===================================================================== pure helpers
-def _reject_empty_images(gateway: str, request: VideoRequest) -> None:
-    """An empty image string would be skipped by ``is_image_to_video`` yet sent: refuse it instead."""
-    for name in ("start_image", "end_image"):
-        value = getattr(request, name)
-        if value is not None and not value.strip():
-            raise KlingValidationError.for_field(
-                gateway, name, value, "None, or an https:// URL, a data: URI or a local file path"
-            )
-
-
 def image_mime(image: str) -> str | None:
     """The MIME type an image reference names (data URI header or file extension); ``None`` if unknown."""
     if image.startswith("data:"):

@@ -1,18 +1,19 @@
 """Runware REST API: one ``POST /v1`` endpoint taking a JSON *array* of tasks.
 
-Wire facts (``../shared/design/GATEWAYS.md`` §3 and seed 001): a job is a ``videoInference`` task whose
-``taskUUID`` the client chooses (a UUID v4), so the same id is the correlation id, the poll key and our
-idempotency handle (``lookup``: after a lost answer, ``getResponse`` with that UUID finds the job).
-The tier is the model id (``klingai:kling-video@2.6-standard`` / ``@2.6-pro``); ``duration`` and
-``CFGScale`` are floats; audio is ``providerSettings.klingai.sound``; frames go in
-``inputs.frameImages`` as ``{image, frame}``. Answers are ``{"data": [...]}`` and/or
-``{"errors": [...]}``, with errors possibly under HTTP 200, and ``getResponse`` answers are cumulative:
-a failed job shows up either as an item with ``status: "error"`` or as an ``errors[]`` entry carrying
-its ``taskUUID``. Error codes are camelCase strings "being standardized"; they are classified as the
-``runware-sdk`` client does (§3.5).
+Wire facts (Runware's video inference reference, https://runware.ai/docs/en/video-inference/api-reference,
+and its Kling VIDEO 2.6 model page): a job is a ``videoInference`` task whose ``taskUUID`` the client
+chooses (a UUID v4), so the same id is the correlation id, the poll key and our idempotency handle
+(``lookup``: after a lost answer, ``getResponse`` with that UUID finds the job). The tier is the model
+id (``klingai:kling-video@2.6-standard`` / ``@2.6-pro``); ``duration`` and ``CFGScale`` are floats; audio
+is ``providerSettings.klingai.sound``; frames go in ``inputs.frameImages`` as ``{image, frame}``.
+Answers are ``{"data": [...]}`` and/or ``{"errors": [...]}``, with errors possibly under HTTP 200, and
+``getResponse`` answers are cumulative: a failed job shows up either as an item with ``status:
+"error"`` or as an ``errors[]`` entry carrying its ``taskUUID``. Error codes are camelCase strings
+"being standardized"; they are classified as the ``runware-sdk`` Python client does
+(https://github.com/Runware/sdk-python, ``runware/errors.py``).
 
-Text-to-video sends ``width``/``height``: Runware's allowed sizes are not in the seed (GATEWAYS.md §3.2,
-[UNKNOWN]), so these are Kling 2.6's native sizes (720p for standard, 1080p for pro).
+Text-to-video sends ``width``/``height``: the model page does not list the allowed sizes, so these are
+Kling 2.6's native sizes (720p for standard, 1080p for pro).
 """
 
 from __future__ import annotations
@@ -22,29 +23,11 @@ import math
 import uuid
 from typing import Any, ClassVar
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
-from airflow_provider_kling.gateways.base import (
-    Capabilities,
-    Gateway,
-    HttpRequest,
-    HttpResponse,
-    decode_json,
-    http_error,
-    opt_float,
-    opt_str,
-    snippet,
-)
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.gateways import fields
+from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
+from airflow_provider_kling.gateways.errors import KINDS
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -77,15 +60,9 @@ def _caps(model: str) -> Capabilities:
         negative_prompt=True,
         negative_prompt_max=2500,
         negative_prompt_min=2,
-        durations=(5, 10),
-        aspect_ratio_with_image=False,
         tiers=("std", "pro"),
-        sound=True,
-        start_image=True,
         end_image=True,
-        end_image_needs_start=True,
         cfg_scale=True,
-        callback=True,
         local_images="data_uri",
         extra_fields=_EXTRA_FIELDS,
         cost_reporting=True,
@@ -96,11 +73,13 @@ def _caps(model: str) -> Capabilities:
     )
 
 
-#: item states meaning "accepted, not started" (the old SDK's pending set) and "finished"
-_QUEUED = {"queued", "pending", "scheduled", "waiting"}
-_RUNNING = {"processing", "running", "in_progress", "inprogress", "started"}
-_SUCCESS = {"success", "succeeded", "completed", "complete", "done"}
-_FAILED = {"error", "failed", "failure"}
+#: item states: "accepted, not started" (the old SDK's pending set), started, finished
+_STATES = fields.state_table(
+    queued="queued pending scheduled waiting",
+    running="processing running in_progress inprogress started",
+    succeeded="success succeeded completed complete done",
+    failed="error failed failure",
+)
 
 #: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them
 _SAFETY_CODES = {
@@ -126,8 +105,9 @@ _PROVIDER_CODES = {
 
 
 def classify(code: str | None, task_type: str | None = None) -> str | None:
-    """The category of a Runware error code: auth, quota, safety, rate_limit, not_found, provider,
-    validation, or ``None`` when the code says nothing we know."""
+    """The error kind (a :data:`.errors.KINDS` name) a Runware error code means: auth, quota,
+    content_policy, rate_limit, not_found, server (a provider failure) or validation; ``None`` when the
+    code says nothing we know."""
     lowered = (code or "").lower()
     if (
         (task_type or "").lower() == "authentication"
@@ -142,13 +122,13 @@ def classify(code: str | None, task_type: str | None = None) -> str | None:
     if "credit" in lowered or "quota" in lowered or "balance" in lowered:
         return "quota"
     if lowered in _SAFETY_CODES:
-        return "safety"
+        return "content_policy"
     if "ratelimit" in lowered or "toomanyrequests" in lowered:
         return "rate_limit"
     if is_unknown_task(lowered):
         return "not_found"
     if lowered in _PROVIDER_CODES or "timeout" in lowered:
-        return "provider"
+        return "server"
     if lowered.startswith(("invalid", "missing", "unsupported")):
         return "validation"
     return None
@@ -165,27 +145,21 @@ def is_unknown_task(code: str | None) -> bool:
     )
 
 
-_KINDS: dict[str, type[KlingError]] = {
-    "auth": KlingAuthError,
-    "quota": KlingQuotaError,
-    "safety": KlingContentPolicyError,
-    "rate_limit": KlingRateLimitError,
-    "not_found": KlingNotFoundError,
-    "provider": KlingServerError,
-    "validation": KlingValidationError,
-}
 #: categories that prove the request was refused before a job existed
-_REJECTING = {"auth", "quota", "safety", "validation"}
+_REJECTING = {"auth", "quota", "content_policy", "validation"}
 
 
 class RunwareGateway(Gateway):
-    name: ClassVar[str] = "runware"
-    title: ClassVar[str] = "Runware"
-    default_base_url: ClassVar[str] = "https://api.runware.ai"
-    path_prefix: ClassVar[str] = "/v1"
+    """Runware: one endpoint taking task arrays, a client-chosen ``taskUUID`` that finds a job again
+    after a lost answer, and the tier chosen through the model id."""
+
+    name = "runware"
+    title = "Runware"
+    default_base_url = "https://api.runware.ai"
+    path_prefix = "/v1"
     idempotency = "lookup"
-    default_model: ClassVar[str] = STANDARD
-    key_help: ClassVar[str] = "API key from the Runware dashboard (API Keys page)."
+    states = _STATES
+    key_help = "API key from the Runware dashboard (API Keys page)."
     models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}
 
     def __init__(self, model: str | None = None) -> None:
@@ -221,17 +195,13 @@ class RunwareGateway(Gateway):
             scaled = request.cfg_scale * 100
             if math.isfinite(scaled) and abs(scaled - round(scaled)) > 1e-6:
                 raise bad("cfg_scale", request.cfg_scale, "a number from 0 to 1 in steps of 0.01")
-        for name in ("start_image", "end_image"):
-            value = getattr(request, name)
-            if value is not None and not value.strip():
-                # ``is_image_to_video`` would skip it while the body carried it: refuse, never drop
-                raise bad(name, value, "None, or a URL, a data: URI or a local file path")
+        reject_blank_images(self.name, request, "None, or a URL, a data: URI or a local file path")
         extra = request.extra
         if "outputFormat" in extra and extra["outputFormat"] not in OUTPUT_FORMATS:
             raise bad("extra.outputFormat", extra["outputFormat"], ", ".join(OUTPUT_FORMATS))
-        if "outputQuality" in extra and not _int_in(extra["outputQuality"], 20, 99):
+        if "outputQuality" in extra and not int_in(extra["outputQuality"], 20, 99):
             raise bad("extra.outputQuality", extra["outputQuality"], "an integer from 20 to 99")
-        if "ttl" in extra and not _int_in(extra["ttl"], 60, None):
+        if "ttl" in extra and not int_in(extra["ttl"], 60, None):
             raise bad("extra.ttl", extra["ttl"], "an integer of at least 60 (seconds)")
         if "safety" in extra:
             safety = extra["safety"]
@@ -300,29 +270,26 @@ class RunwareGateway(Gateway):
                 task[key] = request.extra[key]
         return HttpRequest("POST", "/v1", json=[task])
 
-    def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
+    def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         body = self._envelope(response)
         ours = self.client_id(request.client_reference) if request.client_reference is not None else None
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
             mine = [e for e in errors if ours is not None and e.get("taskUUID") == ours]
             raise self._error(response, (mine or errors or [{}])[0])
-        items = [i for i in _entries(body.get("data")) if opt_str(i.get("taskUUID")) is not None]
+        items = [i for i in fields.objects(body.get("data")) if fields.opt_str(i.get("taskUUID")) is not None]
         if not items:
-            raise KlingProtocolError(
-                f"the submit answer names no taskUUID: {snippet(response.text)!r}",
-                gateway=self.name,
-                status_code=response.status_code,
-            )
+            message = f"the submit answer names no taskUUID: {fields.snippet(response.text)!r}"
+            raise self.protocol_error(message, response)
         chosen = next((i for i in items if i.get("taskUUID") == ours), items[0])
-        task_id = opt_str(chosen.get("taskUUID")) or ""
+        task_id = fields.opt_str(chosen.get("taskUUID")) or ""
         return self._task(task_id, body, response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("POST", "/v1", json=[{"taskType": "getResponse", "taskUUID": task_id}])
 
-    def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
+    def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(task_id, self._envelope(response), response)
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
@@ -330,21 +297,21 @@ class RunwareGateway(Gateway):
             return None
         return self.build_status(self.client_id(request.client_reference))
 
-    def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
+    def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         if request.client_reference is None:
             return None
         ours = self.client_id(request.client_reference)
         body = self._envelope(response)
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == ours]
-        if any(is_unknown_task(opt_str(e.get("code"))) for e in mine):
+        if any(is_unknown_task(fields.opt_str(e.get("code"))) for e in mine):
             return None
-        mentioned = mine or [i for i in _entries(body.get("data")) if i.get("taskUUID") == ours]
+        mentioned = mine or [i for i in fields.objects(body.get("data")) if i.get("taskUUID") == ours]
         if not mentioned and (errors or response.status_code >= 400):
             # an answer about the call, not our job: "unknown task" means no earlier submit
             # arrived; anything else (auth, rate limit, a bare 404 from a wrong base URL) is raised
             entry = errors[0] if errors else {}
-            if is_unknown_task(opt_str(entry.get("code"))):
+            if is_unknown_task(fields.opt_str(entry.get("code"))):
                 return None
             raise self._error(response, entry)
         # Our item, or no item and no error: Runware lists nothing for a task that is still queued,
@@ -353,14 +320,13 @@ class RunwareGateway(Gateway):
         return self._task(ours, body, response)
 
     def failure_error(self, task: VideoTask) -> KlingError:
-        message = task.error_message or f"job {task.task_id} ended {task.state.value}"
         category = classify(task.error_code)
-        lowered = message.lower()
-        if category == "safety" or any(w in lowered for w in ("content policy", "nsfw", "unsafe content")):
-            return KlingContentPolicyError(message, gateway=self.name, code=task.error_code)
-        if category == "quota":
-            return KlingQuotaError(message, gateway=self.name, code=task.error_code)
-        return KlingTaskFailedError(message, gateway=self.name, code=task.error_code)
+        lowered = (task.error_message or "").lower()
+        if category == "content_policy" or any(
+            w in lowered for w in ("content policy", "nsfw", "unsafe content")
+        ):
+            return self.job_error("content_policy", task)
+        return self.job_error("quota" if category == "quota" else "task_failed", task)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -368,12 +334,12 @@ class RunwareGateway(Gateway):
 
     def check_test_connection(self, response: HttpResponse) -> None:
         body = self._envelope(response)
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
             err = self._error(response, (errors or [{}])[0])
-            if type(err) in (KlingProtocolError, KlingValidationError):
+            if err.kind in ("protocol", "validation"):
                 # an unclassified refusal of a ping means the key is not accepted
-                raise KlingAuthError(
+                raise KINDS["auth"](
                     err.message, gateway=self.name, status_code=response.status_code, code=err.code
                 )
             raise err
@@ -381,27 +347,14 @@ class RunwareGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _envelope(self, response: HttpResponse) -> dict[str, Any]:
         """The answer as ``{"data": [...], "errors": [...]}``; error *contents* are left to the caller."""
-        try:
-            body = decode_json(self.name, response)
-        except KlingProtocolError:
-            if response.status_code >= 400:
-                raise http_error(
-                    self.name, response, code=None, message=snippet(response.text) or "empty body"
-                ) from None
-            raise
-        except RecursionError:
-            raise KlingProtocolError(
-                "response JSON is nested too deeply", gateway=self.name, status_code=response.status_code
-            ) from None
-        if isinstance(body, list):  # a bare list of task results (lenient)
-            return {"data": body}
-        if not isinstance(body, dict):
-            if response.status_code >= 400:
-                raise http_error(self.name, response, code=None, message=snippet(response.text))
-            raise KlingProtocolError(
-                "response is not a JSON object", gateway=self.name, status_code=response.status_code
-            )
-        envelope: dict[str, Any] = body
+        envelope = self.decode(response)
+        if response.status_code < 400 and not (
+            isinstance(envelope.get("data"), list | dict) or "errors" in envelope or "error" in envelope
+        ):
+            # an answer without its documented ``data`` or ``errors`` says nothing about the job:
+            # read as "queued", the job would be polled until the deadline
+            message = f"the answer has no data or errors: {fields.snippet(response.text)!r}"
+            raise self.protocol_error(message, response)
         if "errors" not in envelope and isinstance(envelope.get("error"), dict | list):
             envelope = {**envelope, "errors": envelope["error"]}  # singular spelling (lenient)
         return envelope
@@ -412,21 +365,21 @@ class RunwareGateway(Gateway):
         A provider failure raised here is retryable (:class:`KlingServerError`): on submit nothing
         usable was created, and a job that failed after acceptance is returned by ``_task`` instead.
         """
-        code = opt_str(entry.get("code"))
-        message = opt_str(entry.get("message")) or snippet(response.text) or f"HTTP {response.status_code}"
-        parameter = opt_str(entry.get("parameter"))
+        code = fields.opt_str(entry.get("code"))
+        message = (
+            fields.opt_str(entry.get("message"))
+            or fields.snippet(response.text)
+            or f"HTTP {response.status_code}"
+        )
+        parameter = fields.opt_str(entry.get("parameter"))
         if parameter:
             message = f"{message} (parameter {parameter})"
-        category = classify(code, opt_str(entry.get("taskType")))
-        kind = _KINDS.get(category or "")
-        err = http_error(self.name, response, code=code, message=message, kind=kind)
-        if category in _REJECTING:
-            err.request_rejected = True
-        return err
+        category = classify(code, fields.opt_str(entry.get("taskType")))
+        return self.error(response, category, code=code, message=message, rejected=category in _REJECTING)
 
     def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
-        errors = _entries(body.get("errors"))
+        errors = fields.objects(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == task_id]
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
             raise self._error(response, (mine or errors or [{}])[0])
@@ -438,14 +391,14 @@ class RunwareGateway(Gateway):
         state: TaskState | None = None
         if mine:
             entry = mine[0]
-            category = classify(opt_str(entry.get("code")), opt_str(entry.get("taskType")))
+            category = classify(fields.opt_str(entry.get("code")), fields.opt_str(entry.get("taskType")))
             if category in ("auth", "rate_limit", "not_found"):
                 raise self._error(response, entry)
             state = TaskState.FAILED
-            error_code = opt_str(entry.get("code")) or "error"
-            error_message = opt_str(entry.get("message")) or "generation failed"
+            error_code = fields.opt_str(entry.get("code")) or "error"
+            error_message = fields.opt_str(entry.get("message")) or "generation failed"
 
-        items = [i for i in _entries(body.get("data")) if i.get("taskUUID") == task_id]
+        items = [i for i in fields.objects(body.get("data")) if i.get("taskUUID") == task_id]
         urls: list[str] = []
         costs: list[float] = []
         statuses: list[str] = []
@@ -453,80 +406,35 @@ class RunwareGateway(Gateway):
             for url in _urls(item.get("videoURL")):
                 if url not in urls:
                     urls.append(url)
-            cost = opt_float(item.get("cost"))
+            cost = fields.opt_float(item.get("cost"))
             if cost is not None:
                 costs.append(cost)
-            statuses.append((opt_str(item.get("status")) or "").lower())
+            statuses.append((fields.opt_str(item.get("status")) or "").lower())
         if state is None:
-            if urls:
-                state = TaskState.SUCCEEDED
-            elif any(s in _SUCCESS for s in statuses):
-                raise KlingProtocolError(
-                    f"job {task_id} succeeded without a video URL",
-                    gateway=self.name,
-                    status_code=response.status_code,
-                )
-            elif any(s in _FAILED for s in statuses):
+            states = [self.states.get(s) for s in statuses]
+            if urls or TaskState.SUCCEEDED in states:
+                state = TaskState.SUCCEEDED  # without a URL, the caller's check refuses it
+            elif TaskState.FAILED in states:
                 state = TaskState.FAILED
-                failed = next(i for i in items if (opt_str(i.get("status")) or "").lower() in _FAILED)
-                error_code = (
-                    opt_str(failed.get("code"))
-                    or opt_str(failed.get("errorCode"))
-                    or opt_str(failed.get("status"))
-                )
-                error_message = (
-                    opt_str(failed.get("message"))
-                    or opt_str(failed.get("error"))
-                    or opt_str(failed.get("errorMessage"))
-                    or "generation failed"
-                )
-            elif any(s in _RUNNING for s in statuses):
+                failed = items[states.index(TaskState.FAILED)]
+                error_code = fields.first_str(failed, "code", "errorCode", "status")
+                reason = fields.first_str(failed, "message", "error", "errorMessage")
+                error_message = reason or "generation failed"
+            elif TaskState.RUNNING in states:
                 state = TaskState.RUNNING
-            elif all(s in _QUEUED or s == "" for s in statuses):
+            elif all(s is TaskState.QUEUED or w == "" for s, w in zip(states, statuses, strict=True)):
                 state = TaskState.QUEUED  # no item yet, the bare acknowledgement, or a pending state
             else:
                 state = TaskState.RUNNING  # a state we do not know yet: keep polling
-        return VideoTask(
-            task_id=task_id,
-            gateway=self.name,
-            state=state,
-            video_urls=urls,
-            error_code=error_code,
-            error_message=error_message,
-            cost=_total(costs),
-            raw=body,
+        return self.job(
+            task_id, state, body, (error_code, error_message), video_urls=urls, cost=fields.finite_sum(costs)
         )
 
 
 # ===================================================================== pure helpers
-def _entries(value: Any) -> list[dict[str, Any]]:
-    """The objects of a ``data`` / ``errors`` list (a single object counts as a list of one)."""
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    return []
-
-
 def _urls(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str) and v]
     return []
-
-
-def _total(costs: list[float]) -> float | None:
-    if not costs:
-        return None
-    total = sum(costs)
-    return total if math.isfinite(total) else None
-
-
-def _int_in(value: Any, low: int, high: int | None) -> bool:
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and value >= low
-        and (high is None or value <= high)
-    )

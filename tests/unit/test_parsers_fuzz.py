@@ -1,4 +1,8 @@
-"""Every response parser, given arbitrary JSON, returns a VideoTask (or None) or raises a KlingError."""
+"""Every response parser, given arbitrary JSON, returns a VideoTask (or None) or raises a KlingError.
+
+JSON allows numbers no Python float holds: integers of hundreds of digits and ``1e999`` (which
+``json.loads`` reads as infinity). They are generated in every position, numeric fields included.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from hypothesis import strategies as st
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
 from airflow_provider_kling.gateways.base import HttpResponse
-from airflow_provider_kling.models import VideoRequest, VideoTask
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from tests.unit.gateways.shapes import SHAPES, json_values
 
 KEYS = st.sampled_from(
     [
@@ -45,12 +50,28 @@ KEYS = st.sampled_from(
         "final_credits",
         "expires_at",
         "taskType",
+        "final_unit_deduction",
+        "reserved_credits",
+        "final_credits",
+        "updated_at",
+        "completeTime",
+        "created",
+        "completed",
+        "progress",
     ]
+)
+#: written into the body as the JSON number ``1e999`` (see :func:`_body`)
+INF_LITERAL = "<1e999>"
+HUGE = st.one_of(
+    st.integers(min_value=10**300, max_value=10**400),
+    st.integers(min_value=-(10**400), max_value=-(10**300)),
+    st.just(INF_LITERAL),
 )
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63),
+    HUGE,
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(
@@ -68,7 +89,9 @@ STATUSES = st.sampled_from([200, 201, 400, 401, 402, 403, 404, 409, 422, 429, 50
 
 
 def _body(value: Any, raw: bytes | None) -> bytes:
-    return raw if raw is not None else json.dumps(value, allow_nan=True).encode()
+    if raw is not None:
+        return raw
+    return json.dumps(value, allow_nan=True).replace(json.dumps(INF_LITERAL), "1e999").encode()
 
 
 @pytest.mark.parametrize("name", GATEWAY_NAMES)
@@ -82,9 +105,70 @@ def test_parsers_only_raise_kling_errors(name: str, value: Any, status: int, raw
         lambda: gateway.parse_submit(request, response),
         lambda: gateway.parse_status("t1", None, response),
         lambda: gateway.parse_lookup(request, response),
+        lambda: gateway.check_test_connection(response),
     ):
         try:
             result = parse()
         except KlingError:
             continue
         assert result is None or isinstance(result, VideoTask)
+
+
+HUGE_INT = "9" * 400
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        (
+            "kling",
+            '{"code":0,"data":{"task_id":"t1","task_status":"processing","final_unit_deduction":NUMBER}}',
+        ),
+        ("rivya", '{"id": "t1", "status": "processing", "reserved_credits": NUMBER}'),
+        ("rivya", '{"id": "t1", "status": "processing", "final_credits": NUMBER, "reserved_credits": 55}'),
+        ("runware", '{"data": [{"taskUUID": "t1", "status": "processing", "cost": NUMBER}]}'),
+    ],
+)
+@pytest.mark.parametrize("number", [HUGE_INT, "-" + HUGE_INT, "1e999"])
+def test_a_cost_no_float_holds_is_left_empty(name: str, body: str, number: str) -> None:
+    task = get_gateway(name).parse_status(
+        "t1", None, HttpResponse(200, {}, body.replace("NUMBER", number).encode())
+    )
+    assert task.task_id == "t1"
+    assert task.cost is None or task.cost == 55
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", HUGE_INT])
+def test_an_envelope_code_no_int_holds_is_a_typed_error(number: str) -> None:
+    body = '{"code": NUMBER, "message": "?", "data": {"task_id": "t1", "task_status": "processing"}}'
+    body = body.replace("NUMBER", number)
+    with pytest.raises(KlingError):
+        get_gateway("kling").parse_status("t1", None, HttpResponse(200, {}, body.encode()))
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_wire_shaped_answers_raise_only_kling_errors(name: str, data: st.DataObject) -> None:
+    """Answers in the gateway's own shape: typed errors only, a returned job can be classified, and a
+    job reported as succeeded has a URL."""
+    shape, task_id, statuses = SHAPES[name]
+    gateway = get_gateway(name)
+    body = data.draw(st.one_of(json_values, shape), label="body")
+    response = HttpResponse(data.draw(st.sampled_from(statuses), label="status"), {}, _body(body, None))
+    for request in (VideoRequest(prompt="pp"), VideoRequest(prompt="pp", client_reference="r")):
+        for parse in (
+            lambda r=request: gateway.parse_submit(r, response),
+            lambda: gateway.parse_status(task_id, None, response),
+            lambda r=request: gateway.parse_lookup(r, response),
+            lambda: gateway.check_test_connection(response),
+            lambda: gateway.parse_upload(response),
+        ):
+            try:
+                result = parse()
+            except KlingError:
+                continue
+            if isinstance(result, VideoTask):
+                assert isinstance(gateway.failure_error(result), KlingError)
+                if result.state is TaskState.SUCCEEDED:
+                    assert result.video_urls

@@ -7,8 +7,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
@@ -25,6 +23,7 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from tests.unit.gateways.fakes import respond
 
 SEED_PROMPT = (
     "Scene: A fashion live-streaming sales setting, with clothes hanging on racks and the host's figure "
@@ -39,11 +38,6 @@ TASK = "task_kling-2.6_1765182425861"
 @pytest.fixture
 def gw() -> Gateway:
     return get_gateway("kie")
-
-
-def resp(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return HttpResponse(status, headers or {}, content)
 
 
 def ms(value: int) -> datetime:
@@ -145,7 +139,7 @@ def record(state: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_parse_submit(gw: Gateway) -> None:
-    task = gw.parse_submit(VideoRequest(prompt="x"), resp(200, SUBMITTED))
+    task = gw.parse_submit(VideoRequest(prompt="x"), respond(SUBMITTED, 200))
     assert task.task_id == TASK
     assert task.gateway == "kie"
     assert task.state is TaskState.QUEUED
@@ -162,7 +156,7 @@ def test_parse_submit(gw: Gateway) -> None:
     ],
 )
 def test_parse_pending_states(gw: Gateway, state: str, expected: TaskState) -> None:
-    task = gw.parse_status(TASK, None, resp(200, record(state)))
+    task = gw.parse_status(TASK, None, respond(record(state), 200))
     assert task.state is expected
     assert task.video_urls == []
     assert task.error_code is None
@@ -178,7 +172,7 @@ def test_parse_success(gw: Gateway) -> None:
         completeTime=1698765432000,
         updateTime=1698765432000,
     )
-    task = gw.parse_status(TASK, None, resp(200, body))
+    task = gw.parse_status(TASK, None, respond(body, 200))
     assert task == VideoTask(
         task_id=TASK,
         gateway="kie",
@@ -195,26 +189,26 @@ def test_parse_fail(gw: Gateway, empty: Any) -> None:
     body = record(
         "fail", failCode="500", failMsg="Internal error, please try again", completeTime=1698765432000
     )
-    task = gw.parse_status(TASK, None, resp(200, body))
+    task = gw.parse_status(TASK, None, respond(body, 200))
     assert task.state is TaskState.FAILED
     assert task.error_code == "500"
     assert task.error_message == "Internal error, please try again"
     assert task.finished_at == ms(1698765432000)
     body = record("fail", failCode=empty, failMsg=empty)
-    task = gw.parse_status(TASK, None, resp(200, body))
+    task = gw.parse_status(TASK, None, respond(body, 200))
     assert task.error_code is None
     assert task.error_message
 
 
 def test_success_without_url_is_protocol_error(gw: Gateway) -> None:
     with pytest.raises(KlingProtocolError):
-        gw.parse_status(TASK, None, resp(200, record("success", resultJson='{"resultUrls":[]}')))
+        gw.parse_status(TASK, None, respond(record("success", resultJson='{"resultUrls":[]}'), 200))
     with pytest.raises(KlingProtocolError):
-        gw.parse_status(TASK, None, resp(200, record("success", resultJson="{broken")))
+        gw.parse_status(TASK, None, respond(record("success", resultJson="{broken"), 200))
 
 
 def test_envelope_501_on_status_is_a_failed_job(gw: Gateway) -> None:
-    task = gw.parse_status(TASK, None, resp(200, {"code": 501, "msg": "Generation failed", "data": None}))
+    task = gw.parse_status(TASK, None, respond({"code": 501, "msg": "Generation failed", "data": None}, 200))
     assert task.state is TaskState.FAILED
     assert task.task_id == TASK
     assert task.error_code == "501"
@@ -272,7 +266,7 @@ def test_envelope_codes(
     status = 200 if http_status == "200" else code
     body = {"code": code, "msg": f"message for {code}", "data": None}
     with pytest.raises(kind) as info:
-        gw.parse_submit(VideoRequest(prompt="x"), resp(status, body))
+        gw.parse_submit(VideoRequest(prompt="x"), respond(body, status))
     err = info.value
     assert type(err) is kind
     assert err.gateway == "kie"
@@ -294,21 +288,15 @@ def test_envelope_codes(
 def test_submit_refusal_wording(gw: Gateway, code: int, message: str, kind: type[KlingError]) -> None:
     """kie has no content-policy code: a safety refusal is recognised by its wording."""
     with pytest.raises(kind) as info:
-        gw.parse_submit(VideoRequest(prompt="x"), resp(200, {"code": code, "msg": message, "data": None}))
+        gw.parse_submit(VideoRequest(prompt="x"), respond({"code": code, "msg": message, "data": None}, 200))
     assert info.value.code == str(code)
     assert type(info.value) is kind
 
 
 def test_status_errors_use_message_key(gw: Gateway) -> None:
     with pytest.raises(KlingNotFoundError) as info:
-        gw.parse_status(TASK, None, resp(200, {"code": 404, "message": "record not found", "data": None}))
+        gw.parse_status(TASK, None, respond({"code": 404, "message": "record not found", "data": None}, 200))
     assert info.value.message == "record not found"
-
-
-def test_rate_limit_honours_retry_after(gw: Gateway) -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status(TASK, None, resp(429, {"code": 429, "msg": "too fast"}, {"retry-after": "42"}))
-    assert info.value.retry_after == 42.0
 
 
 @pytest.mark.parametrize(
@@ -342,7 +330,7 @@ def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError
 def test_failure_error(
     gw: Gateway, fail_code: Any, fail_msg: Any, kind: type[KlingError], retryable: bool
 ) -> None:
-    task = gw.parse_status(TASK, None, resp(200, record("fail", failCode=fail_code, failMsg=fail_msg)))
+    task = gw.parse_status(TASK, None, respond(record("fail", failCode=fail_code, failMsg=fail_msg), 200))
     err = gw.failure_error(task)
     assert type(err) is kind
     assert err.retryable is retryable
@@ -369,7 +357,7 @@ def test_connection_request(gw: Gateway) -> None:
     ],
 )
 def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
-    gw.check_test_connection(resp(status, body))
+    gw.check_test_connection(respond(body, status))
 
 
 @pytest.mark.parametrize(
@@ -386,68 +374,4 @@ def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
 )
 def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
     with pytest.raises(kind):
-        gw.check_test_connection(resp(status, body))
-
-
-# ===================================================================== robustness
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
-field_values = st.one_of(
-    json_values,
-    st.sampled_from(["waiting", "queuing", "generating", "success", "fail", ""]),
-    st.just('{"resultUrls":["https://x/v.mp4"]}'),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.sampled_from(["²", "1" * 40, "2026-01-01T00:00:00Z"]),
-    st.sampled_from([200, 401, 402, 404, 422, 429, 433, 455, 500, 501, 505]),
-)
-envelopes = st.fixed_dictionaries(
-    {},
-    optional={
-        "code": field_values,
-        "msg": field_values,
-        "message": field_values,
-        "data": st.one_of(
-            field_values,
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    k: field_values
-                    for k in (
-                        "taskId",
-                        "state",
-                        "resultJson",
-                        "failCode",
-                        "failMsg",
-                        "createTime",
-                        "completeTime",
-                    )
-                },
-            ),
-        ),
-    },
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    status=st.sampled_from([200, 400, 401, 404, 429, 455, 500, 501]), body=st.one_of(json_values, envelopes)
-)
-def test_parsers_raise_only_kling_errors(status: int, body: Any) -> None:
-    gw = get_gateway("kie")
-    response = resp(status, body)
-    for parse in (
-        lambda: gw.parse_submit(VideoRequest(prompt="x"), response),
-        lambda: gw.parse_status(TASK, None, response),
-        lambda: gw.check_test_connection(response),
-    ):
-        try:
-            result = parse()
-        except KlingError:
-            continue
-        if isinstance(result, VideoTask):
-            gw.failure_error(result)
-            if result.state is TaskState.SUCCEEDED:
-                assert result.video_urls
+        gw.check_test_connection(respond(body, status))

@@ -22,12 +22,9 @@ from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, HttpResponse
 from airflow_provider_kling.gateways.kling import JWT_NBF_SKEW, JWT_TTL, make_jwt
 from airflow_provider_kling.models import TaskState, VideoRequest
+from tests.unit.gateways.fakes import respond
 
 gw = get_gateway("kling")
-
-
-def resp(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(status, headers or {}, json.dumps(body).encode())
 
 
 def test_official_sample_body_for_2_6() -> None:
@@ -103,7 +100,7 @@ SUBMIT_OK = {
 def test_parse_states(status: str, state: TaskState) -> None:
     body = json.loads(json.dumps(SUBMIT_OK))
     body["data"]["task_status"] = status
-    task = gw.parse_status("867283741759111202", "text2video", resp(body))
+    task = gw.parse_status("867283741759111202", "text2video", respond(body))
     assert task.state is state
     assert task.task_id == "867283741759111202"
     assert task.client_reference == "ext-1"
@@ -124,7 +121,7 @@ def test_parse_succeed_spelling_and_string_duration() -> None:
             "updated_at": 1722769600000,
         },
     }
-    task = gw.parse_status("t1", "image2video", resp(body))
+    task = gw.parse_status("t1", "image2video", respond(body))
     assert task.state is TaskState.SUCCEEDED
     assert task.video_urls == ["https://cdn/v.mp4"]
     assert task.endpoint == "image2video"
@@ -138,18 +135,18 @@ def test_failed_job_reason_is_in_task_status_msg() -> None:
         "message": "SUCCEED",
         "data": {"task_id": "t1", "task_status": "failed", "task_status_msg": "Image pixel is invalid"},
     }
-    task = gw.parse_status("t1", "text2video", resp(body))
+    task = gw.parse_status("t1", "text2video", respond(body))
     assert task.state is TaskState.FAILED
     assert task.error_message == "Image pixel is invalid"
     assert isinstance(gw.failure_error(task), KlingTaskFailedError)
     body["data"]["task_status_msg"] = "Failure to pass the risk control system"
-    assert isinstance(gw.failure_error(gw.parse_status("t1", None, resp(body))), KlingContentPolicyError)
+    assert isinstance(gw.failure_error(gw.parse_status("t1", None, respond(body))), KlingContentPolicyError)
 
 
 def test_succeeded_without_url_is_a_protocol_error() -> None:
     body = {"code": 0, "data": {"task_id": "t1", "task_status": "succeed", "task_result": {"videos": []}}}
     with pytest.raises(KlingProtocolError):
-        gw.parse_status("t1", None, resp(body))
+        gw.parse_status("t1", None, respond(body))
 
 
 @pytest.mark.parametrize(
@@ -169,15 +166,9 @@ def test_succeeded_without_url_is_a_protocol_error() -> None:
 )
 def test_error_codes(http: int, code: int, kind: type[Exception]) -> None:
     with pytest.raises(kind) as info:
-        gw.parse_submit(VideoRequest(prompt="p"), resp({"code": code, "message": f"msg {code}"}, http))
+        gw.parse_submit(VideoRequest(prompt="p"), respond({"code": code, "message": f"msg {code}"}, http))
     err = info.value
     assert err.code == str(code) and f"msg {code}" in str(err) and "kling" in str(err)
-
-
-def test_rate_limit_carries_retry_after() -> None:
-    with pytest.raises(KlingRateLimitError) as info:
-        gw.parse_status("t", None, resp({"code": 1302, "message": "slow down"}, 429, {"retry-after": "7"}))
-    assert info.value.retry_after == 7.0 and info.value.retryable
 
 
 def test_html_error_page_is_a_server_error() -> None:
@@ -244,8 +235,8 @@ def test_lookup_by_external_task_id() -> None:
     request = VideoRequest(prompt="p", client_reference="ref-9")
     http = gw.build_lookup(request)
     assert http is not None and http.path == "/v1/videos/text2video/ref-9"
-    assert gw.parse_lookup(request, resp({"code": 1203, "message": "not found"}, 404)) is None
-    assert gw.parse_lookup(request, resp(SUBMIT_OK)) is not None
+    assert gw.parse_lookup(request, respond({"code": 1203, "message": "not found"}, 404)) is None
+    assert gw.parse_lookup(request, respond(SUBMIT_OK)) is not None
 
 
 def test_base_url_trims_and_defaults() -> None:

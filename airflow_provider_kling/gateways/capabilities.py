@@ -1,0 +1,167 @@
+"""What one model id on one gateway can do, as data, and the one check that reads it.
+
+Each gateway module states its :class:`Capabilities`; the docs' capability matrix is generated from
+them, and :func:`check_capabilities` refuses a request before any HTTP call (a refusal costs nothing,
+a job the gateway rejects later may cost credits).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_kling.exceptions import KlingValidationError
+from airflow_provider_kling.models import VideoRequest
+
+#: How a gateway guards against paying twice when a submit is repeated.
+#: ``dedup``: the gateway itself answers a repeated idempotency key with the first job.
+#: ``lookup``: the client-chosen id can be queried, so an earlier submit can be found and attached to.
+#: ``none``: neither; only the operator's record of the task id (Airflow's task state store) helps.
+Idempotency = Literal["dedup", "lookup", "none"]
+
+#: How a local image file reaches the gateway: inlined as raw base64, as a ``data:`` URI, uploaded
+#: through the gateway's Files API, or not at all (the gateway takes public URLs only).
+LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one model id on one gateway can do. Data only: the checks live in :func:`check_capabilities`."""
+
+    model: str
+    prompt_max: int
+    prompt_min: int = 1
+    negative_prompt: bool = False
+    negative_prompt_max: int = 2500
+    negative_prompt_min: int = 1
+    durations: tuple[int, ...] = (5, 10)
+    aspect_ratios: tuple[str, ...] = ("16:9", "9:16", "1:1")
+    #: whether an explicit aspect ratio may accompany a start image (some gateways take it from the image)
+    aspect_ratio_with_image: bool = False
+    #: tiers the user may choose; ``()`` means the gateway has no tier control
+    tiers: tuple[str, ...] = ()
+    sound: bool = True
+    sound_needs_pro: bool = False
+    text_to_video: bool = True
+    start_image: bool = True
+    end_image: bool = False
+    end_image_needs_pro: bool = False
+    end_image_excludes_sound: bool = False
+    end_image_needs_start: bool = True
+    cfg_scale: bool = False
+    callback: bool = True
+    local_images: LocalImages = "url_only"
+    #: gateway-specific ``extra`` keys and what each does
+    extra_fields: Mapping[str, str] = field(default_factory=dict)
+    cost_reporting: bool = False
+    notes: str = ""
+
+
+def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) -> None:
+    """The generic part of validation: every rule here reads only ``caps``."""
+
+    def bad(fieldname: str, value: Any, allowed: str, reason: str = "") -> KlingValidationError:
+        return KlingValidationError.for_field(gateway, fieldname, value, allowed, reason)
+
+    def length(fieldname: str, text: str, low: int, high: int) -> None:
+        if not low <= len(text) <= high:
+            raise bad(fieldname, text, f"{low} to {high} characters", f"{len(text)} characters")
+
+    length("prompt", request.prompt, caps.prompt_min, caps.prompt_max)
+    if request.negative_prompt is not None:
+        if not caps.negative_prompt:
+            raise bad(
+                "negative_prompt", request.negative_prompt, "None (this gateway has no negative prompt)"
+            )
+        length("negative_prompt", request.negative_prompt, caps.negative_prompt_min, caps.negative_prompt_max)
+    if request.duration not in caps.durations:
+        raise bad("duration", request.duration, ", ".join(map(str, caps.durations)))
+    if request.tier is not None and request.tier not in caps.tiers:
+        allowed = (
+            ", ".join(repr(t) for t in caps.tiers) if caps.tiers else "None (no tier choice on this gateway)"
+        )
+        raise bad("tier", request.tier, allowed)
+    pro = request.tier == "pro"
+    if request.sound:
+        if not caps.sound:
+            raise bad("sound", True, "False (no audio on this gateway/model)")
+        if caps.sound_needs_pro and not pro:
+            raise bad("sound", True, "True only with tier='pro'", "std is silent only; set tier='pro'")
+    if request.cfg_scale is not None:
+        if not caps.cfg_scale:
+            raise bad("cfg_scale", request.cfg_scale, "None (not supported for this gateway/model)")
+        if not (isinstance(request.cfg_scale, float | int) and 0 <= request.cfg_scale <= 1) or math.isnan(
+            request.cfg_scale
+        ):
+            raise bad("cfg_scale", request.cfg_scale, "a number from 0 to 1")
+    if request.callback_url is not None:
+        if not caps.callback:
+            raise bad("callback_url", request.callback_url, "None (no per-request callback on this gateway)")
+        if not request.callback_url.startswith(("https://", "http://")):
+            raise bad("callback_url", request.callback_url, "an http(s) URL")
+    for name in ("start_image", "end_image"):
+        if getattr(request, name) == "":
+            raise bad(name, "", "None or a non-empty URL, data: URI or file path")
+    if request.is_image_to_video:
+        if request.start_image is not None and not caps.start_image:
+            raise bad("start_image", request.start_image, "None (no image-to-video on this gateway/model)")
+        if request.end_image is not None:
+            if not caps.end_image:
+                raise bad(
+                    "end_image", request.end_image, "None (no last-frame control on this gateway/model)"
+                )
+            if caps.end_image_needs_start and request.start_image is None:
+                raise bad("end_image", request.end_image, "only together with start_image")
+            if caps.end_image_needs_pro and not pro:
+                raise bad("end_image", request.end_image, "only with tier='pro'")
+            if caps.end_image_excludes_sound and request.sound:
+                raise bad("sound", True, "False when end_image is set", "last frame and audio are exclusive")
+        if request.aspect_ratio is not None and not caps.aspect_ratio_with_image:
+            raise bad(
+                "aspect_ratio",
+                request.aspect_ratio,
+                "None with an image (the image decides the aspect ratio on this gateway)",
+            )
+        for name in ("start_image", "end_image"):
+            value = getattr(request, name)
+            if value is not None and not _is_remote(value) and caps.local_images == "url_only":
+                raise bad(
+                    name, value, "a public http(s) URL (this gateway does not take local files or data URIs)"
+                )
+    elif not caps.text_to_video:
+        raise bad("start_image", None, "an image (this model is image-to-video only)")
+    if request.aspect_ratio is not None and request.aspect_ratio not in caps.aspect_ratios:
+        raise bad("aspect_ratio", request.aspect_ratio, ", ".join(caps.aspect_ratios))
+    unknown = sorted(set(request.extra) - set(caps.extra_fields))
+    if unknown:
+        allowed = ", ".join(sorted(caps.extra_fields)) or "none"
+        raise bad(f"extra.{unknown[0]}", request.extra[unknown[0]], f"extra keys: {allowed}")
+
+
+def _is_remote(value: str) -> bool:
+    return value.startswith(("https://", "http://"))
+
+
+def is_local_image(value: str | None) -> bool:
+    """Whether an image reference is a local path (not a URL, not a data URI)."""
+    return value is not None and not _is_remote(value) and not value.startswith("data:")
+
+
+def reject_blank_images(gateway: str, request: VideoRequest, allowed: str) -> None:
+    """A blank image string would be skipped by ``is_image_to_video`` yet sent: refuse, never drop."""
+    for name in ("start_image", "end_image"):
+        value = getattr(request, name)
+        if value is not None and not value.strip():
+            raise KlingValidationError.for_field(gateway, name, value, allowed)
+
+
+def int_in(value: Any, low: int, high: int | None) -> bool:
+    """Whether ``value`` is an integer (not a bool) from ``low`` to ``high`` (no upper bound if ``None``)."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and low <= value
+        and (high is None or value <= high)
+    )
