@@ -28,8 +28,13 @@ def gateway_class(name: str) -> type[Gateway]:
     try:
         target = GATEWAYS[name]
     except KeyError:
-        raise KlingValidationError.for_field(
-            str(name), "extra.gateway", name, ", ".join(GATEWAY_NAMES), reason="unknown gateway"
+        allowed = ", ".join(GATEWAY_NAMES)
+        # The gateway is what is unknown here, so the message names no gateway as the one refusing.
+        raise KlingValidationError(
+            f"extra.gateway={name!r} is not a known gateway; allowed: {allowed}",
+            field="extra.gateway",
+            value=name,
+            allowed=allowed,
         ) from None
     module, _, cls = target.partition(":")
     klass: type[Gateway] = getattr(importlib.import_module(module), cls)
