@@ -500,8 +500,14 @@ class AirflowApi:
     def xcom_entries(
         self, dag_id: str, run_id: str, task_id: str = "~", map_index: int | None = None
     ) -> list[dict[str, Any]]:
+        """Every XCom entry (paged: the api-server answers at most 100 per request)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
-        return list(self.get(path, map_index=map_index, limit=1000)["xcom_entries"])
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.get(path, map_index=map_index, limit=100, offset=len(out))
+            out.extend(page["xcom_entries"])
+            if not page["xcom_entries"] or len(out) >= page["total_entries"]:
+                return out
 
     def xcom_raw(
         self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
