@@ -20,6 +20,7 @@ help:
 	@echo "make test   - lint, type-check, build the docs and run the whole test suite"
 	@echo "make docs   - serve the documentation at http://127.0.0.1:8000"
 	@echo "make bench  - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
+	@echo "make test-distributed - the e2e scenario on CeleryExecutor + PostgreSQL + Redis (also part of make test)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -41,6 +42,13 @@ docs-build: install
 
 test: lint docs-build
 	$(UV) run --locked pytest
+
+# The production topology (tests/e2e/test_distributed.py): PostgreSQL on 127.0.0.1:5432, Redis on
+# 127.0.0.1:6379, two Celery workers, two triggerers. `make test` runs it too when both answer, and
+# says why it skips it when they do not (with CI=true it fails instead).
+.PHONY: test-distributed
+test-distributed: install
+	$(UV) run --locked pytest tests/e2e/test_distributed.py -s
 
 test-fast: install
 	$(UV) run --locked pytest -m "not e2e" -x
