@@ -656,6 +656,9 @@ class AirflowDeployment:
             # A killed triggerer's triggers go to another triggerer once its heartbeat is this old.
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "PYTHONUNBUFFERED": "1",
+            # A component stuck at a test's deadline prints every thread's stack on SIGABRT
+            # (dump_stacks()); nothing changes otherwise.
+            "PYTHONFAULTHANDLER": "1",
         }
         if self.topology is not None:
             settings.update(self._celery_settings(self.topology))
@@ -775,6 +778,25 @@ class AirflowDeployment:
             }:
                 return name
         return None
+
+    def dump_stacks(self, name: str, timeout: float = 10) -> str:
+        """Post-mortem of a stuck component: SIGABRT makes it print every thread's stack (faulthandler)
+        into its log and exit. Returns the end of its log."""
+        proc = self._procs[name]
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout)
+        return self.component_log(name).read_text(errors="replace")[-8000:]
+
+    def pg_activity(self) -> list[tuple[Any, ...]]:
+        """What every session of the metadata database is doing (PostgreSQL only): for post-mortems."""
+        return self.query(
+            "SELECT pid, application_name, client_port, state, wait_event_type, wait_event,"
+            " round(extract(epoch from now() - xact_start)::numeric, 1) AS xact_s, left(query, 160)"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
     def component_log(self, name: str) -> Path:
         return self.logs_folder / f"{name}.out"
