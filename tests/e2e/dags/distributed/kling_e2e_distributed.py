@@ -27,8 +27,9 @@ from airflow_provider_kling.operators.kling import KlingGenerateOperator
 
 CLIPS = 60
 #: The clip whose first try waits after its submit, so the test can SIGKILL the worker running it.
-#: A late one: by then most clips are deferred, and the worker's loss costs the run least.
-SLOW_CLIP = 50
+#: The last one: the other clips start on all four slots, so at least 50 are deferred at once before
+#: the worker is lost, and its loss costs the run least.
+SLOW_CLIP = 59
 #: How long the slow clip waits at most (the test kills its worker within a second or two).
 SLOW_WAIT_S = 90
 DOWNLOAD_DIR = os.environ.get("KLING_E2E_DOWNLOAD_DIR") or tempfile.gettempdir()
