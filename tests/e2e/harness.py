@@ -33,6 +33,9 @@ API
     ``home``, ``dags_folder``, ``logs_folder``, ``db_path``, ``api_url``, ``fernet_key``, ``env``
                           (the full environment of the components), ``component_log(name)``.
     ``api``               an :class:`AirflowApi` on the api-server.
+    ``query(sql)``        rows of a read-only query on the metadata database; ``pg_activity()`` (what
+                          each PostgreSQL session does) and ``dump_stacks(name)`` (SIGABRT: the
+                          component prints its threads' stacks into its log) for post-mortems.
     ``log_files()``       every file under ``<home>/logs`` (task logs, trigger logs, component output).
     ``decrypted_trigger_kwargs()``  the ``trigger`` table's kwargs, decrypted with the Fernet key.
 
@@ -47,7 +50,8 @@ API
     ``triggerer_job_id(name)`` knows which ``TriggererJob`` each one is. ``components`` lists the
     names; ``component_of(pid)`` says which component's process tree holds a process (which worker
     runs a task). A task instance whose worker dies is failed (and retried) by the scheduler once its
-    heartbeat is ``task_instance_heartbeat_timeout`` (20 s here) old.
+    heartbeat is ``task_instance_heartbeat_timeout`` (20 s here) old; a task it had taken but not
+    started (still ``queued``) is queued again after ``task_queued_timeout`` (45 s here).
 
 ``DistributedServices(postgres_url, redis_url)``  (context manager; ``start()``/``stop()``)
     A fresh PostgreSQL database (created on start, dropped with ``FORCE`` on stop) and an empty Redis
@@ -682,6 +686,11 @@ class AirflowDeployment:
             # A task whose worker died is failed (and retried elsewhere) once its heartbeat is this old.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            # A task the dead worker had taken but not yet started (still "queued" for Airflow, so
+            # without a heartbeat) is revoked and queued again once it has been queued this long
+            # (default 600 s). Longer than any task here waits for a slot.
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
         }
 
     @staticmethod

@@ -379,6 +379,10 @@ def test_1_all_clips_succeed_and_slots_stay_free(scenario: Scenario) -> None:
         f"samples_with_{SLOTS_CHECKED_AT}+_deferred": len(sc.busy_samples),
         f"max_running_with_{SLOTS_CHECKED_AT}+_deferred": running_while_busy,
         "tries": dict(Counter(ti["try_number"] for ti in sc.tis)),
+        # Tasks the lost worker had taken but not started, queued again after task_queued_timeout.
+        "requeued_after_queued_timeout": sc.airflow.component_log("scheduler")
+        .read_text(errors="replace")
+        .count("Task stuck in queued; will try to requeue"),
     }
     sc.figures["slots"] = figures
     print(f"[dist] slots: {json.dumps(figures)}")
