@@ -469,7 +469,7 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
     assert {job for _, job in late} <= {sc.survivor_job}, sorted(late)
     # The triggers that moved: first poll on the survivor after the kill.
     moved = [i for i, job in sc.owners_before_kill.items() if job == sc.killed_job]
-    gaps, starts = [], []
+    gaps, starts, start_to_poll = [], [], []
     for i in moved:
         events = [
             (ts, event)
@@ -483,7 +483,17 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
         polls = [ts for ts, event in events if POLL_LINE.search(event)]
         if polls:  # a trigger waiting for something else than a job's status polls no job
             gaps.append(min(polls) - kill)
+            start_to_poll.append(min(polls) - starts[-1])
     assert gaps, "no moved trigger polled its job on the survivor"
+    # For comparison: triggers that started before the kill, start to first poll (this includes
+    # the connection's first-poll delay of 5 s from the submit; a moved trigger's poll is overdue).
+    normal = []
+    for files in logs.values():
+        for _, path in files:
+            events = _log_events(path)
+            polls = [ts for ts, event in events if POLL_LINE.search(event)]
+            if events and events[0][0] < kill and polls:
+                normal.append(min(polls) - events[0][0])
     # The same seen from the emulator (to within one watch step, ~0.5-1 s): status calls after the kill.
     assert set(sc.first_call_after_kill) == set(sc.calls_at_kill), "a moved job was never polled again"
     emulator_gaps = [t - kill for t in sc.first_call_after_kill.values()]
@@ -502,6 +512,8 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
         "failover_gap_at_emulator_s": round(min(emulator_gaps), 1) if emulator_gaps else None,
         "failover_gap_at_emulator_max_s": round(max(emulator_gaps), 1) if emulator_gaps else None,
         "no_trigger_left_on_killed_s": round(sc.takeover_s, 1),
+        "moved_start_to_first_poll_median_s": round(statistics.median(start_to_poll), 1),
+        "earlier_start_to_first_poll_median_s": round(statistics.median(normal), 1) if normal else None,
     }
     sc.figures["triggerer_failover"] = figures
     print(f"[dist] triggerer failover: {json.dumps(figures)}")
