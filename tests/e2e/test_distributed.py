@@ -180,10 +180,12 @@ def scenario() -> Iterator[Scenario]:
             "host": emulator.url,
             "login": KLING_ACCESS_KEY,
             "password": KLING_SECRET_KEY,
-            # First poll 5 s after the submit, then every 4 s: when the triggerer dies, most of its
-            # triggers are due for a poll, so the survivor's first poll shows the failover gap rather
-            # than a scheduled wait; 4 s rather than 2 keeps the polling cheap on a busy machine.
-            "extra": {"gateway": "kling", "poll_interval": 4, "first_poll_delay": 5},
+            # First poll 5 s after the submit, then every 10 s (a 20 s job is seen at 25 s). The
+            # early first poll: when the triggerer dies, most of its triggers have polled already,
+            # so the survivor's first poll shows the failover gap rather than a scheduled wait. The
+            # 10 s interval: polling stays cheap, and each clip stays deferred ~25 s, so that 50 of
+            # them are deferred at once even when a busy machine starts tasks slowly.
+            "extra": {"gateway": "kling", "poll_interval": 10, "first_poll_delay": 5},
         }
         (shared / "downloads").mkdir(parents=True)
         (shared / "markers").mkdir()
