@@ -26,6 +26,7 @@ help:
 	@echo "make bench       - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
 	@echo "make install     - sync the locked environment into .venv (the other targets do it first)"
 	@echo "make clean       - remove .venv, .tools, site and the caches"
+	@echo "make test-distributed - the e2e scenario on CeleryExecutor + PostgreSQL + Redis (part of make test when they answer)"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -47,6 +48,13 @@ docs-build: install
 
 test: lint docs-build
 	$(UV) run --locked pytest
+
+# The production topology (tests/e2e/test_distributed.py): PostgreSQL on 127.0.0.1:5432, Redis on
+# 127.0.0.1:6379, two Celery workers, two triggerers. `make test` runs it too when both answer, and
+# says why it skips it when they do not (with CI=true it fails instead).
+.PHONY: test-distributed
+test-distributed: install
+	$(UV) run --locked pytest tests/e2e/test_distributed.py -s
 
 test-fast: install
 	$(UV) run --locked pytest -m "not e2e" -x

@@ -33,10 +33,31 @@ API
     ``home``, ``dags_folder``, ``logs_folder``, ``db_path``, ``api_url``, ``fernet_key``, ``env``
                           (the full environment of the components), ``component_log(name)``.
     ``api``               an :class:`AirflowApi` on the api-server.
+    ``query(sql)``        rows of a read-only query on the metadata database; ``pg_activity()`` (what
+                          each PostgreSQL session does) and ``dump_stacks(name)`` (SIGABRT: the
+                          component prints its threads' stacks into its log) for post-mortems.
     ``log_files()``       every file under ``<home>/logs`` (task logs, trigger logs, component output).
     ``decrypted_trigger_kwargs()``  the ``trigger`` table's kwargs, decrypted with the Fernet key.
 
     ``home`` is kept after ``stop()`` (logs for post-mortems); delete it when done.
+
+``AirflowDeployment(..., topology=CeleryTopology(...))``
+    The production topology instead: PostgreSQL as metadata database, ``CeleryExecutor`` with Redis as
+    broker and PostgreSQL as result backend, ``topology.workers`` Celery workers (``worker-1``, ...,
+    ``--concurrency topology.worker_concurrency``) and ``topology.triggerers`` triggerers
+    (``triggerer-1``, ...), next to the api-server, scheduler and dag-processor. Every worker and
+    triggerer has its own log-server port. The triggerers start one after the other so that
+    ``triggerer_job_id(name)`` knows which ``TriggererJob`` each one is. ``components`` lists the
+    names; ``component_of(pid)`` says which component's process tree holds a process (which worker
+    runs a task). A task instance whose worker dies is failed (and retried) by the scheduler once its
+    heartbeat is ``task_instance_heartbeat_timeout`` (20 s here) old; a task it had taken but not
+    started (still ``queued``) is queued again after ``task_queued_timeout`` (45 s here).
+
+``DistributedServices(postgres_url, redis_url)``  (context manager; ``start()``/``stop()``)
+    A fresh PostgreSQL database (created on start, dropped with ``FORCE`` on stop) and an empty Redis
+    database index (claimed with a key, flushed on stop) for one run; ``topology(**kw)`` is the
+    :class:`CeleryTopology` on them. ``services_unreachable(postgres_url, redis_url)`` returns why
+    they cannot be used (empty list when both answer).
 
 ``AirflowApi(base_url)``
     A small synchronous REST client: JWT from ``GET /auth/token`` (simple auth manager, all admins),
@@ -82,6 +103,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -94,6 +116,10 @@ T = TypeVar("T")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: Component name -> key in ``/api/v2/monitor/health`` (the api-server answers the request itself).
 _HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+
+#: Where the machines and CI run the services of the distributed topology (trust authentication).
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379"
 
 _LIVE: set[Any] = set()
 _LIVE_LOCK = threading.Lock()
@@ -218,6 +244,138 @@ def terminate_tree(popen: subprocess.Popen[Any], grace: float = 8.0) -> list[psu
         popen.wait(timeout=5)
     psutil.wait_procs(list(known.values()), timeout=5)
     return list(known.values())
+
+
+# ------------------------------------------------------------------------------------ distributed topology
+@dataclass(frozen=True)
+class CeleryTopology:
+    """The production topology's services and sizes (see :class:`DistributedServices`)."""
+
+    #: SQLAlchemy URL of the metadata database (PostgreSQL, psycopg2).
+    database_url: str
+    broker_url: str
+    #: Celery result backend (``db+postgresql://...``): task states survive a broker flush.
+    result_backend: str
+    #: Celery queue of this run only: workers of another run on the same broker never take its tasks.
+    queue: str
+    workers: int = 2
+    worker_concurrency: int = 2
+    triggerers: int = 2
+
+
+def services_unreachable(postgres_url: str = POSTGRES_URL, redis_url: str = REDIS_URL) -> list[str]:
+    """Why the distributed topology cannot run here: one sentence per service that does not answer."""
+    reasons = []
+    try:
+        import psycopg2
+
+        psycopg2.connect(postgres_url, connect_timeout=3).close()
+    except Exception as exc:
+        reasons.append(f"PostgreSQL at {postgres_url} does not answer ({type(exc).__name__}: {exc})".strip())
+    try:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        reasons.append(f"Redis at {redis_url} does not answer ({type(exc).__name__}: {exc})")
+    return [" ".join(r.split()) for r in reasons]
+
+
+class DistributedServices:
+    """A fresh PostgreSQL database and an empty Redis database index, for one run; removed on ``stop()``.
+
+    The PostgreSQL database is created from ``postgres_url`` (a database the user may connect to) and
+    dropped ``WITH (FORCE)`` (a killed component may still hold a connection). The Redis index is the
+    first of 1..15 that is empty and that this run claims with ``SET NX`` of a key: another run on the
+    same server never shares it. ``stop()`` flushes it (only if the claim is still this run's).
+    """
+
+    CLAIM_KEY = "kling-e2e:claimed-by"
+
+    def __init__(self, postgres_url: str = POSTGRES_URL, redis_url: str = REDIS_URL) -> None:
+        self.postgres_url = postgres_url
+        self.redis_url = redis_url.rstrip("/")
+        self.token = secrets.token_hex(4)
+        self.database = f"kling_e2e_{self.token}"
+        self.redis_db: int | None = None
+        self._created = False
+
+    def __enter__(self) -> DistributedServices:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _admin(self) -> Any:
+        import psycopg2
+
+        conn = psycopg2.connect(self.postgres_url, connect_timeout=5)
+        conn.autocommit = True
+        return conn
+
+    def _redis(self, db: int) -> Any:
+        import redis
+
+        return redis.Redis.from_url(f"{self.redis_url}/{db}", socket_timeout=5)
+
+    def start(self) -> DistributedServices:
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        try:
+            with contextlib.closing(self._admin()) as conn, conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{self.database}"')
+            self._created = True
+            for db in range(1, 16):
+                client = self._redis(db)
+                try:
+                    if client.set(self.CLAIM_KEY, self.token, nx=True, ex=6 * 3600):
+                        if client.dbsize() == 1:
+                            self.redis_db = db
+                            break
+                        client.delete(self.CLAIM_KEY)  # someone else's keys: not ours to use
+                finally:
+                    client.close()
+            if self.redis_db is None:
+                raise RuntimeError(f"no empty Redis database index at {self.redis_url} (1..15 all in use)")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def host_url(self) -> str:
+        """``user@host:port`` of the PostgreSQL server (from ``postgres_url``)."""
+        return self.postgres_url.split("://", 1)[1].rsplit("/", 1)[0]
+
+    def topology(self, **sizes: int) -> CeleryTopology:
+        assert self.redis_db is not None, "start() first"
+        return CeleryTopology(
+            database_url=f"postgresql+psycopg2://{self.host_url}/{self.database}",
+            broker_url=f"{self.redis_url}/{self.redis_db}",
+            result_backend=f"db+postgresql+psycopg2://{self.host_url}/{self.database}",
+            queue=f"kling-e2e-{self.token}",
+            **sizes,
+        )
+
+    def stop(self) -> None:
+        if self.redis_db is not None:
+            client = self._redis(self.redis_db)
+            try:
+                if client.get(self.CLAIM_KEY) == self.token.encode():
+                    client.flushdb()
+            finally:
+                client.close()
+            self.redis_db = None
+        if self._created:
+            with contextlib.closing(self._admin()) as conn, conn.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            self._created = False
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
 
 
 class AirflowApi:
@@ -346,8 +504,14 @@ class AirflowApi:
     def xcom_entries(
         self, dag_id: str, run_id: str, task_id: str = "~", map_index: int | None = None
     ) -> list[dict[str, Any]]:
+        """Every XCom entry (paged: the api-server answers at most 100 per request)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
-        return list(self.get(path, map_index=map_index, limit=1000)["xcom_entries"])
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.get(path, map_index=map_index, limit=100, offset=len(out))
+            out.extend(page["xcom_entries"])
+            if not page["xcom_entries"] or len(out) >= page["total_entries"]:
+                return out
 
     def xcom_raw(
         self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
@@ -401,11 +565,27 @@ class AirflowDeployment:
         home: str | os.PathLike[str] | None = None,
         startup_timeout: float = 120.0,
         python: str = sys.executable,
+        topology: CeleryTopology | None = None,
     ) -> None:
+        self.topology = topology
         self.home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="kling-e2e-airflow-"))
         self.dags_folder = self.home / "dags"
         self.logs_folder = self.home / "logs"
         self.db_path = self.home / "airflow.db"
+        self.database_url = topology.database_url if topology else f"sqlite:///{self.db_path}"
+        #: Component names, in start order (``triggerer-N`` and ``worker-N`` with a topology).
+        self.components: tuple[str, ...] = COMPONENTS
+        #: Settings of one component only: each log server needs a port of its own.
+        self._component_env: dict[str, dict[str, str]] = {}
+        if topology is not None:
+            workers = tuple(f"worker-{i}" for i in range(1, topology.workers + 1))
+            triggerers = tuple(f"triggerer-{i}" for i in range(1, topology.triggerers + 1))
+            self.components = ("api-server", "scheduler", "dag-processor", *workers, *triggerers)
+            for name in workers:
+                self._component_env[name] = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+            for name in triggerers:
+                self._component_env[name] = {"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+        self._triggerer_jobs: dict[str, int] = {}
         self.parallelism = parallelism
         self.startup_timeout = startup_timeout
         self.python = python
@@ -438,7 +618,7 @@ class AirflowDeployment:
         settings = {
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -480,9 +660,64 @@ class AirflowDeployment:
             # A killed triggerer's triggers go to another triggerer once its heartbeat is this old.
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "PYTHONUNBUFFERED": "1",
+            # A component stuck at a test's deadline prints every thread's stack on SIGABRT
+            # (dump_stacks()); nothing changes otherwise.
+            "PYTHONFAULTHANDLER": "1",
         }
+        if self.topology is not None:
+            settings.update(self._celery_settings(self.topology))
         merged = {**base, **settings, **self._extra_env}
         return {k: v for k, v in merged.items() if v is not None}
+
+    def _celery_settings(self, topology: CeleryTopology) -> dict[str, str]:
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": topology.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": topology.result_backend,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(topology.worker_concurrency),
+            # Airflow's defaults, stated because the worker-loss scenario relies on them: a worker
+            # reserves no message beyond the tasks it runs, and acknowledges one when its task is done.
+            "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+            "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": topology.queue,
+            # The connection pools of seven components and their task supervisors share one server.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "5",
+            # A task whose worker died is failed (and retried elsewhere) once its heartbeat is this old.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            # A task the dead worker had taken but not yet started (still "queued" for Airflow, so
+            # without a heartbeat) is revoked and queued again once it has been queued this long
+            # (default 600 s). Longer than any task here waits for a slot.
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
+        }
+
+    @staticmethod
+    def kind(name: str) -> str:
+        """``triggerer-2`` -> ``triggerer``, ``worker-1`` -> ``worker``; other names unchanged."""
+        base, _, number = name.rpartition("-")
+        return base if number.isdigit() else name
+
+    def _argv(self, name: str) -> list[str]:
+        kind = self.kind(name)
+        if kind == "worker":
+            assert self.topology is not None
+            return [
+                "celery",
+                "worker",
+                "--concurrency",
+                str(self.topology.worker_concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                self.topology.queue,
+                # No start-up sync with (nor event chatter to) the other workers: faster, and
+                # nothing this deployment uses.
+                "--without-mingle",
+                "--without-gossip",
+            ]
+        return [kind]
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def __enter__(self) -> AirflowDeployment:
@@ -496,9 +731,17 @@ class AirflowDeployment:
             _LIVE.add(self)
         try:
             self.migrate()
-            for name in COMPONENTS:
-                self.start_component(name)
-            self.wait_healthy(timeout=self.startup_timeout)
+            triggerers = [n for n in self.components if self.kind(n) == "triggerer"]
+            for name in self.components:
+                if name not in triggerers[1:]:
+                    self.start_component(name)
+            if len(triggerers) > 1:
+                # One after the other: the first TriggererJob that appears is the first triggerer's.
+                for name in triggerers:
+                    if not self.is_running(name):
+                        self.start_component(name)
+                    self._triggerer_jobs[name] = self._await_new_triggerer_job(name)
+            self.wait_healthy(self.components, timeout=self.startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -518,13 +761,59 @@ class AirflowDeployment:
             tail = (result.stdout + result.stderr).decode(errors="replace")[-3000:]
             raise RuntimeError(f"airflow db migrate failed ({result.returncode}):\n{tail}")
 
+    def _await_new_triggerer_job(self, name: str) -> int:
+        known = set(self._triggerer_jobs.values())
+
+        def new_job() -> int | None:
+            self._healthy([name])  # raises if the triggerer died
+            ids = {int(j["id"]) for j in self.api.jobs("TriggererJob", is_alive=True)} - known
+            return min(ids) if ids else None
+
+        return wait_until(new_job, self.startup_timeout, 0.3, what=f"{name}'s TriggererJob")
+
+    def triggerer_job_id(self, name: str) -> int:
+        """The ``TriggererJob`` id of triggerer ``name`` (the ``triggerer_id`` of the triggers it runs).
+
+        Known for deployments with several triggerers (they start one after the other); it is the
+        id of the component's first start (a restarted triggerer is a new job).
+        """
+        return self._triggerer_jobs[name]
+
+    def component_of(self, pid: int) -> str | None:
+        """The component whose process tree (or session) holds ``pid``, e.g. the worker running a task."""
+        for name, proc in self._procs.items():
+            if proc.poll() is None and pid in {
+                p.pid for p in [*_process_tree(proc.pid), *_session_members(proc.pid)]
+            }:
+                return name
+        return None
+
+    def dump_stacks(self, name: str, timeout: float = 10) -> str:
+        """Post-mortem of a stuck component: SIGABRT makes it print every thread's stack (faulthandler)
+        into its log and exit. Returns the end of its log."""
+        proc = self._procs[name]
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout)
+        return self.component_log(name).read_text(errors="replace")[-8000:]
+
+    def pg_activity(self) -> list[tuple[Any, ...]]:
+        """What every session of the metadata database is doing (PostgreSQL only): for post-mortems."""
+        return self.query(
+            "SELECT pid, application_name, client_port, state, wait_event_type, wait_event,"
+            " round(extract(epoch from now() - xact_start)::numeric, 1) AS xact_s, left(query, 160)"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
     def component_log(self, name: str) -> Path:
         return self.logs_folder / f"{name}.out"
 
     def start_component(self, name: str) -> subprocess.Popen[bytes]:
         """Start ``airflow <name>`` in its own session; output appended to ``logs/<name>.out``."""
-        if name not in COMPONENTS:
-            raise ValueError(f"unknown component {name!r}; one of {COMPONENTS}")
+        if name not in self.components:
+            raise ValueError(f"unknown component {name!r}; one of {self.components}")
         if self.is_running(name):
             raise RuntimeError(f"{name} is already running (pid {self._procs[name].pid})")
         self._starts[name] = self._starts.get(name, 0) + 1
@@ -535,8 +824,8 @@ class AirflowDeployment:
             self._logs[name].close()
         self._logs[name] = log
         proc = subprocess.Popen(
-            [self.python, "-m", "airflow", name],
-            env=self.env,
+            [self.python, "-m", "airflow", *self._argv(name)],
+            env={**self.env, **self._component_env.get(name, {})},
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -615,16 +904,23 @@ class AirflowDeployment:
         health = self.api.health()
         if health.get("metadatabase", {}).get("status") != "healthy":
             return False
-        return all(
-            health.get(_HEALTH_KEYS[name], {}).get("status") == "healthy"
-            for name in components
-            if name in _HEALTH_KEYS
-        )
+        for name in components:
+            kind = self.kind(name)
+            if kind in _HEALTH_KEYS and health.get(_HEALTH_KEYS[kind], {}).get("status") != "healthy":
+                return False
+            if kind == "worker" and not self._worker_ready(name):
+                return False
+        return True
 
-    def wait_healthy(self, components: Iterable[str] = COMPONENTS, timeout: float = 120.0) -> float:
+    def _worker_ready(self, name: str) -> bool:
+        """Celery prints ``<hostname> ready.`` once the worker consumes its queue (since its last start)."""
+        text = self.component_log(name).read_text(errors="replace")
+        return " ready." in text.rsplit("\n==== start #", 1)[-1]
+
+    def wait_healthy(self, components: Iterable[str] | None = None, timeout: float = 120.0) -> float:
         """Poll ``/api/v2/monitor/health`` until the components are healthy; returns the seconds waited."""
         started = time.monotonic()
-        names = list(components)
+        names = list(self.components if components is None else components)
         wait_until(lambda: self._healthy(names), timeout, 0.3, what=f"{', '.join(names)} to be healthy")
         return time.monotonic() - started
 
@@ -660,13 +956,25 @@ class AirflowDeployment:
         from cryptography.fernet import Fernet
 
         fernet = Fernet(self.fernet_key.encode())
-        with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)) as db:
-            rows = db.execute("SELECT id, classpath, kwargs FROM trigger").fetchall()
+        rows = self.query("SELECT id, classpath, kwargs FROM trigger")
         out = []
         for trigger_id, classpath, raw in rows:
             text = raw if raw.startswith("{") else fernet.decrypt(raw.encode()).decode()
             out.append({"id": trigger_id, "classpath": classpath, "raw": raw, "kwargs": text})
         return out
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the metadata database (SQLite file or PostgreSQL)."""
+        if self.topology is None:
+            uri = f"file:{self.db_path}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+                return list(db.execute(sql).fetchall())
+        import psycopg2
+
+        url = self.database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+        with contextlib.closing(psycopg2.connect(url, connect_timeout=10)) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
 
 
 class EmulatorProcess:
