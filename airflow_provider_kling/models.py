@@ -7,6 +7,7 @@ These types know nothing about HTTP or Airflow. A gateway module (``gateways/<na
 from __future__ import annotations
 
 import enum
+import reprlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -212,10 +213,7 @@ def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingV
     allowed = _UNKNOWN_FIELD if first["type"] == "extra_forbidden" else _ALLOWED.get(top, reason)
     others = sorted({".".join(str(p) for p in e["loc"]) for e in errors[1:]} - {field})
     more = f" (also invalid: {', '.join(others)})" if others else ""
-    shown = (
-        value if not isinstance(value, str) or len(value) <= 80 else f"{value[:77]}... ({len(value)} chars)"
-    )
-    subject = f"{field} (not given)" if first["type"] == "missing" else f"{field}={shown!r}"
+    subject = f"{field} (not given)" if first["type"] == "missing" else f"{field}={_shown(value)}"
     where = f"gateway {gateway!r}" if gateway else "VideoRequest"
     return KlingValidationError(
         f"{subject} is not accepted by {where} ({reason}); allowed: {allowed}{more}",
@@ -224,6 +222,19 @@ def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingV
         value=value,
         allowed=allowed,
     )
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxdict = 4
+
+
+def _shown(value: Any) -> str:
+    """The value for a message: long strings, lists and dicts (e.g. inline images) cut short."""
+    text = _REPR.repr(value)
+    if isinstance(value, str) and len(value) > _REPR.maxstring:
+        text += f" ({len(value)} chars)"
+    return text
 
 
 #: What each VideoRequest field takes, in the words of the error message (tests check every field
