@@ -66,13 +66,17 @@ test-fast: install
 	$(UV) pip install --quiet --python .venv-compat-$*/bin/python --no-deps -e .
 	@touch $@
 
+# Every version runs even when one fails; the target fails at the end if any did. Behaviour documented
+# to differ on older Airflow is expected to differ there (compat/known_differences.py).
 test-compat: $(foreach v,$(COMPAT_AIRFLOW),.venv-compat-$(v)/.synced)
-	@set -e; for v in $(COMPAT_AIRFLOW); do \
+	@failed=""; for v in $(COMPAT_AIRFLOW); do \
 		echo "== Airflow $$v (.venv-compat-$$v)"; \
 		start=$$(date +%s); \
-		.venv-compat-$$v/bin/python -m pytest tests/unit tests/integration -m "not e2e" -q -p no:cacheprovider; \
+		.venv-compat-$$v/bin/python -m pytest tests/unit tests/integration -m "not e2e" -q \
+			-p no:cacheprovider -p compat.known_differences || failed="$$failed $$v"; \
 		echo "== Airflow $$v: $$(( $$(date +%s) - start )) s"; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "test-compat failed on Airflow$$failed"; exit 1; fi
 
 # Re-resolve compat/airflow-<version>.txt (needs the index; commit the result).
 compat-lock: | $(UV)
