@@ -13,7 +13,18 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 
-.PHONY: help install lint test test-fast demo docs docs-build bench clean
+.PHONY: help install lint test test-fast test-compat compat-lock test-distributed demo docs docs-build bench clean
+
+# `make test-compat` runs the unit and integration suites (not e2e) against each of these Airflow
+# releases, each in its own environment (.venv-compat-<version>) synced from compat/airflow-<version>.txt:
+# the floor that pyproject.toml declares and the newest release on PyPI (a pre-release counts until the
+# final is out: `pip index versions apache-airflow --pre`). The main .venv (uv.lock) covers one more.
+COMPAT_AIRFLOW := 3.2.0 3.4.0b2
+# `make compat-lock` resolves each version's environment as of the day after its release (an older
+# Airflow does not bound every library it imports: 3.1.0 breaks on today's structlog), the way Airflow's
+# own constraint files pin what was current at release; empty means "today".
+COMPAT_AS_OF_3.2.0 := 2026-04-08T00:00:00Z
+COMPAT_AS_OF_3.4.0b2 :=
 
 # Every target the README or the docs mention is listed here (tests/docs/test_make_help.py).
 help:
@@ -26,6 +37,8 @@ help:
 	@echo "make bench       - run the benchmarks in bench/ (not part of make test; BENCH_ARGS=--quick for a short run)"
 	@echo "make install     - sync the locked environment into .venv (the other targets do it first)"
 	@echo "make clean       - remove .venv, .tools, site and the caches"
+	@echo "make test-compat - the unit and integration suites against Airflow $(COMPAT_AIRFLOW) (CI runs it after make test)"
+	@echo "make compat-lock - re-resolve compat/airflow-<version>.txt for each of those versions"
 	@echo "make test-distributed - the e2e scenario on CeleryExecutor + PostgreSQL + Redis (part of make test when they answer)"
 
 $(CURDIR)/.tools/bin/uv:
@@ -59,6 +72,35 @@ test-distributed: install
 test-fast: install
 	$(UV) run --locked pytest -m "not e2e" -x
 
+# One environment per Airflow version, from its committed lock file; the package itself is installed
+# editable without dependencies, so the lock file alone decides every other version.
+.venv-compat-%/.synced: compat/airflow-%.txt pyproject.toml | $(UV)
+	rm -rf .venv-compat-$*
+	$(UV) venv --quiet .venv-compat-$*
+	$(UV) pip sync --quiet --python .venv-compat-$*/bin/python compat/airflow-$*.txt
+	$(UV) pip install --quiet --python .venv-compat-$*/bin/python --no-deps -e .
+	@touch $@
+
+# Every version runs even when one fails; the target fails at the end if any did. Behaviour documented
+# to differ on older Airflow is expected to differ there (compat/known_differences.py).
+test-compat: $(foreach v,$(COMPAT_AIRFLOW),.venv-compat-$(v)/.synced)
+	@failed=""; for v in $(COMPAT_AIRFLOW); do \
+		echo "== Airflow $$v (.venv-compat-$$v)"; \
+		start=$$(date +%s); \
+		.venv-compat-$$v/bin/python -m pytest tests/unit tests/integration -m "not e2e" -q \
+			-p no:cacheprovider -p compat.known_differences || failed="$$failed $$v"; \
+		echo "== Airflow $$v: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-compat failed on Airflow$$failed"; exit 1; fi
+
+# Re-resolve compat/airflow-<version>.txt (needs the index; commit the result).
+compat-lock: | $(UV)
+	@mkdir -p compat
+	@set -e; $(foreach v,$(COMPAT_AIRFLOW),echo "apache-airflow==$(v)" | $(UV) pip compile --quiet \
+		pyproject.toml - --extra emulator --group pyproject.toml:test --universal --python-version 3.11 \
+		$(if $(COMPAT_AS_OF_$(v)),--exclude-newer $(COMPAT_AS_OF_$(v))) \
+		--custom-compile-command "make compat-lock" -o compat/airflow-$(v).txt;)
+
 demo: install
 	$(UV) run --locked python -m airflow_provider_kling.demo
 
@@ -71,4 +113,4 @@ bench: install
 	@touch .venv/.synced
 
 clean:
-	rm -rf .venv .tools site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-compat-* .tools site .pytest_cache .mypy_cache .ruff_cache

@@ -92,8 +92,13 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["number", "null"]},
                     },
                 },
+                # Port stays visible although requests never use it: Airflow 3.3's Test button
+                # sends port 0 for a connection stored without one (``Number(null)`` in the UI) and
+                # its API refuses a test whose port differs from the stored one ("the host or port
+                # to test differs from the stored connection"). A port typed in the form makes
+                # both sides agree; Airflow 3.4 treats 0 as "no port" and needs none.
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
+                    "hidden-fields": ["schema"],
                     "relabeling": {
                         "password": "API key / secret key",
                         "host": "Base URL (optional)",
@@ -103,6 +108,7 @@ def get_provider_info() -> dict[str, Any]:
                         "host": "empty = the gateway's public base URL",
                         "password": "API key (official Kling API: the secret key)",
                         "login": "official Kling API only",
+                        "port": "443: for Airflow 3.3's Test button; requests go to the Base URL",
                         "extra": '{"gateway": "kling"}',
                     },
                 },

@@ -7,10 +7,15 @@ These types know nothing about HTTP or Airflow. A gateway module (``gateways/<na
 from __future__ import annotations
 
 import enum
+import reprlib
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import Self
+
+from airflow_provider_kling.exceptions import KlingValidationError
 
 Duration = Literal[5, 10]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
@@ -45,6 +50,15 @@ class VideoRequest(BaseModel):
     an ``https://`` URL, a ``data:`` URI or a local file path (uploaded or inlined where the gateway
     allows it). ``client_reference`` is the idempotency key; operators derive it from the task
     instance. ``extra`` carries gateway-specific fields, validated by the gateway (unknown keys fail).
+
+    Every way of making one validates and raises :class:`KlingValidationError` (a ``KlingError`` and a
+    ``ValueError``) naming the field, the value given and what is allowed: ``VideoRequest(...)``,
+    ``model_validate``, ``model_validate_json``, ``model_validate_strings`` and
+    ``model_copy(update=...)``, which pydantic itself does not validate. Code that catches
+    ``KlingError`` therefore sees a bad request however it was built. ``model_construct`` stays
+    pydantic's unvalidated escape hatch. Used as a field of another pydantic model (or in a
+    ``TypeAdapter``), the error arrives inside that model's ``ValidationError``, as pydantic reports
+    any ``ValueError``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
@@ -61,6 +75,42 @@ class VideoRequest(BaseModel):
     callback_url: str | None = None
     client_reference: str | None = Field(default=None, max_length=128)
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so that the pydantic mypy plugin keeps the typed, per-field
+        # signature of ``__init__`` and ``model_validate*`` (a wrong literal stays a mypy error).
+        # A wrap validator cannot do this job: pydantic turns every ``ValueError`` raised inside
+        # validation, KlingValidationError included, back into a ``ValidationError``. So each
+        # public entry point converts pydantic's error after the fact.
+
+        def __init__(self, /, **data: Any) -> None:
+            _converted(lambda: super(VideoRequest, self).__init__(**data))
+
+        # As pydantic's own RootModel does for its ``__init__``: this one only converts errors, so
+        # validation (``model_validate``, strings and JSON modes, ``strict``, ``context``) must not
+        # be routed through it as it would be for a custom ``__init__``.
+        __init__.__pydantic_base_init__ = True
+
+        @classmethod
+        def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
+            return _converted(lambda: super(VideoRequest, cls).model_validate(*args, **kwargs))
+
+        @classmethod
+        def model_validate_json(cls, *args: Any, **kwargs: Any) -> Self:
+            return _converted(lambda: super(VideoRequest, cls).model_validate_json(*args, **kwargs))
+
+        @classmethod
+        def model_validate_strings(cls, *args: Any, **kwargs: Any) -> Self:
+            return _converted(lambda: super(VideoRequest, cls).model_validate_strings(*args, **kwargs))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated like a new request (pydantic's own copy does not check)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {name: getattr(self, name) for name in self.model_fields_set}
+        data.update(update)
+        fresh = type(self)(**data)
+        return fresh.model_copy(deep=True) if deep else fresh
 
     @property
     def is_image_to_video(self) -> bool:
@@ -116,28 +166,96 @@ class VideoTask(BaseModel):
 
 
 def build_request(gateway: str, fields: dict[str, Any]) -> VideoRequest:
-    """Build a :class:`VideoRequest`, turning pydantic's errors into a :class:`KlingValidationError`.
+    """Build a :class:`VideoRequest`, naming the gateway in the :class:`KlingValidationError`.
 
     The message names the gateway, the field, the value given and what is allowed, so that a DAG
-    author sees e.g. ``duration=7 is not accepted by gateway 'apixo'; allowed: 5, 10``.
+    author sees e.g. ``duration=7 is not accepted by gateway 'apixo' (...); allowed: 5, 10``.
     """
-    from airflow_provider_kling.exceptions import KlingValidationError
-
     try:
         return VideoRequest(**fields)
+    except KlingValidationError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValidationError):
+            raise validation_error(cause, gateway) from None
+        raise
+
+
+_T = TypeVar("_T")
+
+
+def _converted(build: Callable[[], _T]) -> _T:
+    """Run ``build`` (a pydantic validation of a VideoRequest), raising KlingValidationError instead.
+
+    Chained ``from`` pydantic's error, which lists every problem (and which :func:`build_request`
+    reads again to name the gateway).
+    """
+    try:
+        return build()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "request"
-        value = err.get("input")
-        allowed = _ALLOWED.get(field, err["msg"])
-        raise KlingValidationError.for_field(gateway, field, value, allowed, reason=err["msg"]) from None
+        raise validation_error(exc) from exc
 
 
+def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingValidationError:
+    """The :class:`KlingValidationError` describing pydantic's errors for a VideoRequest.
+
+    It names the first problem's field, the value given and what is allowed; further problems are
+    listed by field name. Without a gateway, the message says ``VideoRequest``.
+    """
+    errors = exc.errors()
+    first = errors[0]
+    loc = first["loc"]
+    field = ".".join(str(p) for p in loc) or "request"
+    top = str(loc[0]) if loc else "request"
+    if first["type"] == "missing":
+        value, reason = None, "required"
+    else:
+        value, reason = first.get("input"), first["msg"]
+    allowed = _UNKNOWN_FIELD if first["type"] == "extra_forbidden" else _ALLOWED.get(top, reason)
+    others = sorted({".".join(str(p) for p in e["loc"]) for e in errors[1:]} - {field})
+    more = f" (also invalid: {', '.join(others)})" if others else ""
+    subject = f"{field} (not given)" if first["type"] == "missing" else f"{field}={_shown(value)}"
+    where = f"gateway {gateway!r}" if gateway else "VideoRequest"
+    return KlingValidationError(
+        f"{subject} is not accepted by {where} ({reason}); allowed: {allowed}{more}",
+        gateway=gateway,
+        field=field,
+        value=value,
+        allowed=allowed,
+    )
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxdict = 4
+
+
+def _shown(value: Any) -> str:
+    """The value for a message: long strings, lists and dicts (e.g. inline images) cut short."""
+    text = _REPR.repr(value)
+    if isinstance(value, str) and len(value) > _REPR.maxstring:
+        text += f" ({len(value)} chars)"
+    return text
+
+
+#: What each VideoRequest field takes, in the words of the error message (tests check every field
+#: has an entry).
 _ALLOWED: dict[str, str] = {
+    "prompt": "a non-empty string",
+    "negative_prompt": "a string, or None",
     "duration": "5, 10",
     "aspect_ratio": "16:9, 9:16, 1:1 (or None for the default)",
-    "tier": "'std', 'pro' (or None for the gateway default)",
     "sound": "true, false",
-    "prompt": "a non-empty string",
-    "client_reference": "a string of at most 128 characters",
+    "tier": "'std', 'pro' (or None for the gateway default)",
+    "cfg_scale": "a number, or None",
+    "start_image": "one image (an https:// URL, a data: URI or a local file path), or None",
+    "end_image": "one image (an https:// URL, a data: URI or a local file path), or None",
+    "callback_url": "a URL string, or None",
+    "client_reference": "a string of at most 128 characters, or None",
+    "extra": "a dict of gateway-specific fields",
 }
+
+_UNKNOWN_FIELD = (
+    "the fields "
+    + ", ".join(_ALLOWED)
+    + " (at most two images: start_image, the first frame, and end_image, the last)"
+)

@@ -22,10 +22,12 @@ def xcom(ti: Any, key: str = "return_value") -> Any:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    # Whole rows, not ``with_only_columns(XComModel.value)``: Airflow 3.4 selects an aliased XCom entity,
+    # and a column of the plain class would then join a second, unfiltered XCom table.
     with create_session() as session:
-        row = session.execute(
+        row = session.scalars(
             XComModel.get_many(
                 key=key, run_id=ti.run_id, dag_ids=ti.dag_id, task_ids=ti.task_id, map_indexes=ti.map_index
-            ).with_only_columns(XComModel.value)
+            )
         ).first()
     return None if row is None else XComModel.deserialize_value(row)
