@@ -158,6 +158,9 @@ class RunwareGateway(Gateway):
     default_base_url = "https://api.runware.ai"
     path_prefix = "/v1"
     idempotency = "lookup"
+    #: ``cost`` per task when the request sets ``includeCost`` (it does); Runware publishes no Kling 2.6
+    #: price to estimate from, so ``prices`` stays unset unless the connection gives one
+    cost_unit = "USD"
     states = _STATES
     key_help = "API key from the Runware dashboard (API Keys page)."
     models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}

@@ -108,3 +108,25 @@ with _dag("mapped_twenty") as mapped_twenty:
     KlingGenerateOperator.partial(task_id="render", kling_conn_id="kling_runware", deferrable=True).expand(
         prompt=[f"Product shot number {i}" for i in range(20)]
     )
+
+with _dag("over_budget") as over_budget:
+    # APIXO publishes $0.06 per output second: a 5 s clip is estimated at $0.30
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Too dear",
+        kling_conn_id="kling_apixo",
+        max_cost=0.25,
+        retries=2,
+        retry_delay=NO_DELAY,
+    )
+
+with _dag("cap_without_estimate") as cap_without_estimate:
+    # kie publishes no price: a cap cannot be shown to hold, so the job is refused
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Unpriced",
+        kling_conn_id="kling_kie",
+        max_cost=10,
+        retries=2,
+        retry_delay=NO_DELAY,
+    )
