@@ -92,6 +92,9 @@ class KlingGenerateOperator(BaseOperator):
     :param timeout: seconds to wait for the job before failing (retryable; a retry re-attaches).
     :param download_to: directory or object-storage URI to copy the videos to after success (templated).
     :param max_download_bytes: refuse larger downloads.
+    :param video_link_base: the public ``https://`` prefix under which ``download_to`` is served (a
+        CDN, a public bucket's endpoint): the "Kling video" link then opens the downloaded copy,
+        which does not expire like the gateway's URL (see :mod:`airflow_provider_kling.links`).
     :param max_cost: refuse the job, before any request to the gateway and without retries, when its
         estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
     :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
@@ -105,6 +108,7 @@ class KlingGenerateOperator(BaseOperator):
         "end_image",
         "extra",
         "download_to",
+        "video_link_base",
     )
     template_fields_renderers = {"extra": "json"}
     operator_extra_links = (KlingVideoLink(),)
@@ -131,6 +135,7 @@ class KlingGenerateOperator(BaseOperator):
         timeout: float = DEFAULT_TASK_TIMEOUT,
         download_to: str | os.PathLike[str] | None = None,
         max_download_bytes: int | None = None,
+        video_link_base: str | None = None,
         max_cost: float | None = None,
         max_cost_unit: str | None = None,
         **kwargs: Any,
@@ -154,6 +159,7 @@ class KlingGenerateOperator(BaseOperator):
         self.timeout = timeout
         self.download_to = download_to
         self.max_download_bytes = max_download_bytes
+        self.video_link_base = video_link_base
         self.max_cost = max_cost
         self.max_cost_unit = max_cost_unit
 

@@ -6,6 +6,8 @@ Test-only operator subclasses simulate a worker dying right after the gateway ac
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from typing import Any
 
 from airflow.sdk import DAG
@@ -129,4 +131,15 @@ with _dag("cap_without_estimate") as cap_without_estimate:
         max_cost=10,
         retries=2,
         retry_delay=NO_DELAY,
+    )
+
+with _dag("link_to_download") as link_to_download:
+    # the "Kling video" link opens the downloaded copy, served under video_link_base
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="A kite on a beach",
+        kling_conn_id="kling_rivya",
+        download_to=os.environ.get("KLING_TEST_DOWNLOAD_DIR")
+        or os.path.join(tempfile.gettempdir(), "kling-t"),
+        video_link_base="https://media.example.com/kling",
     )

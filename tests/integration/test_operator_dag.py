@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
@@ -97,6 +99,18 @@ def test_max_cost_refuses_before_any_request_and_is_not_retried(
     assert counters(emulator)["requests"][gateway] == before
     out, err = capfd.readouterr()
     assert said in out + err
+
+
+def test_the_video_link_opens_the_downloaded_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING_TEST_DOWNLOAD_DIR", str(tmp_path))
+    dr, tis = run_dag(DAGS, "link_to_download")
+    assert dr.state == DagRunState.SUCCESS
+    result = xcom(tis["render"])
+    [item] = result["downloads"]
+    name = Path(item["path"]).name
+    assert Path(item["path"]).parent == tmp_path and (tmp_path / name).stat().st_size > 0
+    assert xcom(tis["render"], "_link_KlingVideoLink") == f"https://media.example.com/kling/{name}"
+    assert result["video_urls"][0] != f"https://media.example.com/kling/{name}"
 
 
 def test_twenty_mapped_renders() -> None:
