@@ -114,8 +114,6 @@ class Gateway(ABC):
     status_endpoints: ClassVar[tuple[str | None, ...]] = (None,)
     #: the vendor's job-state words (lower-case) -> state; see :func:`.fields.state_table`
     states: ClassVar[Mapping[str, TaskState]] = {}
-    #: what the job's reported cost is counted in (``None``: the gateway reports no cost)
-    cost_unit: ClassVar[str | None] = None
     #: the published Kling 2.6 price list (``None``: none published; a connection may set one)
     prices: ClassVar[Prices | None] = None
 
@@ -134,6 +132,11 @@ class Gateway(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r}>"
+
+    @property
+    def cost_unit(self) -> str | None:
+        """What this model's reported cost is counted in (``None``: no cost is reported)."""
+        return self.models[self.model].cost_unit
 
     # ----------------------------------------------------------------- capabilities and validation
     def capabilities_for(self, request: VideoRequest) -> Capabilities:

@@ -81,7 +81,7 @@ NATIVE = Capabilities(
     end_image_needs_start=False,
     local_images="base64",
     extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
-    cost_reporting=True,
+    cost_unit="units",  # final_unit_deduction
     notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
 )
 
@@ -116,7 +116,6 @@ class KlingGateway(Gateway):
         "China-region keys need host https://api-beijing.klingai.com."
     )
     models = {NATIVE.model: NATIVE}
-    cost_unit = "units"  # final_unit_deduction
     prices = PRICES
 
     # ----------------------------------------------------------------- auth

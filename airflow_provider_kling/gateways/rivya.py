@@ -99,7 +99,7 @@ CAPS = Capabilities(
     aspect_ratio_with_image=True,
     callback=False,
     local_images="upload",
-    cost_reporting=True,
+    cost_unit="credits",  # final_credits, else reserved_credits
     notes=(
         "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
         "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
@@ -133,7 +133,6 @@ class RivyaGateway(Gateway):
         "files:create and credits:read scopes."
     )
     models = {CAPS.model: CAPS}
-    cost_unit = "credits"  # final_credits, else reserved_credits
     prices = PRICES
 
     # ----------------------------------------------------------------- validation
