@@ -126,13 +126,18 @@ class KlingBudgetGateOperator(_GateBase):
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        """The person's answer: "Approve" returns and the renders run; "Reject" skips them."""
-        answer = super().execute_complete(context=context, event=event)
-        chosen = list(answer.get("chosen_options") or []) if isinstance(answer, dict) else []
+        """The person's answer: "Approve" returns and the renders run; "Reject" skips them.
+
+        The result is pushed before the parent handles the answer: on "Reject" it skips the
+        downstream tasks by raising (Airflow 3), and nothing it would return reaches XCom."""
+        chosen = list(event.get("chosen_options") or []) if isinstance(event, dict) else []
         estimate = context["ti"].xcom_pull(task_ids=self.task_id, key=ESTIMATE_KEY) or {}
         decision = "approved" if chosen == [self.APPROVE] else "rejected"
-        self.log.info("Kling budget %s by %s", decision, (answer or {}).get("responded_by"))
-        return {"decision": decision, "reason": f"{chosen[0] if chosen else 'no answer'}", **estimate}
+        result = {"decision": decision, "reason": chosen[0] if chosen else "no answer", **estimate}
+        self.log.info("Kling budget %s (%s)", decision, event.get("responded_by_user") if event else None)
+        context["ti"].xcom_push(key="return_value", value=result)
+        super().execute_complete(context=context, event=event)
+        return result
 
     def _price(self, hook: KlingHook) -> BatchEstimate:
         from airflow_provider_kling.budget import BatchEstimate
