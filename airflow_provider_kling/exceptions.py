@@ -194,3 +194,10 @@ class KlingSubmitUncertainError(KlingError, kind="submit_uncertain"):
     Not retried automatically. The job may exist at the gateway: check its dashboard, or re-run the
     task, which first looks for a job submitted by an earlier try where the gateway allows it.
     """
+
+
+class KlingBudgetError(KlingError, kind="budget"):
+    """The job (or batch) would cost more than allowed, or its cost cannot be estimated under a cap.
+
+    Raised before any request to the gateway; retrying the same job cannot change the price.
+    """

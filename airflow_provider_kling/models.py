@@ -135,6 +135,8 @@ class VideoTask(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     cost: float | None = None
+    #: what ``cost`` is counted in (``"USD"``, ``"credits"``, ``"units"``): a bare number means nothing
+    cost_unit: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
@@ -157,6 +159,8 @@ class VideoTask(BaseModel):
             out["endpoint"] = self.endpoint
         if self.cost is not None:
             out["cost"] = self.cost
+            if self.cost_unit:
+                out["cost_unit"] = self.cost_unit
         if self.expires_at is not None:
             out["expires_at"] = self.expires_at.isoformat()
         if self.error_code or self.error_message:

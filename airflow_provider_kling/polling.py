@@ -145,11 +145,13 @@ _ENDED = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancel
 
 
 def final_details(task: VideoTask) -> list[str]:
-    """Facts appended to the final line of every wait (worker, trigger, sensor), e.g. ``cost 0.35``.
+    """Facts appended to the final line of every wait (worker, trigger, sensor), e.g. ``cost $0.35``
+    or ``cost 1.5 units``: what the clip cost, with its unit, where the gateway reports it."""
+    if task.cost is None:
+        return []
+    from airflow_provider_kling.gateways.pricing import cost_text
 
-    The place to add the job's cost once it is reported consistently across gateways; nothing yet.
-    """
-    return []
+    return [cost_text(task.cost, task.cost_unit)]
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security

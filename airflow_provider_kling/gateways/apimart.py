@@ -62,7 +62,7 @@ class ApimartGateway(Gateway):
             NATIVE,
             aspect_ratio_with_image=True,
             callback=False,
-            cost_reporting=False,
+            cost_unit=None,
             end_image_needs_start=True,
             extra_fields={"watermark": "bool: sent as watermark"},
             local_images="url_only",

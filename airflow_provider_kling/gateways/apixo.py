@@ -20,6 +20,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
+from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 PROVIDERS = ("auto", "value", "official")
@@ -68,6 +69,16 @@ CAPS = Capabilities(
 )
 
 
+#: APIXO's Kling 2.6 price per second of output (its Kling 2.6 page); it reports no cost per task
+PRICES = Prices(
+    unit="USD",
+    rates={"silent": 0.06, "sound": 0.12},
+    per_seconds=1,
+    basis="APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
+    source="https://apixo.ai/docs/llms.txt",
+)
+
+
 class ApixoGateway(Gateway):
     """APIXO's per-model routes: ``input.mode`` tells text- from image-to-video, results arrive as a
     JSON string, and a 403 is either a refused key or refused content."""
@@ -79,6 +90,7 @@ class ApixoGateway(Gateway):
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
     models = {CAPS.model: CAPS}
+    prices = PRICES
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:

@@ -56,6 +56,7 @@ from airflow_provider_kling.gateways.fields import (
     timestamp,
     url_list,
 )
+from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.gateways.wire import Credentials, HttpRequest, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -113,6 +114,8 @@ class Gateway(ABC):
     status_endpoints: ClassVar[tuple[str | None, ...]] = (None,)
     #: the vendor's job-state words (lower-case) -> state; see :func:`.fields.state_table`
     states: ClassVar[Mapping[str, TaskState]] = {}
+    #: the published Kling 2.6 price list (``None``: none published; a connection may set one)
+    prices: ClassVar[Prices | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,6 +132,11 @@ class Gateway(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r}>"
+
+    @property
+    def cost_unit(self) -> str | None:
+        """What this model's reported cost is counted in (``None``: no cost is reported)."""
+        return self.models[self.model].cost_unit
 
     # ----------------------------------------------------------------- capabilities and validation
     def capabilities_for(self, request: VideoRequest) -> Capabilities:
@@ -342,6 +350,8 @@ class Gateway(ABC):
             given["finished_at"] = finished_at
         if video_urls:
             given["video_urls"] = video_urls
+        if cost is not None and self.cost_unit is not None:
+            given["cost_unit"] = self.cost_unit
         for key, value in (
             ("cost", cost),
             ("created_at", created_at),
@@ -352,6 +362,16 @@ class Gateway(ABC):
             if value is not None:
                 given[key] = value
         return VideoTask(task_id=task_id, gateway=self.name, state=state, raw=raw, **given)
+
+    # ----------------------------------------------------------------- balance
+    def build_balance(self, now: float) -> HttpRequest | None:
+        """A free request for what the account has left (``None``: the gateway has no such endpoint).
+        ``now`` is a POSIX timestamp (some endpoints want a time window)."""
+        return None
+
+    def parse_balance(self, response: HttpResponse) -> Balance:
+        """What the account has left, from the answer to :meth:`build_balance`."""
+        raise KlingValidationError(f"gateway {self.name!r} has no balance endpoint", gateway=self.name)
 
     # ----------------------------------------------------------------- connection test and uploads
     @abstractmethod

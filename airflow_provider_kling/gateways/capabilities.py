@@ -55,8 +55,15 @@ class Capabilities:
     local_images: LocalImages = "url_only"
     #: gateway-specific ``extra`` keys and what each does
     extra_fields: Mapping[str, str] = field(default_factory=dict)
-    cost_reporting: bool = False
+    #: what the job's reported ``cost`` is counted in (``"USD"``, ``"credits"``, ``"units"``);
+    #: ``None``: the gateway reports no cost for this model
+    cost_unit: str | None = None
     notes: str = ""
+
+    @property
+    def cost_reporting(self) -> bool:
+        """Whether a finished job carries its cost (in :attr:`cost_unit`)."""
+        return self.cost_unit is not None
 
 
 def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) -> None:

@@ -24,6 +24,7 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.errors import KINDS
+from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
 #: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
@@ -80,9 +81,24 @@ NATIVE = Capabilities(
     end_image_needs_start=False,
     local_images="base64",
     extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
-    cost_reporting=True,
+    cost_unit="units",  # final_unit_deduction
     notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
 )
+
+
+#: Kling's published v2.6 rates, in resource-pack units per 5 s of output (10 s doubles; a failed
+#: task is not charged). What a unit costs in money depends on the account's packs and discounts.
+PRICES = Prices(
+    unit="units",
+    rates={"std": 1.5, "pro": 2.5, "pro+sound": 5.0},
+    per_seconds=5,
+    default_tier="std",
+    basis="Kling API v2.6 rates: std 1.5, pro 2.5, pro with audio 5 units per 5 s",
+    source="https://klingai.com/document-api",
+    unit_note="Kling API resource-pack units (what a unit costs depends on the account's packs)",
+)
+#: the account's resource packs: free to ask, at most one request per second
+ACCOUNT_COSTS = "/account/costs"
 
 
 class KlingGateway(Gateway):
@@ -100,6 +116,7 @@ class KlingGateway(Gateway):
         "China-region keys need host https://api-beijing.klingai.com."
     )
     models = {NATIVE.model: NATIVE}
+    prices = PRICES
 
     # ----------------------------------------------------------------- auth
     def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
@@ -181,6 +198,26 @@ class KlingGateway(Gateway):
 
     def check_test_connection(self, response: HttpResponse) -> None:
         self._data(response, allow_list=True)
+
+    # ----------------------------------------------------------------- balance
+    def build_balance(self, now: float) -> HttpRequest | None:
+        """The resource packs (https://klingai.com/document-api/api/assets/account-usage): free, at
+        most one query per second, ``start_time``/``end_time`` in Unix ms are required."""
+        end = int(now * 1000)
+        return HttpRequest("GET", ACCOUNT_COSTS, params={"start_time": "0", "end_time": str(end)})
+
+    def parse_balance(self, response: HttpResponse) -> Balance:
+        """The units left in the packs that are online (an expired or used-up pack pays for nothing)."""
+        data = self._data(response)
+        if isinstance(data.get("code"), int | str) and str(data.get("code")) not in ("0", ""):
+            raise self._error(response, data.get("code"), str(data.get("msg") or ""))
+        left = 0.0
+        for pack in fields.objects(data.get("resource_pack_subscribe_infos")):
+            status = fields.opt_str(pack.get("status"))
+            remaining = fields.opt_float(pack.get("remaining_quantity"))
+            if remaining is not None and (status is None or status.lower() == "online"):
+                left += remaining
+        return Balance(amount=left, unit="units", source="GET /account/costs (online resource packs)")
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse, allow_list: bool = False) -> Any:

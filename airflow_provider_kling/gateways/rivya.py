@@ -21,6 +21,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
 MODEL = "kling-2-6"
@@ -98,11 +99,22 @@ CAPS = Capabilities(
     aspect_ratio_with_image=True,
     callback=False,
     local_images="upload",
-    cost_reporting=True,
+    cost_unit="credits",  # final_credits, else reserved_credits
     notes=(
         "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
         "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
     ),
+)
+
+
+#: Rivya's price for a Kling 2.6 clip: fixed, whatever its length or sound
+PRICES = Prices(
+    unit="credits",
+    rates={"clip": 55.0},
+    per_seconds=None,
+    basis="Rivya Kling 2.6: 55 credits per clip, fixed",
+    source="https://rivya.ai/docs/api",
+    unit_note="Rivya credits (prepaid; reserved at submit, refunded when a generation fails)",
 )
 
 
@@ -121,6 +133,7 @@ class RivyaGateway(Gateway):
         "files:create and credits:read scopes."
     )
     models = {CAPS.model: CAPS}
+    prices = PRICES
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -182,6 +195,18 @@ class RivyaGateway(Gateway):
         ):
             return self.job_error("content_policy", task)
         return self.job_error("task_failed", task)
+
+    # ----------------------------------------------------------------- balance
+    def build_balance(self, now: float) -> HttpRequest | None:
+        """``GET /api/v1/credits`` (https://rivya.ai/docs/api-credits): free, needs ``credits:read``."""
+        return HttpRequest("GET", "/api/v1/credits")
+
+    def parse_balance(self, response: HttpResponse) -> Balance:
+        body = self._body(response)
+        left = fields.opt_float(body.get("current_credits"))
+        if left is None:
+            raise self.protocol_error(f"no current_credits in {fields.snippet(response.text)!r}", response)
+        return Balance(amount=left, unit="credits", source="GET /api/v1/credits")
 
     # ----------------------------------------------------------------- connection test and uploads
     def build_test_connection(self) -> HttpRequest:

@@ -65,7 +65,7 @@ def _caps(model: str) -> Capabilities:
         cfg_scale=True,
         local_images="data_uri",
         extra_fields=_EXTRA_FIELDS,
-        cost_reporting=True,
+        cost_unit="USD",  # ``cost`` when the request sets includeCost (it does)
         notes=(
             "tier picks the model id (std = 2.6-standard, pro = 2.6-pro); text-to-video size is "
             "Kling's native 720p (std) / 1080p (pro); cost in USD when includeCost is honoured"
@@ -158,6 +158,8 @@ class RunwareGateway(Gateway):
     default_base_url = "https://api.runware.ai"
     path_prefix = "/v1"
     idempotency = "lookup"
+    # Runware publishes no Kling 2.6 price to estimate from: ``prices`` stays unset unless the
+    # connection gives one (its cost per task is reported, see ``cost_unit``).
     states = _STATES
     key_help = "API key from the Runware dashboard (API Keys page)."
     models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}

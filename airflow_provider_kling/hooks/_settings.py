@@ -13,6 +13,7 @@ from airflow_provider_kling.defaults import DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_RE
 from airflow_provider_kling.exceptions import KlingValidationError
 from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
 from airflow_provider_kling.gateways.base import Credentials
+from airflow_provider_kling.gateways.pricing import Prices, with_overrides
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -32,6 +33,8 @@ class ConnectionSettings:
     verify: bool | str = True
     poll_interval: float | None = None
     first_poll_delay: float | None = None
+    #: the gateway's published prices with the connection's ``extra.prices`` over them
+    prices: Prices | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection) -> ConnectionSettings:
@@ -54,6 +57,7 @@ class ConnectionSettings:
             verify=_verify(extra.get("verify", True)),
             poll_interval=_opt_number(extra, "poll_interval", gateway.name),
             first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
+            prices=with_overrides(gateway.name, gateway.prices, extra.get("prices")),
         )
 
     @property

@@ -35,6 +35,7 @@ from airflow_provider_kling.exceptions import (
 )
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.pricing import Balance, CostEstimate, Quote, estimate
 from airflow_provider_kling.hooks import _downloads, _retry, _secrets, _submit
 from airflow_provider_kling.hooks._auth import AuthCache
 from airflow_provider_kling.hooks._images import check_local_images
@@ -133,6 +134,32 @@ class KlingHook(BaseHook):
         """Everything that can be checked before spending: gateway rules and local image files."""
         self.gateway.validate(request)
         check_local_images(self.gateway.name, request)
+
+    # ------------------------------------------------------------------------------------ spend
+    def quote(self, request: VideoRequest) -> Quote:
+        """The price of ``request`` before any HTTP request, or why there is none (no I/O but the
+        connection read): the gateway's published prices, overridden by the connection's
+        ``extra.prices``. See :mod:`airflow_provider_kling.gateways.pricing`."""
+        gateway = self.gateway
+        quote = estimate(gateway.name, self.settings.prices, request)
+        if quote.estimate is None and gateway.cost_unit is not None:
+            reported = f"; it reports the actual cost after the job, in {gateway.cost_unit}"
+            return Quote(None, quote.reason + reported)
+        return quote
+
+    def estimate_cost(self, request: VideoRequest) -> CostEstimate | None:
+        """The amount, unit and basis (which published price) of ``request``; ``None`` where the
+        gateway publishes no price and the connection sets none (:meth:`quote` says why)."""
+        return self.quote(request).estimate
+
+    def get_balance(self) -> Balance | None:
+        """What the account has left, where the gateway has a free endpoint for it (the official
+        API's ``GET /account/costs``, Rivya's credits); ``None`` elsewhere."""
+        gateway = self.gateway
+        http = gateway.build_balance(time.time())
+        if http is None:
+            return None
+        return self._call(http, gateway.parse_balance, _retry.is_transient_read)
 
     def submit(self, request: VideoRequest) -> VideoTask:
         """Create the job. Validates first; never resends a submit whose outcome is unknown (see

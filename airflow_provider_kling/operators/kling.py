@@ -41,6 +41,7 @@ from airflow_provider_kling.links import KlingVideoLink
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_kling.gateways.pricing import CostEstimate
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import VideoRequest, VideoTask
 
@@ -66,8 +67,10 @@ class KlingGenerateOperator(BaseOperator):
     """Submit a Kling 2.6 video job and (by default) wait for it without paying twice on retries.
 
     XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
-    "state", "video_urls", "cost"?, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256",
-    "content_type"}]}``.
+    "state", "video_urls", "cost"?, "cost_unit"?, "estimated_cost"?: {"amount", "unit", "basis",
+    "source"?}, "expires_at"?, "downloads"?: [{"url", "path", "size", "sha256", "content_type"}]}``.
+    ``cost`` is what the gateway reported, in ``cost_unit`` (``USD``, ``credits`` or ``units``);
+    sum amounts per unit only.
 
     :param prompt: what to render (templated).
     :param negative_prompt: what to avoid, where the gateway supports it (templated).
@@ -89,6 +92,13 @@ class KlingGenerateOperator(BaseOperator):
     :param timeout: seconds to wait for the job before failing (retryable; a retry re-attaches).
     :param download_to: directory or object-storage URI to copy the videos to after success (templated).
     :param max_download_bytes: refuse larger downloads.
+    :param video_link_base: the public ``https://`` prefix under which ``download_to`` is served (a
+        CDN, a public bucket's endpoint): the "Kling video" link then opens the downloaded copy,
+        which does not expire like the gateway's URL (see :mod:`airflow_provider_kling.links`).
+    :param max_cost: refuse the job, before any request to the gateway and without retries, when its
+        estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
+    :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
+        estimate in another unit refuses the job too. Default: the estimate's unit.
     """
 
     template_fields: Sequence[str] = (
@@ -98,6 +108,7 @@ class KlingGenerateOperator(BaseOperator):
         "end_image",
         "extra",
         "download_to",
+        "video_link_base",
     )
     template_fields_renderers = {"extra": "json"}
     operator_extra_links = (KlingVideoLink(),)
@@ -124,6 +135,9 @@ class KlingGenerateOperator(BaseOperator):
         timeout: float = DEFAULT_TASK_TIMEOUT,
         download_to: str | os.PathLike[str] | None = None,
         max_download_bytes: int | None = None,
+        video_link_base: str | None = None,
+        max_cost: float | None = None,
+        max_cost_unit: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -145,6 +159,9 @@ class KlingGenerateOperator(BaseOperator):
         self.timeout = timeout
         self.download_to = download_to
         self.max_download_bytes = max_download_bytes
+        self.video_link_base = video_link_base
+        self.max_cost = max_cost
+        self.max_cost_unit = max_cost_unit
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
@@ -155,6 +172,7 @@ class KlingGenerateOperator(BaseOperator):
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             request = hook.make_request(**self._request_fields())
+            estimate = self._price(hook, request)
         except KlingError as err:
             raise airflow_error(err) from None
         started = time.time()
@@ -165,7 +183,7 @@ class KlingGenerateOperator(BaseOperator):
         context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
 
         if task.is_terminal:
-            return self._finish(hook, task)
+            return self._finish(hook, task, estimate)
         if not self.wait_for_completion:
             self.log.info("Kling job %s submitted; not waiting (wait_for_completion=False)", task.task_id)
             return task.summary()
@@ -192,7 +210,7 @@ class KlingGenerateOperator(BaseOperator):
             task = hook.wait_for_task(task, self.timeout, schedule)
         except KlingError as err:
             raise airflow_error(err) from None
-        return self._finish(hook, task)
+        return self._finish(hook, task, estimate)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
@@ -204,15 +222,51 @@ class KlingGenerateOperator(BaseOperator):
             self.log.error("Kling job failed: %s", err)
             raise airflow_error(err)
         assert task is not None
-        return self._finish(KlingHook(kling_conn_id=self.kling_conn_id), task)
+        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        return self._finish(hook, task, self._estimate_again(hook))
 
     # ------------------------------------------------------------------------------------ helpers
     def _request_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in REQUEST_FIELDS}
 
-    def _finish(self, hook: KlingHook, task: VideoTask) -> dict[str, Any]:
+    def _price(self, hook: KlingHook, request: VideoRequest) -> CostEstimate | None:
+        """Log the estimate, and refuse the job before any request when ``max_cost`` says so."""
+        from airflow_provider_kling.exceptions import KlingBudgetError
+        from airflow_provider_kling.gateways.pricing import cap_refusal
+
+        quote = hook.quote(request)
+        if quote.estimate is not None:
+            self.log.info("Kling job estimate: %s", quote.estimate)
+        else:
+            self.log.info("Kling job cost not estimated: %s", quote.reason)
+        if self.max_cost is not None:
+            refusal = cap_refusal(quote, self.max_cost, self.max_cost_unit)
+            if refusal is not None:
+                raise KlingBudgetError(f"job refused before submit: {refusal}", gateway=hook.gateway.name)
+        return quote.estimate
+
+    def _estimate_again(self, hook: KlingHook) -> CostEstimate | None:
+        """The estimate after a deferral (a fresh instance): pure, but never worth failing a paid job."""
+        from airflow_provider_kling.exceptions import KlingError
+        from airflow_provider_kling.models import build_request
+
+        try:
+            return hook.quote(build_request(hook.gateway.name, self._request_fields())).estimate
+        except KlingError:
+            return None
+
+    def _finish(
+        self, hook: KlingHook, task: VideoTask, estimate: CostEstimate | None = None
+    ) -> dict[str, Any]:
+        from airflow_provider_kling.gateways.pricing import cost_text
+
         result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
-        self.log.info("Kling job %s succeeded: %s", task.task_id, result["video_urls"])
+        if estimate is not None:
+            result["estimated_cost"] = estimate.to_dict()
+        spent = cost_text(task.cost, task.cost_unit)
+        if estimate is not None:
+            spent += f" (estimated {estimate})"
+        self.log.info("Kling job %s succeeded: %s; %s", task.task_id, result["video_urls"], spent)
         self.kling_result = result
         return result
 

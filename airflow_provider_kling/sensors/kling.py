@@ -36,6 +36,8 @@ class KlingTaskSensor(BaseSensorOperator):
     :param kling_conn_id: the ``kling`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param download_to: directory or object-storage URI to copy the videos to after success.
+    :param video_link_base: the public ``https://`` prefix under which ``download_to`` is served:
+        the "Kling video" link then opens the downloaded copy (see :mod:`airflow_provider_kling.links`).
     :param failure_budget: consecutive failed status calls tolerated (after the hook's own retries);
         the same :class:`~airflow_provider_kling.polling.WaitPolicy` as the trigger and the worker wait.
     """
@@ -51,6 +53,7 @@ class KlingTaskSensor(BaseSensorOperator):
         kling_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         download_to: str | os.PathLike[str] | None = None,
+        video_link_base: str | None = None,
         failure_budget: int = DEFAULT_FAILURE_BUDGET,
         **kwargs: Any,
     ) -> None:
@@ -60,6 +63,7 @@ class KlingTaskSensor(BaseSensorOperator):
         self.kling_conn_id = kling_conn_id
         self.deferrable = deferrable
         self.download_to = download_to
+        self.video_link_base = video_link_base
         self.failure_budget = failure_budget
 
     def execute(self, context: Context) -> Any:

@@ -157,7 +157,10 @@ TOPICS: list[tuple[str, str, list[Row]]] = [
                 lambda c: LOCAL_IMAGES_SHORT.get(c.local_images, text(c.local_images)),
             ),
             ("Per-request callback (`callback_url`)", lambda c: yes_no(c.callback)),
-            ("Cost in the result (`cost`)", lambda c: yes_no(c.cost_reporting)),
+            (
+                "Cost in the result (`cost`, `cost_unit`)",
+                lambda c: f"yes ({c.cost_unit})" if c.cost_unit else "no",
+            ),
         ],
     ),
 ]

@@ -11,6 +11,10 @@ Markers replaced in ``on_page_markdown``:
 ``<!-- cost-gateways -->``
     The ``extra.gateway`` values of the gateways that report a ``cost`` in the XCom result (any of
     their models' ``Capabilities.cost_reporting``), in registry order, as an inline list.
+``<!-- price-table -->``
+    Per gateway: the cost it reports and its unit, the price it publishes (``Gateway.prices``: what
+    an estimate rests on, with its source), the estimate of a 5 s silent and of a 10 s clip with
+    sound, and its free balance endpoint (``Gateway.build_balance``).
 
 The functions are importable (``tests/docs`` load this file) and read the code when called.
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 TEMPLATE_FIELDS_MARKER = re.compile(r"<!-- template-fields:([A-Za-z0-9_.]+) -->")
 COST_MARKER = "<!-- cost-gateways -->"
+PRICE_MARKER = "<!-- price-table -->"
 POLL_MARKERS = ("<!-- poll-first-delays -->", "<!-- poll-interval -->", "<!-- poll-jitter -->")
 
 
@@ -49,6 +54,55 @@ def cost_gateways() -> list[str]:
     return [
         name for name in GATEWAYS if any(caps.cost_reporting for caps in gateway_class(name).models.values())
     ]
+
+
+def price_rows() -> list[dict[str, str]]:
+    """One row per gateway, read from the gateway modules (see ``PRICE_MARKER``)."""
+    from airflow_provider_kling.gateways import GATEWAYS, get_gateway
+    from airflow_provider_kling.gateways.pricing import estimate, format_amount
+    from airflow_provider_kling.models import VideoRequest
+
+    rows = []
+    for name in GATEWAYS:
+        gateway = get_gateway(name)
+        caps = gateway.models[gateway.model]
+        sound_tier = "pro" if caps.sound_needs_pro or (caps.tiers and "pro" in caps.tiers) else None
+        cells = []
+        for request in (
+            VideoRequest(prompt="p"),
+            VideoRequest(prompt="p", duration=10, sound=True, tier=sound_tier),
+        ):
+            est = estimate(name, gateway.prices, request).estimate
+            cells.append(format_amount(est.amount, est.unit) if est else "none")
+        prices = gateway.prices
+        balance = gateway.build_balance(0)
+        rows.append(
+            {
+                "gateway": name,
+                "reports": f"yes, in `{gateway.cost_unit}`" if gateway.cost_unit else "no",
+                "price": f"[{prices.basis}]({prices.source})"
+                if prices and prices.source
+                else "none published",
+                "silent_5": cells[0],
+                "sound_10": cells[1],
+                "balance": f"`{balance.method} {balance.path}`" if balance else "none",
+            }
+        )
+    return rows
+
+
+def render_price_table() -> str:
+    header = (
+        "| Gateway | Reports `cost` | Published price (the estimate's basis) | 5 s silent | 10 s with sound "
+        "| Free balance endpoint |"
+    )
+    lines = [header, "|---|---|---|---|---|---|"]
+    for row in price_rows():
+        lines.append(
+            f"| [`{row['gateway']}`](../connections.md#{row['gateway']}) | {row['reports']} | {row['price']} "
+            f"| {row['silent_5']} | {row['sound_10']} | {row['balance']} |"
+        )
+    return "\n".join(lines)
 
 
 def seconds(value: float) -> str:
@@ -79,6 +133,8 @@ def render(markdown: str) -> str:
     markdown = TEMPLATE_FIELDS_MARKER.sub(lambda m: inline_list(template_fields(m.group(1))), markdown)
     if COST_MARKER in markdown:
         markdown = markdown.replace(COST_MARKER, inline_list(cost_gateways()))
+    if PRICE_MARKER in markdown:
+        markdown = markdown.replace(PRICE_MARKER, render_price_table())
     return markdown
 
 

@@ -6,6 +6,8 @@ Test-only operator subclasses simulate a worker dying right after the gateway ac
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from typing import Any
 
 from airflow.sdk import DAG
@@ -107,4 +109,37 @@ with _dag("invalid_duration") as invalid_duration:
 with _dag("mapped_twenty") as mapped_twenty:
     KlingGenerateOperator.partial(task_id="render", kling_conn_id="kling_runware", deferrable=True).expand(
         prompt=[f"Product shot number {i}" for i in range(20)]
+    )
+
+with _dag("over_budget") as over_budget:
+    # APIXO publishes $0.06 per output second: a 5 s clip is estimated at $0.30
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Too dear",
+        kling_conn_id="kling_apixo",
+        max_cost=0.25,
+        retries=2,
+        retry_delay=NO_DELAY,
+    )
+
+with _dag("cap_without_estimate") as cap_without_estimate:
+    # kie publishes no price: a cap cannot be shown to hold, so the job is refused
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Unpriced",
+        kling_conn_id="kling_kie",
+        max_cost=10,
+        retries=2,
+        retry_delay=NO_DELAY,
+    )
+
+with _dag("link_to_download") as link_to_download:
+    # the "Kling video" link opens the downloaded copy, served under video_link_base
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="A kite on a beach",
+        kling_conn_id="kling_rivya",
+        download_to=os.environ.get("KLING_TEST_DOWNLOAD_DIR")
+        or os.path.join(tempfile.gettempdir(), "kling-t"),
+        video_link_base="https://media.example.com/kling",
     )

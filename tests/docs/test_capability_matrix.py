@@ -74,7 +74,8 @@ def test_cells_reflect_the_capabilities() -> None:
         assert matrix["`cfg_scale` (0-1)"][name] == ("yes" if caps.cfg_scale else "no")
         assert matrix["Prompt length (characters)"][name] == f"{caps.prompt_min}-{caps.prompt_max}"
         assert matrix["Durations (`duration`, s)"][name] == ", ".join(map(str, caps.durations))
-        assert matrix["Cost in the result (`cost`)"][name] == ("yes" if caps.cost_reporting else "no")
+        reported = f"yes ({caps.cost_unit})" if caps.cost_reporting else "no"
+        assert matrix["Cost in the result (`cost`, `cost_unit`)"][name] == reported
         assert matrix["Idempotency"][name].startswith(f"[**{gateway.idempotency}**]")
     notes = capabilities.render_gateway_notes()
     for name in GATEWAYS:

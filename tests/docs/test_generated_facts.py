@@ -48,7 +48,7 @@ def test_cost_gateways_come_from_the_capabilities(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(
         KieGateway.models,
         "kling-2.6",
-        dataclasses.replace(KieGateway.models["kling-2.6"], cost_reporting=True),
+        dataclasses.replace(KieGateway.models["kling-2.6"], cost_unit="USD"),
     )
     assert facts.cost_gateways() == [n for n in GATEWAYS if n in expected or n == "kie"]
 
@@ -99,3 +99,23 @@ def test_the_poll_schedule_comes_from_the_defaults_module(monkeypatch: pytest.Mo
 def test_no_page_writes_the_poll_schedule_by_hand(path: object) -> None:
     text = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     assert not re.search(r"\b50 s for a 5 s clip|\(50 s, then 5 s\)|polls every 5 s", text)
+
+
+def test_the_price_table_comes_from_the_gateways(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = rendered("guides/costs.md")
+    assert "<!-- price-table -->" not in page
+    rows = {row["gateway"]: row for row in facts.price_rows()}
+    assert list(rows) == list(GATEWAYS)
+    assert (rows["kling"]["silent_5"], rows["kling"]["sound_10"]) == ("1.5 units", "10 units")
+    assert (rows["apixo"]["silent_5"], rows["apixo"]["sound_10"]) == ("$0.30", "$1.20")
+    assert (rows["rivya"]["silent_5"], rows["rivya"]["sound_10"]) == ("55 credits", "55 credits")
+    assert rows["runware"]["reports"] == "yes, in `USD`" and rows["runware"]["silent_5"] == "none"
+    assert rows["kling"]["balance"] == "`GET /account/costs`" and rows["kie"]["balance"] == "none"
+    for row in rows.values():
+        assert f"| {row['silent_5']} | {row['sound_10']} |" in page
+    monkeypatch.setitem(
+        KieGateway.models,
+        "kling-2.6",
+        dataclasses.replace(KieGateway.models["kling-2.6"], cost_unit="credits"),
+    )
+    assert {r["gateway"]: r for r in facts.price_rows()}["kie"]["reports"] == "yes, in `credits`"

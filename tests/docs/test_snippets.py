@@ -34,6 +34,7 @@ SNIPPET_TESTS: dict[str, str] = {
     "lost_response.py": "test_snippets::test_script_snippet",
     "handle_errors.py": "test_snippets::test_script_snippet",
     "download.py": "test_snippets::test_script_snippet",
+    "estimate.py": "test_snippets::test_script_snippet",
     "submit_once_dag.py": "test_snippets::test_submit_once_dag",
     "xcom_result.json": "test_snippets::test_xcom_result_example_has_the_real_shape",
     "test_my_dags.py": "test_user_test_example::test_quickstart_renders_one_clip_and_downloads_it",
@@ -211,6 +212,15 @@ EXPECTED_OUTPUT: dict[str, tuple[list[str], dict[str, int]]] = {
         {"apixo": 1},
     ),
     "download.py": ([r"\.mp4 \d+ [0-9a-f]{64} video/mp4$"], {"kling": 1}),
+    "estimate.py": (
+        [
+            r"^10\.0 units - Kling API v2\.6 rates",
+            r"^estimated$",
+            r"^\d+(\.\d+)? units left \(GET /account/costs",
+            r"^gateway 'runware' publishes no Kling 2\.6 price.*extra\.prices.*in USD$",
+        ],
+        {},
+    ),
 }
 
 

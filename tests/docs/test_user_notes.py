@@ -30,8 +30,8 @@ def test_the_post_processing_guide_warns_that_a_local_download_is_machine_local(
 
 
 LINK_TARGET = (
-    "the downloaded copy when the task downloaded to a location a browser can open (http(s) or object "
-    "storage with a public URL), otherwise the gateway's URL, which expires"
+    "the downloaded copy when the task downloaded to a location a browser can open (an http(s) URL, "
+    "or `download_to` served under the `video_link_base` you set), otherwise the gateway's URL, which expires"
 )
 
 

@@ -100,8 +100,9 @@ def check_download(item: dict[str, Any], folder: Path, duration: int, aspect: st
 
 
 # ------------------------------------------------------------------------------------ parsing
-def test_the_examples_are_the_expected_four() -> None:
+def test_the_examples_are_the_expected_five() -> None:
     assert EXAMPLES == [
+        "kling_budget_gate",
         "kling_image_to_video",
         "kling_marketing_renders",
         "kling_post_processing",
@@ -156,6 +157,39 @@ def test_quickstart_renders_downloads_and_prints(
     assert xcom(tis["show"]) == item
     out, err = capfd.readouterr()
     assert f"local file: {item['path']}" in out + err and item["sha256"] in out + err
+
+
+# ------------------------------------------------------------------------------------ budget gate
+def test_budget_gate_under_the_threshold_renders_and_totals_per_unit(
+    outputs: Path, emulator: EmulatorServer
+) -> None:
+    """3 std 5 s clips on the official API: 4.5 units, under the 5-unit approval threshold."""
+    before = counters(emulator)["submits"]["kling"]
+    dr, tis = run_example("kling_budget_gate")
+    assert dr.state == DagRunState.SUCCESS
+    gate = xcom(tis["budget"])
+    assert gate["decision"] == "continue" and gate["clips"] == 3
+    assert gate["totals"] == {"units": 4.5} and gate["unpriced"] == []
+    assert gate["balance"]["unit"] == "units" and gate["balance"]["amount"] > 4.5  # GET /account/costs
+    assert counters(emulator)["submits"]["kling"] == before + 3
+    manifest = xcom(tis["manifest"])
+    assert manifest["totals"] == {"units": 4.5} and manifest["estimated_totals"] == {"units": 4.5}
+    assert [row["cost_unit"] for row in manifest["clips"]] == ["units"] * 3
+    written = json.loads((outputs / "videos" / "budget" / "manifest.json").read_text(encoding="utf-8"))
+    assert written == manifest
+
+
+def test_budget_gate_over_the_hard_limit_submits_nothing(outputs: Path, emulator: EmulatorServer) -> None:
+    """5 clips (the run conf's ``shots``) are 7.5 units, over a 6-unit hard limit: nothing is submitted."""
+    before = counters(emulator)["submits"]["kling"]
+    module = load_dag_module("kling_budget_gate")
+    module.budget.fail_above = {"units": 6.0}
+    dr = module.dag.test(run_conf={"shots": 5})
+    tis = {ti.task_id: ti for ti in dr.get_task_instances() if ti.map_index < 0}
+    assert dr.state == DagRunState.FAILED
+    assert tis["budget"].state == TaskInstanceState.FAILED and tis["budget"].try_number == 1
+    assert counters(emulator)["submits"]["kling"] == before
+    assert xcom(tis["budget"], "kling_budget")["totals"] == {"units": 7.5}
 
 
 # ------------------------------------------------------------------------------------ image to video

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
@@ -11,6 +13,24 @@ from tests.integration.dagrun import run_dag, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
 DAGS = "kling_test_dags"
+#: gateway -> (reports a cost, its unit) for a 5 s silent default-tier clip
+REPORTED_COST = {
+    "kling": (True, "units"),
+    "rivya": (True, "credits"),
+    "runware": (True, "USD"),
+    "apixo": (False, None),
+    "apimart": (False, None),
+    "kie": (False, None),
+}
+#: gateway -> (estimated amount, unit) from the published prices (None: no price published)
+ESTIMATE = {
+    "kling": (1.5, "units"),
+    "rivya": (55.0, "credits"),
+    "runware": (None, None),
+    "apixo": (0.3, "USD"),
+    "apimart": (None, None),
+    "kie": (None, None),
+}
 
 
 @pytest.mark.parametrize("mode", ["worker", "deferrable"])
@@ -23,6 +43,11 @@ def test_operator_waits_and_returns_urls(emulator: EmulatorServer, gateway: str,
     assert result["video_urls"] and result["video_urls"][0].startswith(emulator.url)
     assert str(xcom(tis["render"], "kling_task_id")) == result["task_id"]
     assert xcom(tis["render"], "_link_KlingVideoLink") == result["video_urls"][0]
+    # the reported cost carries its unit; the estimate its unit and basis
+    assert (result.get("cost") is not None, result.get("cost_unit")) == REPORTED_COST[gateway]
+    estimated = result.get("estimated_cost")
+    assert (estimated or {}).get("amount") == ESTIMATE[gateway][0]
+    assert (estimated or {}).get("unit") == ESTIMATE[gateway][1]
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
@@ -55,6 +80,37 @@ def test_validation_error_fails_before_any_request(emulator: EmulatorServer) -> 
     dr, tis = run_dag(DAGS, "invalid_duration")
     assert dr.state == DagRunState.FAILED and tis["render"].try_number == 1
     assert counters(emulator)["requests"]["kie"] == before
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "gateway", "said"),
+    [
+        ("over_budget", "apixo", "over max_cost=$0.25"),
+        ("cap_without_estimate", "kie", "cost cannot be estimated"),
+    ],
+)
+def test_max_cost_refuses_before_any_request_and_is_not_retried(
+    emulator: EmulatorServer, capfd: pytest.CaptureFixture[str], dag_id: str, gateway: str, said: str
+) -> None:
+    before = counters(emulator)["requests"][gateway]
+    dr, tis = run_dag(DAGS, dag_id)
+    assert dr.state == DagRunState.FAILED
+    assert tis["render"].state == TaskInstanceState.FAILED and tis["render"].try_number == 1
+    assert counters(emulator)["requests"][gateway] == before
+    out, err = capfd.readouterr()
+    assert said in out + err
+
+
+def test_the_video_link_opens_the_downloaded_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING_TEST_DOWNLOAD_DIR", str(tmp_path))
+    dr, tis = run_dag(DAGS, "link_to_download")
+    assert dr.state == DagRunState.SUCCESS
+    result = xcom(tis["render"])
+    [item] = result["downloads"]
+    name = Path(item["path"]).name
+    assert Path(item["path"]).parent == tmp_path and (tmp_path / name).stat().st_size > 0
+    assert xcom(tis["render"], "_link_KlingVideoLink") == f"https://media.example.com/kling/{name}"
+    assert result["video_urls"][0] != f"https://media.example.com/kling/{name}"
 
 
 def test_twenty_mapped_renders() -> None:

@@ -22,7 +22,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.get_provider_info import get_provider_info
-from airflow_provider_kling.links import first_video_url
+from airflow_provider_kling.links import first_video_url, video_link
 from airflow_provider_kling.polling import PollSchedule
 
 TASK = {"task_id": "t1", "gateway": "apixo", "state": "succeeded", "video_urls": ["https://v/1.mp4"]}
@@ -103,6 +103,33 @@ def test_first_video_url_is_tolerant() -> None:
     assert first_video_url({"video_urls": ["https://a"]}) == "https://a"
     for value in (None, {}, {"video_urls": []}, {"video_urls": [1]}, "x", []):
         assert first_video_url(value) == ""
+
+
+GATEWAY_URL = "https://cdn.gateway.example/v/abc.mp4?expires=1"
+
+
+def _downloaded(path: str) -> dict[str, object]:
+    return {"video_urls": [GATEWAY_URL], "downloads": [{"url": GATEWAY_URL, "path": path}]}
+
+
+def test_video_link_prefers_a_downloaded_copy_a_browser_can_open() -> None:
+    # an http(s) destination is opened as it is
+    assert (
+        video_link(_downloaded("https://files.example/videos/t1.mp4"))
+        == "https://files.example/videos/t1.mp4"
+    )
+    # object storage or a local directory served under a public prefix: the prefix and the file name
+    base = "https://media.example.com/kling/"
+    assert video_link(_downloaded("s3://aws_default@bucket/kling/t 1.mp4"), base) == (
+        "https://media.example.com/kling/t%201.mp4"
+    )
+    assert video_link(_downloaded("/data/videos/t1.mp4"), base) == "https://media.example.com/kling/t1.mp4"
+    # no public form known: the gateway's URL (it expires, but it opens until then)
+    assert video_link(_downloaded("s3://bucket/kling/t1.mp4")) == GATEWAY_URL
+    assert video_link(_downloaded("/data/videos/t1.mp4")) == GATEWAY_URL
+    assert video_link(_downloaded("/data/videos/t1.mp4"), "not-a-url") == GATEWAY_URL
+    assert video_link({"video_urls": [GATEWAY_URL], "downloads": "odd"}) == GATEWAY_URL
+    assert video_link(None) == ""
 
 
 def test_provider_info_matches_the_distribution() -> None:

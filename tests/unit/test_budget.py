@@ -1,0 +1,68 @@
+"""The batch gate's decision: continue under the threshold, ask between, fail over the hard limit,
+over the balance, across units, and for unpriced clips under a hard limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_kling.budget import BatchEstimate, decide
+from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways.pricing import Balance, Quote, estimate
+from airflow_provider_kling.models import VideoRequest
+
+
+def batch(gateway: str, n: int, balance: Balance | None = None, unpriced: int = 0) -> BatchEstimate:
+    out = BatchEstimate(balance=balance)
+    for i in range(n):
+        out.add(i, estimate(gateway, get_gateway(gateway).prices, VideoRequest(prompt="p")))
+    for i in range(unpriced):
+        out.add(n + i, Quote(None, "no price published"))
+    return out
+
+
+def test_totals_are_per_unit_and_json() -> None:
+    b = batch("apixo", 3)
+    assert b.totals == {"USD": 0.9} and b.clips == 3
+    assert b.to_dict()["basis"] == [get_gateway("apixo").prices.basis]  # type: ignore[union-attr]
+    assert "3 clips: $0.90" in b.describe()
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [(3, "continue"), (4, "ask"), (20, "ask"), (21, "fail")],
+)
+def test_thresholds(n: int, expected: str) -> None:
+    decision, reason = decide(batch("kling", n), approve_above=5.0, fail_above=30.0)
+    assert decision == expected, reason
+    assert f"{1.5 * n:g} units" in reason
+
+
+def test_thresholds_per_unit_pick_the_batch_unit() -> None:
+    limits = {"units": 5.0, "USD": 1.0, "credits": 170.0}
+    assert decide(batch("apixo", 3), limits, None)[0] == "continue"  # $0.90
+    assert decide(batch("rivya", 4), limits, None)[0] == "ask"  # 220 credits
+    decision, reason = decide(batch("rivya", 1), {"USD": 1.0}, None)
+    assert decision == "fail" and "no amount in credits" in reason
+
+
+def test_a_numeric_threshold_in_another_unit_fails() -> None:
+    decision, reason = decide(batch("rivya", 1), 100.0, None, unit="USD")
+    assert decision == "fail" and "USD" in reason and "credits" in reason
+
+
+def test_more_than_the_balance_fails_even_under_the_limits() -> None:
+    decision, reason = decide(batch("rivya", 2, Balance(100, "credits", "GET /api/v1/credits")), None, None)
+    assert decision == "fail" and "left" in reason
+
+
+def test_unpriced_clips_ask_without_a_hard_limit_and_fail_under_one() -> None:
+    assert decide(batch("kie", 0, unpriced=2), 5.0, None)[0] == "ask"
+    decision, reason = decide(batch("kie", 0, unpriced=2), 5.0, {"USD": 3.0})
+    assert decision == "fail" and "cannot be priced" in reason
+
+
+def test_mixed_units_fail() -> None:
+    b = batch("apixo", 1)
+    b.add(1, estimate("rivya", get_gateway("rivya").prices, VideoRequest(prompt="p")))
+    decision, reason = decide(b, 1000.0, None)
+    assert decision == "fail" and "several units" in reason
