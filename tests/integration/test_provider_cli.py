@@ -37,3 +37,15 @@ def test_airflow_lists_the_provider(command: tuple[str, ...], expected: str) -> 
 def test_hooks_listing_has_the_kling_connection_type() -> None:
     lines = [line for line in airflow("providers", "hooks").splitlines() if "KlingHook" in line]
     assert lines and lines[0].split("|")[0].strip() == "kling"
+
+
+def test_airflow_reads_a_documentation_url_for_the_provider() -> None:
+    # The api-server's /providers answer (and the UI's providers page) show provider.data["documentation-url"].
+    code = (
+        "from airflow.providers_manager import ProvidersManager;"
+        "print(ProvidersManager().providers['airflow-provider-kling'].data['documentation-url'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert out.strip().startswith("https://"), out
