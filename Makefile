@@ -28,7 +28,7 @@ COMPAT_AS_OF_3.4.0b2 :=
 
 # Every target the README or the docs mention is listed here (tests/docs/test_make_help.py).
 help:
-	@echo "make help        - this list"
+	@echo "make help        - list these targets (the default goal)"
 	@echo "make demo        - render a video on the local emulator and print the MP4 path"
 	@echo "make test        - lint, type-check, build the docs and run the whole test suite"
 	@echo "make test-fast   - the test suite without the e2e tests (a real Airflow deployment), stop at the first failure"
