@@ -34,3 +34,8 @@ DEFER_TIMEOUT_MARGIN = 120.0
 DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 #: Images larger than this are refused before upload (every gateway documents 10 MB).
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+#: Capacity waits (a submit refused for the account's concurrency or rate): the first pause, and the
+#: longest pause of a waiter that is not first in line (the first in line is capped at the poll
+#: interval, so freed capacity is taken within about one interval).
+CAPACITY_FIRST_DELAY = 1.0
+CAPACITY_IDLE_CAP = 60.0

@@ -134,22 +134,34 @@ class KlingHook(BaseHook):
         self.gateway.validate(request)
         check_local_images(self.gateway.name, request)
 
-    def submit(self, request: VideoRequest) -> VideoTask:
+    def submit(self, request: VideoRequest, *, resend_refused: bool = True) -> VideoTask:
         """Create the job. Validates first; never resends a submit whose outcome is unknown (see
-        :func:`airflow_provider_kling.hooks._submit.submit_new`)."""
+        :func:`airflow_provider_kling.hooks._submit.submit_new`).
+
+        :param resend_refused: ``False`` raises a capacity or rate refusal (:class:`KlingRateLimitError`)
+            at once, for callers that wait for capacity themselves (the operator).
+        """
         self.validate(request)
-        return _submit.submit_new(request, self.gateway, self._call, self.find_existing, self._upload, log)
+        return _submit.submit_new(
+            request, self.gateway, self._call, self.find_existing, self._upload, log, resend_refused
+        )
 
     def submit_once(
-        self, request: VideoRequest, store: _submit.JobStore | None, reference: Callable[[int], str]
+        self,
+        request: VideoRequest,
+        store: _submit.JobStore | None,
+        reference: Callable[[int], str],
+        *,
+        resend_refused: bool = True,
     ) -> VideoTask:
         """Attach to the job an earlier try of this task instance submitted, else submit one.
 
         :param store: where the last submitted job is recorded across tries (``None``: nowhere).
         :param reference: the stable client reference of generation ``n`` of this task instance.
+        :param resend_refused: see :meth:`submit`.
         See :mod:`airflow_provider_kling.hooks._submit` for the policy.
         """
-        return _submit.submit_once(self, request, store, reference, log)
+        return _submit.submit_once(self, request, store, reference, log, resend_refused)
 
     def find_existing(self, request: VideoRequest) -> VideoTask | None:
         """The job an earlier submit of ``request`` created, where the gateway can look it up by client id."""
