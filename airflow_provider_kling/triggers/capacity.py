@@ -32,7 +32,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.defaults import CAPACITY_IDLE_CAP, DEFAULT_POLL_INTERVAL
+from airflow_provider_kling.defaults import (
+    CAPACITY_IDLE_CAP,
+    CAPACITY_IDLE_FIRST,
+    CAPACITY_MIN_DEFER,
+    DEFAULT_POLL_INTERVAL,
+)
 from airflow_provider_kling.polling import capacity_delay, capacity_message, capacity_timeout_message
 
 _order = itertools.count()
@@ -148,7 +153,12 @@ class KlingCapacityTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         entered = time.time()
         head_delay = self.next_delay
-        idle_delay = max(head_delay, capacity_delay(self.refusals, head_delay, CAPACITY_IDLE_CAP))
+        idle_delay = max(
+            head_delay,
+            capacity_delay(self.refusals, head_delay, CAPACITY_IDLE_CAP, first=CAPACITY_IDLE_FIRST),
+        )
+        # Never fire within CAPACITY_MIN_DEFER of the deferral (see its note): Airflow would fail the task.
+        earliest = entered + CAPACITY_MIN_DEFER
         waiter = COORDINATOR.join(self.kling_conn_id, self.waiting_since)
         reason = "backoff"
         try:
@@ -159,9 +169,11 @@ class KlingCapacityTrigger(BaseTrigger):
                     return
                 head = COORDINATOR.is_head(self.kling_conn_id, waiter)
                 wake_at = min(entered + (head_delay if head else idle_delay), self.deadline)
-                if waiter.woken.is_set():
+                if waiter.woken.is_set():  # popped from the queue: only the earliest start holds it back
                     reason = "a slot was freed"
+                    await asyncio.sleep(max(0.0, min(earliest, self.deadline) - now))
                     break
+                wake_at = max(wake_at, earliest)
                 if now >= wake_at:
                     break
                 waiter.changed.clear()

@@ -22,6 +22,7 @@ from airflow_provider_kling.exceptions import KlingRateLimitError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators import kling as operator_module
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
+from airflow_provider_kling.triggers import capacity as capacity_module
 from airflow_provider_kling.triggers.capacity import COORDINATOR, KlingCapacityTrigger
 from tests.conftest import TEST_API_KEY
 from tests.helpers import wait_until
@@ -127,7 +128,10 @@ def test_timeout_while_waiting_says_how_long_and_how_many(
     assert "no capacity before the task's timeout" in str(info.value)
 
 
-def test_deferrable_wait_defers_to_the_capacity_trigger_and_resumes(one_slot: EmulatorServer) -> None:
+def test_deferrable_wait_defers_to_the_capacity_trigger_and_resumes(
+    one_slot: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.2)
     _block("rivya", 1.5)
     before = counters(one_slot)
     op = KlingGenerateOperator(
@@ -181,7 +185,8 @@ def test_capacity_timeout_event_fails_the_task_with_the_counts() -> None:
         op.execute_after_capacity(_context("t"), event)  # type: ignore[arg-type]
 
 
-async def test_a_freed_slot_wakes_the_oldest_waiter_first() -> None:
+async def test_a_freed_slot_wakes_the_oldest_waiter_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.0)
     now = time.time()
 
     def trigger(since: float) -> KlingCapacityTrigger:
@@ -207,3 +212,31 @@ async def test_a_freed_slot_wakes_the_oldest_waiter_first() -> None:
     assert COORDINATOR.slot_freed("kling_wake")
     assert (await asyncio.wait_for(young, 2))["waiting_since"] == pytest.approx(now - 1)
     assert COORDINATOR.waiting("kling_wake") == 0
+
+
+async def test_a_woken_waiter_still_waits_out_the_minimum_deferral(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.3 fails a task whose trigger fires before the scheduler saw it defer (measured 1.2 s)."""
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.6)
+    started = time.monotonic()
+    trigger = KlingCapacityTrigger(
+        kling_conn_id="kling_min",
+        deadline=time.time() + 30,
+        waiting_since=time.time(),
+        refusals=1,
+        next_delay=0,
+    )
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    pending = asyncio.ensure_future(first())
+    for _ in range(50):
+        if COORDINATOR.waiting("kling_min"):
+            break
+        await asyncio.sleep(0.01)
+    assert COORDINATOR.slot_freed("kling_min")
+    event = await asyncio.wait_for(pending, 3)
+    assert event["reason"] == "a slot was freed"
+    assert time.monotonic() - started >= 0.6
