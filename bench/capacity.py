@@ -39,7 +39,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from benchlib import loadavg, machine_info, rnd, verdict, write_result  # noqa: E402
+from benchlib import loadavg, machine_info, read_result, rnd, verdict, write_result  # noqa: E402
 
 DAGS = BENCH.parent / "tests" / "e2e" / "dags_capacity"
 PARALLELISM = 4
@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true", help="40 clips, concurrency 5, latency 10 s")
     p.add_argument("--output", default="capacity")
+    p.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the runs not re-run here from bench/results/NAME.json (same parameters)",
+    )
     args = p.parse_args(argv)
     n = args.clips or (40 if args.quick else 200)
     c = args.concurrency or (5 if args.quick else 10)
@@ -170,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
                     r = {"run": name, "n": n, "error": f"{type(exc).__name__}: {exc}"}
                 runs.append(r)
                 print(json.dumps(r), flush=True)
+    if args.keep:
+        kept = read_result(args.keep) or {}
+        done = {r["run"] for r in runs}
+        old = [dict(r, kept_from=args.keep) for r in kept.get("runs", []) if r.get("run") not in done]
+        order = ["no pool", "pool", "no cap"]
+        runs = sorted(old + runs, key=lambda r: order.index(r["run"]) if r["run"] in order else 9)
     targets = []
     for r in runs:
         if "error" in r:
