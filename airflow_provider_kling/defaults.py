@@ -34,3 +34,13 @@ DEFER_TIMEOUT_MARGIN = 120.0
 DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 #: Images larger than this are refused before upload (every gateway documents 10 MB).
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+#: Capacity waits (a submit refused for the account's concurrency or rate): the first pause, and the
+#: longest pause of a waiter that is not first in line (the first in line is capped at the poll
+#: interval, so freed capacity is taken within about one interval).
+CAPACITY_FIRST_DELAY = 1.0
+CAPACITY_IDLE_FIRST = 10.0
+CAPACITY_IDLE_CAP = 60.0
+#: Seconds a capacity wait lasts at least once deferred. Airflow 3.3's scheduler fails a task whose
+#: trigger fires before it has processed the executor's report of the deferring run ("finished with
+#: state success, but the task instance's state attribute is queued"); measured at 1.2 s.
+CAPACITY_MIN_DEFER = 5.0

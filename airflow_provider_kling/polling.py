@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import (
+    CAPACITY_FIRST_DELAY,
     DEFAULT_FAILURE_BUDGET,
     DEFAULT_FIRST_POLL_DELAY,
     DEFAULT_POLL_INTERVAL,
@@ -152,6 +153,37 @@ def final_details(task: VideoTask) -> list[str]:
     from airflow_provider_kling.gateways.pricing import cost_text
 
     return [cost_text(task.cost, task.cost_unit)]
+
+
+def capacity_delay(
+    refusals: int,
+    retry_after: float | None,
+    cap: float,
+    rng: random.Random | None = None,
+    first: float = CAPACITY_FIRST_DELAY,
+) -> float:
+    """Seconds to wait before submitting again after ``refusals`` capacity or rate refusals in a row.
+
+    Exponential from ``first``, at least the gateway's ``Retry-After`` (when it says a slot frees
+    later, asking earlier only earns another refusal), never above ``cap`` (the worker wait and the
+    first waiter in line use the poll interval, so a freed slot is taken within about one interval).
+    Jittered by -25 %..0 so waiters refused together do not come back in lockstep; pure, no clock.
+    """
+    base = first * 2.0 ** max(0, refusals - 1)
+    if retry_after:
+        base = max(base, retry_after)
+    base = min(base, cap)
+    return max(0.0, base * (1 - 0.25 * (rng or _rng).random()))
+
+
+def capacity_message(waited: float, refusals: int) -> str:
+    """How long a task waited for capacity, in the words of the timeout error and the logs."""
+    return f"waited {waited:.0f} s for capacity, {refusals} refusal{'' if refusals == 1 else 's'}"
+
+
+def capacity_timeout_message(waited: float, refusals: int) -> str:
+    """The error of a task whose timeout ran out while it waited for capacity."""
+    return f"no capacity before the task's timeout: {capacity_message(waited, refusals)}"
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security

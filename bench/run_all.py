@@ -1,7 +1,7 @@
 """Run every benchmark, then write ``bench/results/latest.json`` and the plot ``docs/img/performance.png``.
 
 ``make bench`` runs this. Each script also runs on its own (see ``bench/README.md``). Order: the cheap
-ones first, ``worker_slots`` (a real Airflow deployment) last.
+ones first, ``worker_slots`` and ``capacity`` (real Airflow deployments) last.
 
 Usage::
 
@@ -30,6 +30,7 @@ QUICK_ARGS = {
     "import_cost": ["--runs", "9"],
     "trigger_scale": ["--quick"],
     "worker_slots": ["--quick"],
+    "capacity": ["--quick"],
 }
 SCRIPTS = tuple(QUICK_ARGS)
 PLOT = REPO / "docs" / "img" / "performance.png"
@@ -180,6 +181,20 @@ def markdown(combined: dict[str, Any]) -> str:
                 f"| {_fmt(r.get('last_ready_to_end_s'))} |"
             )
         out += _targets_md(ws["targets"])
+    cap = res.get("capacity")
+    if cap:
+        from capacity import table
+
+        p = cap["params"]
+        out += [
+            "### capacity",
+            "",
+            f"{p['clips']} clips, concurrency {p['concurrency']}, latency {p['latency_s']:g} s "
+            f"+/- {p['latency_jitter']:.0%}, parallelism {p['parallelism']}",
+            "",
+            table(cap["runs"]),
+        ]
+        out += _targets_md(cap["targets"])
     return "\n".join(out) + "\n"
 
 

@@ -24,14 +24,17 @@ Flow:
    ``kling_post_processing`` is scheduled on that Asset. Keep the list small (it is stored in the
    metadata database): for thousands of clips, write a manifest file and put its path in ``extra``.
 
-**Pool.** The mapped renders run in the pool ``kling``, which caps how many jobs are submitted at
-once (gateways limit concurrent jobs per account; excess submits get HTTP 429). Create it once::
+**Pool.** The mapped renders run in the pool named by the environment variable ``KLING_POOL``
+(default ``kling``). Gateways limit how many jobs one account renders at once; a pool of that size
+with ``include_deferred`` keeps the other clips ``scheduled``, holding nothing, instead of submitting
+and being refused (a refused clip waits for capacity and submits again, but each refusal costs a
+scheduler round trip). Create it once, with your account's number of concurrent jobs::
 
-    airflow pools set kling 4 "Kling renders"
+    airflow pools set kling 4 "Kling renders" --include-deferred
 
 A task in a pool that does not exist is never scheduled, so create the pool before enabling the DAG.
-Deferred tasks leave their pool slot while they wait (``include_deferred`` is off by default), so
-the pool limits *submits in flight*; turn ``include_deferred`` on to cap jobs rendering at once.
+Without ``--include-deferred`` a deferred task leaves its slot while its clip renders, so the pool
+limits only *submits in flight*. See the guide "Rendering thousands of clips".
 
 Connection set-up and ``KLING_DOWNLOAD_DIR``: see ``kling_quickstart``. The template only uses fields
 every gateway accepts (no negative prompt, no tier), so any gateway works.
@@ -49,6 +52,8 @@ from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 
+#: The pool the renders run in: size it to the account's concurrent jobs, with ``include_deferred``.
+POOL = os.environ.get("KLING_POOL") or "kling"
 #: The Asset ``kling_post_processing`` is scheduled on.
 MARKETING_RENDERS = Asset("kling://marketing-renders")
 TABLE = Path(__file__).resolve().parent / "assets" / "products.csv"
@@ -108,7 +113,7 @@ with DAG(
     render = KlingGenerateOperator.partial(
         task_id="render",
         kling_conn_id="kling_default",
-        pool="kling",
+        pool=POOL,
         map_index_template=RENDER_NAME,
         deferrable=True,
         duration=5,

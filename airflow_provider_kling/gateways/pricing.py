@@ -92,13 +92,20 @@ def rate_key(tier: str | None, sound: bool) -> str:
     return f"{tier}+sound" if sound else tier
 
 
-def estimate(gateway: str, prices: Prices | None, request: VideoRequest) -> Quote:
-    """Price ``request`` from ``prices`` (``None``: the gateway publishes none, the connection none)."""
+def estimate(
+    gateway: str, prices: Prices | None, request: VideoRequest, reported_unit: str | None = None
+) -> Quote:
+    """Price ``request`` from ``prices`` (``None``: the gateway publishes none, the connection none).
+
+    ``reported_unit``: the unit of the cost the gateway reports after the job, said in the reason
+    when there is no estimate.
+    """
     if prices is None:
+        reported = f"; it reports the actual cost after the job, in {reported_unit}" if reported_unit else ""
         return Quote(
             None,
             f"gateway {gateway!r} publishes no Kling 2.6 price; set one in the connection's "
-            "extra.prices to get an estimate",
+            f"extra.prices to get an estimate{reported}",
         )
     tier = request.tier or prices.default_tier
     key = "clip" if "clip" in prices.rates else rate_key(tier, request.sound)

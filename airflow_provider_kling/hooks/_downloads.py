@@ -61,8 +61,16 @@ def download(
     retrying: Callable[[Callable[[], dict[str, Any]]], dict[str, Any]],
     log: logging.Logger,
 ) -> dict[str, Any]:
-    """Stream ``url`` into ``destination`` (see :meth:`KlingHook.download`); ``retrying`` runs one attempt
-    under the hook's retry policy."""
+    """Stream ``url`` into ``destination`` (what :meth:`KlingHook.download` does); ``retrying`` runs one
+    attempt under the hook's retry policy.
+
+    :param url: the result URL (public, signed: fetched *without* the connection's credentials).
+    :param destination: a local directory, a ``file:///`` URI, an object-storage URI such as
+        ``s3://conn_id@bucket/prefix`` (via :class:`airflow.sdk.ObjectStoragePath`), or an
+        ``ObjectStoragePath``.
+    :param filename: the file's name in ``destination``; default: the URL path's last segment.
+    :param max_bytes: refuse a larger file, before writing when the server declares its size.
+    """
     if filename is not None and (
         not filename or filename in (".", "..") or "/" in filename or "\\" in filename
     ):

@@ -31,6 +31,7 @@ from airflow_provider_kling.exceptions import (
     KlingError,
     KlingNotFoundError,
     KlingProtocolError,
+    KlingRateLimitError,
     KlingSubmitUncertainError,
 )
 from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
@@ -63,7 +64,7 @@ class JobClient(Protocol):
 
     def find_existing(self, request: VideoRequest) -> VideoTask | None: ...
 
-    def submit(self, request: VideoRequest) -> VideoTask: ...
+    def submit(self, request: VideoRequest, *, resend_refused: bool = True) -> VideoTask: ...
 
 
 class Caller(Protocol):
@@ -84,13 +85,22 @@ def submit_new(
     find_existing: Callable[[VideoRequest], VideoTask | None],
     upload: Callable[[str, bytes, str], str],
     log: logging.Logger,
+    resend_refused: bool = True,
 ) -> VideoTask:
-    """Create one job for a validated ``request``; never resend a submit whose outcome is unknown."""
+    """Create one job for a validated ``request``; never resend a submit whose outcome is unknown.
+
+    ``resend_refused=False``: a refusal for the account's capacity or rate
+    (:class:`KlingRateLimitError`) is raised at once instead of being resent within the call's retry
+    budget; the caller waits for capacity (deferred or in the worker) and submits again with the same
+    client reference. A refusal proves no job was created, so that cannot pay twice.
+    """
     if request.client_reference is None and gateway.uses_client_reference:
         request = request.model_copy(update={"client_reference": uuid.uuid4().hex})
     prepared = prepare_images(request, gateway, upload)
 
     def resend_safe(exc: BaseException) -> bool:
+        if not resend_refused and isinstance(exc, KlingRateLimitError) and exc.request_rejected:
+            return False
         return is_transient(exc) and (gateway.deduplicates or getattr(exc, "request_rejected", False))
 
     try:
@@ -126,8 +136,13 @@ def submit_once(
     store: JobStore | None,
     reference: Callable[[int], str],
     log: logging.Logger,
+    resend_refused: bool = True,
 ) -> VideoTask:
-    """The live or succeeded job of this task instance, submitting one only when there is none."""
+    """The live or succeeded job of this task instance, submitting one only when there is none.
+
+    With ``resend_refused=False`` a capacity or rate refusal propagates at once (see
+    :func:`submit_new`); calling again later resubmits the same generation with the same reference.
+    """
     generation = 0
     record = store.get() if store is not None else None
     if record and record.get("task_id"):
@@ -149,7 +164,7 @@ def submit_once(
                 log.info("Attaching to Kling job %s found by client id", found.task_id)
                 _record(store, found, generation)
                 return found
-        task = client.submit(attempt)
+        task = client.submit(attempt, resend_refused=resend_refused)
         if gateway.deduplicates and task.state.is_failed:
             continue  # the gateway answered with an earlier try's failed job
         _record(store, task, generation)

@@ -15,6 +15,7 @@ and if it is not there we raise :class:`KlingSubmitUncertainError` rather than p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -29,10 +30,7 @@ from airflow_provider_kling.defaults import (
     DEFAULT_FAILURE_BUDGET,
     DEFAULT_MAX_DOWNLOAD_BYTES,
 )
-from airflow_provider_kling.exceptions import (
-    KlingError,
-    KlingNotFoundError,
-)
+from airflow_provider_kling.exceptions import KlingError, KlingNotFoundError
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.pricing import Balance, CostEstimate, Quote, estimate
@@ -137,46 +135,46 @@ class KlingHook(BaseHook):
 
     # ------------------------------------------------------------------------------------ spend
     def quote(self, request: VideoRequest) -> Quote:
-        """The price of ``request`` before any HTTP request, or why there is none (no I/O but the
-        connection read): the gateway's published prices, overridden by the connection's
-        ``extra.prices``. See :mod:`airflow_provider_kling.gateways.pricing`."""
-        gateway = self.gateway
-        quote = estimate(gateway.name, self.settings.prices, request)
-        if quote.estimate is None and gateway.cost_unit is not None:
-            reported = f"; it reports the actual cost after the job, in {gateway.cost_unit}"
-            return Quote(None, quote.reason + reported)
-        return quote
+        """The price of ``request``, or why there is none (no HTTP): the gateway's published prices,
+        overridden by the connection's ``extra.prices`` (:mod:`~airflow_provider_kling.gateways.pricing`)."""
+        return estimate(self.gateway.name, self.settings.prices, request, self.gateway.cost_unit)
 
     def estimate_cost(self, request: VideoRequest) -> CostEstimate | None:
-        """The amount, unit and basis (which published price) of ``request``; ``None`` where the
-        gateway publishes no price and the connection sets none (:meth:`quote` says why)."""
+        """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why)."""
         return self.quote(request).estimate
 
     def get_balance(self) -> Balance | None:
         """What the account has left, where the gateway has a free endpoint for it (the official
         API's ``GET /account/costs``, Rivya's credits); ``None`` elsewhere."""
-        gateway = self.gateway
-        http = gateway.build_balance(time.time())
-        if http is None:
-            return None
-        return self._call(http, gateway.parse_balance, _retry.is_transient_read)
+        http = self.gateway.build_balance(time.time())
+        return (
+            None if http is None else self._call(http, self.gateway.parse_balance, _retry.is_transient_read)
+        )
 
-    def submit(self, request: VideoRequest) -> VideoTask:
+    def submit(self, request: VideoRequest, *, resend_refused: bool = True) -> VideoTask:
         """Create the job. Validates first; never resends a submit whose outcome is unknown (see
-        :func:`airflow_provider_kling.hooks._submit.submit_new`)."""
+        :func:`airflow_provider_kling.hooks._submit.submit_new`).
+
+        :param resend_refused: ``False`` raises a capacity or rate refusal (:class:`KlingRateLimitError`)
+            at once, for callers that wait for capacity themselves (the operator).
+        """
         self.validate(request)
-        return _submit.submit_new(request, self.gateway, self._call, self.find_existing, self._upload, log)
+        return _submit.submit_new(
+            request, self.gateway, self._call, self.find_existing, self._upload, log, resend_refused
+        )
 
     def submit_once(
-        self, request: VideoRequest, store: _submit.JobStore | None, reference: Callable[[int], str]
+        self,
+        request: VideoRequest,
+        store: _submit.JobStore | None,
+        reference: Callable[[int], str],
+        *,
+        resend_refused: bool = True,
     ) -> VideoTask:
-        """Attach to the job an earlier try of this task instance submitted, else submit one.
-
-        :param store: where the last submitted job is recorded across tries (``None``: nowhere).
-        :param reference: the stable client reference of generation ``n`` of this task instance.
-        See :mod:`airflow_provider_kling.hooks._submit` for the policy.
-        """
-        return _submit.submit_once(self, request, store, reference, log)
+        """Attach to the job an earlier try of this task instance submitted, else submit one:
+        ``store`` records the last job across tries (``None``: nowhere), ``reference(n)`` is the
+        client reference of generation ``n``. The policy: :mod:`airflow_provider_kling.hooks._submit`."""
+        return _submit.submit_once(self, request, store, reference, log, resend_refused)
 
     def find_existing(self, request: VideoRequest) -> VideoTask | None:
         """The job an earlier submit of ``request`` created, where the gateway can look it up by client id."""
@@ -206,11 +204,9 @@ class KlingHook(BaseHook):
                 return await self.aget_task(task_or_id, endpoint, leased)
         shell = HttpxAsyncShell(client) if isinstance(client, httpx.AsyncClient) else client
         *first, last = self._endpoints(task_or_id, endpoint)
-        for ep in first:
-            try:
+        for ep in first:  # an endpoint that does not know the job answers 404: try the next one
+            with contextlib.suppress(KlingNotFoundError):
                 return await self._acall(shell, *self._status_call(task_or_id, ep))
-            except KlingNotFoundError:
-                pass
         return await self._acall(shell, *self._status_call(task_or_id, last))
 
     def failure_error(self, task: VideoTask) -> KlingError:
@@ -255,17 +251,10 @@ class KlingHook(BaseHook):
         filename: str | None = None,
         max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> dict[str, Any]:
-        """Stream a result video to ``destination``; return ``{"url", "path", "size", "sha256",
-        "content_type"}``. Guarantees (atomic, video only, typed errors): see
-        :mod:`airflow_provider_kling.hooks._downloads`.
-
-        :param url: the result URL (public, signed: fetched *without* the connection's credentials).
-        :param destination: a local directory, a ``file:///`` URI, an object-storage URI such as
-            ``s3://conn_id@bucket/prefix`` (via :class:`airflow.sdk.ObjectStoragePath`), or an
-            ``ObjectStoragePath``.
-        :param filename: the file's name in ``destination``; default: the URL path's last segment.
-        :param max_bytes: refuse a larger file, before writing when the server declares its size.
-        """
+        """Stream the result video at ``url`` (fetched without credentials) to ``destination`` (a local
+        directory, ``file:///`` URI, object-storage URI or ``ObjectStoragePath``); return ``{"url",
+        "path", "size", "sha256", "content_type"}``. Parameters and guarantees (atomic, video only,
+        typed errors): :func:`airflow_provider_kling.hooks._downloads.download`."""
         s = self.settings
         with _secrets.scrubbing(self._secrets):
             return _downloads.download(
@@ -302,10 +291,8 @@ class KlingHook(BaseHook):
     ) -> VideoTask:
         *first, last = self._endpoints(task_or_id, endpoint)
         for ep in first:
-            try:
+            with contextlib.suppress(KlingNotFoundError):
                 return call(*self._status_call(task_or_id, ep))
-            except KlingNotFoundError:
-                pass
         return call(*self._status_call(task_or_id, last))
 
     def _upload(self, filename: str, content: bytes, mime: str) -> str:

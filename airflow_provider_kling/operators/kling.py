@@ -175,11 +175,63 @@ class KlingGenerateOperator(BaseOperator):
             estimate = self._price(hook, request)
         except KlingError as err:
             raise airflow_error(err) from None
-        started = time.time()
+        return self._submit_and_wait(
+            context, hook, request, deadline=time.time() + self.timeout, estimate=estimate
+        )
+
+    def execute_after_capacity(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after :class:`~airflow_provider_kling.triggers.capacity.KlingCapacityTrigger`:
+        submit again with the same client reference (the counters and the deadline come from the event)."""
+        from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingTimeoutError
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        self.kling_result = None
+        status = event.get("status") if isinstance(event, dict) else None
+        if not isinstance(event, dict) or status not in ("capacity", "timeout"):
+            raise airflow_error(KlingProtocolError(f"unexpected capacity event (status {status!r})"))
+        if status == "timeout":
+            raise airflow_error(
+                KlingTimeoutError(str(event.get("message") or "no capacity before the timeout"))
+            )
+        from airflow_provider_kling.polling import capacity_message
+
+        self.log.info(
+            "Submitting again after waiting for capacity (%s): %s",
+            event.get("reason", "backoff"),
+            capacity_message(time.time() - float(event["waiting_since"]), int(event["refusals"])),
+        )
+        hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
-            task = self._attach_or_submit(hook, request, context)
+            request = hook.make_request(**self._request_fields())
         except KlingError as err:
-            raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
+            raise airflow_error(err) from None
+        return self._submit_and_wait(
+            context,
+            hook,
+            request,
+            deadline=float(event["deadline"]),
+            waiting_since=float(event["waiting_since"]),
+            refusals=int(event["refusals"]),
+            estimate=self._estimate_again(hook),
+        )
+
+    def _submit_and_wait(
+        self,
+        context: Context,
+        hook: KlingHook,
+        request: VideoRequest,
+        *,
+        deadline: float,
+        waiting_since: float | None = None,
+        refusals: int = 0,
+        estimate: CostEstimate | None = None,
+    ) -> Any:
+        from airflow_provider_kling.exceptions import KlingError
+
+        schedule = hook.poll_schedule(request.duration, self.poll_interval)
+        task = self._submit_when_capacity(
+            context, hook, request, schedule.interval, deadline, waiting_since, refusals
+        )
         context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
 
         if task.is_terminal:
@@ -187,7 +239,6 @@ class KlingGenerateOperator(BaseOperator):
         if not self.wait_for_completion:
             self.log.info("Kling job %s submitted; not waiting (wait_for_completion=False)", task.task_id)
             return task.summary()
-        schedule = hook.poll_schedule(request.duration, self.poll_interval)
         if self.deferrable:
             from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
@@ -197,20 +248,85 @@ class KlingGenerateOperator(BaseOperator):
                     kling_task_id=task.task_id,
                     endpoint=task.endpoint,
                     poll_schedule=schedule.to_dict(),
-                    deadline=started + self.timeout,
-                    not_before=started + schedule.first_delay,
+                    deadline=deadline,
+                    not_before=time.time() + schedule.first_delay,
                 ),
                 method_name="execute_complete",
                 # A backstop: the trigger's own timeout event (with the last state) normally comes first.
-                timeout=timedelta(
-                    seconds=max(0.0, started + self.timeout - time.time()) + DEFER_TIMEOUT_MARGIN
-                ),
+                timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
             )
         try:
-            task = hook.wait_for_task(task, self.timeout, schedule)
+            task = hook.wait_for_task(task, max(0.0, deadline - time.time()), schedule)
         except KlingError as err:
             raise airflow_error(err) from None
         return self._finish(hook, task, estimate)
+
+    def _submit_when_capacity(
+        self,
+        context: Context,
+        hook: KlingHook,
+        request: VideoRequest,
+        interval: float,
+        deadline: float,
+        waiting_since: float | None,
+        refusals: int,
+    ) -> VideoTask:
+        """Attach or submit; a refusal for the account's capacity or rate is a wait, not a failure.
+
+        The refusal proves no job was created, so the same client reference is submitted again
+        later (never paying twice): deferred to ``KlingCapacityTrigger`` (no worker slot) when
+        deferrable, else after a sleep in the worker with the same backoff. Bounded by the task's
+        ``timeout``; other errors keep their rules.
+        """
+        from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingTimeoutError
+        from airflow_provider_kling.polling import capacity_delay, capacity_timeout_message
+
+        while True:
+            try:
+                return self._attach_or_submit(hook, request, context)
+            except KlingRateLimitError as err:
+                if not err.request_rejected:
+                    raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
+                refusal = err
+            except KlingError as err:
+                raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
+            now = time.time()
+            refusals += 1
+            waiting_since = now if waiting_since is None else waiting_since
+            if now >= deadline:
+                raise airflow_error(
+                    KlingTimeoutError(
+                        f"{capacity_timeout_message(now - waiting_since, refusals)} "
+                        f"(last refusal: {refusal.message})",
+                        gateway=hook.gateway.name,
+                    )
+                )
+            delay = min(capacity_delay(refusals, refusal.retry_after, interval), deadline - now)
+            self.log.info(
+                "Waiting for capacity at gateway %s (%d refusal%s so far, next try in %.0f s%s): %s",
+                hook.gateway.name,
+                refusals,
+                "" if refusals == 1 else "s",
+                delay,
+                ", sooner when a slot frees" if self.deferrable else "",
+                refusal.message,
+            )
+            if self.deferrable:
+                from airflow_provider_kling.triggers.capacity import KlingCapacityTrigger
+
+                self.defer(
+                    trigger=KlingCapacityTrigger(
+                        kling_conn_id=self.kling_conn_id,
+                        deadline=deadline,
+                        waiting_since=waiting_since,
+                        refusals=refusals,
+                        next_delay=delay,
+                        poll_interval=interval,
+                    ),
+                    method_name="execute_after_capacity",
+                    timeout=timedelta(seconds=max(0.0, deadline - now) + DEFER_TIMEOUT_MARGIN),
+                )
+            _sleep(delay)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
@@ -277,6 +393,7 @@ class KlingGenerateOperator(BaseOperator):
             request,
             _TaskStateStore(store) if store is not None else None,
             reference=lambda generation: _client_reference(context, generation),
+            resend_refused=False,  # a capacity refusal is waited for here (deferred or not)
         )
 
 
@@ -292,6 +409,10 @@ class _TaskStateStore:
 
     def set(self, record: dict[str, Any]) -> None:
         self._store.set(STATE_KEY, record)
+
+
+#: How the in-worker capacity wait sleeps (tests replace it).
+_sleep = time.sleep
 
 
 def _client_reference(context: Context, generation: int) -> str:

@@ -31,6 +31,7 @@ from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks._transport import ASYNC_POOL
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.polling import PollSchedule, WaitPolicy
+from airflow_provider_kling.triggers.capacity import COORDINATOR
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -133,6 +134,7 @@ class KlingTaskTrigger(BaseTrigger):
                 if wait.saw(task.state.value):
                     self.log.info("%s", wait.describe(task, time.time()))
                 if task.is_terminal:
+                    COORDINATOR.slot_freed(self.kling_conn_id)  # a clip waiting for capacity may go
                     dumped = task.model_dump(mode="json", exclude={"raw"})
                     if task.state.value == "succeeded":
                         yield TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]

@@ -40,7 +40,7 @@ def test_hooks_listing_has_the_kling_connection_type() -> None:
 
 
 def test_airflow_reads_a_documentation_url_for_the_provider() -> None:
-    # The api-server's /providers answer (and the UI's providers page) show provider.data["documentation-url"].
+    # The api-server's /providers answer and the UI show provider.data["documentation-url"].
     code = (
         "from airflow.providers_manager import ProvidersManager;"
         "print(ProvidersManager().providers['airflow-provider-kling'].data['documentation-url'])"

@@ -1,0 +1,208 @@
+"""KlingCapacityTrigger: a clip whose submit was refused for the account's capacity waits here, holding
+no worker slot, until it is worth submitting again.
+
+Gateways limit an account's jobs in flight (the official API's code 1303, "parallel task over
+resource pack limit", https://klingai.com/document-api; APIXO, kie.ai, APIMart and Runware 429;
+Rivya ``rate_limited``). A refusal creates no job, so the task submits again later with the same
+client reference (never paying twice); this trigger only decides *when*, and sends one ``capacity``
+event (or ``timeout`` at the task's deadline). It makes no HTTP call at all.
+
+**Churn.** With 200 clips against a cap of 10, ~190 wait at once. If each woke every few seconds,
+each wake would be a scheduler round trip and a worker start just to be refused again. So waiters
+of one connection in this triggerer process form a queue (:data:`COORDINATOR`), oldest first:
+
+* when a :class:`~airflow_provider_kling.triggers.kling.KlingTaskTrigger` of the same connection
+  sees its job end (a slot freed), the oldest waiter is woken at once;
+* the oldest waiter also probes on its own backoff, capped at the poll interval (a slot freed by a
+  job this triggerer does not watch is taken within about one interval);
+* every other waiter sleeps on a longer capped backoff (``CAPACITY_IDLE_CAP``) and is re-timed as
+  soon as it becomes the oldest.
+
+Serialized state is the connection id and absolute times and counters; no secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_kling.defaults import (
+    CAPACITY_IDLE_CAP,
+    CAPACITY_IDLE_FIRST,
+    CAPACITY_MIN_DEFER,
+    DEFAULT_POLL_INTERVAL,
+)
+from airflow_provider_kling.polling import capacity_delay, capacity_message, capacity_timeout_message
+
+_order = itertools.count()
+
+
+@dataclass(eq=False)
+class _Waiter:
+    since: float
+    seq: int = field(default_factory=lambda: next(_order))
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class CapacityCoordinator:
+    """The waiters of each connection in this process, oldest first; woken one per freed slot.
+
+    Used from the triggerer's single event loop only, so it needs no lock.
+    """
+
+    def __init__(self) -> None:
+        self._queues: dict[str, list[_Waiter]] = {}
+
+    def join(self, conn_id: str, since: float) -> _Waiter:
+        waiter = _Waiter(since)
+        queue = self._queues.setdefault(conn_id, [])
+        queue.append(waiter)
+        queue.sort(key=lambda w: (w.since, w.seq))
+        self._nudge(conn_id)
+        return waiter
+
+    def leave(self, conn_id: str, waiter: _Waiter) -> None:
+        queue = self._queues.get(conn_id, [])
+        if waiter in queue:
+            queue.remove(waiter)
+            self._nudge(conn_id)
+        if not queue:
+            self._queues.pop(conn_id, None)
+
+    def is_head(self, conn_id: str, waiter: _Waiter) -> bool:
+        queue = self._queues.get(conn_id)
+        return queue is not None and bool(queue) and queue[0] is waiter
+
+    def slot_freed(self, conn_id: str) -> bool:
+        """A job of ``conn_id`` ended: wake the oldest waiter (it leaves the queue). ``True`` if one was."""
+        queue = self._queues.get(conn_id)
+        if not queue:
+            return False
+        waiter = queue.pop(0)
+        waiter.woken.set()
+        self._nudge(conn_id)
+        return True
+
+    def waiting(self, conn_id: str) -> int:
+        return len(self._queues.get(conn_id, []))
+
+    def _nudge(self, conn_id: str) -> None:
+        """Tell the (possibly new) head to re-time its sleep."""
+        queue = self._queues.get(conn_id)
+        if queue:
+            queue[0].changed.set()
+
+
+#: The triggerer process's coordinator (one event loop per triggerer process).
+COORDINATOR = CapacityCoordinator()
+
+
+class KlingCapacityTrigger(BaseTrigger):
+    """Wait until it is worth submitting again after ``refusals`` capacity or rate refusals.
+
+    :param kling_conn_id: the connection whose account is at its limit (the queue's key).
+    :param deadline: POSIX time at which the task's timeout runs out (a ``timeout`` event).
+    :param waiting_since: POSIX time of the first refusal (queue order; the timeout message).
+    :param refusals: refusals so far.
+    :param next_delay: seconds to wait when first in line (the backoff the task computed, which
+        honours ``Retry-After`` and is capped near the poll interval).
+    :param poll_interval: the task's poll interval (the cap of the first waiter's probes).
+    """
+
+    def __init__(
+        self,
+        *,
+        kling_conn_id: str,
+        deadline: float,
+        waiting_since: float,
+        refusals: int,
+        next_delay: float,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.kling_conn_id = kling_conn_id
+        self.deadline = float(deadline)
+        self.waiting_since = float(waiting_since)
+        self.refusals = int(refusals)
+        self.next_delay = float(next_delay)
+        self.poll_interval = float(poll_interval)
+
+    def __repr__(self) -> str:
+        return f"<KlingCapacityTrigger conn_id={self.kling_conn_id!r} refusals={self.refusals}>"
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "kling_conn_id": self.kling_conn_id,
+                "deadline": self.deadline,
+                "waiting_since": self.waiting_since,
+                "refusals": self.refusals,
+                "next_delay": self.next_delay,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        entered = time.time()
+        head_delay = self.next_delay
+        idle_delay = max(
+            head_delay,
+            capacity_delay(self.refusals, head_delay, CAPACITY_IDLE_CAP, first=CAPACITY_IDLE_FIRST),
+        )
+        # Never fire within CAPACITY_MIN_DEFER of the deferral (see its note): Airflow would fail the task.
+        earliest = entered + CAPACITY_MIN_DEFER
+        waiter = COORDINATOR.join(self.kling_conn_id, self.waiting_since)
+        reason = "backoff"
+        try:
+            while True:
+                now = time.time()
+                if now >= self.deadline:
+                    yield self._event("timeout", now)
+                    return
+                head = COORDINATOR.is_head(self.kling_conn_id, waiter)
+                wake_at = min(entered + (head_delay if head else idle_delay), self.deadline)
+                if waiter.woken.is_set():  # popped from the queue: only the earliest start holds it back
+                    reason = "a slot was freed"
+                    await asyncio.sleep(max(0.0, min(earliest, self.deadline) - now))
+                    break
+                wake_at = max(wake_at, earliest)
+                if now >= wake_at:
+                    break
+                waiter.changed.clear()
+                woken = asyncio.ensure_future(waiter.woken.wait())
+                changed = asyncio.ensure_future(waiter.changed.wait())
+                try:
+                    await asyncio.wait(
+                        {woken, changed}, timeout=wake_at - now, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    woken.cancel()
+                    changed.cancel()
+        finally:
+            COORDINATOR.leave(self.kling_conn_id, waiter)
+        self.log.info(
+            "Submitting again for capacity (%s): %s",
+            reason,
+            capacity_message(time.time() - self.waiting_since, self.refusals),
+        )
+        yield self._event("capacity", time.time(), reason)
+
+    def _event(self, status: str, now: float, reason: str = "timeout") -> TriggerEvent:
+        payload: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "deadline": self.deadline,
+            "waiting_since": self.waiting_since,
+            "refusals": self.refusals,
+        }
+        if status == "timeout":
+            payload["message"] = capacity_timeout_message(now - self.waiting_since, self.refusals)
+        return TriggerEvent(payload)  # type: ignore[no-untyped-call]

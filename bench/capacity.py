@@ -1,0 +1,264 @@
+"""Capacity: N mapped deferrable clips against an account that allows C jobs in flight.
+
+A real Airflow 3 deployment (``tests/e2e/harness.py``, ``LocalExecutor`` with ``[core]
+parallelism=4``, SQLite) runs the DAGs of ``tests/e2e/dags_capacity/`` (``retries=0``) against the
+emulator started with ``--concurrency C --latency L --latency-jitter 0.3``. Three runs on one
+deployment:
+
+* ``no pool``: every clip starts, C are accepted, the rest are refused and wait for capacity
+  deferred (``KlingCapacityTrigger``), woken when a job of the connection ends;
+* ``pool``: the same clips in an Airflow pool of C slots with ``include_deferred=True``; waiting
+  clips stay ``scheduled`` holding nothing, so refusals should be rare;
+* ``no cap``: the emulator's concurrency limit off (``POST /_emulator/limits``), the reference.
+
+Per run: succeeded / failed clips, accepted submits per clip (exactly 1.00: never paying twice),
+refusals, worker-slot seconds per clip (the number of ``running`` task instances sampled every
+second, integrated over time), the emulator's peak jobs in flight, makespan (DAG run start to end)
+and makespan / ideal, where ideal = ceil(N / C) x L (the ``no cap`` run has no such bound and shows
+the ratio for comparison only). Every refusal is also checked to have been waited for deferred: the
+task logs hold one "Waiting for capacity" line per refusal, none of them an in-worker wait.
+
+Usage::
+
+    uv run --group bench python bench/capacity.py            # 200 clips, C=10, L=20 s (~25 min)
+    uv run --group bench python bench/capacity.py --quick    # 40 clips, C=5, L=10 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+from benchlib import loadavg, machine_info, read_result, rnd, verdict, write_result  # noqa: E402
+
+DAGS = BENCH.parent / "tests" / "e2e" / "dags_capacity"
+PARALLELISM = 4
+POOL = "kling_account"
+KLING_ACCESS_KEY = "emulator-access-key"
+KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
+TARGETS = {"pool": 1.25, "no pool": 1.5}
+
+
+def _ts(value: str | None) -> float | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def run_one(
+    harness: Any, airflow: Any, emulator: Any, name: str, dag_id: str, n: int, c: int, latency: float
+) -> dict[str, Any]:
+    api = airflow.api
+    emulator.reset()  # counters, not limits
+    run_id = api.trigger_dag_run(dag_id)["dag_run_id"]
+    slot_seconds = 0.0
+    max_running = 0
+    last = time.monotonic()
+
+    def finished() -> dict[str, Any] | None:
+        nonlocal slot_seconds, max_running, last
+        running = api.count_task_instances(dag_id, run_id, "running")
+        now = time.monotonic()
+        slot_seconds += running * (now - last)
+        last = now
+        max_running = max(max_running, running)
+        run = api.dag_run(dag_id, run_id)
+        return run if run["state"] in ("success", "failed") else None
+
+    timeout = math.ceil(n / c) * latency * 4 + 600
+    run = harness.wait_until(finished, timeout, 1.0, what=f"{dag_id} ({name})")
+    tis = [ti for ti in api.task_instances(dag_id, run_id) if ti["task_id"] == "render"]
+    counters = emulator.counters()
+    states: dict[str, int] = {}
+    for ti in tis:
+        states[ti["state"]] = states.get(ti["state"], 0) + 1
+    base = Path(airflow.logs_folder) / f"dag_id={dag_id}" / f"run_id={run_id}"
+    logs = [p.read_text(errors="replace") for p in base.rglob("*.log")]
+    waits = sum(t.count("Waiting for capacity at gateway") for t in logs)
+    in_worker = sum(
+        t.count("Waiting for capacity at gateway") - t.count("sooner when a slot frees") for t in logs
+    )
+    woken = sum(t.count("waiting for capacity (a slot was freed)") for t in logs)
+    start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
+    makespan = end - start if start is not None and end is not None else None
+    ideal = math.ceil(n / c) * latency
+    accepted = counters["accepted"].get("kling", 0)
+    return {
+        "run": name,
+        "dag_id": dag_id,
+        "n": n,
+        "concurrency": c if name != "no cap" else None,
+        "latency_s": latency,
+        "state": run["state"],
+        "succeeded": states.get("success", 0),
+        "failed": n - states.get("success", 0),
+        "ti_states": states,
+        "accepted": accepted,
+        "accepted_per_clip": rnd(accepted / n, 2),
+        "refusals": counters["refused"].get("kling", 0),
+        "waits_logged": waits,
+        "waits_in_worker": in_worker,
+        "woken_by_freed_slot": woken,
+        "worker_slot_s_per_clip": rnd(slot_seconds / n, 2),
+        "max_running": max_running,
+        "peak_in_flight": counters["peak_in_flight"].get("kling", 0),
+        "makespan_s": rnd(makespan, 1),
+        "ideal_s": ideal,
+        "makespan_over_ideal": rnd(makespan / ideal, 2) if makespan else None,
+        "loadavg_after": loadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", type=int, help="mapped clips per run (default 200; quick 40)")
+    p.add_argument("--concurrency", type=int, help="the account's jobs in flight (default 10; quick 5)")
+    p.add_argument("--latency", type=float, help="seconds per job, +/- 30 %% (default 20; quick 10)")
+    p.add_argument(
+        "--runs", nargs="+", choices=["no pool", "pool", "no cap"], default=["no pool", "pool", "no cap"]
+    )
+    p.add_argument("--quick", action="store_true", help="40 clips, concurrency 5, latency 10 s")
+    p.add_argument("--output", default="capacity")
+    p.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the runs not re-run here from bench/results/NAME.json (same parameters)",
+    )
+    args = p.parse_args(argv)
+    n = args.clips or (40 if args.quick else 200)
+    c = args.concurrency or (5 if args.quick else 10)
+    latency = args.latency or (10.0 if args.quick else 20.0)
+    from tests.e2e import harness
+
+    started = time.time()
+    machine = machine_info()
+    runs: list[dict[str, Any]] = []
+    extra_args = ["--concurrency", str(c), "--latency-jitter", "0.3", "--latency-seed", "13"]
+    with harness.EmulatorProcess(latency=latency, extra_args=extra_args) as emulator:
+        conn = {
+            "conn_type": "kling",
+            "host": emulator.url,
+            "login": KLING_ACCESS_KEY,
+            "password": KLING_SECRET_KEY,
+            # First poll when the fastest job (latency - 30 %) can be ready, then every second.
+            "extra": {"gateway": "kling", "poll_interval": 1, "first_poll_delay": round(latency * 0.7, 1)},
+        }
+        env = {
+            "AIRFLOW_CONN_KLING_DEFAULT": json.dumps(conn),
+            "KLING_CAP_CLIPS": str(n),
+            "KLING_CAP_POOL": POOL,
+        }
+        with harness.AirflowDeployment(DAGS, parallelism=PARALLELISM, env=env) as airflow:
+            airflow.wait_for_dags(["kling_capacity", "kling_capacity_pooled"], timeout=180)
+            airflow.api.post("/api/v2/pools", {"name": POOL, "slots": c, "include_deferred": True})
+            print(
+                f"capacity: Airflow up (home {airflow.home}); "
+                f"{n} clips, concurrency {c}, latency {latency:g} s"
+            )
+            for name in args.runs:
+                limits = {"concurrency": 0 if name == "no cap" else c}
+                httpx_post(f"{emulator.url}/_emulator/limits", limits)
+                dag_id = "kling_capacity_pooled" if name == "pool" else "kling_capacity"
+                try:
+                    r = run_one(harness, airflow, emulator, name, dag_id, n, c, latency)
+                except Exception as exc:
+                    r = {"run": name, "n": n, "error": f"{type(exc).__name__}: {exc}"}
+                runs.append(r)
+                print(json.dumps(r), flush=True)
+    if args.keep:
+        kept = read_result(args.keep) or {}
+        done = {r["run"] for r in runs}
+        old = [dict(r, kept_from=args.keep) for r in kept.get("runs", []) if r.get("run") not in done]
+        order = ["no pool", "pool", "no cap"]
+        runs = sorted(old + runs, key=lambda r: order.index(r["run"]) if r["run"] in order else 9)
+    targets = []
+    for r in runs:
+        if "error" in r:
+            continue
+        targets.append(
+            {"target": f"{r['run']}: {n}/{n} succeed", "value": r["succeeded"], "met": r["succeeded"] == n}
+        )
+        targets.append(
+            {
+                "target": f"{r['run']}: 1.00 accepted submit per clip",
+                "value": r["accepted_per_clip"],
+                "met": r["accepted"] == n,
+            }
+        )
+        if r["run"] in TARGETS:
+            bound = TARGETS[r["run"]]
+            targets.append(
+                {
+                    "target": f"{r['run']}: makespan <= {bound}x ideal",
+                    "value": r["makespan_over_ideal"],
+                    "met": r["makespan_over_ideal"] is not None and r["makespan_over_ideal"] <= bound,
+                }
+            )
+            targets.append(
+                {
+                    "target": f"{r['run']}: no worker slot held while refused",
+                    "value": r["waits_in_worker"],
+                    "met": r["waits_in_worker"] == 0,
+                }
+            )
+    print()
+    print(table(runs))
+    for t in targets:
+        print(f"target: {t['target']}: {t['value']} -> {verdict(t['met'])}")
+    data = {
+        "script": "capacity",
+        "machine": machine,
+        "params": {
+            "clips": n,
+            "concurrency": c,
+            "latency_s": latency,
+            "latency_jitter": 0.3,
+            "parallelism": PARALLELISM,
+        },
+        "runs": runs,
+        "targets": targets,
+        "wall_s": rnd(time.time() - started, 1),
+    }
+    path = write_result(args.output, data)
+    print(f"\nwrote {path}")
+    return 0 if all(t["met"] for t in targets) and len(targets) else 1
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    """The per-run figures as a Markdown table (printed, and pasted into ``docs/performance.md``)."""
+    rows = [
+        "| run | succeeded / failed | accepted submits per clip | refusals | worker-slot s per clip "
+        "| peak in flight | makespan s | makespan / ideal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        if "error" in r:
+            rows.append(f"| {r['run']} | error: {r['error']} |")
+            continue
+        rows.append(
+            f"| {r['run']} | {r['succeeded']} / {r['failed']} | {r['accepted_per_clip']:.2f} "
+            f"| {r['refusals']} "
+            f"| {r['worker_slot_s_per_clip']} | {r['peak_in_flight']} | {r['makespan_s']} "
+            f"| {r['makespan_over_ideal']} (ideal {r['ideal_s']:g} s) |"
+        )
+    return "\n".join(rows)
+
+
+def httpx_post(url: str, body: dict[str, Any]) -> None:
+    import httpx
+
+    httpx.post(url, json=body, timeout=10).raise_for_status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""A capacity refusal is a wait, not a failure: each gateway's refusal, the operator's two waits, the timeout.
+
+The session emulator gets a concurrency limit of 1 per key for each test (``POST /_emulator/limits``)
+and a blocking job holds that slot; the operator then meets a real refusal on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from airflow.exceptions import TaskDeferred
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_kling.emulator import EmulatorServer
+from airflow_provider_kling.exceptions import KlingRateLimitError
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.operators import kling as operator_module
+from airflow_provider_kling.operators.kling import KlingGenerateOperator
+from airflow_provider_kling.triggers import capacity as capacity_module
+from airflow_provider_kling.triggers.capacity import COORDINATOR, KlingCapacityTrigger
+from tests.conftest import TEST_API_KEY
+from tests.helpers import wait_until
+from tests.integration.conftest import GATEWAYS, KLING_SECRET_KEY, counters
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture
+def one_slot(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    httpx.post(f"{emulator.url}/_emulator/limits", json={"concurrency": 1}, timeout=10).raise_for_status()
+    try:
+        yield emulator
+    finally:
+        httpx.post(f"{emulator.url}/_emulator/limits", json={"concurrency": 0}, timeout=10).raise_for_status()
+
+
+def _context(task_id: str) -> dict[str, Any]:
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(
+        dag_id="capacity",
+        run_id=f"run-{time.time_ns()}",
+        task_id=task_id,
+        map_index=-1,
+        try_number=1,
+        xcom_push=lambda key, value: pushed.__setitem__(key, value),
+        pushed=pushed,
+    )
+    return {"ti": ti}
+
+
+def _block(gateway: str, seconds: float) -> None:
+    """Take the only slot of the key with a job of ``seconds`` (once an earlier test's job has ended)."""
+    emulator_url = KlingHook(f"kling_{gateway}").settings.base_url
+    wait_until(
+        lambda: httpx.get(f"{emulator_url}/_emulator/counters", timeout=10).json()["in_flight"][gateway],
+        lambda in_flight: in_flight == 0,
+        timeout=15,
+    )
+    hook = KlingHook(f"kling_{gateway}")
+    hook.submit(hook.make_request(prompt=f"[latency:{seconds}] holds the only slot"))
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_every_gateway_refusal_is_a_typed_rejected_rate_limit(one_slot: EmulatorServer, gateway: str) -> None:
+    _block(gateway, 2)
+    before = counters(one_slot)
+    hook = KlingHook(f"kling_{gateway}")
+    with pytest.raises(KlingRateLimitError) as info:
+        hook.submit(hook.make_request(prompt="refused: no slot"), resend_refused=False)
+    err = info.value
+    assert err.request_rejected and err.retryable and err.retry_after is not None and err.retry_after >= 1
+    after = counters(one_slot)
+    assert after["refused"][gateway] == before["refused"][gateway] + 1  # raised at once: one refusal
+    assert after["accepted"][gateway] == before["accepted"][gateway]
+
+
+def test_in_worker_wait_submits_again_once_a_slot_frees(
+    one_slot: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(operator_module, "_sleep", sleep)
+    _block("apixo", 2)
+    before = counters(one_slot)
+    op = KlingGenerateOperator(
+        task_id="in_worker",
+        prompt="[latency:0.5] waits in the worker",
+        kling_conn_id="kling_apixo",
+        deferrable=False,
+    )
+    context = _context("in_worker")
+    result = op.execute(context)  # type: ignore[arg-type]
+    after = counters(one_slot)
+    assert result["state"] == "succeeded" and result["video_urls"]
+    assert after["accepted"]["apixo"] == before["accepted"]["apixo"] + 1
+    refusals = after["refused"]["apixo"] - before["refused"]["apixo"]
+    assert refusals >= 1 and len(waits) == refusals
+    # Retry-After (1-2 s) is honoured but capped at the connection's poll interval (0.3 s here).
+    assert all(0 < w <= 0.3 for w in waits), waits
+    out, err = capfd.readouterr()  # the task logger (structlog) writes to the process's output
+    assert "Waiting for capacity at gateway apixo (1 refusal so far, next try in" in out + err
+
+
+def test_timeout_while_waiting_says_how_long_and_how_many(
+    one_slot: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operator_module, "_sleep", time.sleep)
+    _block("kie", 4)
+    op = KlingGenerateOperator(
+        task_id="times_out",
+        prompt="never gets a slot",
+        kling_conn_id="kling_kie",
+        deferrable=False,
+        timeout=1.0,
+    )
+    with pytest.raises(AirflowException, match=r"waited \d+ s for capacity, \d+ refusals?") as info:
+        op.execute(_context("times_out"))  # type: ignore[arg-type]
+    assert "no capacity before the task's timeout" in str(info.value)
+
+
+def test_deferrable_wait_defers_to_the_capacity_trigger_and_resumes(
+    one_slot: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.2)
+    _block("rivya", 1.5)
+    before = counters(one_slot)
+    op = KlingGenerateOperator(
+        task_id="deferred",
+        prompt="[latency:0.5] waits deferred",
+        kling_conn_id="kling_rivya",
+        deferrable=True,
+    )
+    context = _context("deferred")
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(context)  # type: ignore[arg-type]
+    deferred = info.value
+    assert deferred.method_name == "execute_after_capacity"
+    trigger = deferred.trigger
+    assert isinstance(trigger, KlingCapacityTrigger) and trigger.refusals == 1
+    classpath, kwargs = trigger.serialize()
+    assert classpath.endswith("KlingCapacityTrigger")
+    assert set(kwargs) == {
+        "kling_conn_id",
+        "deadline",
+        "waiting_since",
+        "refusals",
+        "next_delay",
+        "poll_interval",
+    }
+    assert TEST_API_KEY not in repr(kwargs) and KLING_SECRET_KEY not in repr(kwargs)
+
+    async def first_event() -> dict[str, Any]:
+        async for event in KlingCapacityTrigger(**kwargs).run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    time.sleep(1.6)  # the blocking job ends (the emulator frees its slot)
+    event = asyncio.run(first_event())
+    assert event["status"] == "capacity" and event["refusals"] == 1
+    with pytest.raises(TaskDeferred) as resumed:
+        op.execute_after_capacity(context, event)  # type: ignore[arg-type]
+    assert resumed.value.method_name == "execute_complete"  # submitted: now waiting for the job
+    after = counters(one_slot)
+    assert after["accepted"]["rivya"] == before["accepted"]["rivya"] + 1
+    assert context["ti"].pushed["kling_task_id"]
+
+
+def test_capacity_timeout_event_fails_the_task_with_the_counts() -> None:
+    op = KlingGenerateOperator(task_id="t", prompt="x", kling_conn_id="kling_kling", deferrable=True)
+    event = {
+        "status": "timeout",
+        "message": "no capacity before the task's timeout: waited 60 s for capacity, 7 refusals",
+    }
+    with pytest.raises(AirflowException, match="waited 60 s for capacity, 7 refusals"):
+        op.execute_after_capacity(_context("t"), event)  # type: ignore[arg-type]
+
+
+async def test_a_freed_slot_wakes_the_oldest_waiter_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.0)
+    now = time.time()
+
+    def trigger(since: float) -> KlingCapacityTrigger:
+        return KlingCapacityTrigger(
+            kling_conn_id="kling_wake", deadline=now + 30, waiting_since=since, refusals=3, next_delay=20
+        )
+
+    async def first(t: KlingCapacityTrigger) -> dict[str, Any]:
+        async for event in t.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    young = asyncio.ensure_future(first(trigger(now - 1)))
+    old = asyncio.ensure_future(first(trigger(now - 10)))
+    for _ in range(50):
+        if COORDINATOR.waiting("kling_wake") == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert COORDINATOR.slot_freed("kling_wake")
+    event = await asyncio.wait_for(old, 2)
+    assert event["status"] == "capacity" and event["reason"] == "a slot was freed"
+    assert not young.done()
+    assert COORDINATOR.slot_freed("kling_wake")
+    assert (await asyncio.wait_for(young, 2))["waiting_since"] == pytest.approx(now - 1)
+    assert COORDINATOR.waiting("kling_wake") == 0
+
+
+async def test_a_woken_waiter_still_waits_out_the_minimum_deferral(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.3 fails a task whose trigger fires before the scheduler saw it defer (measured 1.2 s)."""
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.6)
+    started = time.monotonic()
+    trigger = KlingCapacityTrigger(
+        kling_conn_id="kling_min",
+        deadline=time.time() + 30,
+        waiting_since=time.time(),
+        refusals=1,
+        next_delay=0,
+    )
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    pending = asyncio.ensure_future(first())
+    for _ in range(50):
+        if COORDINATOR.waiting("kling_min"):
+            break
+        await asyncio.sleep(0.01)
+    assert COORDINATOR.slot_freed("kling_min")
+    event = await asyncio.wait_for(pending, 3)
+    assert event["reason"] == "a slot was freed"
+    assert time.monotonic() - started >= 0.6
