@@ -84,16 +84,7 @@ def download(
     try:
         target, tmp = destination_paths(destination, name)
     except (ValueError, ImportError, OSError) as exc:
-        # no filesystem registered for the URI's scheme, a directory that cannot be created...:
-        # a configuration problem, found before anything is fetched
-        raise KlingValidationError.for_field(
-            gateway,
-            "download_to",
-            os.fspath(destination) if isinstance(destination, str | os.PathLike) else str(destination),
-            "a writable local directory, a file:// URI, or an object-storage URI whose filesystem "
-            "is installed",
-            reason=f"{type(exc).__name__}: {exc}",
-        ) from None
+        raise destination_error(destination, exc) from None
 
     def attempt_once(client: httpx.Client) -> dict[str, Any]:
         try:
@@ -189,6 +180,47 @@ def filename_from_url(url: str) -> str:
     if not name.strip("_"):
         return "video.mp4"
     return name if "." in name else f"{name}.mp4"
+
+
+#: What ``download_to`` may be, in the words of the error.
+DESTINATIONS = (
+    "a writable local directory, a file:// URI, or an object-storage URI whose filesystem is installed "
+    "(s3:// needs apache-airflow-providers-amazon, gs:// the Google provider)"
+)
+
+
+def destination_error(destination: Any, exc: BaseException) -> KlingValidationError:
+    """``download_to`` cannot work (no filesystem for its scheme, a directory that cannot be created or
+    written): a configuration problem, named as such and not blamed on the gateway."""
+    shown = os.fspath(destination) if isinstance(destination, str | os.PathLike) else str(destination)
+    return KlingValidationError(
+        f"download_to={shown!r} cannot be used ({type(exc).__name__}: {exc}); allowed: {DESTINATIONS}",
+        field="download_to",
+        value=shown,
+        allowed=DESTINATIONS,
+    )
+
+
+def check_destination(destination: Any) -> None:
+    """Fail before the submit (so before paying) when ``download_to`` cannot work.
+
+    A local directory (or ``file://`` URI) is created if missing and a hidden probe file is written
+    and removed; an object-storage URI must have a filesystem installed for its scheme (nothing is
+    written there: a key-scoped credential may be allowed to write objects but not to list).
+    """
+    text = os.fspath(destination) if isinstance(destination, str | os.PathLike) else None
+    try:
+        if text is not None and ("://" not in text or text.startswith("file://")):
+            _, probe = destination_paths(text, ".kling-write-check")
+            probe.write_bytes(b"")
+            probe.unlink()
+            return
+        from airflow.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(text) if text is not None else destination
+        _ = path.fs  # loads the scheme's filesystem: ValueError / ImportError when none is installed
+    except (ValueError, ImportError, OSError) as exc:
+        raise destination_error(destination, exc) from None
 
 
 def destination_paths(destination: Any, name: str) -> tuple[Any, Any]:

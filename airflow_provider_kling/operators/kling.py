@@ -172,6 +172,10 @@ class KlingGenerateOperator(BaseOperator):
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             request = hook.make_request(**self._request_fields())
+            if self.download_to is not None:  # a destination that cannot work fails before paying
+                from airflow_provider_kling.hooks._downloads import check_destination
+
+                check_destination(self.download_to)
             estimate = self._price(hook, request)
         except KlingError as err:
             raise airflow_error(err) from None

@@ -143,3 +143,25 @@ with _dag("link_to_download") as link_to_download:
         or os.path.join(tempfile.gettempdir(), "kling-t"),
         video_link_base="https://media.example.com/kling",
     )
+
+with _dag("download_to_unknown_scheme") as download_to_unknown_scheme:
+    # no filesystem for foo:// (and none for s3:// without the Amazon provider): found before the submit
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Nowhere to put it",
+        kling_conn_id="kling_apixo",
+        download_to="foo://bucket/renders",
+        retries=2,
+        retry_delay=NO_DELAY,
+    )
+
+with _dag("download_to_not_writable") as download_to_not_writable:
+    # a "directory" below a regular file can never be created
+    KlingGenerateOperator(
+        task_id="render",
+        prompt="Nowhere to put it",
+        kling_conn_id="kling_apixo",
+        download_to=__file__ + "/renders",
+        retries=2,
+        retry_delay=NO_DELAY,
+    )

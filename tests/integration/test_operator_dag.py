@@ -101,6 +101,25 @@ def test_max_cost_refuses_before_any_request_and_is_not_retried(
     assert said in out + err
 
 
+@pytest.mark.parametrize(
+    ("dag_id", "said"),
+    [
+        ("download_to_unknown_scheme", "download_to='foo://bucket/renders' cannot be used"),
+        ("download_to_not_writable", "kling_test_dags.py/renders' cannot be used"),
+    ],
+)
+def test_a_download_to_that_cannot_work_fails_before_any_request(
+    emulator: EmulatorServer, capfd: pytest.CaptureFixture[str], dag_id: str, said: str
+) -> None:
+    before = counters(emulator)["requests"]["apixo"]
+    dr, tis = run_dag(DAGS, dag_id)
+    assert dr.state == DagRunState.FAILED
+    assert tis["render"].state == TaskInstanceState.FAILED and tis["render"].try_number == 1
+    assert counters(emulator)["requests"]["apixo"] == before  # nothing submitted, nothing paid
+    out, err = capfd.readouterr()
+    assert said in out + err and "by gateway" not in (out + err).split(said)[1].split("\n")[0]
+
+
 def test_the_video_link_opens_the_downloaded_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KLING_TEST_DOWNLOAD_DIR", str(tmp_path))
     dr, tis = run_dag(DAGS, "link_to_download")
