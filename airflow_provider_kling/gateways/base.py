@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
+    ErrorKind,
     KlingAuthError,
     KlingError,
     KlingProtocolError,
     KlingValidationError,
+    error_class,
 )
 from airflow_provider_kling.gateways.capabilities import (
     Capabilities,
@@ -32,11 +34,12 @@ from airflow_provider_kling.gateways.capabilities import (
     is_local_image,
 )
 from airflow_provider_kling.gateways.errors import (
-    KINDS,
     POLICY_WORDS,
     TRANSIENT_FAILURE_WORDS,
+    ErrorTable,
     Refusal,
     check_probe,
+    classify,
     decode_json,
     decode_json_or_none,
     decode_object,
@@ -65,6 +68,7 @@ __all__ = [
     "TRANSIENT_FAILURE_WORDS",
     "Capabilities",
     "Credentials",
+    "ErrorTable",
     "Gateway",
     "HttpRequest",
     "HttpResponse",
@@ -116,6 +120,8 @@ class Gateway(ABC):
     states: ClassVar[Mapping[str, TaskState]] = {}
     #: the published Kling 2.6 price list (``None``: none published; a connection may set one)
     prices: ClassVar[Prices | None] = None
+    #: the vendor's error vocabulary, read by :meth:`refusal` (default: what the HTTP status means)
+    errors: ClassVar[ErrorTable] = ErrorTable()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -275,19 +281,34 @@ class Gateway(ABC):
             return body
         return decode_object(self.name, response, refuse)  # raises the typed error
 
+    def refusal(
+        self,
+        response: HttpResponse,
+        code: Any = None,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        kind: ErrorKind | None = None,
+    ) -> KlingError:
+        """The typed error for an error answer, read from this gateway's :attr:`errors` table
+        (:func:`.errors.classify`); the vendor module only finds the code and message in its body."""
+        return classify(
+            self.name, self.errors, response, code=code, message=message, status=status, kind=kind
+        )
+
     def error(
         self,
         response: HttpResponse,
-        kind: str | None = None,
+        kind: ErrorKind | None = None,
         *,
         code: str | int | None = None,
         message: str,
         rejected: bool = False,
         retryable: bool | None = None,
     ) -> KlingError:
-        """The complete error for an answer; ``kind`` names a :data:`.errors.KINDS` entry (default: what
-        the HTTP status means)."""
-        klass = KINDS[kind] if kind else None
+        """The complete error for an answer; ``kind`` names an :data:`~..exceptions.ErrorKind` (default:
+        what the HTTP status means)."""
+        klass = error_class(kind) if kind else None
         return http_error(
             self.name,
             response,
@@ -302,10 +323,10 @@ class Gateway(ABC):
         """The answer has a shape this provider cannot read."""
         return KlingProtocolError(message, gateway=self.name, status_code=response.status_code)
 
-    def job_error(self, kind: str, task: VideoTask, retryable: bool | None = None) -> KlingError:
+    def job_error(self, kind: ErrorKind, task: VideoTask, retryable: bool | None = None) -> KlingError:
         """The ``kind`` error for a failed or cancelled job, with its code and message."""
         message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        return KINDS[kind](message, gateway=self.name, code=task.error_code, retryable=retryable)
+        return error_class(kind)(message, gateway=self.name, code=task.error_code, retryable=retryable)
 
     def failure_by_wording(self, task: VideoTask, policy: re.Pattern[str] = POLICY_WORDS) -> KlingError:
         """A failed job classified by its wording (:func:`.errors.failure_by_wording`)."""
