@@ -208,9 +208,18 @@ class Gateway(ABC):
         """The request that reads a job's state."""
 
     def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        """The job's state; a failed job is returned (state ``failed``), not raised."""
+        """The job's state; a failed job is returned (state ``failed``), not raised.
+
+        An answer that cannot be read at all (an HTML maintenance page, an empty, truncated or
+        malformed JSON body under HTTP 200) is a retryable protocol error, like a 5xx: reading a
+        job's state is idempotent, and a proxy or a gateway mid-deploy answers that for a while. (An
+        unreadable *submit* answer keeps its rule: an uncertain outcome, see ``hooks/_submit.py``.)"""
         try:
             task = self.read_status(task_id, endpoint, response)
+        except KlingProtocolError as error:
+            if error.retryable or isinstance(decode_json_or_none(response), dict):
+                raise
+            raise error.replace(retryable=True) from error
         except KlingError:
             raise
         except UNTYPED as error:
