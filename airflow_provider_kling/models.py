@@ -169,6 +169,23 @@ class VideoTask(BaseModel):
         return out
 
 
+#: The operator's arguments that make up a :class:`VideoRequest` (same names as its fields); the
+#: budget gate reads a clip's arguments with the same list.
+REQUEST_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "duration",
+    "aspect_ratio",
+    "sound",
+    "tier",
+    "cfg_scale",
+    "start_image",
+    "end_image",
+    "callback_url",
+    "extra",
+)
+
+
 def build_request(gateway: str, fields: dict[str, Any]) -> VideoRequest:
     """Build a :class:`VideoRequest`, naming the gateway in the :class:`KlingValidationError`.
 

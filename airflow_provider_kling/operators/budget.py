@@ -142,7 +142,7 @@ class KlingBudgetGateOperator(_GateBase):
     def _price(self, hook: KlingHook) -> BatchEstimate:
         from airflow_provider_kling.budget import BatchEstimate
         from airflow_provider_kling.exceptions import KlingValidationError
-        from airflow_provider_kling.operators.kling import REQUEST_FIELDS
+        from airflow_provider_kling.models import REQUEST_FIELDS
 
         clips = self.clips
         if not isinstance(clips, list | tuple):
