@@ -26,7 +26,7 @@ from urllib.parse import quote
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, ErrorTable, WordRule
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kling import NATIVE
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -66,6 +66,7 @@ class ApimartGateway(Gateway):
     path_prefix = "/v1"
     states = _STATES
     errors = ERRORS
+    probe_api = "an APIMart API"  # no free call is documented: ask about a task id that does not exist
     key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
         "set the host for a white-label APIMart deployment."
@@ -161,19 +162,8 @@ class ApimartGateway(Gateway):
         """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
         return self.failure_by_wording(task, _POLICY_WORDS)
 
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """No free call is documented: ask about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`."""
-        self.probe(
-            response,
-            api="an APIMart API",
-            message_of=lambda body: _envelope(body)[1],
-            code_of=lambda body: _envelope(body)[0],
-        )
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        return _envelope(body)
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
@@ -211,19 +201,15 @@ def _videos(result: Any) -> tuple[list[str], list[datetime]]:
     expires: list[datetime] = []
     if not isinstance(result, dict):
         return urls, expires
-    videos = result.get("videos")
-    if isinstance(videos, dict):
-        videos = [videos]
-    if isinstance(videos, list):
-        for video in videos:
-            if isinstance(video, dict):
-                found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
-                urls.extend(found)
-                when = fields.timestamp(video.get("expires_at"))
-                if found and when is not None:
-                    expires.append(when)
-            else:
-                urls.extend(fields.url_list(video))
+    for video in fields.one_or_many(result.get("videos"), dict):
+        if isinstance(video, dict):
+            found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
+            urls.extend(found)
+            when = fields.timestamp(video.get("expires_at"))
+            if found and when is not None:
+                expires.append(when)
+        else:
+            urls.extend(fields.url_list(video))
     if not urls:
         urls = fields.url_list(result.get("url")) or fields.url_list(result.get("urls"))
     return urls, expires

@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, ErrorTable, WordRule
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -104,6 +104,7 @@ class ApixoGateway(Gateway):
     models = {CAPS.model: CAPS}
     prices = PRICES
     errors = ERRORS
+    probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -191,19 +192,6 @@ class ApixoGateway(Gateway):
             # no failCode at all: the message is the only signal left
             return self.job_error("content_policy", task)
         return self.job_error("task_failed", task)
-
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """APIXO documents no free call: ask about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`."""
-        self.probe(
-            response,
-            api="APIXO's API",
-            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
-        )
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from airflow_provider_kling.gateways.capabilities import (
 )
 from airflow_provider_kling.gateways.errors import (
     POLICY_WORDS,
+    PROBE_TASK_ID,
     TRANSIENT_FAILURE_WORDS,
     ErrorTable,
     Refusal,
@@ -49,6 +50,7 @@ from airflow_provider_kling.gateways.errors import (
 )
 from airflow_provider_kling.gateways.fields import (
     expect_dict,
+    first_message,
     message_text,
     opt_float,
     opt_int,
@@ -122,6 +124,9 @@ class Gateway(ABC):
     prices: ClassVar[Prices | None] = None
     #: the vendor's error vocabulary, read by :meth:`refusal` (default: what the HTTP status means)
     errors: ClassVar[ErrorTable] = ErrorTable()
+    #: the API's name, for a gateway with no free call: the connection test then asks about a task id
+    #: that does not exist (:meth:`build_test_connection`)
+    probe_api: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -341,9 +346,10 @@ class Gateway(ABC):
         """A failed job classified by its wording (:func:`.errors.failure_by_wording`)."""
         return failure_by_wording(self.name, task, policy)
 
-    def probe(self, response: HttpResponse, api: str, **readers: Any) -> None:
-        """The connection test that asks about a task id that does not exist (:func:`.errors.check_probe`)."""
-        check_probe(self.name, response, api=api, **readers)
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        """The code and message of an error body, for the connection probe (default: no code, the
+        message under ``message``, ``msg`` or ``error``)."""
+        return None, first_message(body, "message", "msg", "error")
 
     def state_of(self, word: Any) -> TaskState:
         """The state a vendor word names (:attr:`states`); an unknown word means "still running" (a
@@ -404,13 +410,20 @@ class Gateway(ABC):
         raise KlingValidationError(f"gateway {self.name!r} has no balance endpoint", gateway=self.name)
 
     # ----------------------------------------------------------------- connection test and uploads
-    @abstractmethod
     def build_test_connection(self) -> HttpRequest:
-        """A cheap authenticated request that creates no paid job (the UI's Test button)."""
+        """A cheap authenticated request that creates no paid job (the UI's Test button). A gateway
+        that documents no free call sets :attr:`probe_api`: the test asks about a task id that does
+        not exist."""
+        if self.probe_api is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no probe_api and has no free call")
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        """Raise if the test request shows the connection does not work (default: any error status)."""
-        if response.status_code >= 400:
+        """Raise if the test request shows the connection does not work: with :attr:`probe_api`, the
+        probe's reading (:func:`.errors.check_probe`); else any error status."""
+        if self.probe_api is not None:
+            check_probe(self.name, self.errors, response, api=self.probe_api, error_fields=self.error_fields)
+        elif response.status_code >= 400:
             raise http_error(self.name, response, code=None, message=snippet(response.text))
 
     def encode_local_image(self, content: bytes, mime: str) -> str:

@@ -236,41 +236,33 @@ def failure_by_wording(
     return KlingTaskFailedError(message, gateway=gateway, code=task.error_code)
 
 
-def _down(gateway: str, response: HttpResponse, num: int | None, message: str) -> KlingError | None:
-    if response.status_code >= 500 or (num is not None and num >= 500):
-        return http_error(
-            gateway,
-            response,
-            code=num or response.status_code,
-            message=message or "server error",
-            kind=KlingServerError,
-        )
-    return None
+#: reads an error body's code and message (``None`` for what it does not find)
+ErrorFields = Callable[[Any], tuple[str | int | None, str | None]]
 
 
 def check_probe(
-    gateway: str,
-    response: HttpResponse,
-    *,
-    api: str,
-    message_of: Callable[[Any], str | None],
-    code_of: Callable[[Any], str | int | None] = lambda body: None,
-    down: Callable[[str, HttpResponse, int | None, str], KlingError | None] = _down,
+    gateway: str, table: ErrorTable, response: HttpResponse, *, api: str, error_fields: ErrorFields
 ) -> None:
     """The connection test of a gateway with no free call: the answer about a task id that does not
-    exist. 401/403 (HTTP or envelope ``code``) means the key is refused, ``down`` decides whether the
-    gateway cannot serve (default: 5xx either way); any other JSON object (typically "task not
-    found") proves the key was accepted. A body that is not a JSON object did not come from ``api``."""
+    exist. 401/403 (HTTP or envelope ``code``) means the key is refused; an answer the gateway's
+    :class:`ErrorTable` reads as a server error (or any 5xx) means it cannot serve; any other JSON
+    object (typically "task not found") proves the key was accepted. A body that is not a JSON object
+    did not come from ``api``."""
     status = response.status_code
     body = decode_json_or_none(response)
     num = opt_int(body.get("code")) if isinstance(body, dict) else None
-    message = message_of(body) or snippet(response.text)
+    code, message = error_fields(body)
+    message = message or snippet(response.text)
     if status in (401, 403) or num in (401, 403):
-        code = code_of(body) or num or status
+        code = code or num or status
         raise http_error(gateway, response, code=code, message=message or "key refused", kind=KlingAuthError)
-    refused = down(gateway, response, num, message)
-    if refused is not None:
-        raise refused
+    refusal = classify(gateway, table, response, code=num, message=message or "server error")
+    if refusal.kind == "server":
+        raise refusal
+    if status >= 500:
+        raise http_error(
+            gateway, response, code=num or status, message=message or "server error", kind=KlingServerError
+        )
     if not isinstance(body, dict):
         raise KlingProtocolError(
             f"the answer does not look like {api}: {snippet(response.text)!r}",

@@ -21,13 +21,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import (
-    POLICY_WORDS,
-    PROBE_TASK_ID,
-    ErrorTable,
-    WordRule,
-    status_kind,
-)
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
@@ -92,6 +86,10 @@ class KieGateway(Gateway):
     )
     models = {CAPS.model: CAPS}
     errors = ERRORS
+    #: no free call is documented: the connection test asks recordInfo about a task id that does not
+    #: exist; 455 (maintenance) and 505 (function disabled) mean the gateway cannot serve too, while
+    #: 501 ("generation failed") about a task id that does not exist still proves the key works
+    probe_api = "the Apikley/kie.ai API"
 
     # ----------------------------------------------------------------- submit
     def wire_model(self, request: VideoRequest) -> str:
@@ -160,21 +158,8 @@ class KieGateway(Gateway):
         """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
         return self.failure_by_wording(task, POLICY_WORDS)
 
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """No free call is documented: ask recordInfo about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`; 455 (maintenance) and 505 (function disabled) mean the gateway
-        cannot serve too, while 501 ("generation failed") about a task id that does not exist still
-        proves the key works."""
-        self.probe(
-            response,
-            api="the Apikley/kie.ai API",
-            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
-            down=_down,
-        )
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        return None, fields.first_message(body, *_MESSAGE_KEYS)
 
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse, generation_failed_ok: bool = False) -> dict[str, Any]:
@@ -190,17 +175,3 @@ class KieGateway(Gateway):
             message = fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
             raise self.refusal(response, code, message)
         return body
-
-
-def _down(gateway: str, response: HttpResponse, num: int | None, message: str) -> KlingError | None:
-    status = response.status_code
-    if status >= 500 or num == 455 or (num is not None and num >= 500 and num != 501):
-        kind = status_kind(500)
-        return kind(
-            message or "server error",
-            gateway=gateway,
-            status_code=status,
-            code=num or status,
-            retryable=num != 505,
-        )
-    return None

@@ -360,13 +360,9 @@ def result_urls(result: Any) -> list[str]:
     primary = result.get("primary_url")
     if isinstance(primary, str) and primary:
         found.append(primary)
-    urls = result.get("urls")
-    if isinstance(urls, str):
-        urls = [urls]
-    if isinstance(urls, list):
-        for item in urls:
-            if isinstance(item, dict):
-                item = item.get("url")
-            if isinstance(item, str) and item and item not in found:
-                found.append(item)
+    for item in fields.one_or_many(result.get("urls"), str):
+        if isinstance(item, dict):
+            item = item.get("url")
+        if isinstance(item, str) and item and item not in found:
+            found.append(item)
     return found
