@@ -310,29 +310,6 @@ class Gateway(ABC):
             self.name, self.errors, response, code=code, message=message, status=status, kind=kind
         )
 
-    def error(
-        self,
-        response: HttpResponse,
-        kind: ErrorKind | None = None,
-        *,
-        code: str | int | None = None,
-        message: str,
-        rejected: bool = False,
-        retryable: bool | None = None,
-    ) -> KlingError:
-        """The complete error for an answer; ``kind`` names an :data:`~..exceptions.ErrorKind` (default:
-        what the HTTP status means)."""
-        klass = error_class(kind) if kind else None
-        return http_error(
-            self.name,
-            response,
-            code=code,
-            message=message,
-            kind=klass,
-            rejected=rejected,
-            retryable=retryable,
-        )
-
     def protocol_error(self, message: str, response: HttpResponse) -> KlingProtocolError:
         """The answer has a shape this provider cannot read."""
         return KlingProtocolError(message, gateway=self.name, status_code=response.status_code)
