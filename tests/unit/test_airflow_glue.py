@@ -163,3 +163,30 @@ def test_wait_policy_describes_progress_and_the_end() -> None:
     assert wait.describe(done, 1063.0) == "Kling job j1 succeeded after 63 s and 2 polls"
     cancelled = running.model_copy(update={"state": TaskState.CANCELLED})
     assert wait.describe(cancelled, 1063.0) == "Kling job j1 was cancelled after 63 s and 2 polls"
+
+
+def test_wait_policy_logs_progress_every_few_polls_besides_state_changes() -> None:
+    from airflow_provider_kling.polling import WaitPolicy
+
+    wait = WaitPolicy(PollSchedule(first_delay=1, interval=1), deadline=1e12, progress_every=3)
+    logged = [n + 1 for n, state in enumerate(["queued"] + ["running"] * 8) if wait.saw(state)]
+    assert logged == [1, 2, 3, 6, 9]  # queued, running, then every third poll
+    assert wait.saw("succeeded")  # the final line never waits for its turn
+
+
+def test_wait_policy_begin_tells_a_fresh_wait_from_a_resumed_one() -> None:
+    """A trigger re-created after its triggerer was lost knows only its kwargs: submit time and
+    schedule. Its first line says it resumed, how long since submit and about how many polls."""
+    from airflow_provider_kling.polling import WaitPolicy
+
+    schedule = PollSchedule(first_delay=50, interval=5)
+    fresh = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
+    line = fresh.begin("j1", 1000.4, 1050.0)
+    assert line == "Waiting for Kling job j1: first poll in 50 s, deadline in 1800 s"
+    assert fresh.polls == 0
+    late = WaitPolicy(schedule, deadline=2800.0, started=1000.0)  # picked up a little late: still fresh
+    assert late.begin("j1", 1054.0, 1050.0).startswith("Waiting for Kling job j1: first poll in 0 s")
+    resumed = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
+    line = resumed.begin("j1", 1097.0, 1050.0)  # polls due at 1050, 1055, ..., 1095: 10 of them
+    assert line == "Kling job j1: resumed waiting after 97 s (about 10 polls so far), deadline in 1703 s"
+    assert resumed.polls == 10  # later lines carry on counting
