@@ -1,0 +1,6 @@
+# Airflow's way: pin every library to what the Airflow release was tested with (its constraints file
+# for your Python version), and install the provider in the same command.
+AIRFLOW_VERSION=3.3.2
+PYTHON_VERSION="$(python -c 'import sys; print(f"{sys.version_info.major}.{sys.version_info.minor}")')"
+CONSTRAINT_URL="https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt"
+pip install "apache-airflow==${AIRFLOW_VERSION}" apache-airflow-providers-celery apache-airflow-providers-postgres airflow-provider-kling --constraint "${CONSTRAINT_URL}"
