@@ -32,7 +32,8 @@ CONSTRAINTS = (
 
 
 def commands(name: str) -> list[list[str]]:
-    lines = (SNIPPETS / name).read_text(encoding="utf-8").splitlines()
+    """The snippet's commands, split as a shell would (continued lines joined, comments dropped)."""
+    lines = (SNIPPETS / name).read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
     return [words for line in lines if (words := shlex.split(line, comments=True))]
 
 
@@ -62,7 +63,7 @@ def test_install_command_is_airflows_with_the_locked_airflow() -> None:
         "${CONSTRAINT_URL}",
     ]
     # The variables expand to the URL Airflow publishes for this Python (the pip line is not run).
-    setup = "\n".join(line for line in text.splitlines() if not line.startswith("pip "))
+    setup = text.split("\npip install", 1)[0]
     shown = bash(f'{setup}\necho "$CONSTRAINT_URL"', venv_env())
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     expected = f"apache/airflow/constraints-{airflow[0][0]}/constraints-{python}.txt"
@@ -71,9 +72,7 @@ def test_install_command_is_airflows_with_the_locked_airflow() -> None:
 
 def test_readme_install_command_is_the_snippet() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for line in (SNIPPETS / "install.sh").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            assert line in readme, line
+    assert (SNIPPETS / "install.sh").read_text(encoding="utf-8") in readme
 
 
 def test_celery_settings_are_those_the_distributed_test_sets(tmp_path: Path) -> None:
