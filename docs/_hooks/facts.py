@@ -5,9 +5,10 @@ Markers replaced in ``on_page_markdown``:
 ``<!-- template-fields:DOTTED.PATH.Class -->``
     The class's ``template_fields`` as an inline list (``\\`prompt\\`, ... and \\`download_to\\```).
     A guide that says a field is (or is not) templated reads it from the operator itself.
-``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``
+``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``,
+``<!-- poll-progress-every -->``
     The default poll schedule (``airflow_provider_kling.defaults``): "50 s for a 5 s clip, 80 s for
-    10 s", "5 s", "15 %".
+    10 s", "5 s", "15 %", and how many polls apart a wait logs its progress: "6".
 ``<!-- cost-gateways -->``
     The ``extra.gateway`` values of the gateways that report a ``cost`` in the XCom result (any of
     their models' ``Capabilities.cost_reporting``), in registry order, as an inline list.
@@ -48,7 +49,12 @@ TESTED_PACKAGES = (
     ("psycopg2-binary", "PostgreSQL driver (metadata database, result backend)"),
     ("psycopg", "PostgreSQL driver (psycopg 3)"),
 )
-POLL_MARKERS = ("<!-- poll-first-delays -->", "<!-- poll-interval -->", "<!-- poll-jitter -->")
+POLL_MARKERS = (
+    "<!-- poll-first-delays -->",
+    "<!-- poll-interval -->",
+    "<!-- poll-jitter -->",
+    "<!-- poll-progress-every -->",
+)
 
 
 def inline_list(items: Sequence[str]) -> str:
@@ -176,6 +182,7 @@ def poll_facts() -> dict[str, str]:
         POLL_MARKERS[0]: ", ".join(first),
         POLL_MARKERS[1]: seconds(defaults.DEFAULT_POLL_INTERVAL),
         POLL_MARKERS[2]: f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
+        POLL_MARKERS[3]: str(defaults.PROGRESS_EVERY_POLLS),
     }
 
 
