@@ -54,21 +54,31 @@ def test_worker_wait_logs_progress(
     check(caplog, capsys, task.task_id)
 
 
+async def run_trigger(task_id: str, submitted: float, deadline: float) -> None:
+    """Run a trigger as the operator defers it for a job submitted at ``submitted`` (POSIX time)."""
+    trig = KlingTaskTrigger(
+        kling_conn_id="kling_apixo",
+        kling_task_id=task_id,
+        poll_schedule=FAST.to_dict(),
+        deadline=submitted + deadline,
+        not_before=submitted + FAST.first_delay,
+    )
+    assert [e.payload["status"] async for e in trig.run()] == ["success"]
+
+
+def first_lines(lines: list[str]) -> list[str]:
+    """The lines a trigger's run starts with (fresh or resumed)."""
+    return [line for line in lines if "Waiting for" in line or "resumed" in line]
+
+
 async def test_trigger_logs_progress(
     emulator: EmulatorServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO)
     task = submit()
-    trig = KlingTaskTrigger(
-        kling_conn_id="kling_apixo",
-        kling_task_id=task.task_id,
-        poll_schedule=FAST.to_dict(),
-        deadline=time.time() + 30,
-        not_before=time.time(),
-    )
-    assert [e.payload["status"] async for e in trig.run()] == ["success"]
+    await run_trigger(task.task_id, time.time(), deadline=30)
     lines = check(caplog, capsys, task.task_id)
-    begins = [line for line in lines if "Waiting for" in line or "resumed" in line]
+    begins = first_lines(lines)
     assert len(begins) == 1, lines
     fresh = f"Waiting for Kling job {task.task_id}: first poll in 0 s, deadline in "
     assert begins[0].startswith(fresh), lines
@@ -81,14 +91,7 @@ async def test_trigger_logs_progress_every_few_polls(
     the state is logged again with elapsed time and polls."""
     caplog.set_level(logging.INFO)
     task = KlingHook("kling_apixo").submit(VideoRequest(prompt="[latency:4] a slow kite"))
-    trig = KlingTaskTrigger(
-        kling_conn_id="kling_apixo",
-        kling_task_id=task.task_id,
-        poll_schedule=FAST.to_dict(),
-        deadline=time.time() + 60,
-        not_before=time.time(),
-    )
-    assert [e.payload["status"] async for e in trig.run()] == ["success"]
+    await run_trigger(task.task_id, time.time(), deadline=60)
     lines = check(caplog, capsys, task.task_id)
     progress = [(m.group(1), int(m.group(2))) for m in map(PROGRESS.fullmatch, lines) if m]
     pairs = zip(progress[1:], progress, strict=False)
@@ -103,17 +106,9 @@ async def test_resumed_trigger_says_so(
     long past) says it resumed, since when and about how many polls, and keeps counting from there."""
     caplog.set_level(logging.INFO)
     task = submit()
-    submitted = time.time() - 3.0
-    trig = KlingTaskTrigger(
-        kling_conn_id="kling_apixo",
-        kling_task_id=task.task_id,
-        poll_schedule=FAST.to_dict(),
-        deadline=submitted + 60,
-        not_before=submitted + FAST.first_delay,
-    )
-    assert [e.payload["status"] async for e in trig.run()] == ["success"]
+    await run_trigger(task.task_id, time.time() - 3.0, deadline=60)
     lines = check(caplog, capsys, task.task_id)
-    begins = [line for line in lines if "Waiting for" in line or "resumed" in line]
+    begins = first_lines(lines)
     resumed = RESUMED.fullmatch(begins[0])
     assert len(begins) == 1 and resumed and resumed.group(1) == task.task_id, lines
     assert int(resumed.group(2)) >= 3 and int(resumed.group(3)) >= 3 / FAST.interval
