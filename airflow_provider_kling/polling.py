@@ -23,6 +23,7 @@ from airflow_provider_kling.defaults import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
     PROGRESS_EVERY_POLLS,
+    RESUME_GRACE,
 )
 from airflow_provider_kling.exceptions import KlingProtocolError
 
@@ -125,14 +126,15 @@ class WaitPolicy:
         A triggerer that is lost (killed, its host gone) leaves its triggers to another triggerer,
         which re-creates each from the kwargs the task deferred with: nothing a poll learned survives.
         The kwargs carry the submit time (``first_poll`` minus the schedule's first delay) and the
-        schedule, so a run that starts more than one interval after its first poll was due is a
-        resumed wait, and the polls made so far follow from the schedule: one at ``first_poll``, then
+        schedule, so a run that starts more than ``RESUME_GRACE`` (or one interval, if shorter) after
+        its first poll was due is a resumed wait, and the polls made so far follow from the schedule:
+        one at ``first_poll``, then
         one per ``interval`` (jitter averages out, failed polls are not told apart, hence "about").
         The count carries on in this wait's later lines, so they read as one wait across triggerers.
         """
         overdue = now - first_poll
         left = f"deadline in {max(0.0, self.deadline - now):.0f} s"
-        if overdue <= self.schedule.interval:
+        if overdue <= min(self.schedule.interval, RESUME_GRACE):
             return f"Waiting for Kling job {task_id}: first poll in {max(0.0, -overdue):.0f} s, {left}"
         self.polls = 1 + int(overdue // self.schedule.interval)
         return (

@@ -54,14 +54,14 @@ def test_worker_wait_logs_progress(
     check(caplog, capsys, task.task_id)
 
 
-async def run_trigger(task_id: str, submitted: float, deadline: float) -> None:
+async def run_trigger(task_id: str, submitted: float, deadline: float, schedule: PollSchedule = FAST) -> None:
     """Run a trigger as the operator defers it for a job submitted at ``submitted`` (POSIX time)."""
     trig = KlingTaskTrigger(
         kling_conn_id="kling_apixo",
         kling_task_id=task_id,
-        poll_schedule=FAST.to_dict(),
+        poll_schedule=schedule.to_dict(),
         deadline=submitted + deadline,
-        not_before=submitted + FAST.first_delay,
+        not_before=submitted + schedule.first_delay,
     )
     assert [e.payload["status"] async for e in trig.run()] == ["success"]
 
@@ -75,13 +75,18 @@ async def test_trigger_logs_progress(
     emulator: EmulatorServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO)
-    task = submit()
-    await run_trigger(task.task_id, time.time(), deadline=30)
+    # A first delay of 2 s (a 4 s job): the trigger starts before its first poll is due however
+    # busy the machine, and the job still runs then.
+    task = KlingHook("kling_apixo").submit(VideoRequest(prompt="[latency:4] a kite over dunes"))
+    later = PollSchedule(first_delay=2.0, interval=FAST.interval, jitter=0.0)
+    await run_trigger(task.task_id, time.time(), deadline=30, schedule=later)
     lines = check(caplog, capsys, task.task_id)
     begins = first_lines(lines)
     assert len(begins) == 1, lines
-    fresh = f"Waiting for Kling job {task.task_id}: first poll in 0 s, deadline in "
-    assert begins[0].startswith(fresh), lines
+    fresh = re.fullmatch(
+        rf"Waiting for Kling job {task.task_id}: first poll in [12] s, deadline in \d+ s", begins[0]
+    )
+    assert fresh, lines
 
 
 async def test_trigger_logs_progress_every_few_polls(
