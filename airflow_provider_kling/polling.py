@@ -125,22 +125,24 @@ class WaitPolicy:
 
         A triggerer that is lost (killed, its host gone) leaves its triggers to another triggerer,
         which re-creates each from the kwargs the task deferred with: nothing a poll learned survives.
-        The kwargs carry the submit time (``first_poll`` minus the schedule's first delay) and the
-        schedule, so a run that starts more than ``RESUME_GRACE`` (or one interval, if shorter) after
-        its first poll was due is a resumed wait, and the polls made so far follow from the schedule:
-        one at ``first_poll``, then
+        The kwargs carry the defer time (``started``: ``first_poll`` minus the schedule's first delay)
+        and the schedule. A run that starts more than ``RESUME_GRACE`` seconds after the defer is a
+        resumed wait, and the polls made so far follow from the schedule: one at ``first_poll``, then
         one per ``interval`` (jitter averages out, failed polls are not told apart, hence "about").
         The count carries on in this wait's later lines, so they read as one wait across triggerers.
         """
-        overdue = now - first_poll
         left = f"deadline in {max(0.0, self.deadline - now):.0f} s"
-        if overdue <= min(self.schedule.interval, RESUME_GRACE):
-            return f"Waiting for Kling job {task_id}: first poll in {max(0.0, -overdue):.0f} s, {left}"
-        self.polls = 1 + int(overdue // self.schedule.interval)
-        return (
-            f"Kling job {task_id}: resumed waiting after {now - self.started:.0f} s "
-            f"(about {self.polls} polls so far), {left}"
+        first = f"first poll in {max(0.0, first_poll - now):.0f} s"
+        if now - self.started <= RESUME_GRACE:
+            return f"Waiting for Kling job {task_id}: {first}, {left}"
+        overdue = now - first_poll
+        self.polls = 1 + int(overdue // self.schedule.interval) if overdue >= 0 else 0
+        so_far = (
+            f"about {self.polls} poll{'' if self.polls == 1 else 's'} so far"
+            if self.polls
+            else f"no poll yet, {first}"
         )
+        return f"Kling job {task_id}: resumed waiting after {now - self.started:.0f} s ({so_far}), {left}"
 
     def failed(self, err: Exception) -> bool:
         """Record a failed poll; ``True`` when the wait should give up with ``err``.

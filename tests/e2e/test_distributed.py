@@ -73,7 +73,7 @@ REDIS = os.environ.get("KLING_E2E_REDIS_URL", REDIS_URL)
 #: and each failed poll.
 POLL_LINE = re.compile(r"Kling job \S+ is |Kling poll of \S+ failed")
 #: The first line of a trigger re-created after its triggerer was lost (``WaitPolicy.begin``).
-RESUMED_LINE = re.compile(r"Kling job \S+: resumed waiting after \d+ s \(about \d+ polls? so far\)")
+RESUMED_LINE = re.compile(r"Kling job \S+: resumed waiting after \d+ s \(")
 #: The clip's map index at the end of its prompt (see the DAG file).
 TAKE = re.compile(r"take (\d+)$")
 
@@ -490,8 +490,7 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
             start_to_poll.append(min(polls) - starts[-1])
             resumed += any(RESUMED_LINE.search(event) for _, event in events)
     assert gaps, "no moved trigger polled its job on the survivor"
-    # A moved trigger whose first poll was due more than an interval before the survivor started it
-    # says it resumed (a later one, still before its first poll, says "Waiting for ...").
+    # A moved trigger that the survivor started more than RESUME_GRACE after its defer says it resumed.
     assert resumed, "no moved trigger's log says it resumed"
     # For comparison: triggers that started before the kill, start to first poll (this includes
     # the connection's first-poll delay of 5 s from the submit; a moved trigger's poll is overdue).

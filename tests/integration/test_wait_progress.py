@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_kling.defaults import PROGRESS_EVERY_POLLS
+from airflow_provider_kling.defaults import PROGRESS_EVERY_POLLS, RESUME_GRACE
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import VideoRequest, VideoTask
@@ -111,12 +111,12 @@ async def test_resumed_trigger_says_so(
     long past) says it resumed, since when and about how many polls, and keeps counting from there."""
     caplog.set_level(logging.INFO)
     task = submit()
-    await run_trigger(task.task_id, time.time() - 3.0, deadline=60)
+    await run_trigger(task.task_id, time.time() - RESUME_GRACE - 2.0, deadline=60)
     lines = check(caplog, capsys, task.task_id)
     begins = first_lines(lines)
     resumed = RESUMED.fullmatch(begins[0])
     assert len(begins) == 1 and resumed and resumed.group(1) == task.task_id, lines
-    assert int(resumed.group(2)) >= 3 and int(resumed.group(3)) >= 3 / FAST.interval
+    assert int(resumed.group(2)) >= RESUME_GRACE + 2 and int(resumed.group(3)) >= RESUME_GRACE / FAST.interval
     final = next(m for m in map(FINAL.match, lines) if m)
     assert int(final.group(2)) > int(resumed.group(3)), lines
 

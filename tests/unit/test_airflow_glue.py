@@ -175,18 +175,23 @@ def test_wait_policy_logs_progress_every_few_polls_besides_state_changes() -> No
 
 
 def test_wait_policy_begin_tells_a_fresh_wait_from_a_resumed_one() -> None:
-    """A trigger re-created after its triggerer was lost knows only its kwargs: submit time and
-    schedule. Its first line says it resumed, how long since submit and about how many polls."""
+    """A trigger re-created after its triggerer was lost knows only its kwargs: defer time and
+    schedule. Its first line says it resumed, how long since the defer and about how many polls."""
     from airflow_provider_kling.polling import WaitPolicy
 
     schedule = PollSchedule(first_delay=50, interval=5)
-    fresh = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
-    line = fresh.begin("j1", 1000.4, 1050.0)
-    assert line == "Waiting for Kling job j1: first poll in 50 s, deadline in 1800 s"
-    assert fresh.polls == 0
-    late = WaitPolicy(schedule, deadline=2800.0, started=1000.0)  # picked up a little late: still fresh
-    assert late.begin("j1", 1054.0, 1050.0).startswith("Waiting for Kling job j1: first poll in 0 s")
-    resumed = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
-    line = resumed.begin("j1", 1097.0, 1050.0)  # polls due at 1050, 1055, ..., 1095: 10 of them
-    assert line == "Kling job j1: resumed waiting after 97 s (about 10 polls so far), deadline in 1703 s"
-    assert resumed.polls == 10  # later lines carry on counting
+
+    def begin(now: float) -> tuple[str, int]:
+        wait = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
+        return wait.begin("j1", now, 1050.0), wait.polls
+
+    assert begin(1000.4) == ("Waiting for Kling job j1: first poll in 50 s, deadline in 1800 s", 0)
+    assert begin(1008.0)[0].startswith("Waiting for Kling job j1: first poll in 42 s")  # picked up late
+    assert begin(1035.0) == (  # lost during the first delay
+        "Kling job j1: resumed waiting after 35 s (no poll yet, first poll in 15 s), deadline in 1765 s",
+        0,
+    )
+    assert begin(1097.0) == (  # polls due at 1050, 1055, ..., 1095: 10 of them; later lines go on
+        "Kling job j1: resumed waiting after 97 s (about 10 polls so far), deadline in 1703 s",
+        10,
+    )
