@@ -26,6 +26,8 @@ from airflow_provider_kling.defaults import (
     DEFAULT_FIRST_POLL_DELAY,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
+    PROGRESS_EVERY_POLLS,
+    RESUME_GRACE,
 )
 from airflow_provider_kling.exceptions import KlingProtocolError, KlingTimeoutError
 
@@ -89,6 +91,8 @@ class WaitPolicy:
     :param deadline: POSIX time after which the wait has timed out (absolute, survives restarts).
     :param failure_budget: consecutive failed polls tolerated; a successful poll resets the count.
     :param started: POSIX time the wait (or the job) started, for progress messages.
+    :param progress_every: :meth:`saw` asks for a log line every this many polls, besides each state
+        change.
     """
 
     schedule: PollSchedule
@@ -98,6 +102,7 @@ class WaitPolicy:
     polls: int = 0
     failures: int = 0
     last_state: str | None = None
+    progress_every: int = PROGRESS_EVERY_POLLS
 
     def timed_out(self, now: float) -> bool:
         return now >= self.deadline
@@ -111,12 +116,38 @@ class WaitPolicy:
         return max(0.0, min(pause, self.deadline - now))
 
     def saw(self, state: str) -> bool:
-        """Record a successful poll; ``True`` when the state changed (worth a log line)."""
+        """Record a successful poll; ``True`` when it is worth a log line (:meth:`describe`): the
+        state changed, or another ``progress_every`` polls went by. Two comparisons and no formatting,
+        so a poll that logs nothing costs nothing extra."""
         self.polls += 1
         self.failures = 0
         changed = state != self.last_state
         self.last_state = state
-        return changed
+        return changed or self.polls % self.progress_every == 0
+
+    def begin(self, task_id: str, now: float, first_poll: float) -> str:
+        """The first log line of a trigger's run: a fresh wait, or a resumed one.
+
+        A triggerer that is lost (killed, its host gone) leaves its triggers to another triggerer,
+        which re-creates each from the kwargs the task deferred with: nothing a poll learned survives.
+        The kwargs carry the defer time (``started``: ``first_poll`` minus the schedule's first delay)
+        and the schedule. A run that starts more than ``RESUME_GRACE`` seconds after the defer is a
+        resumed wait, and the polls made so far follow from the schedule: one at ``first_poll``, then
+        one per ``interval`` (jitter averages out, failed polls are not told apart, hence "about").
+        The count carries on in this wait's later lines, so they read as one wait across triggerers.
+        """
+        left = f"deadline in {max(0.0, self.deadline - now):.0f} s"
+        first = f"first poll in {max(0.0, first_poll - now):.0f} s"
+        if now - self.started <= RESUME_GRACE:
+            return f"Waiting for Kling job {task_id}: {first}, {left}"
+        overdue = now - first_poll
+        self.polls = 1 + int(overdue // self.schedule.interval) if overdue >= 0 else 0
+        so_far = (
+            f"about {self.polls} poll{'' if self.polls == 1 else 's'} so far"
+            if self.polls
+            else f"no poll yet, {first}"
+        )
+        return f"Kling job {task_id}: resumed waiting after {now - self.started:.0f} s ({so_far}), {left}"
 
     def failed(self, err: Exception) -> bool:
         """Record a failed poll; ``True`` when the wait should give up with ``err``.

@@ -164,8 +164,7 @@ class KlingBudgetGateOperator(_GateBase):
 
 def _body(intro: str | None, reason: str, batch: BatchEstimate) -> str:
     """The approval request's Markdown: the reason, then totals per unit and what each rests on."""
-    lines = [intro or "", f"**{reason}**", "", "| unit | total |", "|---|---|"]
-    lines += [f"| {unit} | {amount:g} |" for unit, amount in sorted(batch.totals.items())]
+    lines = [intro or "", f"**{reason}**", "", *batch.totals_table()]
     if batch.unpriced:
         lines += ["", f"{len(batch.unpriced)} clip(s) not priced: {batch.unpriced[0]['reason']}"]
     if batch.bases:

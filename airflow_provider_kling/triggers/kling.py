@@ -98,6 +98,7 @@ class KlingTaskTrigger(BaseTrigger):
         wait = WaitPolicy(
             schedule, self.deadline, self.failure_budget, started=not_before - schedule.first_delay
         )
+        self.log.info("%s", wait.begin(self.kling_task_id, now, not_before))  # fresh or resumed
         pause = max(0.0, not_before - now)
         endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
         async with hook.pooled_client() as shell:
