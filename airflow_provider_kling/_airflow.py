@@ -121,6 +121,19 @@ def finish(
     return result
 
 
+def resumed_event(event: Any, context: Any, conn_id: str) -> Any:
+    """The event ``execute_complete`` got, or for the payload of a task-end event (``dag.test()``
+    runs triggers inline and resumes the task with it, dropping its XCom) a success event built from
+    one status call of the job."""
+    if event != "success":
+        return event
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    ti = context["ti"]
+    job_id = ti.xcom_pull(task_ids=ti.task_id, key="kling_task_id", map_indexes=ti.map_index)
+    return {"status": "success", "task": KlingHook(conn_id).get_task(str(job_id)).model_dump(mode="json")}
+
+
 def success_result(task: VideoTask, estimated_cost: dict[str, Any] | None = None) -> dict[str, Any]:
     """XCom ``return_value`` of a succeeded job that needs no download: the same dict wherever the
     task ends (the worker's ``execute_complete`` or the trigger)."""

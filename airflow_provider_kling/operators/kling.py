@@ -34,6 +34,7 @@ from airflow_provider_kling._airflow import (
     default_deferrable,
     defer_timeout,
     finish,
+    resumed_event,
     success_line,
     success_result,
     task_from_event,
@@ -90,11 +91,9 @@ class KlingGenerateOperator(BaseOperator):
         estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
     :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
         estimate in another unit refuses the job too. Default: the estimate's unit.
-    :param end_from_trigger: when deferrable and the clip needs nothing from a worker after the job
-        (no ``download_to``), the trigger ends the task with the same XCom, and no worker resumes
-        it. ``None`` (default): only for a task without downstream tasks (Airflow hands them an XCom
-        pushed by a trigger as a JSON string); ``True``: always; ``False``: never. Failures always
-        resume in a worker.
+    :param end_from_trigger: the trigger ends a clip without ``download_to`` (same XCom, no worker
+        resume; failures still resume): ``None`` = if no downstream task (Airflow hands those a
+        trigger's XCom as a JSON string), ``True`` = always, ``False`` = never.
     """
 
     template_fields: Sequence[str] = (
@@ -271,13 +270,7 @@ class KlingGenerateOperator(BaseOperator):
 
         self.kling_result = None
         self.log.info("Kling job ended; resuming in a worker (execute_complete)")
-        if event == "success":  # a task-end event's payload: dag.test() resumes with it, without XCom
-            ti = context["ti"]
-            job = KlingHook(kling_conn_id=self.kling_conn_id).get_task(
-                str(ti.xcom_pull(task_ids=ti.task_id, key="kling_task_id", map_indexes=ti.map_index))
-            )
-            event = {"status": "success", "task": job.model_dump(mode="json")}
-        task, err = task_from_event(event)
+        task, err = task_from_event(resumed_event(event, context, self.kling_conn_id))
         if err is not None:
             self.log.error("Kling job failed: %s", err)
             raise airflow_error(err)
