@@ -50,7 +50,7 @@ from airflow_provider_kling.polling import ObservedRenderTimes, PollSchedule
 
 #: Published latency ranges by clip duration (APIXO's Kling 2.6 page,
 #: https://apixo.ai/docs/models/video/kling-2-6: 50-70 s for a 5 s clip, 80-100 s for 10 s; the same
-#: figures as ``defaults.DEFAULT_FIRST_POLL_DELAY``).
+#: figures as ``defaults.RENDER_TIMES["kling-2.6"]``).
 LATENCY = {5: (50.0, 70.0), 10: (80.0, 100.0)}
 TARGET_CALLS = 2.5
 #: Half the default interval.
