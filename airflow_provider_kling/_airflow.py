@@ -121,6 +121,79 @@ def finish(
     return result
 
 
+def resumed_event(event: Any, context: Any, conn_id: str) -> Any:
+    """The event ``execute_complete`` got, or for the payload of a task-end event (``dag.test()``
+    runs triggers inline and resumes the task with it, dropping its XCom) a success event built from
+    one status call of the job."""
+    if event != "success":
+        return event
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    ti = context["ti"]
+    job_id = ti.xcom_pull(task_ids=ti.task_id, key="kling_task_id", map_indexes=ti.map_index)
+    return {"status": "success", "task": KlingHook(conn_id).get_task(str(job_id)).model_dump(mode="json")}
+
+
+def success_result(task: VideoTask, estimated_cost: dict[str, Any] | None = None) -> dict[str, Any]:
+    """XCom ``return_value`` of a succeeded job that needs no download: the same dict wherever the
+    task ends (the worker's ``execute_complete`` or the trigger)."""
+    result = task.summary()
+    if estimated_cost is not None:
+        result["estimated_cost"] = estimated_cost
+    return result
+
+
+def success_line(task: VideoTask, result: dict[str, Any], estimate_text: str | None = None) -> str:
+    """The task log's last line for a succeeded job: URLs, reported cost and the estimate."""
+    from airflow_provider_kling.hooks.kling import cost_text
+
+    spent = cost_text(task.cost, task.cost_unit)
+    if estimate_text is not None:
+        spent += f" (estimated {estimate_text})"
+    return f"Kling job {task.task_id} succeeded: {result['video_urls']}; {spent}"
+
+
+def trigger_end(operator: Any, base: type, estimate: Any) -> dict[str, Any] | None:
+    """What a trigger needs to end ``operator``'s task itself on success, or ``None`` when the task
+    must resume in a worker.
+
+    Ending in the triggerer skips the worker's resume (``execute_complete``): a worker slot and, with
+    a pool, the pool slot are released as soon as the job ends. Only for a task that needs nothing
+    else from a worker: no ``download_to``, no subclass step after the wait (``execute_complete``,
+    ``post_execute`` or the finish overridden), no asset ``outlets``, no extra link other than the
+    Kling video link (whose value the trigger pushes). Failures and timeouts always resume in a
+    worker: it raises the typed error with Airflow's retry rules (``TaskFailedEvent`` cannot fail a
+    task without retries, and ignores retries before Airflow 3.3.1).
+
+    ``end_from_trigger=None`` (the default) also needs a task without downstream tasks: Airflow
+    stores the XCom of a ``TaskSuccessEvent`` JSON-encoded (``XComModel.set`` serializes it, while a
+    worker's push arrives serialized), so a downstream task's ``xcom_pull`` reads it back as a JSON
+    string instead of a dict (Airflow 3.3). ``True`` ends such a task from the trigger anyway.
+    """
+    from airflow_provider_kling.links import KlingVideoLink
+
+    choice = getattr(operator, "end_from_trigger", None)
+    if choice is False or getattr(operator, "download_to", None) is not None:
+        return None
+    if choice is None and getattr(operator, "downstream_task_ids", None):
+        return None
+    cls = type(operator)
+    if any(getattr(cls, name) is not getattr(base, name) for name in _WORKER_STEPS):
+        return None
+    links = list(getattr(operator, "operator_extra_links", ()))
+    if getattr(operator, "outlets", None) or not all(isinstance(link, KlingVideoLink) for link in links):
+        return None
+    return {
+        "estimated_cost": None if estimate is None else estimate.to_dict(),
+        "estimate_text": None if estimate is None else str(estimate),
+        "link_keys": [link.xcom_key for link in links],
+    }
+
+
+#: Methods a subclass overrides to do more in the worker after the wait (the task then resumes there).
+_WORKER_STEPS = ("execute_complete", "post_execute", "_finish")
+
+
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "video"
 

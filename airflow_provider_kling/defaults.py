@@ -19,9 +19,18 @@ CONNECT_TIMEOUT_CAP = 10.0
 DEFAULT_MAX_RETRIES = 4
 #: Seconds the operator waits for a job before failing (retryable: the next try re-attaches).
 DEFAULT_TASK_TIMEOUT = 30 * 60.0
-#: Earliest plausible finish by clip duration (seconds), from the vendors' published latencies
-#: (APIXO: 50-70 s for a 5 s clip, 80-100 s for 10 s).
-DEFAULT_FIRST_POLL_DELAY: dict[int, float] = {5: 50.0, 10: 80.0}
+#: Typical render time of a clip, ``(earliest, latest)`` seconds from submit to a ready video, by
+#: model (the request's model name; absent or unknown: ``DEFAULT_RENDER_MODEL``) and clip duration;
+#: other durations are interpolated linearly (``polling.expected_render_time``). Data, one row per
+#: model: kling-2.6 is APIXO's published figure (50-70 s for a 5 s clip, 80-100 s for 10 s;
+#: GATEWAYS.md 9.1). No gateway publishes one for kling-3.0 yet: assumed 25 % longer than 2.6 (3.0
+#: renders more frames per second of video), until a triggerer has seen its own (the gateway's
+#: created/finished times), which then wins.
+RENDER_TIMES: dict[str, dict[int, tuple[float, float]]] = {
+    "kling-2.6": {5: (50.0, 70.0), 10: (80.0, 100.0)},
+    "kling-3.0": {5: (62.5, 87.5), 10: (100.0, 125.0)},
+}
+DEFAULT_RENDER_MODEL = "kling-2.6"
 #: Seconds between status calls after the first, each spread by +/- ``DEFAULT_POLL_JITTER``.
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_POLL_JITTER = 0.15

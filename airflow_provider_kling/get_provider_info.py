@@ -13,7 +13,6 @@ from typing import Any
 
 from airflow_provider_kling import __version__
 from airflow_provider_kling.defaults import (
-    DEFAULT_FIRST_POLL_DELAY,
     DEFAULT_HTTP_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POLL_INTERVAL,
@@ -86,9 +85,9 @@ def get_provider_info() -> dict[str, Any]:
                     "poll_interval": {
                         "label": "Poll interval (seconds)",
                         "schema": {"type": ["number", "null"]},
-                        "description": f"Default: {DEFAULT_POLL_INTERVAL:g} s, after a first delay of "
-                        f"{DEFAULT_FIRST_POLL_DELAY[5]:g} s (5 s clip) / "
-                        f"{DEFAULT_FIRST_POLL_DELAY[10]:g} s (10 s).",
+                        "description": f"Default: {DEFAULT_POLL_INTERVAL:g} s, after a first poll at "
+                        "the clip's expected render time (60 s for a 5 s Kling 2.6 clip, 90 s for 10 s) "
+                        "and half that interval until its latest typical time.",
                     },
                     "first_poll_delay": {
                         "label": "First poll delay (seconds)",

@@ -11,6 +11,16 @@ deployment:
   clips stay ``scheduled`` holding nothing, so refusals should be rare;
 * ``no cap``: the emulator's concurrency limit off (``POST /_emulator/limits``), the reference.
 
+Two more pooled runs compare how a clip ends (``--runs``):
+
+* ``pool, worker resume``: ``end_from_trigger=False``, every clip resumes in a worker after its job
+  (``execute_complete``), as every clip did before the trigger could end it (the ``pool`` run ends
+  clips without downloads from the trigger);
+* ``pool, download``: ``download_to`` set, so every clip resumes in a worker to download.
+
+``--repeat K`` runs the chosen runs K times, alternated (A B C A B C), so that their ratios are
+measured side by side on a shared machine; the summary gives each figure's median and range.
+
 Per run: succeeded / failed clips, accepted submits per clip (exactly 1.00: never paying twice),
 refusals, worker-slot seconds per clip (the number of ``running`` task instances sampled every
 second, integrated over time), the emulator's peak jobs in flight, makespan (DAG run start to end)
@@ -22,6 +32,8 @@ Usage::
 
     uv run --group bench python bench/capacity.py            # 200 clips, C=10, L=20 s (~25 min)
     uv run --group bench python bench/capacity.py --quick    # 40 clips, C=5, L=10 s
+    uv run --group bench python bench/capacity.py --clips 100 --latency 10 --repeat 2 \
+        --runs "pool, worker resume" pool "pool, download" --output capacity-end-from-trigger
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -46,7 +59,16 @@ PARALLELISM = 4
 POOL = "kling_account"
 KLING_ACCESS_KEY = "emulator-access-key"
 KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
-TARGETS = {"pool": 1.25, "no pool": 1.5}
+TARGETS = {"pool": 1.15, "no pool": 1.5}
+#: run name -> DAG (tests/e2e/dags_capacity/kling_capacity_dags.py)
+RUN_DAGS = {
+    "no pool": "kling_capacity",
+    "pool": "kling_capacity_pooled",
+    "pool, worker resume": "kling_capacity_pooled_worker_resume",
+    "pool, download": "kling_capacity_pooled_download",
+    "no cap": "kling_capacity",
+}
+ORDER = list(RUN_DAGS)
 
 
 def _ts(value: str | None) -> float | None:
@@ -89,6 +111,7 @@ def run_one(
         t.count("Waiting for capacity at gateway") - t.count("sooner when a slot frees") for t in logs
     )
     woken = sum(t.count("waiting for capacity (a slot was freed)") for t in logs)
+    resumed = sum(t.count("resuming in a worker (execute_complete)") for t in logs)
     start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
     makespan = end - start if start is not None and end is not None else None
     ideal = math.ceil(n / c) * latency
@@ -109,6 +132,7 @@ def run_one(
         "waits_logged": waits,
         "waits_in_worker": in_worker,
         "woken_by_freed_slot": woken,
+        "resumed_in_worker": resumed,
         "worker_slot_s_per_clip": rnd(slot_seconds / n, 2),
         "max_running": max_running,
         "peak_in_flight": counters["peak_in_flight"].get("kling", 0),
@@ -124,9 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, help="mapped clips per run (default 200; quick 40)")
     p.add_argument("--concurrency", type=int, help="the account's jobs in flight (default 10; quick 5)")
     p.add_argument("--latency", type=float, help="seconds per job, +/- 30 %% (default 20; quick 10)")
-    p.add_argument(
-        "--runs", nargs="+", choices=["no pool", "pool", "no cap"], default=["no pool", "pool", "no cap"]
-    )
+    p.add_argument("--runs", nargs="+", choices=ORDER, default=["no pool", "pool", "no cap"])
+    p.add_argument("--repeat", type=int, default=1, help="run the chosen runs K times, alternated")
     p.add_argument("--quick", action="store_true", help="40 clips, concurrency 5, latency 10 s")
     p.add_argument("--output", default="capacity")
     p.add_argument(
@@ -159,28 +182,28 @@ def main(argv: list[str] | None = None) -> int:
             "KLING_CAP_POOL": POOL,
         }
         with harness.AirflowDeployment(DAGS, parallelism=PARALLELISM, env=env) as airflow:
-            airflow.wait_for_dags(["kling_capacity", "kling_capacity_pooled"], timeout=180)
+            airflow.wait_for_dags(sorted({RUN_DAGS[name] for name in args.runs}), timeout=180)
             airflow.api.post("/api/v2/pools", {"name": POOL, "slots": c, "include_deferred": True})
             print(
                 f"capacity: Airflow up (home {airflow.home}); "
                 f"{n} clips, concurrency {c}, latency {latency:g} s"
             )
-            for name in args.runs:
-                limits = {"concurrency": 0 if name == "no cap" else c}
-                httpx_post(f"{emulator.url}/_emulator/limits", limits)
-                dag_id = "kling_capacity_pooled" if name == "pool" else "kling_capacity"
-                try:
-                    r = run_one(harness, airflow, emulator, name, dag_id, n, c, latency)
-                except Exception as exc:
-                    r = {"run": name, "n": n, "error": f"{type(exc).__name__}: {exc}"}
-                runs.append(r)
-                print(json.dumps(r), flush=True)
+            for repeat in range(args.repeat):
+                for name in args.runs:
+                    limits = {"concurrency": 0 if name == "no cap" else c}
+                    httpx_post(f"{emulator.url}/_emulator/limits", limits)
+                    try:
+                        r = run_one(harness, airflow, emulator, name, RUN_DAGS[name], n, c, latency)
+                    except Exception as exc:
+                        r = {"run": name, "n": n, "error": f"{type(exc).__name__}: {exc}"}
+                    r["repeat"] = repeat
+                    runs.append(r)
+                    print(json.dumps(r), flush=True)
     if args.keep:
         kept = read_result(args.keep) or {}
         done = {r["run"] for r in runs}
         old = [dict(r, kept_from=args.keep) for r in kept.get("runs", []) if r.get("run") not in done]
-        order = ["no pool", "pool", "no cap"]
-        runs = sorted(old + runs, key=lambda r: order.index(r["run"]) if r["run"] in order else 9)
+        runs = sorted(old + runs, key=lambda r: ORDER.index(r["run"]) if r["run"] in ORDER else 9)
     targets = []
     for r in runs:
         if "error" in r:
@@ -211,8 +234,13 @@ def main(argv: list[str] | None = None) -> int:
                     "met": r["waits_in_worker"] == 0,
                 }
             )
+    summary = summarize(runs)
+    targets += halving_targets(summary)
     print()
     print(table(runs))
+    if args.repeat > 1:
+        print()
+        print(summary_table(summary))
     for t in targets:
         print(f"target: {t['target']}: {t['value']} -> {verdict(t['met'])}")
     data = {
@@ -224,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             "latency_s": latency,
             "latency_jitter": 0.3,
             "parallelism": PARALLELISM,
+            "repeat": args.repeat,
         },
         "runs": runs,
+        "summary": summary,
         "targets": targets,
         "wall_s": rnd(time.time() - started, 1),
     }
@@ -238,8 +268,8 @@ def table(runs: list[dict[str, Any]]) -> str:
     """The per-run figures as a Markdown table (printed, and pasted into ``docs/performance.md``)."""
     rows = [
         "| run | succeeded / failed | accepted submits per clip | refusals | worker-slot s per clip "
-        "| peak in flight | makespan s | makespan / ideal |",
-        "|---|---|---|---|---|---|---|---|",
+        "| peak in flight | makespan s | makespan / ideal | resumed in a worker |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         if "error" in r:
@@ -249,7 +279,64 @@ def table(runs: list[dict[str, Any]]) -> str:
             f"| {r['run']} | {r['succeeded']} / {r['failed']} | {r['accepted_per_clip']:.2f} "
             f"| {r['refusals']} "
             f"| {r['worker_slot_s_per_clip']} | {r['peak_in_flight']} | {r['makespan_s']} "
-            f"| {r['makespan_over_ideal']} (ideal {r['ideal_s']:g} s) |"
+            f"| {r['makespan_over_ideal']} (ideal {r['ideal_s']:g} s) | {r.get('resumed_in_worker', '')} |"
+        )
+    return "\n".join(rows)
+
+
+#: Figures summarized per run name over the repeats.
+SUMMARY_FIGURES = ("makespan_over_ideal", "worker_slot_s_per_clip", "accepted_per_clip", "resumed_in_worker")
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per run name: median, min and max of each figure over the repeats (the spread)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ORDER:
+        done = [r for r in runs if r.get("run") == name and "error" not in r]
+        if not done:
+            continue
+        row: dict[str, Any] = {"repeats": len(done)}
+        for key in SUMMARY_FIGURES:
+            values = sorted(float(r[key]) for r in done if r.get(key) is not None)
+            if values:
+                row[key] = {"median": rnd(statistics.median(values), 2), "min": values[0], "max": values[-1]}
+        out[name] = row
+    return out
+
+
+def halving_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ending from the trigger at least halves the worker-slot seconds per clip of a worker resume."""
+    before = summary.get("pool, worker resume", {}).get("worker_slot_s_per_clip")
+    after = summary.get("pool", {}).get("worker_slot_s_per_clip")
+    if not before or not after:
+        return []
+    ratio = after["median"] / before["median"] if before["median"] else None
+    return [
+        {
+            "target": "pool: worker-slot s per clip <= 0.5x the worker resume's (median)",
+            "value": rnd(ratio, 2) if ratio is not None else None,
+            "met": ratio is not None and ratio <= 0.5,
+        }
+    ]
+
+
+def summary_table(summary: dict[str, dict[str, Any]]) -> str:
+    """Median (min-max) of each figure per run, over the alternated repeats."""
+    rows = [
+        "| run | repeats | makespan / ideal | worker-slot s per clip | accepted submits per clip "
+        "| resumed in a worker |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        v = row.get(key)
+        return "" if v is None else f"{v['median']:g} ({v['min']:g}-{v['max']:g})"
+
+    for name, row in summary.items():
+        rows.append(
+            f"| {name} | {row['repeats']} | {cell(row, 'makespan_over_ideal')} "
+            f"| {cell(row, 'worker_slot_s_per_clip')} | {cell(row, 'accepted_per_clip')} "
+            f"| {cell(row, 'resumed_in_worker')} |"
         )
     return "\n".join(rows)
 

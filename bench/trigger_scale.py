@@ -34,6 +34,17 @@ Usage::
     uv run --group bench python bench/trigger_scale.py                 # N = 100 1000 2000 5000 10000
     uv run --group bench python bench/trigger_scale.py --n 100 1000    # smaller
     uv run --group bench python bench/trigger_scale.py --n 2000 --delays 100 --kinds kling --profile
+    uv run --group bench python bench/trigger_scale.py --n 2000 --delays 0 --kinds kling floor --repeat 3
+
+The ``floor`` kind is the least a poll can cost in Python: one shared aiohttp session (the same
+connector limit and TLS context as the provider's pool), per job a loop of ``GET`` the same APIXO
+status route, ``json.loads`` of the body, a look at ``data.state``, and an ``asyncio.sleep`` of the
+interval with the same jitter, with no provider code at all. ``floor_loaded`` is the same loop in a
+process that imports what the ``kling`` kind's imports (Airflow, the provider), as a triggerer has
+them loaded whatever it runs: it tells the cost of the bigger heap from the cost of the provider's
+code. The target compares with ``floor``. ``kling``
+over ``floor`` at the same N is the provider's overhead per poll; ``--repeat`` alternates the kinds so
+that the ratio is measured side by side on a shared machine, and the summary quotes its spread.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import itertools
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +77,8 @@ from benchlib import (
     write_result,
 )
 
-KINDS = ("kling", "anchor")
+KINDS = ("kling", "floor", "floor_loaded", "anchor")
+FLOORS = ("floor", "floor_loaded")
 DEFAULT_NS = (100, 1000, 2000, 5000, 10000)
 QUICK_NS = (100, 1000)
 #: Poll interval by N. 10,000 jobs at 5 s would be 2,000 status calls/s: one emulator process on this
@@ -79,6 +92,8 @@ API_KEY = "bench-api-key"
 KLING_ACCESS_KEY = "emulator-access-key"
 KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"  # the emulator's public default pair
 TARGET_CPU_RATIO = 0.25
+#: CPU per poll of the provider's trigger over the ``floor`` kind's, at 2,000 jobs (median of repeats).
+TARGET_FLOOR_RATIO = 1.25
 TARGET_KIB_PER_JOB = 25.0
 
 
@@ -91,15 +106,19 @@ def _worker(spec_path: Path) -> None:
         import runpy
 
         runpy.run_path(spec["prelude"], run_name="kling_bench_prelude")
-    if kind == "kling":
+    if kind in ("kling", "floor_loaded"):  # floor_loaded: what a triggerer has loaded, none of it used
         import httpx  # noqa: F401
         import httpx_aiohttp  # noqa: F401
 
         from airflow_provider_kling.hooks.kling import KlingHook  # noqa: F401
         from airflow_provider_kling.polling import PollSchedule
         from airflow_provider_kling.triggers.kling import KlingTaskTrigger
-    else:
-        import aiohttp  # noqa: F401
+    if kind in FLOORS:
+        import ssl
+
+        import aiohttp
+    elif kind == "anchor":
+        import aiohttp
         from airflow.providers.http.hooks.http import HttpAsyncHook  # noqa: F401
         from airflow.providers.http.triggers.http import HttpSensorTrigger
     import gc
@@ -137,8 +156,19 @@ def _worker(spec_path: Path) -> None:
         nonlocal profile
         await asyncio.sleep(max(0.0, t_go - time.time()))
         tasks = []
-        if kind == "kling":
-            schedule = PollSchedule.for_duration(5, interval=interval).to_dict()
+        if kind in FLOORS:
+            conn = json.loads(os.environ["AIRFLOW_CONN_BENCH_KLING"])
+            connector = aiohttp.TCPConnector(
+                ssl=ssl.create_default_context(cafile=conn["extra"]["verify"]), limit=128
+            )
+            session = aiohttp.ClientSession(connector=connector)
+            floor_url = f"{conn['host']}{APIXO_STATUS}"
+            for i, task_id in enumerate(ids):
+                trigger = _FloorPoll(session, floor_url, task_id, interval, t_go + rng.uniform(0, interval))
+                tasks.append(asyncio.create_task(drive(i, trigger, 0.0)))
+        elif kind == "kling":
+            # A plain schedule (no render-time window, no refinement): the poll's cost is measured here.
+            schedule = PollSchedule(first_delay=interval, interval=interval).to_dict()
             for i, task_id in enumerate(ids):
                 trigger = KlingTaskTrigger(
                     kling_conn_id="bench_kling",
@@ -181,6 +211,8 @@ def _worker(spec_path: Path) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        if kind in FLOORS:
+            await session.close()
         await asyncio.sleep(0.2)  # let connectors close
 
     asyncio.run(main())
@@ -198,6 +230,29 @@ def _worker(spec_path: Path) -> None:
         stats.sort_stats("cumulative").print_stats(60)
         out["profile_cumulative"] = buf.getvalue()
     Path(plan["out"]).write_text(json.dumps(out))
+
+
+class _FloorPoll:
+    """The ``floor`` kind's job: the least a poll can do (see the module docstring)."""
+
+    FINAL = frozenset({"success", "succeeded", "completed", "failed", "fail", "error"})
+
+    def __init__(self, session: Any, url: str, task_id: str, interval: float, not_before: float) -> None:
+        self.session, self.url, self.task_id = session, url, task_id
+        self.interval, self.not_before = interval, not_before
+        self.headers = {"Authorization": f"Bearer {API_KEY}"}
+
+    async def run(self) -> Any:
+        import types
+
+        await asyncio.sleep(max(0.0, self.not_before - time.time()))
+        while True:
+            async with self.session.get(self.url, params={"taskId": self.task_id}, headers=self.headers) as r:
+                body = json.loads(await r.read())
+            if ((body.get("data") or {}).get("state") or "").lower() in self.FINAL:
+                yield types.SimpleNamespace(payload={"status": "success"})
+                return
+            await asyncio.sleep(self.interval * (1 + random.uniform(-0.15, 0.15)))
 
 
 # ============================================================================================ controller
@@ -400,7 +455,7 @@ def run_one(
             # -- jobs: the subset becomes ready at known times after the steady window
             t_submit0 = time.time()
             bulk = n - subset
-            est_submit = n / 400.0 + 2.0 if kind == "kling" else 1.0
+            est_submit = n / 400.0 + 2.0 if kind != "anchor" else 1.0
             t_go = time.time() + est_submit + 1.0
             t_s0 = t_go + interval + 3.0
             t_s1 = t_s0 + steady
@@ -408,7 +463,7 @@ def run_one(
             ready_times = [t_lag0 + rng.uniform(0, lag_window) for _ in range(subset)]
             t_end = t_lag0 + lag_window + max(3 * interval, 10.0)
             token = _kling_jwt()
-            if kind == "kling":
+            if kind != "anchor":
                 prompts: list[str | None] = [None] * bulk + [repr(t) for t in ready_times]
                 ids = asyncio.run(_submit_apixo(emu, prompts))
             else:
@@ -490,7 +545,7 @@ def run_one(
             out = json.loads((tmp / "out.json").read_text())
             ready: dict[str, float] = {}
             for job in emu.control("GET", "jobs"):
-                if kind == "kling":
+                if kind != "anchor":
                     ready[job["task_id"]] = float(job["finished_at"])
                 else:
                     ext = (job.get("extra") or {}).get("external_task_id")
@@ -598,7 +653,49 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                         "kib_per_extra_job": rnd((r1["rss_mib"] - r0["rss_mib"]) * 1024 / (n1 - n0), 2),
                     }
                 )
-    return {"ratios": ratios, "targets": targets, "marginal_memory": slopes}
+    floor_ratios = floor_ratio_rows(runs)
+    row = next(
+        (x for x in floor_ratios if x["floor"] == "floor" and x["n"] == 2000 and x["delay_ms"] == 0.0), None
+    )
+    targets.append(
+        {
+            "target": f"CPU per poll <= {TARGET_FLOOR_RATIO}x the floor at 2,000 jobs, 0 ms (median)",
+            "value": row["median"] if row else None,
+            "range": [row["min"], row["max"]] if row else None,
+            "met": None if row is None else row["median"] <= TARGET_FLOOR_RATIO,
+        }
+    )
+    return {"ratios": ratios, "floor_ratios": floor_ratios, "targets": targets, "marginal_memory": slopes}
+
+
+def floor_ratio_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``kling`` over each floor kind's CPU per poll, per (N, delay), from runs of the same repeat."""
+    pairs: dict[tuple[str, int, float], list[tuple[float, float]]] = {}
+    by = {(r["kind"], r["n"], r["delay_ms"], r.get("repeat", 0)): r for r in runs if r.get("cpu_ms_per_poll")}
+    for (kind, n, delay, repeat), r in by.items():
+        for floor_kind in FLOORS:
+            floor = by.get((floor_kind, n, delay, repeat))
+            if kind == "kling" and floor is not None:
+                pairs.setdefault((floor_kind, n, delay), []).append(
+                    (r["cpu_ms_per_poll"], floor["cpu_ms_per_poll"])
+                )
+    rows = []
+    for (floor_kind, n, delay), values in sorted(pairs.items()):
+        ratios = sorted(k / f for k, f in values)
+        rows.append(
+            {
+                "floor": floor_kind,
+                "n": n,
+                "delay_ms": delay,
+                "pairs": len(values),
+                "median": rnd(statistics.median(ratios), 3),
+                "min": rnd(ratios[0], 3),
+                "max": rnd(ratios[-1], 3),
+                "kling_ms_per_poll": rnd(statistics.median(k for k, _ in values), 4),
+                "floor_ms_per_poll": rnd(statistics.median(f for _, f in values), 4),
+            }
+        )
+    return rows
 
 
 def coalescing_estimate(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -687,6 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the anchor above this N (default 5000: at 10,000 it would need ~1,000 TLS handshakes/s)",
     )
     p.add_argument("--profile", action="store_true", help="cProfile the worker over the steady window")
+    p.add_argument("--repeat", type=int, default=1, help="run each N K times, the kinds alternated")
     p.add_argument(
         "--prelude",
         type=Path,
@@ -704,39 +802,42 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     machine = machine_info()  # at the start: the git state of the provider being measured
     runs: list[dict[str, Any]] = []
-    for delay in args.delays:
-        for n in ns:
-            for kind in args.kinds:
-                if kind == "anchor" and n > args.anchor_max_n:
-                    continue
-                interval = args.interval or INTERVAL_BY_N.get(n, DEFAULT_INTERVAL)
-                steady = args.steady or (15.0 if args.quick else (30.0 if n <= 100 else 20.0))
-                t0 = time.time()
-                try:
-                    r = run_one(
-                        kind,
-                        n,
-                        delay,
-                        interval=interval,
-                        steady=steady,
-                        profile=args.profile,
-                        log_dir=log_dir,
-                        prelude=args.prelude.resolve() if args.prelude else None,
-                    )
-                except Exception as exc:
-                    r = {"kind": kind, "n": n, "delay_ms": delay, "error": f"{type(exc).__name__}: {exc}"}
-                r["wall_s"] = rnd(time.time() - t0, 1)
-                runs.append(r)
-                print_table([r])
-                if args.profile and r.get("profile_tottime"):
-                    print(r["profile_tottime"][:6000])
+    for delay, n, repeat, kind in itertools.product(args.delays, ns, range(args.repeat), args.kinds):
+        if kind == "anchor" and n > args.anchor_max_n:
+            continue
+        interval = args.interval or INTERVAL_BY_N.get(n, DEFAULT_INTERVAL)
+        steady = args.steady or (15.0 if args.quick else (30.0 if n <= 100 else 20.0))
+        t0 = time.time()
+        try:
+            r = run_one(
+                kind,
+                n,
+                delay,
+                interval=interval,
+                steady=steady,
+                profile=args.profile,
+                log_dir=log_dir,
+                prelude=args.prelude.resolve() if args.prelude else None,
+            )
+        except Exception as exc:
+            r = {"kind": kind, "n": n, "delay_ms": delay, "error": f"{type(exc).__name__}: {exc}"}
+        r["wall_s"] = rnd(time.time() - t0, 1)
+        r["repeat"] = repeat
+        runs.append(r)
+        print_table([r])
+        if args.profile and r.get("profile_tottime"):
+            print(r["profile_tottime"][:6000])
     summary = summarize(runs)
     data = {
         "script": "trigger_scale",
         "machine": machine,
         "started": started,
         "wall_s": rnd(time.time() - started, 1),
-        "route": {"kling": f"APIXO {APIXO_STATUS}", "anchor": f"APIXO {APIXO_STATUS} (404) + {KLING_STATUS}"},
+        "route": {
+            "kling": f"APIXO {APIXO_STATUS}",
+            "floor, floor_loaded": f"APIXO {APIXO_STATUS}",
+            "anchor": f"APIXO {APIXO_STATUS} (404) + {KLING_STATUS}",
+        },
         "prelude": str(args.prelude) if args.prelude else None,
         "runs": runs,
         "summary": summary,
@@ -746,6 +847,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(runs)
     print()
+    for row in summary["floor_ratios"]:
+        print(
+            f"N={row['n']:>6} delay={row['delay_ms']:>5g} ms: Kling over {row['floor']} CPU per poll "
+            f"{row['median']} (range {row['min']}-{row['max']}, {row['pairs']} alternated pairs; "
+            f"Kling {row['kling_ms_per_poll']} ms, floor {row['floor_ms_per_poll']} ms, medians)"
+        )
     for row in summary["ratios"]:
         print(
             f"N={row['n']:>6} delay={row['delay_ms']:>5g} ms: "

@@ -77,29 +77,23 @@ def call(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def acall(
+async def aretry(
     once: Callable[[], Awaitable[T]],
+    failed: KlingError,
     should_retry: Callable[[BaseException], bool],
     retries: int,
     before_sleep: Callable[[RetryCallState], None],
     sleep: Callable[[float], Any],
 ) -> T:
-    """The triggerer's hot path: the first attempt skips tenacity's set-up (~40 µs).
-
-    If it fails with something worth retrying, the shared policy takes over with that failure
-    replayed as its first attempt, so waits (``Retry-After``), attempt counts and logs are the same
-    as on the sync path.
-    """
-    try:
-        return await once()
-    except KlingError as exc:
-        if not should_retry(exc) or retries < 1:
-            raise
-        replay: KlingError | None = exc
+    """The async path's retries, after a first attempt (made by the caller without tenacity's ~40 µs
+    set-up: the triggerer's hot path) failed with ``failed``, worth retrying: the shared policy with
+    that failure replayed as its first attempt, so waits (``Retry-After``), attempt counts and logs
+    are the same as on the sync path."""
+    replay: KlingError | None = failed
     async for attempt in AsyncRetrying(**retry_kwargs(retries + 1, should_retry, before_sleep, sleep)):
         with attempt:
             if replay is not None:
-                failed, replay = replay, None
-                raise failed
+                first, replay = replay, None
+                raise first
             return await once()
     raise AssertionError("unreachable")  # pragma: no cover

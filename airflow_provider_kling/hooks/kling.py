@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -123,12 +123,13 @@ class KlingHook(BaseHook):
         return self.settings.pool_key
 
     def poll_schedule(self, duration: int, interval: float | None = None) -> PollSchedule:
-        """The provider's default schedule, with the connection's and then the caller's overrides."""
+        """The default schedule of the connection's model; the connection's, then the caller's overrides."""
         s = self.settings
         return PollSchedule.for_duration(
             duration,
             interval=interval if interval is not None else s.poll_interval,
             first_delay=interval if interval is not None else s.first_poll_delay,
+            model=s.model,
         )
 
     # ------------------------------------------------------------------------------------ requests
@@ -247,6 +248,16 @@ class KlingHook(BaseHook):
         :meth:`aresolve`): one pooled session, not one per waiting job."""
         s = self.settings
         return ASYNC_POOL.lease(s.pool_key, s.verify, s.timeout)
+
+    def status_poll(
+        self, task_or_id: VideoTask | str, endpoint: str | None
+    ) -> Callable[[AsyncShell], Awaitable[VideoTask]]:
+        """``await poll(shell)``: :meth:`aget_task` with the request built once (the trigger's hot path)."""
+        *first, last = self._endpoints(task_or_id, endpoint)
+        if first:  # the job's endpoint is not known yet: each in turn
+            return lambda shell: self.aget_task(task_or_id, endpoint, shell)
+        http, parse, retry = self._status_call(task_or_id, last)
+        return lambda shell: self._acall(shell, http, parse, retry)
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """The typed error describing a failed or cancelled job (credentials scrubbed)."""
@@ -368,13 +379,24 @@ class KlingHook(BaseHook):
         parse: Callable[[HttpResponse], T],
         should_retry: Callable[[BaseException], bool],
     ) -> T:
+        """The first attempt in one coroutine (the triggerer's hot path), then the shared policy."""
         s = self.settings
+        try:
+            try:
+                return parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
+            except KlingError as exc:
+                if not should_retry(exc) or s.max_retries < 1:
+                    raise
+                failed = exc
 
-        async def once() -> T:
-            return parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
+            async def once() -> T:
+                return parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
 
-        with _secrets.scrubbing(self._secrets):
-            return await _retry.acall(once, should_retry, s.max_retries, self._log_retry, self.retry_asleep)
+            return await _retry.aretry(
+                once, failed, should_retry, s.max_retries, self._log_retry, self.retry_asleep
+            )
+        except KlingError as exc:
+            raise _secrets.scrub_error(exc, self._secrets()) from None
 
     def _retrying(self, once: Callable[[], T], should_retry: Callable[[BaseException], bool]) -> T:
         with _secrets.scrubbing(self._secrets):

@@ -34,7 +34,11 @@ from airflow_provider_kling._airflow import (
     default_deferrable,
     defer_timeout,
     finish,
+    resumed_event,
+    success_line,
+    success_result,
     task_from_event,
+    trigger_end,
 )
 from airflow_provider_kling._airflow import client_reference as _client_reference
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT
@@ -87,6 +91,9 @@ class KlingGenerateOperator(BaseOperator):
         estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
     :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
         estimate in another unit refuses the job too. Default: the estimate's unit.
+    :param end_from_trigger: the trigger ends a clip without ``download_to`` (same XCom, no worker
+        resume; failures still resume): ``None`` = if no downstream task (Airflow hands those a
+        trigger's XCom as a JSON string), ``True`` = always, ``False`` = never.
     """
 
     template_fields: Sequence[str] = (
@@ -126,6 +133,7 @@ class KlingGenerateOperator(BaseOperator):
         video_link_base: str | None = None,
         max_cost: float | None = None,
         max_cost_unit: str | None = None,
+        end_from_trigger: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -150,6 +158,7 @@ class KlingGenerateOperator(BaseOperator):
         self.video_link_base = video_link_base
         self.max_cost = max_cost
         self.max_cost_unit = max_cost_unit
+        self.end_from_trigger = end_from_trigger
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
@@ -211,6 +220,7 @@ class KlingGenerateOperator(BaseOperator):
                     poll_schedule=schedule.to_dict(),
                     deadline=wait.deadline,
                     not_before=time.time() + schedule.first_delay,
+                    end_task=trigger_end(self, KlingGenerateOperator, estimate),
                 ),
                 method_name="execute_complete",
                 # A backstop: the trigger's own timeout event (with the last state) normally comes first.
@@ -254,12 +264,13 @@ class KlingGenerateOperator(BaseOperator):
                 )
             _sleep(delay)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> Any:
         """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
         from airflow_provider_kling.hooks.kling import KlingHook
 
         self.kling_result = None
-        task, err = task_from_event(event)
+        self.log.info("Kling job ended; resuming in a worker (execute_complete)")
+        task, err = task_from_event(resumed_event(event, context, self.kling_conn_id))
         if err is not None:
             self.log.error("Kling job failed: %s", err)
             raise airflow_error(err)
@@ -272,14 +283,9 @@ class KlingGenerateOperator(BaseOperator):
         return {name: getattr(self, name) for name in REQUEST_FIELDS}
 
     def _finish(self, hook: KlingHook, task: VideoTask, estimate: CostEstimate | None) -> dict[str, Any]:
-        from airflow_provider_kling.hooks.kling import cost_text
-
         result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
-        spent = cost_text(task.cost, task.cost_unit)
-        if estimate is not None:
-            result["estimated_cost"] = estimate.to_dict()
-            spent += f" (estimated {estimate})"
-        self.log.info("Kling job %s succeeded: %s; %s", task.task_id, result["video_urls"], spent)
+        result.update(success_result(task, None if estimate is None else estimate.to_dict()))
+        self.log.info("%s", success_line(task, result, None if estimate is None else str(estimate)))
         self.kling_result = result
         return result
 

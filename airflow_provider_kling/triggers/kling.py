@@ -13,8 +13,16 @@ Decisions, each made here once:
 * **One waiting policy** (:class:`~airflow_provider_kling.polling.WaitPolicy`, shared with the
   worker wait and the sensor): a poll that still fails after the hook's own retries counts against
   ``failure_budget`` consecutive failures; a success resets it. ``Retry-After`` is honoured.
+* **Observed render times**: with the provider's default schedule (``poll_schedule["key"]``), the
+  first poll and the half-interval window follow the render times the gateway reported for this
+  connection's earlier jobs of the same model and duration in this triggerer (from 5 jobs on).
 * **Exactly one event**: success (the ``VideoTask`` as JSON), error (the typed error's fields) or
   timeout; then ``run`` returns.
+* **Ending the task here** (``end_task``, set by the operator when the clip needs nothing from a
+  worker, see :func:`airflow_provider_kling._airflow.trigger_end`): success is a ``TaskSuccessEvent``
+  carrying the XComs the worker would push (``return_value`` and the video link's value), so the
+  task ends without a worker resume and frees its pool slot at once. Failures and timeouts still
+  resume in a worker, which raises the typed error under Airflow's retry rules.
 """
 
 from __future__ import annotations
@@ -22,15 +30,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kling._airflow import success_line, success_result
 from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.polling import PollSchedule, WaitPolicy
+from airflow_provider_kling.links import video_link
+from airflow_provider_kling.polling import ObservedRenderTimes, PollSchedule, WaitPolicy
 from airflow_provider_kling.triggers.capacity import COORDINATOR
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.models import VideoTask
+
+#: Render times this triggerer has seen, per connection and model/duration: the first poll of the
+#: default schedule moves to where this connection's jobs actually end (``polling`` module).
+RENDER_TIMES_SEEN = ObservedRenderTimes()
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -43,6 +60,8 @@ class KlingTaskTrigger(BaseTrigger):
     :param deadline: POSIX time after which a ``timeout`` event is sent.
     :param not_before: POSIX time of the first status call (submit time + first delay).
     :param failure_budget: consecutive failed polls tolerated before an ``error`` event.
+    :param end_task: ``{"estimated_cost", "estimate_text", "link_keys"}``: end the task from here on
+        success (see the module docstring); ``None`` resumes it in a worker.
     """
 
     def __init__(
@@ -55,6 +74,7 @@ class KlingTaskTrigger(BaseTrigger):
         poll_schedule: dict[str, Any] | None = None,
         not_before: float | None = None,
         failure_budget: int = DEFAULT_FAILURE_BUDGET,
+        end_task: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.kling_conn_id = kling_conn_id
@@ -64,6 +84,7 @@ class KlingTaskTrigger(BaseTrigger):
         self.deadline = float(deadline)
         self.not_before = not_before
         self.failure_budget = failure_budget
+        self.end_task = end_task
 
     def __repr__(self) -> str:
         return f"<KlingTaskTrigger conn_id={self.kling_conn_id!r} task_id={self.kling_task_id!r}>"
@@ -79,6 +100,7 @@ class KlingTaskTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "not_before": self.not_before,
                 "failure_budget": self.failure_budget,
+                "end_task": self.end_task,
             },
         )
 
@@ -95,12 +117,17 @@ class KlingTaskTrigger(BaseTrigger):
         schedule = PollSchedule.from_dict(self.poll_schedule)
         now = time.time()
         not_before = self.not_before or now
-        wait = WaitPolicy(
-            schedule, self.deadline, self.failure_budget, started=not_before - schedule.first_delay
-        )
+        started = not_before - schedule.first_delay  # the submit
+        seen_key = f"{self.kling_conn_id}/{schedule.key}" if schedule.key else None
+        seen = RENDER_TIMES_SEEN.expected(seen_key) if seen_key else None
+        if seen is not None:  # the default schedule, refined from this triggerer's own observations
+            schedule = schedule.refined(*seen)
+            not_before = started + schedule.first_delay
+        wait = WaitPolicy(schedule, self.deadline, self.failure_budget, started=started)
         self.log.info("%s", wait.begin(self.kling_task_id, now, not_before))  # fresh or resumed
         pause = max(0.0, not_before - now)
         endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
+        poll = hook.status_poll(self.kling_task_id, endpoint)
         async with hook.pooled_client() as shell:
             while True:
                 now = time.time()
@@ -116,7 +143,7 @@ class KlingTaskTrigger(BaseTrigger):
                     return
                 await asyncio.sleep(min(pause, self.deadline - now))
                 try:
-                    task = await hook.aget_task(self.kling_task_id, endpoint, shell)
+                    task = await poll(shell)
                 except KlingError as err:
                     if wait.failed(err):
                         yield self._error(err)
@@ -130,11 +157,18 @@ class KlingTaskTrigger(BaseTrigger):
                     )
                     pause = wait.next_delay(time.time(), getattr(err, "retry_after", None))
                     continue
-                endpoint = task.endpoint or endpoint
+                if task.endpoint and task.endpoint != endpoint:
+                    endpoint = task.endpoint
+                    poll = hook.status_poll(self.kling_task_id, endpoint)
                 if wait.saw(task.state.value):
                     self.log.info("%s", wait.describe(task, time.time()))
                 if task.is_terminal:
                     COORDINATOR.slot_freed(self.kling_conn_id)  # a clip waiting for capacity may go
+                    if seen_key is not None and task.state.value == "succeeded":
+                        RENDER_TIMES_SEEN.record_task(seen_key, task)
+                    if task.state.value == "succeeded" and self.end_task is not None:
+                        yield self._end(task)
+                        return
                     dumped = task.model_dump(mode="json", exclude={"raw"})
                     if task.state.value == "succeeded":
                         yield TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
@@ -142,6 +176,18 @@ class KlingTaskTrigger(BaseTrigger):
                         yield self._error(hook.failure_error(task), dumped)
                     return
                 pause = wait.next_delay(time.time())
+
+    def _end(self, task: VideoTask) -> TriggerEvent:
+        """End the task here: the XComs and the log line of the worker's ``execute_complete``."""
+        from airflow.triggers.base import TaskSuccessEvent
+
+        end = self.end_task or {}
+        result = success_result(task, end.get("estimated_cost"))
+        self.log.info("%s", success_line(task, result, end.get("estimate_text")))
+        xcoms: dict[str, Any] = {"return_value": result}
+        for key in end.get("link_keys") or ():
+            xcoms[key] = video_link(result)
+        return TaskSuccessEvent(xcoms=xcoms)
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

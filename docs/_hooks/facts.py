@@ -172,8 +172,11 @@ def seconds(value: float) -> str:
 def poll_facts() -> dict[str, str]:
     """The default poll schedule in words, by marker."""
     from airflow_provider_kling import defaults
+    from airflow_provider_kling.polling import PollSchedule
 
-    delays = sorted(defaults.DEFAULT_FIRST_POLL_DELAY.items())
+    delays = [
+        (d, PollSchedule.for_duration(d).first_delay) for d in sorted(defaults.RENDER_TIMES["kling-2.6"])
+    ]
     first = [
         f"{seconds(delay)} for a {duration} s clip" if i == 0 else f"{seconds(delay)} for {duration} s"
         for i, (duration, delay) in enumerate(delays)

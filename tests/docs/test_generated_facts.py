@@ -76,10 +76,11 @@ def test_no_page_names_the_cost_gateways_by_hand(path: object) -> None:
 def test_the_poll_schedule_comes_from_the_defaults_module(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_provider_kling import defaults
 
+    expected = sorted((c, (lo + hi) / 2) for c, (lo, hi) in defaults.RENDER_TIMES["kling-2.6"].items())
     assert facts.poll_facts() == {
         "<!-- poll-first-delays -->": ", ".join(
             f"{d:g} s for a {c} s clip" if i == 0 else f"{d:g} s for {c} s"
-            for i, (c, d) in enumerate(sorted(defaults.DEFAULT_FIRST_POLL_DELAY.items()))
+            for i, (c, d) in enumerate(expected)
         ),
         "<!-- poll-interval -->": f"{defaults.DEFAULT_POLL_INTERVAL:g} s",
         "<!-- poll-jitter -->": f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
@@ -91,7 +92,7 @@ def test_the_poll_schedule_comes_from_the_defaults_module(monkeypatch: pytest.Mo
         text = rendered(page)
         assert "<!-- poll-" not in text and facts.poll_facts()["<!-- poll-first-delays -->"] in text
     monkeypatch.setattr(defaults, "DEFAULT_POLL_INTERVAL", 7.5)
-    monkeypatch.setitem(defaults.DEFAULT_FIRST_POLL_DELAY, 5, 40.0)
+    monkeypatch.setitem(defaults.RENDER_TIMES["kling-2.6"], 5, (30.0, 50.0))
     assert facts.render("<!-- poll-first-delays -->; <!-- poll-interval -->").startswith(
         "40 s for a 5 s clip"
     )

@@ -9,7 +9,8 @@ connection type, and no secret reaches the logs or the API. One deployment serve
 2. ``side_runs`` creates an APIXO connection through ``POST /api/v2/connections``, then runs three DAGs side
    by side: 8 mapped renders, during which the triggerer's process tree gets SIGKILL and a new triggerer
    starts (test 3); a task whose process dies right after its submit (test 4); the APIXO render (test 5).
-3. The secret scan (test 6) runs last, over everything the runs left behind.
+3. Clips without a download end in the triggerer (test 5b): no worker resume, the same XCom and link.
+4. The secret scan (test 6) runs last, over everything the runs left behind.
 
 Measured figures are printed (``pytest -s``) and written as JSON into the deployment's temporary directory.
 """
@@ -443,6 +444,53 @@ def test_5_ui_knows_the_connection_type_and_a_rest_connection_works(
     assert result["gateway"] == "apixo" and result["state"] == "succeeded" and result["video_urls"]
     before, after = side_runs.counters_before, side_runs.counters_after
     assert after["submits"]["apixo"] - before["submits"]["apixo"] == 1
+
+
+#: What ``execute_complete`` logs when a clip resumes in a worker after its trigger.
+WORKER_RESUME = "resuming in a worker (execute_complete)"
+
+
+def _task_logs(stack: Stack, dag_id: str, run_id: str) -> dict[str, str]:
+    """Every log file of the run's ``render`` tasks (worker and trigger parts), by path."""
+    folder = stack.airflow.logs_folder / f"dag_id={dag_id}" / f"run_id={run_id}" / "task_id=render"
+    return {str(p.relative_to(folder)): p.read_text(errors="replace") for p in sorted(folder.rglob("*.log*"))}
+
+
+def test_5b_clips_without_downloads_end_in_the_triggerer(
+    stack: Stack, mapped_run: MappedRun, side_runs: SideRuns
+) -> None:
+    """No download: the trigger ends the task (no worker resume), with the XCom and link a resume gives."""
+    api = stack.api
+    with_downloads = api.xcom(MAPPED_DAG, mapped_run.run_id, "render", "return_value", 0)
+    resumed = _task_logs(stack, MAPPED_DAG, mapped_run.run_id)
+    # the mapped DAG downloads: every clip resumed in a worker to download
+    assert sum(WORKER_RESUME in text for text in resumed.values()) == MAPPED_TASKS
+    checked = 0
+    for dag_id, run in ((RESTART_DAG, side_runs.restart), (APIXO_DAG, side_runs.apixo)):
+        run_id = run["dag_run_id"]
+        logs = _task_logs(stack, dag_id, run_id)
+        assert logs and not [path for path, text in logs.items() if WORKER_RESUME in text], logs.keys()
+        for ti in api.task_instances(dag_id, run_id):
+            index = ti["map_index"]
+            result = api.xcom(dag_id, run_id, "render", "return_value", index)
+            assert result["state"] == "succeeded" and result["video_urls"], result
+            if dag_id == RESTART_DAG:  # same gateway as the mapped run: the same XCom, less the downloads
+                assert set(result) == set(with_downloads) - {"downloads"}, (result, with_downloads)
+                assert result["estimated_cost"] == with_downloads["estimated_cost"]
+                # Stored JSON-encoded by Airflow when a trigger pushes it (a worker's push is stored as
+                # the object): the same value once decoded, which is why a task with downstream tasks
+                # resumes in a worker by default (see _airflow.trigger_end).
+                raw = api.xcom_raw(dag_id, run_id, "render", "return_value", index)["value"]
+                assert json.loads(raw) == result if isinstance(raw, str) else raw == result
+            assert (
+                api.xcom(dag_id, run_id, "render", "_link_KlingVideoLink", index) == result["video_urls"][0]
+            )
+            links = api.extra_links(dag_id, run_id, "render", index)["extra_links"]
+            assert links["Kling video"] == result["video_urls"][0], links
+            assert any(f"Kling job {result['task_id']} succeeded: " in text for text in logs.values())
+            checked += 1
+    assert checked == RESTART_TASKS + 1
+    stack.figures["ended_in_triggerer"] = {"clips": checked, "resumed_in_worker_with_downloads": MAPPED_TASKS}
 
 
 def test_6_no_secret_in_the_open(stack: Stack, mapped_run: MappedRun, side_runs: SideRuns) -> None:

@@ -66,6 +66,7 @@ def test_serialize_round_trip_has_no_secret(emulator: EmulatorServer) -> None:
         "deadline",
         "not_before",
         "failure_budget",
+        "end_task",
     }
 
 
@@ -178,3 +179,32 @@ async def test_concurrent_leases_build_one_client(emulator: EmulatorServer) -> N
     await asyncio.gather(*(lease_once() for _ in range(20)))
     assert len({id(c) for c in clients}) == 1
     assert ASYNC_POOL.active() == 0
+
+
+async def test_default_schedule_follows_the_render_times_seen_for_the_connection(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_kling.polling import ObservedRenderTimes
+    from airflow_provider_kling.triggers import kling as trigger_module
+
+    seen = ObservedRenderTimes()
+    monkeypatch.setattr(trigger_module, "RENDER_TIMES_SEEN", seen)
+    for _ in range(5):  # this connection's 5 s clips took about a second
+        seen.record("kling_kling/kling-2.6/5", 1.0)
+    task = submit("kling_kling", "A paper boat")
+    schedule = PollSchedule.for_duration(5)  # the default: first poll at 60 s
+    assert schedule.first_delay == 60.0
+    now = time.time()
+    trig = KlingTaskTrigger(
+        kling_conn_id="kling_kling",
+        kling_task_id=task.task_id,
+        endpoint=task.endpoint,
+        poll_schedule=schedule.to_dict(),
+        deadline=now + 120,
+        not_before=now + schedule.first_delay,
+    )
+    got = await asyncio.wait_for(events(trig), timeout=45)
+    assert [e["status"] for e in got] == ["success"]
+    assert time.time() - now < 45  # polled at the observed time, not at 60 s
+    # the gateway's own created/finished times of this job were recorded for the next one
+    assert len(seen._seen["kling_kling/kling-2.6/5"]) == 6

@@ -23,7 +23,7 @@ from airflow_provider_kling.exceptions import (
 )
 from airflow_provider_kling.get_provider_info import get_provider_info
 from airflow_provider_kling.links import first_video_url, video_link
-from airflow_provider_kling.polling import PollSchedule
+from airflow_provider_kling.polling import ObservedRenderTimes, PollSchedule, expected_render_time
 
 TASK = {"task_id": "t1", "gateway": "apixo", "state": "succeeded", "video_urls": ["https://v/1.mp4"]}
 
@@ -88,13 +88,50 @@ def test_error_round_trip_keeps_fields() -> None:
     assert (again.gateway, again.status_code, again.code, again.retryable) == ("apixo", 200, "NSFW", False)
 
 
-def test_default_schedule_waits_for_the_clip_then_jitters() -> None:
+def test_default_schedule_polls_at_the_expected_render_time_then_jitters() -> None:
     five, ten = PollSchedule.for_duration(5), PollSchedule.for_duration(10)
-    assert (five.first_delay, ten.first_delay) == (50.0, 80.0)
+    # APIXO's published 50-70 s / 80-100 s: first poll in the middle, half-interval polls to the end
+    assert (five.first_delay, five.window, five.window_polls) == (60.0, 10.0, 4)
+    assert (ten.first_delay, ten.window, ten.key) == (90.0, 10.0, "kling-2.6/10")
     rng = random.Random(1)
-    delays = [five.delay(i, rng) for i in range(1, 200)]
+    first = [five.delay(0, rng) for _ in range(200)]
+    assert min(first) >= 60 - 5 * 0.15 and max(first) <= 60 + 5 * 0.15  # spread by the interval's jitter
+    window = [five.delay(i, rng) for i in range(1, 5)]
+    assert all(2.5 * 0.85 <= d <= 2.5 * 1.15 for d in window)
+    delays = [five.delay(i, rng) for i in range(5, 200)]
     assert min(delays) >= 5 * 0.85 and max(delays) <= 5 * 1.15 and len(set(delays)) > 100
     assert PollSchedule.from_dict(five.to_dict()) == five
+    # trigger rows written before the window existed still load
+    assert PollSchedule.from_dict({"first_delay": 50, "interval": 5}).window == 0
+
+
+def test_render_times_are_data_by_model_and_duration() -> None:
+    assert expected_render_time(None, 5) == expected_render_time("kling-2.6", 5) == (50.0, 70.0)
+    assert expected_render_time("someones-own-id", 10) == (80.0, 100.0)  # unknown: the default row
+    assert expected_render_time("kling-2.6", 15) == (110.0, 130.0)  # linear in the clip's duration
+    lo3, hi3 = expected_render_time("kling-3.0", 5)
+    assert lo3 > 50 and hi3 > 70  # 3.0 takes longer
+    assert PollSchedule.for_duration(5, model="kling-3.0").key == "kling-3.0/5"
+    # an override turns the render-time window and its refinement off
+    assert PollSchedule.for_duration(5, first_delay=7).to_dict() == {
+        "first_delay": 7,
+        "interval": 5.0,
+        "jitter": 0.15,
+        "window": 0.0,
+        "key": None,
+    }
+
+
+def test_observed_render_times_refine_the_schedule_from_five_jobs() -> None:
+    seen = ObservedRenderTimes(keep=50, min_samples=5)
+    for seconds in (20.0, 22.0, 24.0, 26.0):
+        seen.record("conn/kling-2.6/5", seconds)
+    assert seen.expected("conn/kling-2.6/5") is None
+    seen.record("conn/kling-2.6/5", 28.0)
+    assert seen.expected("conn/kling-2.6/5") == (20.0, 28.0)
+    assert seen.expected("other/kling-2.6/5") is None
+    refined = PollSchedule.for_duration(5).refined(20.0, 28.0)
+    assert (refined.first_delay, refined.window, refined.key) == (24.0, 4.0, "kling-2.6/5")
     with pytest.raises(ValueError, match="interval"):
         PollSchedule(first_delay=1, interval=0)
 

@@ -1,0 +1,117 @@
+"""The trigger ends a clip that needs nothing from a worker: same XCom, same link, same log line."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from airflow.sdk import Asset
+from airflow.triggers.base import TaskSuccessEvent
+
+from airflow_provider_kling._airflow import trigger_end
+from airflow_provider_kling.emulator import EmulatorServer
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.links import KlingVideoLink
+from airflow_provider_kling.models import VideoRequest
+from airflow_provider_kling.operators.kling import KlingGenerateOperator
+from airflow_provider_kling.polling import PollSchedule
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+FAST = PollSchedule(first_delay=0.2, interval=0.2, jitter=0.1).to_dict()
+
+
+class _Transcoding(KlingGenerateOperator):
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        return super().execute_complete(context, event)
+
+
+def _trigger(conn_id: str, task: Any, end_task: dict[str, Any] | None) -> KlingTaskTrigger:
+    return KlingTaskTrigger(
+        kling_conn_id=conn_id,
+        kling_task_id=task.task_id,
+        endpoint=task.endpoint,
+        poll_schedule=FAST,
+        deadline=time.time() + 60,
+        not_before=time.time(),
+        end_task=end_task,
+    )
+
+
+async def _events(trig: KlingTaskTrigger) -> list[Any]:
+    return [event async for event in trig.run()]
+
+
+def _final_lines(text: str, task_id: str) -> list[str]:
+    """The "succeeded:" log lines of ``task_id`` as printed (message only, without the log prefix)."""
+    found = re.findall(rf"(Kling job {task_id} succeeded: .*?) \[airflow", text)
+    return [str(line) for line in found]
+
+
+@pytest.mark.parametrize("gateway", ["rivya", "apixo", "kling"])
+async def test_the_trigger_ends_the_task_with_the_workers_xcom_and_log_line(
+    emulator: EmulatorServer, gateway: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    conn_id = f"kling_{gateway}"
+    op = KlingGenerateOperator(task_id="t", prompt="A red kite", kling_conn_id=conn_id, deferrable=True)
+    hook = KlingHook(conn_id)
+    request = hook.make_request(prompt="A red kite")
+    estimate = hook.estimate_cost(request)
+    task = hook.submit(request)
+
+    ended = await _events(_trigger(conn_id, task, trigger_end(op, KlingGenerateOperator, estimate)))
+    assert len(ended) == 1 and isinstance(ended[0], TaskSuccessEvent)
+    xcoms = ended[0].xcoms
+    assert xcoms is not None and set(xcoms) == {"return_value", "_link_KlingVideoLink"}
+    trigger_lines = _final_lines(capfd.readouterr().out, task.task_id)
+
+    # The worker path on the same job: the trigger's plain event, then execute_complete.
+    resumed = await _events(_trigger(conn_id, task, None))
+    worker = KlingGenerateOperator(task_id="t", prompt="A red kite", kling_conn_id=conn_id, deferrable=True)
+    result = worker.execute_complete({}, resumed[0].payload)  # type: ignore[arg-type]
+    worker_lines = _final_lines(capfd.readouterr().out, task.task_id)
+    assert xcoms["return_value"] == result
+    link = KlingVideoLink().get_link(worker, ti_key=None)  # type: ignore[arg-type]
+    assert xcoms["_link_KlingVideoLink"] == link == result["video_urls"][0]
+    if estimate is not None:
+        assert result["estimated_cost"] == estimate.to_dict()
+        assert f"(estimated {estimate})" in trigger_lines[0]
+    assert len(trigger_lines) == 1 and trigger_lines == worker_lines
+
+
+async def test_a_failed_job_still_resumes_in_a_worker(emulator: EmulatorServer) -> None:
+    op = KlingGenerateOperator(task_id="t", prompt="x", kling_conn_id="kling_apixo", deferrable=True)
+    task = KlingHook("kling_apixo").submit(VideoRequest(prompt="[fault:policy-task] nope"))
+    got = await _events(_trigger("kling_apixo", task, trigger_end(op, KlingGenerateOperator, None)))
+    assert len(got) == 1 and not isinstance(got[0], TaskSuccessEvent)
+    assert got[0].payload["status"] == "error" and got[0].payload["error"]["kind"] == "content_policy"
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "ends_in_trigger"),
+    [
+        (KlingGenerateOperator, {}, True),
+        (KlingGenerateOperator, {"download_to": "/tmp/videos"}, False),
+        (KlingGenerateOperator, {"end_from_trigger": False}, False),
+        (KlingGenerateOperator, {"outlets": [Asset("s3://bucket/clip")]}, False),
+        (_Transcoding, {}, False),
+        (KlingGenerateOperator, {"downstream": True}, False),  # it would read a JSON string
+        (KlingGenerateOperator, {"downstream": True, "end_from_trigger": True}, True),
+    ],
+)
+def test_the_trigger_ends_the_task_only_when_no_worker_step_is_left(
+    cls: type[KlingGenerateOperator], kwargs: dict[str, Any], ends_in_trigger: bool
+) -> None:
+    from airflow.sdk import DAG
+    from airflow.sdk.bases.operator import BaseOperator
+
+    downstream = kwargs.pop("downstream", False)
+    with DAG("end_from_trigger_choice", schedule=None):
+        op = cls(task_id="t", prompt="x", deferrable=True, **kwargs)
+        if downstream:
+            op >> BaseOperator(task_id="publish")
+    end = trigger_end(op, KlingGenerateOperator, None)
+    assert (end is not None) is ends_in_trigger
+    if end is not None:
+        assert end == {"estimated_cost": None, "estimate_text": None, "link_keys": ["_link_KlingVideoLink"]}
