@@ -14,7 +14,9 @@ Errors are built once, complete, and never changed afterwards: code that needs a
 from __future__ import annotations
 
 import copy
-from typing import Any, Self
+from typing import Any
+
+from typing_extensions import Self  # typing.Self is Python 3.11+
 
 _KINDS: dict[str, type[KlingError]] = {}
 
