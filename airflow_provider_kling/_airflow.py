@@ -8,7 +8,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+# Re-exported (the `as` form): the operators import both from here, whatever the Airflow version.
+if TYPE_CHECKING:
+    from airflow.sdk.exceptions import AirflowException as AirflowException
+    from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
+else:
+    try:  # Airflow >= 3.2
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    except ImportError:  # Airflow 3.1: the task SDK has no AirflowFailException; both live here
+        from airflow.exceptions import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from airflow_provider_kling.exceptions import KlingError
