@@ -1,4 +1,5 @@
-"""What the operator and the sensor share: turning results and errors into Airflow outcomes.
+"""What the operator and the sensor share: turning results and errors into Airflow outcomes, and which
+Airflow features the running Airflow has (:data:`FEATURES`: the README's feature table).
 
 Kept free of heavy imports at module level (DAG files import the operator on every parse).
 """
@@ -18,8 +19,9 @@ else:
     except ImportError:  # Airflow 3.1: the task SDK has no AirflowFailException; both live here
         from airflow.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_kling.exceptions import KlingError
+
 if TYPE_CHECKING:
-    from airflow_provider_kling.exceptions import KlingError
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import VideoTask
 
@@ -27,6 +29,56 @@ try:  # Airflow 3.x task SDK
     from airflow.sdk.configuration import conf
 except ImportError:  # pragma: no cover
     from airflow.configuration import conf
+
+#: Features that need a newer Airflow than the floor (3.1.0): key -> (what it is, first Airflow with it).
+#: The README's "Feature x Airflow version" table lists the same (tests/unit/test_airflow_compat.py).
+FEATURES: dict[str, tuple[str, str]] = {
+    "task_state_store": (
+        "the task state store (a retry finds the job an earlier try submitted, on every gateway)",
+        "3.3",
+    ),
+    "retry_policy": ("retry policies (KlingRetryPolicy: fail, retry with backoff)", "3.3"),
+    "retry_reschedule": (
+        "RetryAction.RESCHEDULE (KlingRetryPolicy waits for capacity without spending a retry)",
+        "3.4",
+    ),
+}
+
+
+class KlingAirflowVersionError(KlingError, kind="airflow_version"):
+    """A feature of this provider needs a newer Airflow than the one running; names both versions."""
+
+    def __init__(self, feature: str, **kwargs: Any) -> None:
+        what, since = FEATURES[feature]
+        self.feature = feature
+        self.needs = since
+        super().__init__(f"{what} needs Airflow >= {since}; this is Airflow {airflow_version()}", **kwargs)
+
+
+def airflow_version() -> str:
+    from airflow import __version__
+
+    return str(__version__)
+
+
+def has_feature(feature: str) -> bool:
+    """Whether the running Airflow has ``feature`` (a key of :data:`FEATURES`), by what it provides."""
+    if feature == "task_state_store":
+        from packaging.version import Version
+
+        return Version(airflow_version()) >= Version("3.3.0.dev0")
+    try:
+        from airflow.sdk.definitions.retry_policy import RetryAction
+    except ImportError:
+        return False
+    return feature == "retry_policy" or hasattr(RetryAction, "RESCHEDULE")
+
+
+def missing_feature_note(feature: str) -> str:
+    """The log line for a feature this Airflow lacks, when the provider falls back without it."""
+    what, since = FEATURES[feature]
+    return f"Airflow {airflow_version()} has no {what.split(' (')[0]} (Airflow >= {since}): {what}"
+
 
 #: Event statuses a Kling trigger may send; anything else is a protocol error, never success.
 EVENT_STATUSES = ("success", "error", "timeout")
@@ -47,10 +99,14 @@ def airflow_error(err: KlingError, *, resubmit_safe: bool = True) -> AirflowExce
 
     message = str(err)
     if isinstance(err, KlingSubmitUncertainError):
-        return AirflowException(message) if resubmit_safe else AirflowFailException(message)
-    if err.retryable or isinstance(err, KlingTaskFailedError):
-        return AirflowException(message)
-    return AirflowFailException(message)
+        exc = AirflowException(message) if resubmit_safe else AirflowFailException(message)
+    elif err.retryable or isinstance(err, KlingTaskFailedError):
+        exc = AirflowException(message)
+    else:
+        exc = AirflowFailException(message)
+    # What KlingRetryPolicy reads (raised `from None`, the error is not always the context).
+    exc.kling_error = err  # type: ignore[attr-defined]
+    return exc
 
 
 def task_from_event(event: Any) -> tuple[VideoTask | None, KlingError | None]:

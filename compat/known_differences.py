@@ -1,10 +1,11 @@
 """Pytest plugin for `make test-compat`: behaviour that is documented to differ on older Airflow.
 
-Each entry is a test that asserts what Airflow 3.3+ makes possible and that the documentation says does
-not hold before (docs/guides/retries.md, "A retry on Airflow < 3.3"). On an older Airflow such a test
-is marked ``xfail(strict=True, raises=AssertionError)``: it must still fail, and only by its assertion
-(a crash, an import error or an unexpected pass fails the run), so the documented difference stays
-checked instead of being skipped. Loaded with ``-p compat.known_differences``.
+Each entry is a test that asserts what a newer Airflow makes possible and that the documentation says
+does not hold before (docs/guides/retries.md, "A retry on Airflow < 3.3"; README, "Airflow versions").
+On an older Airflow such a test is marked ``xfail(strict=True, raises=...)``: it must still fail, and
+only the way the entry says (by its assertion, unless the entry names Airflow's own error), so a
+crash, another error or an unexpected pass fails the run and the documented difference stays checked
+instead of being skipped. Loaded with ``-p compat.known_differences``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,32 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-#: (node id, first Airflow version where it holds, why it does not hold before).
-DIFFERENCES: tuple[tuple[str, str, str], ...] = tuple(
-    (
-        f"tests/integration/test_operator_dag.py::test_retry_after_crash_submits_exactly_once[{gateway}]",
-        "3.3.0",
-        f"no task state store before Airflow 3.3: a retry on {gateway} (no client-id lookup, no "
-        "deduplication) submits a new job (docs/guides/retries.md)",
-    )
-    for gateway in ("apixo", "apimart", "kie")
+#: (node id, first Airflow version where it holds, why it does not hold before, how it fails there).
+DIFFERENCES: tuple[tuple[str, str, str, type[BaseException]], ...] = (
+    *(
+        (
+            f"tests/integration/test_operator_dag.py::test_retry_after_crash_submits_exactly_once[{gateway}]",
+            "3.3.0",
+            f"no task state store before Airflow 3.3: a retry on {gateway} (no client-id lookup, no "
+            "deduplication) submits a new job (docs/guides/retries.md)",
+            AssertionError,
+        )
+        for gateway in ("apixo", "apimart", "kie")
+    ),
+    *(
+        (
+            f"tests/unit/test_hook.py::{name}",
+            "3.2.0",
+            "Airflow 3.1.0's BaseHook.aget_connection imports the task runner's SUPERVISOR_COMMS before "
+            "it reads the secrets backends, so outside a triggerer or a task (this test) it raises "
+            "ImportError; in a triggerer it works (3.2.0 passes this test)",
+            ImportError,
+        )
+        for name in (
+            "test_async_path_uses_the_given_client",
+            "test_a_refused_connection_names_the_url_on_the_async_path",
+        )
+    ),
 )
 
 
@@ -29,6 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     running = Version(airflow_version)
     for item in items:
-        for nodeid, since, reason in DIFFERENCES:
+        for nodeid, since, reason, raises in DIFFERENCES:
             if item.nodeid == nodeid and running < Version(since):
-                item.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError))
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=raises))

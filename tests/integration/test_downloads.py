@@ -323,7 +323,7 @@ def test_finish_puts_paths_sizes_and_hashes_in_the_xcom_dict(rendered: VideoTask
 
 
 def test_finish_refuses_over_max_download_bytes(rendered: VideoTask, tmp_path: Path) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_kling._airflow import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="cap"):
         finish(KlingHook("kling_kling"), rendered, download_to=str(tmp_path), max_download_bytes=100)
