@@ -53,13 +53,12 @@ def test_the_kling_error_is_found_behind_what_the_operator_raises() -> None:
     err = KlingServerError("boom", gateway="kie", status_code=503)
     assert kling_error_of(airflow_error(err)) is err
     assert kling_error_of(err) is err
-    try:
+    with pytest.raises(RuntimeError) as info:
         try:
             raise err
         except KlingError:
             raise RuntimeError("wrapped") from None
-    except RuntimeError as wrapped:
-        assert kling_error_of(wrapped) is err  # the context survives `from None`
+    assert kling_error_of(info.value) is err  # the context survives `from None`
     assert kling_error_of(ValueError("not ours")) is None
 
 
