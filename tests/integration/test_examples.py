@@ -59,6 +59,13 @@ def kling_pool(airflow_db: Path) -> Iterator[None]:
     Pool.delete_pool("kling")
 
 
+def skip_without_retry_policies() -> None:
+    from airflow_provider_kling._airflow import airflow_version, has_feature
+
+    if not has_feature("retry_policy"):
+        pytest.skip(f"Airflow {airflow_version()} has no retry policies (Airflow >= 3.3)")
+
+
 def run_example(name: str, **test_kwargs: Any) -> tuple[Any, dict[str, Any]]:
     """``dag.test()`` the example DAG ``name`` (bound to ``dag`` in its file); task instances by key."""
     dr = load_dag_module(name).dag.test(**test_kwargs)
@@ -100,19 +107,22 @@ def check_download(item: dict[str, Any], folder: Path, duration: int, aspect: st
 
 
 # ------------------------------------------------------------------------------------ parsing
-def test_the_examples_are_the_expected_five() -> None:
+def test_the_examples_are_the_expected_six() -> None:
     assert EXAMPLES == [
         "kling_budget_gate",
         "kling_image_to_video",
         "kling_marketing_renders",
         "kling_post_processing",
         "kling_quickstart",
+        "kling_retry_policy",
     ]
     assert (REPO / "example_dags" / "assets" / "product.png").stat().st_size < 10 * 1024 * 1024
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_parsing_an_example_imports_nothing_heavy(name: str) -> None:
+    if name == "kling_retry_policy":
+        skip_without_retry_policies()
     """A DAG file is parsed often: no HTTP client, PyAV or provider hook at import time.
 
     ``airflow.sdk`` imports httpx itself (its API client), so httpx is checked against what
@@ -433,3 +443,35 @@ print(json.dumps(sorted(sys.modules)))
     loaded = {m.split(".")[0] for m in json.loads(out.stdout.strip().splitlines()[-1])}
     assert "airflow_provider_kling" in loaded
     assert not loaded & {"aiohttp", "httpx_aiohttp", "av", "fastapi", "uvicorn"}
+
+
+# ------------------------------------------------------------------------------------ retry policy
+def run_retry_policy_example(prompt: str) -> tuple[Any, Any]:
+    """``dag.test()`` the retry-policy example with a short backoff (``dag.test()`` waits it out)."""
+    from datetime import timedelta
+
+    skip_without_retry_policies()
+    dag = load_dag_module("kling_retry_policy").dag
+    dag.task_dict["render"].retry_policy.retry_delay = timedelta(seconds=1)
+    dr = dag.test(run_conf={"prompt": prompt})
+    [ti] = dr.get_task_instances()
+    return dr, ti
+
+
+def test_retry_policy_retries_a_failed_generation_and_renders(
+    outputs: Path, emulator: EmulatorServer
+) -> None:
+    before = counters(emulator)["submits"]["kling"]
+    dr, ti = run_retry_policy_example("A lighthouse at night, the first job fails [fault:failx1]")
+    assert dr.state == DagRunState.SUCCESS and ti.try_number == 2
+    assert counters(emulator)["submits"]["kling"] - before == 2  # the failed job, then the rendered one
+    [item] = xcom(ti)["downloads"]
+    check_download(item, outputs / "videos", 5, "16:9")
+
+
+def test_retry_policy_fails_a_content_policy_refusal_on_the_first_try(
+    outputs: Path, emulator: EmulatorServer
+) -> None:
+    dr, ti = run_retry_policy_example("A lighthouse at night [fault:policy]")
+    assert dr.state == DagRunState.FAILED
+    assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1 and ti.max_tries == 3
