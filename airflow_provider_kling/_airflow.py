@@ -19,9 +19,8 @@ else:
     except ImportError:  # Airflow 3.1: the task SDK has no AirflowFailException; both live here
         from airflow.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_kling.exceptions import KlingError
-
 if TYPE_CHECKING:
+    from airflow_provider_kling.exceptions import KlingError
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import VideoTask
 
@@ -43,16 +42,6 @@ FEATURES: dict[str, tuple[str, str]] = {
         "3.4",
     ),
 }
-
-
-class KlingAirflowVersionError(KlingError, kind="airflow_version"):
-    """A feature of this provider needs a newer Airflow than the one running; names both versions."""
-
-    def __init__(self, feature: str, **kwargs: Any) -> None:
-        what, since = FEATURES[feature]
-        self.feature = feature
-        self.needs = since
-        super().__init__(f"{what} needs Airflow >= {since}; this is Airflow {airflow_version()}", **kwargs)
 
 
 def airflow_version() -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling._airflow import KlingAirflowVersionError, has_feature
+from airflow_provider_kling._airflow import FEATURES, airflow_version, has_feature
 from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingTaskFailedError
 
 if TYPE_CHECKING:
@@ -44,6 +44,21 @@ else:
         RetryDecision = None
 
 __all__ = ["KlingAirflowVersionError", "KlingRetryPolicy", "kling_error_of"]
+
+
+class KlingAirflowVersionError(RuntimeError):
+    """A feature of this provider needs a newer Airflow than the one running; names both versions.
+
+    Raised where the DAG is written (constructing the feature's object), so a DAG file that uses it
+    fails to parse with this message instead of failing its tasks later. Not a ``KlingError``: nothing
+    was sent to a gateway.
+    """
+
+    def __init__(self, feature: str) -> None:
+        what, since = FEATURES[feature]
+        #: Key of ``airflow_provider_kling._airflow.FEATURES``, first Airflow that has it, the running one.
+        self.feature, self.needs, self.running = feature, since, airflow_version()
+        super().__init__(f"{what}: needs Airflow >= {since}; this is Airflow {self.running}")
 
 
 def kling_error_of(exception: BaseException) -> KlingError | None:

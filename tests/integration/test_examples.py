@@ -144,7 +144,8 @@ print(json.dumps({{"baseline": sorted(baseline), "after": sorted(sys.modules),
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout.strip().splitlines()[-1])
     after, baseline = set(data["after"]), set(data["baseline"])
-    loaded = {m.split(".")[0] for m in after}
+    # What airflow.sdk loads itself is not the example's doing (Airflow 3.1.0's loads fastapi).
+    loaded = {m.split(".")[0] for m in after - baseline}
     assert not loaded & {"av", "aiohttp", "httpx_aiohttp", "numpy", "PIL", "fastapi", "uvicorn"}
     assert "httpx" in baseline or "httpx" not in after
     assert not {
