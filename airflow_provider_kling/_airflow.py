@@ -63,10 +63,10 @@ def has_feature(feature: str) -> bool:
     return feature == "retry_policy" or hasattr(RetryAction, "RESCHEDULE")
 
 
-def missing_feature_note(feature: str) -> str:
-    """The log line for a feature this Airflow lacks, when the provider falls back without it."""
+def feature_message(feature: str) -> str:
+    """``"<feature>: needs Airflow >= <version>; this is Airflow <running>"``, for errors and log lines."""
     what, since = FEATURES[feature]
-    return f"Airflow {airflow_version()} has no {what.split(' (')[0]} (Airflow >= {since}): {what}"
+    return f"{what}: needs Airflow >= {since}; this is Airflow {airflow_version()}"
 
 
 #: Event statuses a Kling trigger may send; anything else is a protocol error, never success.

@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling._airflow import FEATURES, airflow_version, has_feature
+from airflow_provider_kling._airflow import FEATURES, airflow_version, feature_message, has_feature
 from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingTaskFailedError
 
 if TYPE_CHECKING:
@@ -55,10 +55,9 @@ class KlingAirflowVersionError(RuntimeError):
     """
 
     def __init__(self, feature: str) -> None:
-        what, since = FEATURES[feature]
         #: Key of ``airflow_provider_kling._airflow.FEATURES``, first Airflow that has it, the running one.
-        self.feature, self.needs, self.running = feature, since, airflow_version()
-        super().__init__(f"{what}: needs Airflow >= {since}; this is Airflow {self.running}")
+        self.feature, self.needs, self.running = feature, FEATURES[feature][1], airflow_version()
+        super().__init__(feature_message(feature))
 
 
 def kling_error_of(exception: BaseException) -> KlingError | None:

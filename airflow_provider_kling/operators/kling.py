@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling._airflow import (
+    airflow_error,
+    default_deferrable,
+    feature_message,
+    finish,
+    has_feature,
+    task_from_event,
+)
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT, DEFER_TIMEOUT_MARGIN
 from airflow_provider_kling.links import KlingVideoLink
 
@@ -393,6 +400,8 @@ class KlingGenerateOperator(BaseOperator):
     def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:
         """Attach to an earlier try's live or succeeded job, else submit (see the module docstring)."""
         store = context.get("task_state_store")
+        if store is None and not has_feature("task_state_store"):
+            self.log.info("%s (docs/guides/retries.md)", feature_message("task_state_store"))
         return hook.submit_once(
             request,
             _TaskStateStore(store) if store is not None else None,

@@ -142,3 +142,11 @@ def test_the_policy_round_trips_and_chains() -> None:
         decision = chain.evaluate(KlingAuthError("bad key"), try_number=1, max_tries=3)
         assert decision.action is RetryAction.FAIL
         assert (decision.reason or "").startswith("KlingRetryPolicy: ")
+
+
+def test_a_missing_feature_is_named_with_both_versions() -> None:
+    from airflow_provider_kling._airflow import feature_message
+
+    message = feature_message("task_state_store")
+    assert message.startswith("the task state store (a retry finds the job")
+    assert message.endswith(f": needs Airflow >= 3.3; this is Airflow {airflow_version()}")
