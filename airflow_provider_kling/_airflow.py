@@ -69,6 +69,23 @@ def feature_message(feature: str) -> str:
     return f"{what}: needs Airflow >= {since}; this is Airflow {airflow_version()}"
 
 
+def serialize_for_dag_test(dag_file: str | os.PathLike[str]) -> None:
+    """Write the DAGs of ``dag_file`` to the metadata database where ``dag.test()`` does not.
+
+    Airflow 3.1's ``dag.test()`` refuses a DAG that is not serialized in the database ("the dag is not
+    serialized"); ``airflow dags test`` and Airflow >= 3.2's ``dag.test()`` serialize it themselves.
+    """
+    from packaging.version import Version
+
+    if Version(airflow_version()) >= Version("3.2.0.dev0"):
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()  # type: ignore[no-untyped-call,unused-ignore]
+    sync_bag_to_db(DagBag(dag_folder=os.fspath(dag_file), include_examples=False), "dags-folder", None)
+
+
 #: Event statuses a Kling trigger may send; anything else is a protocol error, never success.
 EVENT_STATUSES = ("success", "error", "timeout")
 

@@ -49,19 +49,7 @@ def load_dag_module(name: str) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    _serialize_before_dag_test(path)
+    from airflow_provider_kling._airflow import serialize_for_dag_test
+
+    serialize_for_dag_test(path)  # Airflow 3.1's dag.test() needs it
     return module
-
-
-def _serialize_before_dag_test(path: Path) -> None:
-    """Airflow 3.1's ``dag.test()`` needs the DAG serialized in the database (3.2+ does it itself)."""
-    from airflow import __version__
-    from packaging.version import Version
-
-    if Version(__version__) >= Version("3.2.0.dev0"):
-        return
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.models.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(DagBag(dag_folder=path, include_examples=False), "dags-folder", None)

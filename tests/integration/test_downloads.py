@@ -166,7 +166,8 @@ def test_object_storage_memory_filesystem(hook: KlingHook, rendered: VideoTask) 
 
     attach("memory", fs=MemoryFileSystem())
     result = hook.download(rendered.video_urls[0], "memory://renders/weekly")
-    assert result["path"] == f"memory://renders/weekly/{rendered.task_id}.mp4"
+    # universal-pathlib < 0.3 (Airflow 3.1) spells it memory:///renders/...: the same object.
+    assert result["path"].replace(":///", "://") == f"memory://renders/weekly/{rendered.task_id}.mp4"
     stored = ObjectStoragePath(result["path"])
     data = stored.read_bytes()
     assert len(data) == result["size"] and hashlib.sha256(data).hexdigest() == result["sha256"]
