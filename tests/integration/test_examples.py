@@ -476,3 +476,17 @@ def test_retry_policy_fails_a_content_policy_refusal_on_the_first_try(
     dr, ti = run_retry_policy_example("A lighthouse at night [fault:policy]")
     assert dr.state == DagRunState.FAILED
     assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1 and ti.max_tries == 3
+
+
+def test_retry_policy_waits_for_capacity_without_spending_a_retry(emulator: EmulatorServer) -> None:
+    from airflow_provider_kling._airflow import has_feature
+
+    skip_without_retry_policies()
+    before = counters(emulator)["submits"]["kie"]
+    dr = load_dag_module("kling_retry_policy_dags").capacity_dag.test()
+    [ti] = dr.get_task_instances()
+    if has_feature("retry_reschedule"):  # Airflow 3.4: rescheduled once, the same try submitted
+        assert dr.state == DagRunState.SUCCESS and ti.try_number == 1
+        assert counters(emulator)["submits"]["kie"] - before == 1 and xcom(ti)
+    else:  # Airflow 3.3: the policy can only retry, and retries=0 allows none
+        assert dr.state == DagRunState.FAILED and ti.try_number == 1
