@@ -28,7 +28,8 @@ def submit() -> VideoTask:
 
 def check(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], task_id: str) -> None:
     """Task and trigger loggers print through Airflow's structlog (stdout); the hook's reach caplog."""
-    printed = [m.group(1) for m in re.finditer(r"\] (Kling job .*?) \[", capsys.readouterr().out)]
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # Airflow 3.1 prints in colour
+    printed = [m.group(1).rstrip() for m in re.finditer(r"\] (Kling job .*?) \[", out)]
     lines = [r.getMessage() for r in caplog.records if "Kling job" in r.getMessage()] + printed
     assert any(PROGRESS.fullmatch(line) for line in lines), lines
     finals = [m for m in map(FINAL.match, lines) if m]
