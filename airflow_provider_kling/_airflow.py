@@ -1,4 +1,5 @@
-"""What the operator and the sensor share: turning results and errors into Airflow outcomes, and which
+"""What the operator and the sensor share: turning results and errors into Airflow outcomes,
+Airflow's task state store and task identity as the hook's job store and client reference, and which
 Airflow features the running Airflow has (:data:`FEATURES`: the README's feature table).
 
 Kept free of heavy imports at module level (DAG files import the operator on every parse).
@@ -6,7 +7,12 @@ Kept free of heavy imports at module level (DAG files import the operator on eve
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 # Re-exported (the `as` form): the operators import both from here, whatever the Airflow version.
@@ -19,10 +25,15 @@ else:
     except ImportError:  # Airflow 3.1: the task SDK has no AirflowFailException; both live here
         from airflow.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_kling.defaults import DEFER_TIMEOUT_MARGIN
+
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
     from airflow_provider_kling.exceptions import KlingError
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import VideoTask
+    from airflow_provider_kling.polling import CapacityWait
 
 try:  # Airflow 3.x task SDK
     from airflow.sdk.configuration import conf
@@ -86,6 +97,8 @@ def serialize_for_dag_test(dag_file: str | os.PathLike[str]) -> None:
     sync_bag_to_db(DagBag(dag_folder=os.fspath(dag_file), include_examples=False), "dags-folder", None)
 
 
+#: Task state store key holding ``{"task_id", "endpoint", "generation", "client_reference"}``.
+STATE_KEY = "kling_job"
 #: Event statuses a Kling trigger may send; anything else is a protocol error, never success.
 EVENT_STATUSES = ("success", "error", "timeout")
 
@@ -137,6 +150,20 @@ def task_from_event(event: Any) -> tuple[VideoTask | None, KlingError | None]:
     return None, KlingError.from_dict(error)
 
 
+def capacity_from_event(event: Any) -> CapacityWait:
+    """The capacity wait a ``capacity`` event resumes; its ``timeout`` event (no capacity before the
+    task's timeout) as :class:`KlingTimeoutError`, anything else as a protocol error."""
+    from airflow_provider_kling.exceptions import KlingProtocolError, KlingTimeoutError
+    from airflow_provider_kling.polling import CapacityWait
+
+    status = event.get("status") if isinstance(event, dict) else None
+    if not isinstance(event, dict) or status not in ("capacity", "timeout"):
+        raise KlingProtocolError(f"unexpected capacity event (status {status!r})")
+    if status == "timeout":
+        raise KlingTimeoutError(str(event.get("message") or "no capacity before the timeout"))
+    return CapacityWait.from_event(event)
+
+
 def finish(
     hook: KlingHook,
     task: VideoTask,
@@ -166,3 +193,44 @@ def finish(
 
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "video"
+
+
+@contextlib.contextmanager
+def as_airflow_error(*, resubmit_safe: bool = True) -> Iterator[None]:
+    """A :class:`KlingError` raised inside leaves as the Airflow exception :func:`airflow_error`
+    chooses; a deferral and other exceptions pass unchanged."""
+    from airflow_provider_kling.exceptions import KlingError
+
+    try:
+        yield
+    except KlingError as err:
+        raise airflow_error(err, resubmit_safe=resubmit_safe) from None
+
+
+def defer_timeout(deadline: float) -> timedelta:
+    """Airflow's own limit on a deferral: the task's deadline plus a margin (the trigger's own timeout
+    event, with the last state, normally comes first)."""
+    return timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN)
+
+
+class TaskStateStore:
+    """Airflow's task state store (>= 3.3) as the hook's ``JobStore``: one key holds the job record."""
+
+    def __init__(self, store: Any, key: str = STATE_KEY) -> None:
+        self._store = store
+        self._key = key
+
+    def get(self) -> dict[str, Any] | None:
+        value = self._store.get(self._key)
+        return value if isinstance(value, dict) else None
+
+    def set(self, record: dict[str, Any]) -> None:
+        self._store.set(self._key, record)
+
+
+def client_reference(context: Context, generation: int) -> str:
+    """A stable idempotency key for this task instance and generation (≤ 64 chars, URL-safe)."""
+    ti = context["ti"]
+    parts = [ti.dag_id, ti.run_id, ti.task_id, str(getattr(ti, "map_index", -1)), str(generation)]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"af-{digest}-g{generation}"

@@ -52,6 +52,12 @@ class BatchEstimate:
             text += f"; {self.balance}"
         return text
 
+    def totals_table(self) -> list[str]:
+        """The totals as Markdown table lines, amounts written as in :meth:`describe` and the
+        decision's reason (``$6.00``, ``600 credits``), so the approval screen reads one format."""
+        rows = [f"| {unit} | {format_amount(amount, unit)} |" for unit, amount in sorted(self.totals.items())]
+        return ["| unit | total |", "|---|---|", *rows]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able form (the gate's XCom)."""
         return {

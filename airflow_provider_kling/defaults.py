@@ -25,6 +25,14 @@ DEFAULT_FIRST_POLL_DELAY: dict[int, float] = {5: 50.0, 10: 80.0}
 #: Seconds between status calls after the first, each spread by +/- ``DEFAULT_POLL_JITTER``.
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_POLL_JITTER = 0.15
+#: A wait logs a progress line (elapsed, polls, state) every this many polls, besides each state
+#: change: every 30 s at the default interval, so a long render is not one line and then silence.
+PROGRESS_EVERY_POLLS = 6
+#: A trigger whose run starts more than this many seconds after its task deferred has run before, on
+#: a triggerer since lost (Airflow moves a lost triggerer's triggers after its health check
+#: threshold, 30 s by default): its first line says it resumed. A fresh trigger starts within a few
+#: seconds of the defer.
+RESUME_GRACE = 10.0
 #: Consecutive failed polls (after the hook's own retries) tolerated before a wait gives up.
 DEFAULT_FAILURE_BUDGET = 5
 #: Seconds the operator's ``defer(timeout=...)`` backstop runs past the trigger's own deadline, so

@@ -14,10 +14,30 @@ Errors are built once, complete, and never changed afterwards: code that needs a
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal, get_args
 
 from typing_extensions import Self  # typing.Self is Python 3.11+
 
+#: every error kind (``KlingError.kind``): the names vendor error tables, trigger events and the docs
+#: use. A typo in a table is a type error (mypy), not a protocol error at run time.
+ErrorKind = Literal[
+    "error",
+    "validation",
+    "auth",
+    "quota",
+    "rate_limit",
+    "content_policy",
+    "task_failed",
+    "not_found",
+    "server",
+    "timeout",
+    "protocol",
+    "submit_uncertain",
+    "budget",
+]
+
+#: the one kind -> class registry, filled by ``KlingError.__init_subclass__``; read it through
+#: :func:`error_class`
 _KINDS: dict[str, type[KlingError]] = {}
 
 
@@ -27,9 +47,11 @@ class KlingError(Exception):
     #: Whether trying the same thing again later can succeed.
     retryable: bool = False
     #: Short machine-readable kind, stable across versions (used in trigger events and docs).
-    kind: str = "error"
+    kind: ErrorKind = "error"
 
-    def __init_subclass__(cls, *, kind: str | None = None, retryable: bool | None = None, **kw: Any) -> None:
+    def __init_subclass__(
+        cls, *, kind: ErrorKind | None = None, retryable: bool | None = None, **kw: Any
+    ) -> None:
         """``class X(KlingError, kind="x", retryable=True)``: set the class facts and register the kind
         (so :meth:`from_dict` rebuilds every typed error without a list to keep in step)."""
         super().__init_subclass__(**kw)
@@ -203,3 +225,14 @@ class KlingBudgetError(KlingError, kind="budget"):
 
     Raised before any request to the gateway; retrying the same job cannot change the price.
     """
+
+
+def error_class(kind: ErrorKind) -> type[KlingError]:
+    """The class of an error kind (every :data:`ErrorKind` has exactly one)."""
+    return _KINDS[kind]
+
+
+if set(_KINDS) != set(get_args(ErrorKind)):  # pragma: no cover - a class without its kind, or the reverse
+    raise RuntimeError(
+        f"ErrorKind and the error classes disagree: {sorted(set(_KINDS) ^ set(get_args(ErrorKind)))}"
+    )

@@ -1,7 +1,10 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Plain data, no imports of the provider's modules: Airflow reads it in every component, and the
-connection form is built from ``conn-fields`` / ``ui-field-behaviour`` without importing the hook.
+Plain data: Airflow reads it in every component, and the connection form is built from
+``conn-fields`` / ``ui-field-behaviour`` without importing the hook. It imports only modules that are
+cheap and import nothing heavy: the version, :mod:`~airflow_provider_kling.defaults` (the defaults
+the form shows) and the gateway registry's names (:data:`~airflow_provider_kling.gateways.GATEWAY_NAMES`,
+which imports no gateway module).
 """
 
 from __future__ import annotations

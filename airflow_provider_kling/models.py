@@ -169,11 +169,28 @@ class VideoTask(BaseModel):
         return out
 
 
+#: The operator's arguments that make up a :class:`VideoRequest` (same names as its fields); the
+#: budget gate reads a clip's arguments with the same list.
+REQUEST_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "duration",
+    "aspect_ratio",
+    "sound",
+    "tier",
+    "cfg_scale",
+    "start_image",
+    "end_image",
+    "callback_url",
+    "extra",
+)
+
+
 def build_request(gateway: str, fields: dict[str, Any]) -> VideoRequest:
     """Build a :class:`VideoRequest`, naming the gateway in the :class:`KlingValidationError`.
 
     The message names the gateway, the field, the value given and what is allowed, so that a DAG
-    author sees e.g. ``duration=7 is not accepted by gateway 'apixo' (...); allowed: 5, 10``.
+    author sees e.g. ``duration=7 is not accepted by gateway 'apixo'; allowed: 5, 10``.
     """
     try:
         return VideoRequest(**fields)
@@ -202,25 +219,28 @@ def _converted(build: Callable[[], _T]) -> _T:
 def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingValidationError:
     """The :class:`KlingValidationError` describing pydantic's errors for a VideoRequest.
 
-    It names the first problem's field, the value given and what is allowed; further problems are
-    listed by field name. Without a gateway, the message says ``VideoRequest``.
+    It names the first problem's field, the value given and what is allowed, once: pydantic's own
+    words (``Input should be 5 or 10``) restate what is allowed, so they are shown only where this
+    module has no wording of its own for the field, or a validator said something specific
+    (``value_error``). Further problems are listed by field name. Without a gateway, the message
+    says ``VideoRequest``.
     """
     errors = exc.errors()
     first = errors[0]
     loc = first["loc"]
     field = ".".join(str(p) for p in loc) or "request"
     top = str(loc[0]) if loc else "request"
-    if first["type"] == "missing":
-        value, reason = None, "required"
-    else:
-        value, reason = first.get("input"), first["msg"]
-    allowed = _UNKNOWN_FIELD if first["type"] == "extra_forbidden" else _ALLOWED.get(top, reason)
+    missing = first["type"] == "missing"
+    value, reason = (None, "required") if missing else (first.get("input"), first["msg"])
+    own = _UNKNOWN_FIELD if first["type"] == "extra_forbidden" else _ALLOWED.get(top)
+    allowed = own or reason
+    why = f" ({reason})" if own and first["type"] in _SPECIFIC_REASONS else ""
     others = sorted({".".join(str(p) for p in e["loc"]) for e in errors[1:]} - {field})
     more = f" (also invalid: {', '.join(others)})" if others else ""
-    subject = f"{field} (not given)" if first["type"] == "missing" else f"{field}={_shown(value)}"
+    subject = f"{field} (not given)" if missing else f"{field}={_shown(value)}"
     where = f"gateway {gateway!r}" if gateway else "VideoRequest"
     return KlingValidationError(
-        f"{subject} is not accepted by {where} ({reason}); allowed: {allowed}{more}",
+        f"{subject} is not accepted by {where}{why}; allowed: {allowed}{more}",
         gateway=gateway,
         field=field,
         value=value,
@@ -257,6 +277,9 @@ _ALLOWED: dict[str, str] = {
     "client_reference": "a string of at most 128 characters, or None",
     "extra": "a dict of gateway-specific fields",
 }
+
+#: pydantic error types whose message says more than what is allowed: a validator's own words.
+_SPECIFIC_REASONS = frozenset({"value_error", "assertion_error"})
 
 _UNKNOWN_FIELD = (
     "the fields "

@@ -6,8 +6,10 @@ polling in lockstep makes a thousand mapped tasks hit the gateway in the same se
 with +/- ``jitter`` spread.
 
 :class:`WaitPolicy` adds what every wait needs on top: an absolute wall-clock deadline (a restarted
-triggerer must not restart the clock) and a budget of consecutive failed polls. It does no I/O and
-reads no clock: callers pass ``now``, so the three waits decide alike and tests need no sleeps.
+triggerer must not restart the clock) and a budget of consecutive failed polls. :class:`CapacityWait`
+decides the wait before a submit that the account's capacity refused (the operator's in-worker wait
+and :class:`~airflow_provider_kling.triggers.capacity.KlingCapacityTrigger`). They do no I/O and read
+no clock: callers pass ``now``, so the waits decide alike and tests need no sleeps.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import (
     CAPACITY_FIRST_DELAY,
+    CAPACITY_IDLE_CAP,
+    CAPACITY_IDLE_FIRST,
     DEFAULT_FAILURE_BUDGET,
     DEFAULT_FIRST_POLL_DELAY,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
+    PROGRESS_EVERY_POLLS,
+    RESUME_GRACE,
 )
-from airflow_provider_kling.exceptions import KlingProtocolError
+from airflow_provider_kling.exceptions import KlingProtocolError, KlingTimeoutError
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.exceptions import KlingRateLimitError
     from airflow_provider_kling.models import VideoTask
 
 
@@ -84,6 +91,8 @@ class WaitPolicy:
     :param deadline: POSIX time after which the wait has timed out (absolute, survives restarts).
     :param failure_budget: consecutive failed polls tolerated; a successful poll resets the count.
     :param started: POSIX time the wait (or the job) started, for progress messages.
+    :param progress_every: :meth:`saw` asks for a log line every this many polls, besides each state
+        change.
     """
 
     schedule: PollSchedule
@@ -93,6 +102,7 @@ class WaitPolicy:
     polls: int = 0
     failures: int = 0
     last_state: str | None = None
+    progress_every: int = PROGRESS_EVERY_POLLS
 
     def timed_out(self, now: float) -> bool:
         return now >= self.deadline
@@ -106,12 +116,38 @@ class WaitPolicy:
         return max(0.0, min(pause, self.deadline - now))
 
     def saw(self, state: str) -> bool:
-        """Record a successful poll; ``True`` when the state changed (worth a log line)."""
+        """Record a successful poll; ``True`` when it is worth a log line (:meth:`describe`): the
+        state changed, or another ``progress_every`` polls went by. Two comparisons and no formatting,
+        so a poll that logs nothing costs nothing extra."""
         self.polls += 1
         self.failures = 0
         changed = state != self.last_state
         self.last_state = state
-        return changed
+        return changed or self.polls % self.progress_every == 0
+
+    def begin(self, task_id: str, now: float, first_poll: float) -> str:
+        """The first log line of a trigger's run: a fresh wait, or a resumed one.
+
+        A triggerer that is lost (killed, its host gone) leaves its triggers to another triggerer,
+        which re-creates each from the kwargs the task deferred with: nothing a poll learned survives.
+        The kwargs carry the defer time (``started``: ``first_poll`` minus the schedule's first delay)
+        and the schedule. A run that starts more than ``RESUME_GRACE`` seconds after the defer is a
+        resumed wait, and the polls made so far follow from the schedule: one at ``first_poll``, then
+        one per ``interval`` (jitter averages out, failed polls are not told apart, hence "about").
+        The count carries on in this wait's later lines, so they read as one wait across triggerers.
+        """
+        left = f"deadline in {max(0.0, self.deadline - now):.0f} s"
+        first = f"first poll in {max(0.0, first_poll - now):.0f} s"
+        if now - self.started <= RESUME_GRACE:
+            return f"Waiting for Kling job {task_id}: {first}, {left}"
+        overdue = now - first_poll
+        self.polls = 1 + int(overdue // self.schedule.interval) if overdue >= 0 else 0
+        so_far = (
+            f"about {self.polls} poll{'' if self.polls == 1 else 's'} so far"
+            if self.polls
+            else f"no poll yet, {first}"
+        )
+        return f"Kling job {task_id}: resumed waiting after {now - self.started:.0f} s ({so_far}), {left}"
 
     def failed(self, err: Exception) -> bool:
         """Record a failed poll; ``True`` when the wait should give up with ``err``.
@@ -184,6 +220,78 @@ def capacity_message(waited: float, refusals: int) -> str:
 def capacity_timeout_message(waited: float, refusals: int) -> str:
     """The error of a task whose timeout ran out while it waited for capacity."""
     return f"no capacity before the task's timeout: {capacity_message(waited, refusals)}"
+
+
+@dataclass
+class CapacityWait:
+    """The wait of one clip whose submit the account's capacity or rate limit refused.
+
+    A refusal proves no job was created, so the same request is submitted again later (never paying
+    twice). :meth:`refused` records a refusal and says how long to wait, or gives up at the task's
+    deadline with the message users see. Serializable as plain numbers (the trigger's fields).
+
+    :param deadline: POSIX time at which the task's timeout runs out.
+    :param cap: the longest wait between tries (the poll interval: a freed slot is taken within
+        about one interval).
+    :param waiting_since: POSIX time of the first refusal (``None``: none yet).
+    :param refusals: refusals so far.
+    """
+
+    deadline: float
+    cap: float = DEFAULT_POLL_INTERVAL
+    waiting_since: float | None = None
+    refusals: int = 0
+
+    def refused(self, err: KlingRateLimitError, now: float) -> float:
+        """Record the refusal ``err``; the seconds to wait before submitting again (honouring its
+        ``Retry-After``, never past the deadline). Raises :class:`KlingTimeoutError` when the deadline
+        has come: no capacity before the task's timeout."""
+        self.refusals += 1
+        if self.waiting_since is None:
+            self.waiting_since = now
+        if now >= self.deadline:
+            raise KlingTimeoutError(
+                f"{self.timeout_message(now)} (last refusal: {err.message})", gateway=err.gateway
+            )
+        return min(capacity_delay(self.refusals, err.retry_after, self.cap), self.deadline - now)
+
+    def expired(self, now: float) -> bool:
+        return now >= self.deadline
+
+    def waiting_line(self, gateway: str, delay: float, refusal: str, deferred: bool) -> str:
+        """The log line of a clip that waits ``delay`` seconds after the refusal ``refusal``."""
+        plural = "" if self.refusals == 1 else "s"
+        sooner = ", sooner when a slot frees" if deferred else ""
+        return (
+            f"Waiting for capacity at gateway {gateway} ({self.refusals} refusal{plural} so far, "
+            f"next try in {delay:.0f} s{sooner}): {refusal}"
+        )
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> CapacityWait:
+        """The wait a ``capacity`` event of the trigger carries on (deadline and counters)."""
+        return cls(
+            float(event["deadline"]),
+            waiting_since=float(event["waiting_since"]),
+            refusals=int(event["refusals"]),
+        )
+
+    def idle_delay(self, head_delay: float) -> float:
+        """How long a waiter that is not first in line sleeps: a longer capped backoff (see
+        :mod:`~airflow_provider_kling.triggers.capacity`), never shorter than the head's."""
+        idle = capacity_delay(self.refusals, head_delay, CAPACITY_IDLE_CAP, first=CAPACITY_IDLE_FIRST)
+        return max(head_delay, idle)
+
+    def message(self, now: float) -> str:
+        """How long this clip has waited, for the logs."""
+        return capacity_message(now - self._since(now), self.refusals)
+
+    def timeout_message(self, now: float) -> str:
+        """The error of a task whose timeout ran out while it waited for capacity."""
+        return capacity_timeout_message(now - self._since(now), self.refusals)
+
+    def _since(self, now: float) -> float:
+        return self.waiting_since if self.waiting_since is not None else now
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security

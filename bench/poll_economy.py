@@ -44,7 +44,9 @@ from benchlib import machine_info, percentile, rnd, verdict, write_result
 
 from airflow_provider_kling.polling import PollSchedule
 
-#: Published latency ranges (APIXO, GATEWAYS.md section 9.1), by clip duration.
+#: Published latency ranges by clip duration (APIXO's Kling 2.6 page,
+#: https://apixo.ai/docs/models/video/kling-2-6: 50-70 s for a 5 s clip, 80-100 s for 10 s; the same
+#: figures as ``defaults.DEFAULT_FIRST_POLL_DELAY``).
 LATENCY = {5: (50.0, 70.0), 10: (80.0, 100.0)}
 TARGET_CALLS = 6.0
 TARGET_MEDIAN_LAG = 5.0

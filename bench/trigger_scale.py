@@ -95,7 +95,6 @@ def _worker(spec_path: Path) -> None:
         import httpx  # noqa: F401
         import httpx_aiohttp  # noqa: F401
 
-        from airflow_provider_kling.hooks import _transport  # noqa: F401
         from airflow_provider_kling.hooks.kling import KlingHook  # noqa: F401
         from airflow_provider_kling.polling import PollSchedule
         from airflow_provider_kling.triggers.kling import KlingTaskTrigger

@@ -34,10 +34,25 @@ def _kling_key(value: str) -> tuple[str, str]:
     return access, secret
 
 
+#: The control API a user reaches for first (all of it: docs/reference/emulator.md, Control API).
+EPILOG = """\
+control API (no auth), on the printed KLING_EMULATOR_URL:
+  GET  /_emulator/counters      submits, dedup hits, status calls, refusals... per gateway
+  GET  /_emulator/jobs          every job (?gateway=NAME); /_emulator/jobs/ID for one
+  GET  /_emulator/jobs?by=client_reference
+                                job ids per clip and gateway: one id per clip = one paid job
+                                (APIXO, APIMart, kie.ai send no client id: keyed by prompt)
+  POST /_emulator/reset         forget jobs and counters
+  GET|POST /_emulator/limits    concurrency, rate and latency of the running emulator
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kling-emulator",
         description="Local emulator of the Kling API and of Rivya, Runware, APIXO, APIMart and kie.ai.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")

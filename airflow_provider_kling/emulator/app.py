@@ -12,6 +12,10 @@ Control API (no auth):
 * ``POST /_emulator/reset`` -> forget jobs, files, idempotency records, counters, fault attempts and
   held slots (not the configured limits)
 * ``GET  /_emulator/jobs`` (``?gateway=``) and ``GET /_emulator/jobs/{id}`` (job id or any gateway id)
+* ``GET  /_emulator/jobs?by=client_reference`` (``&gateway=``) -> ``{gateway: {clip: [job_id, ...]}}``:
+  job ids per clip, keyed by the client id the submit carried or, where the gateway's wire has none
+  (APIXO, APIMart, kie.ai), ``prompt: <prompt>``; one id per list is one paid job per clip
+  (see ``state.Store.jobs_by_client_reference``)
 * ``GET  /_emulator/config`` -> the effective configuration
 * ``GET|HEAD /_emulator/videos/{job_id}.mp4`` -> the rendered MP4 of a succeeded job
 * ``GET  /_emulator/files/{file_id}/{name}`` -> bytes uploaded through Rivya's Files API
@@ -85,8 +89,13 @@ async def config(request: Request) -> dict[str, Any]:
 
 
 @control.get("/jobs")
-async def list_jobs(request: Request, gateway: str | None = None) -> list[dict[str, Any]]:
-    return [job.describe() for job in _emulator(request).store.jobs(gateway)]
+async def list_jobs(request: Request, gateway: str | None = None, by: str | None = None) -> Response:
+    store = _emulator(request).store
+    if by == "client_reference":
+        return JSONResponse(store.jobs_by_client_reference(gateway))
+    if by is not None:
+        return JSONResponse({"error": f"by={by!r}: expected by=client_reference"}, status_code=400)
+    return JSONResponse([job.describe() for job in store.jobs(gateway)])
 
 
 @control.get("/jobs/{job_id}")

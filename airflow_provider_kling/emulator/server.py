@@ -196,6 +196,12 @@ class EmulatorServer:
         result: dict[str, Any] = self._control("POST" if values else "GET", "limits", values or None)
         return result
 
+    def jobs_by_client_reference(self, gateway: str | None = None) -> dict[str, dict[str, list[str]]]:
+        """``GET /_emulator/jobs?by=client_reference``: job ids per gateway and clip."""
+        query = "jobs?by=client_reference" + (f"&gateway={gateway}" if gateway else "")
+        result: dict[str, dict[str, list[str]]] = self._control("GET", query)
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /_emulator/jobs/{job_id}``."""
         result: dict[str, Any] = self._control("GET", f"jobs/{job_id}")

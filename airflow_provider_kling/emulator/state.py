@@ -199,6 +199,23 @@ class Store:
                 if (gateway is None or j.gateway == gateway) and (account is None or j.account == account)
             ]
 
+    def jobs_by_client_reference(self, gateway: str | None = None) -> dict[str, dict[str, list[str]]]:
+        """Job ids per gateway and clip (``GET /_emulator/jobs?by=client_reference``): "one paid job
+        per clip" is every list having one id.
+
+        A clip is keyed by the client id its submit carried (Kling's ``external_task_id``, Rivya's
+        ``Idempotency-Key`` or ``client_request_id``, Runware's ``taskUUID``). APIXO, APIMart and
+        kie.ai carry none on the wire, nor does a submit that sent none: those jobs are keyed
+        ``prompt: <the prompt as sent>``, a batch's prompts being distinct. Failed jobs are listed too.
+        """
+        out: dict[str, dict[str, list[str]]] = {gw: {} for gw in GATEWAYS if gateway in (None, gw)}
+        with self._lock:
+            for job in self._jobs.values():
+                if job.gateway in out:
+                    key = job.client_id or f"prompt: {job.prompt}"
+                    out[job.gateway].setdefault(key, []).append(job.job_id)
+        return out
+
     # -- idempotency ------------------------------------------------------------------------------
     def idempotency_get(self, gateway: str, account: str, key: str) -> tuple[str, str] | None:
         """(body fingerprint, job_id) recorded for an idempotency key."""

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kling import NATIVE
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -39,8 +39,21 @@ _STATES = fields.state_table(
 
 #: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
-#: balance/quota wording (OpenAI-compatible relays answer 403 ``insufficient_user_quota``)
-_QUOTA_WORDS = re.compile(r"insufficient|quota|balance|credit|余额|额度", re.IGNORECASE)
+#: the HTTP status decides, else the body ``code``; then the wording of the code and message: a 403
+#: about balance is quota (OpenAI-compatible relays answer 403 ``insufficient_user_quota``), and a
+#: refusal (but a 401) worded as a safety one is content policy
+ERRORS = ErrorTable(
+    code_is_status=True,
+    success_codes=frozenset((0, 200)),
+    wording=(
+        WordRule(
+            re.compile(r"insufficient|quota|balance|credit|余额|额度", re.IGNORECASE),
+            kind="quota",
+            statuses=frozenset((403,)),
+        ),
+        WordRule(_POLICY_WORDS, statuses=frozenset((403,)), kinds=frozenset(("validation", "protocol"))),
+    ),
+)
 
 
 class ApimartGateway(Gateway):
@@ -52,6 +65,8 @@ class ApimartGateway(Gateway):
     default_base_url = "https://api.apimart.ai"
     path_prefix = "/v1"
     states = _STATES
+    errors = ERRORS
+    probe_api = "an APIMart API"  # no free call is documented: ask about a task id that does not exist
     key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
         "set the host for a white-label APIMart deployment."
@@ -147,31 +162,20 @@ class ApimartGateway(Gateway):
         """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
         return self.failure_by_wording(task, _POLICY_WORDS)
 
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """No free call is documented: ask about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`."""
-        self.probe(
-            response,
-            api="an APIMart API",
-            message_of=lambda body: _envelope(body)[1],
-            code_of=lambda body: _envelope(body)[0],
-        )
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        return _envelope(body)
 
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The job object in ``data`` (an object, or the first item of an array) after the error checks."""
-        body = self.decode(response, lambda: self._error(response, None))
+        body = self.decode(response, lambda: self._refusal(response, None))
         data = body.get("data")
         if (
             response.status_code >= 400
             or fields.opt_int(body.get("code")) not in (None, 0, 200)
             or (data is None and body.get("error") not in (None, "", {}))
         ):
-            raise self._error(response, body)
+            raise self._refusal(response, body)
         if isinstance(data, list):
             data = next((item for item in data if isinstance(item, dict)), None)
             if data is None:
@@ -180,26 +184,11 @@ class ApimartGateway(Gateway):
             raise self.protocol_error(f"expected a JSON object at data, got {type(data).__name__}", response)
         return data
 
-    def _error(self, response: HttpResponse, body: Any) -> KlingError:
-        """The typed error for an error answer: the HTTP status, else the body ``code``, then wording."""
+    def _refusal(self, response: HttpResponse, body: Any) -> KlingError:
+        """The error code and message found in any of the shapes APIMart relays use, classified."""
         code, message = _envelope(body)
-        num = fields.opt_int(body.get("code")) if isinstance(body, dict) else None
-        status = response.status_code if response.status_code >= 400 else num
-        text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
-        signal = f"{code or ''} {text}"
-        kind = status_kind(status).kind
-        if status == 403 and _QUOTA_WORDS.search(signal):
-            kind = "quota"
-        elif kind in ("auth", "validation", "protocol") and status != 401 and _POLICY_WORDS.search(signal):
-            kind = "content_policy"
-        shown: str | int | None = code if code is not None else num
-        return self.error(
-            response,
-            kind,
-            code=shown if shown is not None or response.status_code < 400 else response.status_code,
-            message=text,
-            rejected=status is not None and 400 <= status < 500,
-        )
+        status = fields.opt_int(body.get("code")) if isinstance(body, dict) else None
+        return self.refusal(response, code, message, status=status)
 
 
 def _task_id(data: dict[str, Any]) -> str | None:
@@ -212,19 +201,15 @@ def _videos(result: Any) -> tuple[list[str], list[datetime]]:
     expires: list[datetime] = []
     if not isinstance(result, dict):
         return urls, expires
-    videos = result.get("videos")
-    if isinstance(videos, dict):
-        videos = [videos]
-    if isinstance(videos, list):
-        for video in videos:
-            if isinstance(video, dict):
-                found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
-                urls.extend(found)
-                when = fields.timestamp(video.get("expires_at"))
-                if found and when is not None:
-                    expires.append(when)
-            else:
-                urls.extend(fields.url_list(video))
+    for video in fields.one_or_many(result.get("videos"), dict):
+        if isinstance(video, dict):
+            found = fields.url_list(video.get("url")) or fields.url_list(video.get("urls"))
+            urls.extend(found)
+            when = fields.timestamp(video.get("expires_at"))
+            if found and when is not None:
+                expires.append(when)
+        else:
+            urls.extend(fields.url_list(video))
     if not urls:
         urls = fields.url_list(result.get("url")) or fields.url_list(result.get("urls"))
     return urls, expires

@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -47,9 +47,21 @@ _POLICY_FAIL_CODES = frozenset(
 #: documented ``failCode`` values where the same request may succeed later
 _RETRYABLE_FAIL_CODES = frozenset(("ratelimited", "timeout"))
 
-#: ``reject`` alone makes a 403 a content refusal unless the message is about the key.
-_REJECT = re.compile(r"reject", re.IGNORECASE)
-_KEY_WORDS = re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE)
+#: the HTTP status decides (in an HTTP 200 body, the envelope ``code``); 400 covers "prompt rejected"
+#: and 403 "content rejected" too: a refusal worded as a safety one is content policy, and ``reject``
+#: alone makes a 403 a content refusal unless the message is about the key.
+ERRORS = ErrorTable(
+    code_is_status=True,
+    success_codes=frozenset((200,)),
+    wording=(
+        WordRule(POLICY_WORDS, statuses=frozenset((400, 422, 403))),
+        WordRule(
+            re.compile(r"reject", re.IGNORECASE),
+            statuses=frozenset((403,)),
+            unless=re.compile(r"\bkey\b|token|auth|permission|access|route", re.IGNORECASE),
+        ),
+    ),
+)
 
 
 #: what Kling 2.6 can do through this gateway
@@ -91,6 +103,8 @@ class ApixoGateway(Gateway):
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
     models = {CAPS.model: CAPS}
     prices = PRICES
+    errors = ERRORS
+    probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -179,54 +193,15 @@ class ApixoGateway(Gateway):
             return self.job_error("content_policy", task)
         return self.job_error("task_failed", task)
 
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """APIXO documents no free call: ask about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`."""
-        self.probe(
-            response,
-            api="APIXO's API",
-            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
-        )
-
     # ----------------------------------------------------------------- helpers
     def _data(self, response: HttpResponse) -> dict[str, Any]:
         """The envelope's ``data`` after checking the HTTP status and the body ``code`` (both can fail)."""
         body = self.decode(
-            response, lambda: self._error(response, None, fields.snippet(response.text) or "empty body")
+            response, lambda: self.refusal(response, None, fields.snippet(response.text) or "empty body")
         )
         code = body.get("code")
         if response.status_code >= 400 or fields.opt_int(code) not in (None, 200):
-            raise self._error(
+            raise self.refusal(
                 response, code, fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
             )
         return fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
-
-    def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
-        """The typed error for an HTTP status (or, in an HTTP 200 body, the envelope ``code``)."""
-        num = fields.opt_int(code)
-        status = response.status_code if response.status_code >= 400 else num
-        text = message or f"HTTP {response.status_code}"
-        kind = status_kind(status).kind
-        # 400 covers "prompt rejected" too: a refusal worded as a safety one is content policy
-        if (status in (400, 422) and POLICY_WORDS.search(text)) or (
-            status == 403 and _is_policy_refusal(text)
-        ):
-            kind = "content_policy"
-        shown: str | int | None = num if num is not None else fields.opt_str(code)
-        return self.error(
-            response,
-            kind,
-            code=shown if shown is not None or response.status_code < 400 else response.status_code,
-            message=text,
-            rejected=status is not None and 400 <= status < 500,
-        )
-
-
-def _is_policy_refusal(message: str) -> bool:
-    if POLICY_WORDS.search(message):
-        return True
-    return bool(_REJECT.search(message)) and not _KEY_WORDS.search(message)

@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import (
+    ErrorKind,
     KlingAuthError,
     KlingError,
     KlingProtocolError,
     KlingValidationError,
+    error_class,
 )
 from airflow_provider_kling.gateways.capabilities import (
     Capabilities,
@@ -32,11 +34,13 @@ from airflow_provider_kling.gateways.capabilities import (
     is_local_image,
 )
 from airflow_provider_kling.gateways.errors import (
-    KINDS,
     POLICY_WORDS,
+    PROBE_TASK_ID,
     TRANSIENT_FAILURE_WORDS,
+    ErrorTable,
     Refusal,
     check_probe,
+    classify,
     decode_json,
     decode_json_or_none,
     decode_object,
@@ -46,6 +50,7 @@ from airflow_provider_kling.gateways.errors import (
 )
 from airflow_provider_kling.gateways.fields import (
     expect_dict,
+    first_message,
     message_text,
     opt_float,
     opt_int,
@@ -65,6 +70,7 @@ __all__ = [
     "TRANSIENT_FAILURE_WORDS",
     "Capabilities",
     "Credentials",
+    "ErrorTable",
     "Gateway",
     "HttpRequest",
     "HttpResponse",
@@ -116,6 +122,11 @@ class Gateway(ABC):
     states: ClassVar[Mapping[str, TaskState]] = {}
     #: the published Kling 2.6 price list (``None``: none published; a connection may set one)
     prices: ClassVar[Prices | None] = None
+    #: the vendor's error vocabulary, read by :meth:`refusal` (default: what the HTTP status means)
+    errors: ClassVar[ErrorTable] = ErrorTable()
+    #: the API's name, for a gateway with no free call: the connection test then asks about a task id
+    #: that does not exist (:meth:`build_test_connection`)
+    probe_api: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -202,9 +213,18 @@ class Gateway(ABC):
         """The request that reads a job's state."""
 
     def parse_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        """The job's state; a failed job is returned (state ``failed``), not raised."""
+        """The job's state; a failed job is returned (state ``failed``), not raised.
+
+        An answer that cannot be read at all (an HTML maintenance page, an empty, truncated or
+        malformed JSON body under HTTP 200) is a retryable protocol error, like a 5xx: reading a
+        job's state is idempotent, and a proxy or a gateway mid-deploy answers that for a while. (An
+        unreadable *submit* answer keeps its rule: an uncertain outcome, see ``hooks/_submit.py``.)"""
         try:
             task = self.read_status(task_id, endpoint, response)
+        except KlingProtocolError as error:
+            if error.retryable or isinstance(decode_json_or_none(response), dict):
+                raise
+            raise error.replace(retryable=True) from error
         except KlingError:
             raise
         except UNTYPED as error:
@@ -275,45 +295,38 @@ class Gateway(ABC):
             return body
         return decode_object(self.name, response, refuse)  # raises the typed error
 
-    def error(
+    def refusal(
         self,
         response: HttpResponse,
-        kind: str | None = None,
+        code: Any = None,
+        message: str | None = None,
         *,
-        code: str | int | None = None,
-        message: str,
-        rejected: bool = False,
-        retryable: bool | None = None,
+        status: int | None = None,
+        kind: ErrorKind | None = None,
     ) -> KlingError:
-        """The complete error for an answer; ``kind`` names a :data:`.errors.KINDS` entry (default: what
-        the HTTP status means)."""
-        klass = KINDS[kind] if kind else None
-        return http_error(
-            self.name,
-            response,
-            code=code,
-            message=message,
-            kind=klass,
-            rejected=rejected,
-            retryable=retryable,
+        """The typed error for an error answer, read from this gateway's :attr:`errors` table
+        (:func:`.errors.classify`); the vendor module only finds the code and message in its body."""
+        return classify(
+            self.name, self.errors, response, code=code, message=message, status=status, kind=kind
         )
 
     def protocol_error(self, message: str, response: HttpResponse) -> KlingProtocolError:
         """The answer has a shape this provider cannot read."""
         return KlingProtocolError(message, gateway=self.name, status_code=response.status_code)
 
-    def job_error(self, kind: str, task: VideoTask, retryable: bool | None = None) -> KlingError:
+    def job_error(self, kind: ErrorKind, task: VideoTask, retryable: bool | None = None) -> KlingError:
         """The ``kind`` error for a failed or cancelled job, with its code and message."""
         message = task.error_message or f"job {task.task_id} ended {task.state.value}"
-        return KINDS[kind](message, gateway=self.name, code=task.error_code, retryable=retryable)
+        return error_class(kind)(message, gateway=self.name, code=task.error_code, retryable=retryable)
 
     def failure_by_wording(self, task: VideoTask, policy: re.Pattern[str] = POLICY_WORDS) -> KlingError:
         """A failed job classified by its wording (:func:`.errors.failure_by_wording`)."""
         return failure_by_wording(self.name, task, policy)
 
-    def probe(self, response: HttpResponse, api: str, **readers: Any) -> None:
-        """The connection test that asks about a task id that does not exist (:func:`.errors.check_probe`)."""
-        check_probe(self.name, response, api=api, **readers)
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        """The code and message of an error body, for the connection probe (default: no code, the
+        message under ``message``, ``msg`` or ``error``)."""
+        return None, first_message(body, "message", "msg", "error")
 
     def state_of(self, word: Any) -> TaskState:
         """The state a vendor word names (:attr:`states`); an unknown word means "still running" (a
@@ -374,13 +387,20 @@ class Gateway(ABC):
         raise KlingValidationError(f"gateway {self.name!r} has no balance endpoint", gateway=self.name)
 
     # ----------------------------------------------------------------- connection test and uploads
-    @abstractmethod
     def build_test_connection(self) -> HttpRequest:
-        """A cheap authenticated request that creates no paid job (the UI's Test button)."""
+        """A cheap authenticated request that creates no paid job (the UI's Test button). A gateway
+        that documents no free call sets :attr:`probe_api`: the test asks about a task id that does
+        not exist."""
+        if self.probe_api is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no probe_api and has no free call")
+        return self.build_status(PROBE_TASK_ID)
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        """Raise if the test request shows the connection does not work (default: any error status)."""
-        if response.status_code >= 400:
+        """Raise if the test request shows the connection does not work: with :attr:`probe_api`, the
+        probe's reading (:func:`.errors.check_probe`); else any error status."""
+        if self.probe_api is not None:
+            check_probe(self.name, self.errors, response, api=self.probe_api, error_fields=self.error_fields)
+        elif response.status_code >= 400:
             raise http_error(self.name, response, code=None, message=snippet(response.text))
 
     def encode_local_image(self, content: bytes, mime: str) -> str:

@@ -1,10 +1,13 @@
 """From an HTTP answer to a typed error, written once for every gateway.
 
-Vendor modules hold their error vocabulary as data (code -> kind name, see :data:`KINDS`) and call
-these helpers: the decoding opening every parser starts with (:func:`decode_object`), the status
-ladder (:func:`status_kind`), one constructor that makes each error complete (:func:`http_error`: an
-error is never changed after it is made), the failure classifier for vendors without a documented
-vocabulary (:func:`failure_by_wording`) and the connection probe (:func:`check_probe`).
+Each vendor module declares its error vocabulary as data, an :class:`ErrorTable` (codes to
+:data:`~airflow_provider_kling.exceptions.ErrorKind` names, the codes that prove no job was created,
+the codes that are final, the wording rules), and one classifier reads it (:func:`classify`, in the
+manner of gidgethub's ``decipher_response``). Next to it: the decoding opening every parser starts
+with (:func:`decode_object`), the status ladder (:func:`status_kind`), one constructor that makes each
+error complete (:func:`http_error`: an error is never changed after it is made), the failure
+classifier for vendors without a documented vocabulary (:func:`failure_by_wording`) and the
+connection probe (:func:`check_probe`).
 """
 
 from __future__ import annotations
@@ -13,41 +16,25 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow_provider_kling.exceptions import (
+    ErrorKind,
     KlingAuthError,
     KlingContentPolicyError,
     KlingError,
-    KlingNotFoundError,
     KlingProtocolError,
-    KlingQuotaError,
     KlingRateLimitError,
     KlingServerError,
     KlingTaskFailedError,
-    KlingValidationError,
+    error_class,
 )
-from airflow_provider_kling.gateways.fields import opt_int, snippet
+from airflow_provider_kling.gateways.fields import opt_int, opt_str, snippet
 from airflow_provider_kling.gateways.wire import HttpResponse
 from airflow_provider_kling.models import TaskState, VideoTask
-
-#: error kind name (``KlingError.kind``) -> class: vendor code tables name kinds, not classes
-KINDS: dict[str, type[KlingError]] = {
-    k.kind: k
-    for k in (
-        KlingAuthError,
-        KlingQuotaError,
-        KlingRateLimitError,
-        KlingContentPolicyError,
-        KlingTaskFailedError,
-        KlingNotFoundError,
-        KlingServerError,
-        KlingValidationError,
-        KlingProtocolError,
-    )
-}
 
 #: the task id a connection probe asks about, for gateways that document no free call
 PROBE_TASK_ID = "connection-test"
@@ -91,23 +78,28 @@ def retry_after_seconds(response: HttpResponse, now: float | None) -> float | No
     return max(0.0, seconds)
 
 
-def status_kind(status: int | None) -> type[KlingError]:
-    """The error an HTTP status (or an envelope code that mirrors one) means by itself."""
+def status_kind_name(status: int | None) -> ErrorKind:
+    """The error kind an HTTP status (or an envelope code that mirrors one) means by itself."""
     if status is None:
-        return KlingProtocolError
+        return "protocol"
     if status in (401, 403):
-        return KlingAuthError
+        return "auth"
     if status == 402:
-        return KlingQuotaError
+        return "quota"
     if status == 404:
-        return KlingNotFoundError
+        return "not_found"
     if status == 429:
-        return KlingRateLimitError
+        return "rate_limit"
     if status >= 500 or status == 408:
-        return KlingServerError
+        return "server"
     if status >= 400:
-        return KlingValidationError
-    return KlingProtocolError
+        return "validation"
+    return "protocol"
+
+
+def status_kind(status: int | None) -> type[KlingError]:
+    """The error class an HTTP status (or an envelope code that mirrors one) means by itself."""
+    return error_class(status_kind_name(status))
 
 
 def http_error(
@@ -244,41 +236,33 @@ def failure_by_wording(
     return KlingTaskFailedError(message, gateway=gateway, code=task.error_code)
 
 
-def _down(gateway: str, response: HttpResponse, num: int | None, message: str) -> KlingError | None:
-    if response.status_code >= 500 or (num is not None and num >= 500):
-        return http_error(
-            gateway,
-            response,
-            code=num or response.status_code,
-            message=message or "server error",
-            kind=KlingServerError,
-        )
-    return None
+#: reads an error body's code and message (``None`` for what it does not find)
+ErrorFields = Callable[[Any], tuple[str | int | None, str | None]]
 
 
 def check_probe(
-    gateway: str,
-    response: HttpResponse,
-    *,
-    api: str,
-    message_of: Callable[[Any], str | None],
-    code_of: Callable[[Any], str | int | None] = lambda body: None,
-    down: Callable[[str, HttpResponse, int | None, str], KlingError | None] = _down,
+    gateway: str, table: ErrorTable, response: HttpResponse, *, api: str, error_fields: ErrorFields
 ) -> None:
     """The connection test of a gateway with no free call: the answer about a task id that does not
-    exist. 401/403 (HTTP or envelope ``code``) means the key is refused, ``down`` decides whether the
-    gateway cannot serve (default: 5xx either way); any other JSON object (typically "task not
-    found") proves the key was accepted. A body that is not a JSON object did not come from ``api``."""
+    exist. 401/403 (HTTP or envelope ``code``) means the key is refused; an answer the gateway's
+    :class:`ErrorTable` reads as a server error (or any 5xx) means it cannot serve; any other JSON
+    object (typically "task not found") proves the key was accepted. A body that is not a JSON object
+    did not come from ``api``."""
     status = response.status_code
     body = decode_json_or_none(response)
     num = opt_int(body.get("code")) if isinstance(body, dict) else None
-    message = message_of(body) or snippet(response.text)
+    code, message = error_fields(body)
+    message = message or snippet(response.text)
     if status in (401, 403) or num in (401, 403):
-        code = code_of(body) or num or status
+        code = code or num or status
         raise http_error(gateway, response, code=code, message=message or "key refused", kind=KlingAuthError)
-    refused = down(gateway, response, num, message)
-    if refused is not None:
-        raise refused
+    refusal = classify(gateway, table, response, code=num, message=message or "server error")
+    if refusal.kind == "server":
+        raise refusal
+    if status >= 500:
+        raise http_error(
+            gateway, response, code=num or status, message=message or "server error", kind=KlingServerError
+        )
     if not isinstance(body, dict):
         raise KlingProtocolError(
             f"the answer does not look like {api}: {snippet(response.text)!r}",
@@ -287,7 +271,115 @@ def check_probe(
         )
 
 
-def kind_named(table: Mapping[Any, str], key: Any) -> type[KlingError] | None:
-    """The error class a vendor table names for ``key`` (``None`` when the table does not know it)."""
-    name = table.get(key)
-    return KINDS[name] if name is not None else None
+# ===================================================================== the vendor's error table
+@dataclass(frozen=True)
+class WordRule:
+    """Wording that makes an error of another kind: ``words`` found in the code and message of an
+    error whose kind is in ``kinds``, whose status is in ``statuses`` or whose (lower-case) code is in
+    ``codes`` makes it a ``kind`` error, unless ``unless`` is found too. Vendors word refusals that
+    their codes do not tell apart (a content refusal sent as a plain 400, a quota refusal as a 403)."""
+
+    words: re.Pattern[str]
+    kind: ErrorKind = "content_policy"
+    kinds: frozenset[ErrorKind] = frozenset()
+    statuses: frozenset[int] = frozenset()
+    codes: frozenset[str] = frozenset()
+    unless: re.Pattern[str] | None = None
+
+    def applies(self, kind: ErrorKind, status: int, code: str, signal: str) -> bool:
+        if kind not in self.kinds and status not in self.statuses and code not in self.codes:
+            return False
+        return bool(self.words.search(signal)) and not (self.unless and self.unless.search(signal))
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """A gateway's error vocabulary, as data; :func:`classify` reads it.
+
+    The status an answer means is the HTTP status, or (``code_is_status``) an envelope code that
+    mirrors one: the envelope's wins under HTTP 2xx, and always with ``envelope_first``. The kind is,
+    in order: the kind the wire names itself (a caller's ``kind``), ``codes`` (exact; numeric codes as
+    ints, others lower-case; looked up by that status when ``code_is_status``), the first
+    ``code_rules`` pattern found in the lower-cased code, ``unknown_code`` for a numeric code no table
+    knows under HTTP 2xx, and else what the status means (:func:`status_kind_name`); then the first
+    ``wording`` rule that applies.
+
+    No job exists after a 4xx status, a rate-limit refusal, a status in ``rejected_codes``, or a kind
+    in ``rejected_kinds`` that the vendor's own vocabulary named (not one read from the status alone).
+    A status in ``final_codes`` is never retried.
+    """
+
+    codes: Mapping[int | str, ErrorKind] = field(default_factory=dict)
+    code_rules: tuple[tuple[re.Pattern[str], ErrorKind], ...] = ()
+    code_is_status: bool = False
+    envelope_first: bool = False
+    #: envelope codes that mean "no error" (read as no code at all)
+    success_codes: frozenset[int] = frozenset()
+    unknown_code: ErrorKind | None = None
+    rejected_kinds: frozenset[ErrorKind] = frozenset()
+    rejected_codes: frozenset[int] = frozenset()
+    final_codes: frozenset[int] = frozenset()
+    wording: tuple[WordRule, ...] = ()
+
+    def kind_of_code(self, code: Any) -> ErrorKind | None:
+        """The kind the vendor's vocabulary gives ``code`` (``None``: it does not know the code)."""
+        num = opt_int(code)
+        key: int | str = num if num is not None else (opt_str(code) or "").lower()
+        kind = self.codes.get(key)
+        if kind is None and isinstance(key, str) and key:
+            kind = next((named for pattern, named in self.code_rules if pattern.search(key)), None)
+        return kind
+
+
+def classify(
+    gateway: str,
+    table: ErrorTable,
+    response: HttpResponse,
+    *,
+    code: Any,
+    message: str | None,
+    status: int | None = None,
+    kind: ErrorKind | None = None,
+) -> KlingError:
+    """The typed error for an error answer, from the gateway's :class:`ErrorTable`.
+
+    ``code`` is the vendor's error code (shown in the error), ``message`` its wording (default: the
+    body), ``status`` an envelope status the vendor reads apart from its code, ``kind`` the kind the
+    wire names itself (for example an error entry's task type).
+    """
+    http = response.status_code
+    num = opt_int(code)
+    if num is not None and num in table.success_codes:
+        code = num = None
+    mirror = status if status is not None else (num if table.code_is_status else None)
+    if mirror is not None and mirror in table.success_codes:
+        mirror = None
+    effective = mirror if mirror is not None and (table.envelope_first or http < 400) else http
+    if kind is None:
+        kind = table.kind_of_code(effective if table.code_is_status else code)
+        if kind is None and num is not None and http < 400:
+            kind = table.unknown_code
+    named = kind is not None
+    if kind is None:
+        kind = status_kind_name(effective)
+    shown: str | int | None = num if num is not None else opt_str(code)
+    if shown is None and table.code_is_status and (mirror is not None or http >= 400):
+        shown = effective
+    text = message or snippet(response.text) or f"HTTP {http}"
+    lowered = (opt_str(code) or "").lower()
+    signal = f"{lowered} {text}"
+    for rule in table.wording:
+        if rule.applies(kind, effective, lowered, signal):
+            kind, named = rule.kind, True
+            break
+    return http_error(
+        gateway,
+        response,
+        code=shown,
+        message=text,
+        kind=error_class(kind),
+        rejected=400 <= effective < 500
+        or effective in table.rejected_codes
+        or (named and kind in table.rejected_kinds),
+        retryable=False if effective in table.final_codes else None,
+    )

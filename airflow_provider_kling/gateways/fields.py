@@ -67,6 +67,14 @@ def objects(value: Any) -> list[dict[str, Any]]:
     return []
 
 
+def one_or_many(value: Any, single: type | tuple[type, ...]) -> list[Any]:
+    """The items of a list, or a lone ``single`` value as a list of one (vendors send either); anything
+    else as none."""
+    if isinstance(value, single):
+        return [value]
+    return value if isinstance(value, list) else []
+
+
 def opt_int(value: Any) -> int | None:
     """An envelope code sent as a number or a numeric string; ``None`` when it is neither."""
     if isinstance(value, bool) or value is None:

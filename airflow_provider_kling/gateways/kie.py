@@ -21,7 +21,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import POLICY_WORDS, PROBE_TASK_ID, status_kind
+from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
@@ -31,23 +31,32 @@ _STATES = fields.state_table(
     failed="fail failed error",
 )
 
-#: envelope code -> error kind (codes that are not listed fall back to what the HTTP status means)
-_CODE_KINDS: dict[int, str] = {
-    400: "validation",
-    401: "auth",
-    402: "quota",
-    403: "auth",
-    404: "not_found",
-    422: "validation",
-    429: "rate_limit",
-    433: "quota",
-    455: "server",
-    500: "server",
-    501: "task_failed",
-    505: "server",
-}
-#: codes that prove no job was created although they are not 4xx
-_REJECTED_5XX = frozenset((455, 505))
+#: the envelope ``code`` mirrors an HTTP status and wins over it; codes that are not listed mean what
+#: the status means. 455 (maintenance) and 505 (function disabled) prove no job was created although
+#: they are not 4xx; waiting will not switch 505 back on. kie documents no content-policy code: a
+#: refusal arrives as 422 (or 501) with safety wording.
+ERRORS = ErrorTable(
+    codes={
+        400: "validation",
+        401: "auth",
+        402: "quota",
+        403: "auth",
+        404: "not_found",
+        422: "validation",
+        429: "rate_limit",
+        433: "quota",
+        455: "server",
+        500: "server",
+        501: "task_failed",
+        505: "server",
+    },
+    code_is_status=True,
+    envelope_first=True,
+    success_codes=frozenset((200,)),
+    rejected_codes=frozenset((455, 505)),
+    final_codes=frozenset((505,)),
+    wording=(WordRule(POLICY_WORDS, kinds=frozenset(("validation", "task_failed"))),),
+)
 #: the envelope's message: ``msg`` on createTask, ``message`` on recordInfo
 _MESSAGE_KEYS = ("msg", "message", "error")
 
@@ -76,6 +85,11 @@ class KieGateway(Gateway):
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
     models = {CAPS.model: CAPS}
+    errors = ERRORS
+    #: no free call is documented: the connection test asks recordInfo about a task id that does not
+    #: exist; 455 (maintenance) and 505 (function disabled) mean the gateway cannot serve too, while
+    #: 501 ("generation failed") about a task id that does not exist still proves the key works
+    probe_api = "the Apikley/kie.ai API"
 
     # ----------------------------------------------------------------- submit
     def wire_model(self, request: VideoRequest) -> str:
@@ -144,27 +158,14 @@ class KieGateway(Gateway):
         """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
         return self.failure_by_wording(task, POLICY_WORDS)
 
-    # ----------------------------------------------------------------- connection test
-    def build_test_connection(self) -> HttpRequest:
-        """No free call is documented: ask recordInfo about a task id that does not exist."""
-        return self.build_status(PROBE_TASK_ID)
-
-    def check_test_connection(self, response: HttpResponse) -> None:
-        """See :func:`check_probe`; 455 (maintenance) and 505 (function disabled) mean the gateway
-        cannot serve too, while 501 ("generation failed") about a task id that does not exist still
-        proves the key works."""
-        self.probe(
-            response,
-            api="the Apikley/kie.ai API",
-            message_of=lambda body: fields.first_message(body, *_MESSAGE_KEYS),
-            down=_down,
-        )
+    def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
+        return None, fields.first_message(body, *_MESSAGE_KEYS)
 
     # ----------------------------------------------------------------- helpers
     def _body(self, response: HttpResponse, generation_failed_ok: bool = False) -> dict[str, Any]:
         """The envelope after checking the HTTP status and the body ``code`` (both can signal errors)."""
         body = self.decode(
-            response, lambda: self._error(response, None, fields.snippet(response.text) or "empty body")
+            response, lambda: self.refusal(response, None, fields.snippet(response.text) or "empty body")
         )
         code = body.get("code")
         num = fields.opt_int(code)
@@ -172,38 +173,5 @@ class KieGateway(Gateway):
             return body
         if response.status_code >= 400 or num not in (None, 200):
             message = fields.first_message(body, *_MESSAGE_KEYS) or fields.snippet(response.text)
-            raise self._error(response, code, message)
+            raise self.refusal(response, code, message)
         return body
-
-    def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
-        """The typed error for the envelope ``code`` (or the HTTP status when the body has none)."""
-        num = fields.opt_int(code)
-        status = num if num is not None and num != 200 else response.status_code
-        text = message or f"HTTP {response.status_code}"
-        kind = _CODE_KINDS.get(status) or status_kind(status).kind
-        if kind in ("validation", "task_failed") and POLICY_WORDS.search(text):
-            # kie documents no content-policy code: a refusal arrives as 422 (or 501) with safety wording
-            kind = "content_policy"
-        return self.error(
-            response,
-            kind,
-            code=status,
-            message=text,
-            rejected=400 <= status < 500 or status in _REJECTED_5XX,
-            # 505 "function disabled": waiting will not switch it back on
-            retryable=False if status == 505 else None,
-        )
-
-
-def _down(gateway: str, response: HttpResponse, num: int | None, message: str) -> KlingError | None:
-    status = response.status_code
-    if status >= 500 or num == 455 or (num is not None and num >= 500 and num != 501):
-        kind = status_kind(500)
-        return kind(
-            message or "server error",
-            gateway=gateway,
-            status_code=status,
-            code=num or status,
-            retryable=num != 505,
-        )
-    return None

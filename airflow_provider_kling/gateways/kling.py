@@ -16,14 +16,16 @@ from typing import Any
 import jwt
 
 from airflow_provider_kling.exceptions import (
+    ErrorKind,
     KlingAuthError,
     KlingError,
     KlingNotFoundError,
     KlingValidationError,
+    error_class,
 )
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.errors import KINDS
+from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
@@ -46,18 +48,22 @@ _RATE_CODES = (1302, 1303)
 _POLICY_CODES = (1300, 1301)
 _NOT_FOUND_CODES = (1202, 1203)
 _SERVER_CODES = (5000, 5001, 5002)
-#: envelope ``code`` -> error kind
-_CODE_KINDS: dict[int, str] = {
-    **dict.fromkeys(_AUTH_CODES, "auth"),
-    **dict.fromkeys(_QUOTA_CODES, "quota"),
-    **dict.fromkeys(_RATE_CODES, "rate_limit"),
-    **dict.fromkeys(_POLICY_CODES, "content_policy"),
-    **dict.fromkeys(_NOT_FOUND_CODES, "not_found"),
-    **dict.fromkeys(_SERVER_CODES, "server"),
-    **dict.fromkeys((1200, 1201), "validation"),
-}
-#: kinds that prove the request was refused before a job existed, whatever the HTTP status
-_REFUSALS = frozenset(("quota", "content_policy", "validation", "auth"))
+#: the error table: envelope ``code`` -> kind; a numeric code the table does not know, under HTTP
+#: 200, is a refusal of the request (validation); these kinds prove no job exists, whatever the status
+ERRORS = ErrorTable(
+    codes={
+        **dict.fromkeys(_AUTH_CODES, "auth"),
+        **dict.fromkeys(_QUOTA_CODES, "quota"),
+        **dict.fromkeys(_RATE_CODES, "rate_limit"),
+        **dict.fromkeys(_POLICY_CODES, "content_policy"),
+        **dict.fromkeys(_NOT_FOUND_CODES, "not_found"),
+        **dict.fromkeys(_SERVER_CODES, "server"),
+        **dict.fromkeys((1200, 1201), "validation"),
+    },
+    success_codes=frozenset((0,)),
+    unknown_code="validation",
+    rejected_kinds=frozenset(("quota", "content_policy", "validation", "auth")),
+)
 #: words in ``task_status_msg`` that mark a content-safety refusal of an accepted job
 _POLICY_WORDS = ("risk", "sensitive", "security", "policy", "nsfw", "violat", "prohibit", "safety")
 
@@ -117,6 +123,7 @@ class KlingGateway(Gateway):
     )
     models = {NATIVE.model: NATIVE}
     prices = PRICES
+    errors = ERRORS
 
     # ----------------------------------------------------------------- auth
     def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
@@ -189,8 +196,10 @@ class KlingGateway(Gateway):
     def failure_error(self, task: VideoTask) -> KlingError:
         message = task.error_message or f"job {task.task_id} failed"
         lowered = message.lower()
-        kind = "content_policy" if any(word in lowered for word in _POLICY_WORDS) else "task_failed"
-        return KINDS[kind](message, gateway=self.name, code=task.error_code)
+        kind: ErrorKind = (
+            "content_policy" if any(word in lowered for word in _POLICY_WORDS) else "task_failed"
+        )
+        return error_class(kind)(message, gateway=self.name, code=task.error_code)
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:
@@ -210,7 +219,7 @@ class KlingGateway(Gateway):
         """The units left in the packs that are online (an expired or used-up pack pays for nothing)."""
         data = self._data(response)
         if isinstance(data.get("code"), int | str) and str(data.get("code")) not in ("0", ""):
-            raise self._error(response, data.get("code"), str(data.get("msg") or ""))
+            raise self.refusal(response, data.get("code"), str(data.get("msg") or ""))
         left = 0.0
         for pack in fields.objects(data.get("resource_pack_subscribe_infos")):
             status = fields.opt_str(pack.get("status"))
@@ -225,27 +234,11 @@ class KlingGateway(Gateway):
         body = self.decode(response)
         code = body.get("code")
         if response.status_code >= 400 or (code not in (0, "0", None)):
-            raise self._error(response, code, str(body.get("message") or body.get("msg") or ""))
+            raise self.refusal(response, code, str(body.get("message") or body.get("msg") or ""))
         data = body.get("data")
         if allow_list and isinstance(data, list):
             return data
         return fields.expect_dict(self.name, data, "data", response.status_code)
-
-    def _error(self, response: HttpResponse, code: Any, message: str) -> KlingError:
-        try:
-            num = int(code)
-        except (TypeError, ValueError, OverflowError):  # 1e999 is a JSON number, and no int
-            num = None
-        kind = _CODE_KINDS.get(num) if num is not None else None
-        if response.status_code < 400 and kind is None:
-            kind = "protocol" if num is None else "validation"
-        return self.error(
-            response,
-            kind,
-            code=code if num is None else num,
-            message=message or fields.snippet(response.text),
-            rejected=kind in _REFUSALS,
-        )
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
         task_id = fields.opt_str(data.get("task_id"))

@@ -14,6 +14,7 @@ errors are ``{"error": {"code", "message", "requestId"}}``.
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -21,6 +22,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.errors import ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
@@ -74,21 +76,39 @@ _MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/
 DEFAULT_MIME = "image/jpeg"
 
 _AUTH_CODES = ("api_key_missing", "api_key_invalid", "api_key_revoked", "api_key_expired", "api_scope_denied")
-_VALIDATION_CODES = {"validation_failed", "webhook_url_rejected", "idempotency_conflict"}
-#: error ``code`` -> error kind (``api_key_*`` codes are auth too; see :meth:`RivyaGateway._error`)
-_CODE_KINDS: dict[str, str] = {
-    **dict.fromkeys(_AUTH_CODES, "auth"),
-    "public_api_disabled": "server",  # the API is switched off: nothing was created, try again later
-    "rate_limited": "rate_limit",
-    **dict.fromkeys(_VALIDATION_CODES, "validation"),
-    "not_found": "not_found",
-}
+_VALIDATION_CODES = frozenset(("validation_failed", "webhook_url_rejected", "idempotency_conflict"))
 #: substrings of an error code that mark a content-safety refusal
 _POLICY_WORDS = ("policy", "moderation", "safety", "content", "nsfw")
 #: substrings of a failed job's free-text message that mark a content-safety refusal
 _POLICY_MESSAGE_WORDS = ("content policy", "moderation", "nsfw", "safety", "unsafe")
 #: substrings of a submit refusal's message that mark it as a content-safety refusal
 _POLICY_REFUSAL_WORDS = (*_POLICY_MESSAGE_WORDS, "content security", "policy violation", "prohibited")
+
+
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, words)), re.IGNORECASE)
+
+
+#: error ``code`` -> kind, then the code's wording (``api_key_*`` is auth, credit/quota/balance is
+#: quota, safety words are content policy). Rivya documents no policy code: a refusal may come as
+#: ``validation_failed`` whose message is about the content ("content security policy triggered").
+#: Every kind the codes name proves the request was refused before a job existed.
+ERRORS = ErrorTable(
+    codes={
+        **dict.fromkeys(_AUTH_CODES, "auth"),
+        "public_api_disabled": "server",  # the API is switched off: nothing was created, try again later
+        "rate_limited": "rate_limit",
+        **dict.fromkeys(_VALIDATION_CODES, "validation"),
+        "not_found": "not_found",
+    },
+    code_rules=(
+        (re.compile(r"^api_key_"), "auth"),
+        (re.compile(r"credit|quota|balance"), "quota"),
+        (_any_of(_POLICY_WORDS), "content_policy"),
+    ),
+    rejected_kinds=frozenset(("auth", "server", "quota", "content_policy", "validation")),
+    wording=(WordRule(_any_of(_POLICY_REFUSAL_WORDS), codes=_VALIDATION_CODES),),
+)
 
 
 #: what Kling 2.6 can do through this gateway
@@ -134,6 +154,7 @@ class RivyaGateway(Gateway):
     )
     models = {CAPS.model: CAPS}
     prices = PRICES
+    errors = ERRORS
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -242,10 +263,11 @@ class RivyaGateway(Gateway):
             data = data["data"]
         error = data.get("error")
         if response.status_code >= 400 or (error not in (None, "", {}) and not _has_id(data)):
-            raise self._error(response, error, data)
+            raise self._refusal(response, error, data)
         return data
 
-    def _error(self, response: HttpResponse, error: Any, body: dict[str, Any]) -> KlingError:
+    def _refusal(self, response: HttpResponse, error: Any, body: dict[str, Any]) -> KlingError:
+        """The code and message of an error body (``error`` an object or a string), classified."""
         if isinstance(error, dict):
             code = fields.opt_str(error.get("code"))
             message = fields.opt_str(error.get("message"))
@@ -255,28 +277,7 @@ class RivyaGateway(Gateway):
             message = fields.opt_str(error) or fields.opt_str(body.get("message"))
             request_id = fields.opt_str(body.get("requestId"))
         text = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
-        if request_id:
-            text = f"{text} (requestId {request_id})"
-        lowered = (code or "").lower()
-        name = _CODE_KINDS.get(lowered) or ("auth" if lowered.startswith("api_key_") else None)
-        if name in (None, "validation") and (
-            "credit" in lowered or "quota" in lowered or "balance" in lowered
-        ):
-            name = "quota"
-        elif name in (None, "validation") and (
-            any(word in lowered for word in _POLICY_WORDS)
-            # Rivya documents no policy code: a refusal may come as validation_failed whose
-            # message is about the content (e.g. "content security policy triggered")
-            or (name == "validation" and any(w in (message or "").lower() for w in _POLICY_REFUSAL_WORDS))
-        ):
-            name = "content_policy"
-        return self.error(
-            response,
-            name,
-            code=code,
-            message=text,
-            rejected=name in ("auth", "server", "quota", "content_policy", "validation"),
-        )
+        return self.refusal(response, code, f"{text} (requestId {request_id})" if request_id else text)
 
     def _task(self, data: dict[str, Any], response: HttpResponse, task_id: str | None) -> VideoTask:
         known = fields.first_str(data, "id", "task_id")
@@ -359,13 +360,9 @@ def result_urls(result: Any) -> list[str]:
     primary = result.get("primary_url")
     if isinstance(primary, str) and primary:
         found.append(primary)
-    urls = result.get("urls")
-    if isinstance(urls, str):
-        urls = [urls]
-    if isinstance(urls, list):
-        for item in urls:
-            if isinstance(item, dict):
-                item = item.get("url")
-            if isinstance(item, str) and item and item not in found:
-                found.append(item)
+    for item in fields.one_or_many(result.get("urls"), str):
+        if isinstance(item, dict):
+            item = item.get("url")
+        if isinstance(item, str) and item and item not in found:
+            found.append(item)
     return found

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import uuid
 from typing import Any, ClassVar
 
-from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
-from airflow_provider_kling.gateways.errors import KINDS
+from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -81,72 +82,64 @@ _STATES = fields.state_table(
     failed="error failed failure",
 )
 
-#: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them
-_SAFETY_CODES = {
-    "contentpolicyviolation",
-    "providercontentpolicyviolation",
-    "sensitivecontentdetected",
-    "unsafecontentdetected",
-    "nsfwcontentdetected",
-    "promptblocked",
-    "imageblocked",
-    "moderationfailed",
-}
-_PROVIDER_CODES = {
-    "inferenceerror",
-    "processingfailed",
-    "taskfailed",
-    "noavailableserver",
-    "modelunavailable",
-    "timeoutprovider",
-    "servererror",
-    "internalservererror",
-}
+#: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them: exact codes first,
+#: then the first pattern found in the code. A provider failure is retryable (:class:`KlingServerError`):
+#: on submit nothing usable was created, and a job that failed after acceptance is returned by
+#: ``_task`` instead. The kinds the codes name, but rate limits and provider failures, prove no job
+#: exists.
+_UNKNOWN_TASK = re.compile(r"notfound|doesnotexist|nonexistent|unknown.*(?:task|uuid)|(?:task|uuid).*unknown")
+ERRORS = ErrorTable(
+    codes={
+        **dict.fromkeys(
+            (
+                "contentpolicyviolation",
+                "providercontentpolicyviolation",
+                "sensitivecontentdetected",
+                "unsafecontentdetected",
+                "nsfwcontentdetected",
+                "promptblocked",
+                "imageblocked",
+                "moderationfailed",
+            ),
+            "content_policy",
+        ),
+        **dict.fromkeys(
+            (
+                "inferenceerror",
+                "processingfailed",
+                "taskfailed",
+                "noavailableserver",
+                "modelunavailable",
+                "timeoutprovider",
+                "servererror",
+                "internalservererror",
+            ),
+            "server",
+        ),
+    },
+    code_rules=(
+        (re.compile(r"apikey|auth|forbidden|permission"), "auth"),
+        (re.compile(r"credit|quota|balance"), "quota"),
+        (re.compile(r"ratelimit|toomanyrequests"), "rate_limit"),
+        (_UNKNOWN_TASK, "not_found"),
+        (re.compile(r"timeout"), "server"),
+        (re.compile(r"^(?:invalid|missing|unsupported)"), "validation"),
+    ),
+    rejected_kinds=frozenset(("auth", "quota", "content_policy", "validation")),
+)
 
 
-def classify(code: str | None, task_type: str | None = None) -> str | None:
-    """The error kind (a :data:`.errors.KINDS` name) a Runware error code means: auth, quota,
-    content_policy, rate_limit, not_found, server (a provider failure) or validation; ``None`` when the
-    code says nothing we know."""
-    lowered = (code or "").lower()
-    if (
-        (task_type or "").lower() == "authentication"
-        or "apikey" in lowered
-        or "auth" in lowered
-        or "forbidden" in lowered
-        or "permission" in lowered
-    ):
+def classify(code: str | None, task_type: str | None = None) -> ErrorKind | None:
+    """The error kind a Runware error code means (:data:`ERRORS`); an ``authentication`` task's
+    error is auth whatever its code; ``None`` when the code says nothing we know."""
+    if (task_type or "").lower() == "authentication":
         return "auth"
-    if not lowered:
-        return None
-    if "credit" in lowered or "quota" in lowered or "balance" in lowered:
-        return "quota"
-    if lowered in _SAFETY_CODES:
-        return "content_policy"
-    if "ratelimit" in lowered or "toomanyrequests" in lowered:
-        return "rate_limit"
-    if is_unknown_task(lowered):
-        return "not_found"
-    if lowered in _PROVIDER_CODES or "timeout" in lowered:
-        return "server"
-    if lowered.startswith(("invalid", "missing", "unsupported")):
-        return "validation"
-    return None
+    return ERRORS.kind_of_code(code)
 
 
 def is_unknown_task(code: str | None) -> bool:
     """Whether an error code says the task UUID is unknown (no such job)."""
-    lowered = (code or "").lower()
-    return (
-        "notfound" in lowered
-        or "doesnotexist" in lowered
-        or "nonexistent" in lowered
-        or ("unknown" in lowered and ("task" in lowered or "uuid" in lowered))
-    )
-
-
-#: categories that prove the request was refused before a job existed
-_REJECTING = {"auth", "quota", "content_policy", "validation"}
+    return bool(_UNKNOWN_TASK.search((code or "").lower()))
 
 
 class RunwareGateway(Gateway):
@@ -163,6 +156,7 @@ class RunwareGateway(Gateway):
     states = _STATES
     key_help = "API key from the Runware dashboard (API Keys page)."
     models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}
+    errors = ERRORS
 
     def __init__(self, model: str | None = None) -> None:
         super().__init__(model)
@@ -278,7 +272,7 @@ class RunwareGateway(Gateway):
         errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
             mine = [e for e in errors if ours is not None and e.get("taskUUID") == ours]
-            raise self._error(response, (mine or errors or [{}])[0])
+            raise self._refusal(response, (mine or errors or [{}])[0])
         items = [i for i in fields.objects(body.get("data")) if fields.opt_str(i.get("taskUUID")) is not None]
         if not items:
             message = f"the submit answer names no taskUUID: {fields.snippet(response.text)!r}"
@@ -315,7 +309,7 @@ class RunwareGateway(Gateway):
             entry = errors[0] if errors else {}
             if is_unknown_task(fields.opt_str(entry.get("code"))):
                 return None
-            raise self._error(response, entry)
+            raise self._refusal(response, entry)
         # Our item, or no item and no error: Runware lists nothing for a task that is still queued,
         # while an unknown taskUUID is answered with an error. Treat silence as "queued" (attach and
         # poll) rather than submit again and risk paying twice.
@@ -338,10 +332,10 @@ class RunwareGateway(Gateway):
         body = self._envelope(response)
         errors = fields.objects(body.get("errors"))
         if errors or response.status_code >= 400:
-            err = self._error(response, (errors or [{}])[0])
+            err = self._refusal(response, (errors or [{}])[0])
             if err.kind in ("protocol", "validation"):
                 # an unclassified refusal of a ping means the key is not accepted
-                raise KINDS["auth"](
+                raise KlingAuthError(
                     err.message, gateway=self.name, status_code=response.status_code, code=err.code
                 )
             raise err
@@ -361,33 +355,30 @@ class RunwareGateway(Gateway):
             envelope = {**envelope, "errors": envelope["error"]}  # singular spelling (lenient)
         return envelope
 
-    def _error(self, response: HttpResponse, entry: dict[str, Any]) -> KlingError:
-        """The typed error for one ``errors[]`` entry (or for the HTTP status when there is none).
-
-        A provider failure raised here is retryable (:class:`KlingServerError`): on submit nothing
-        usable was created, and a job that failed after acceptance is returned by ``_task`` instead.
-        """
-        code = fields.opt_str(entry.get("code"))
-        message = (
-            fields.opt_str(entry.get("message"))
-            or fields.snippet(response.text)
-            or f"HTTP {response.status_code}"
-        )
+    def _refusal(self, response: HttpResponse, entry: dict[str, Any]) -> KlingError:
+        """The typed error for one ``errors[]`` entry (or for the HTTP status when there is none)."""
+        message = fields.opt_str(entry.get("message"))
         parameter = fields.opt_str(entry.get("parameter"))
         if parameter:
-            message = f"{message} (parameter {parameter})"
-        category = classify(code, fields.opt_str(entry.get("taskType")))
-        return self.error(response, category, code=code, message=message, rejected=category in _REJECTING)
+            shown = message or fields.snippet(response.text) or f"HTTP {response.status_code}"
+            message = f"{shown} (parameter {parameter})"
+        task_type = fields.opt_str(entry.get("taskType"))
+        return self.refusal(
+            response,
+            fields.opt_str(entry.get("code")),
+            message,
+            kind="auth" if (task_type or "").lower() == "authentication" else None,
+        )
 
     def _task(self, task_id: str, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         """The state of job ``task_id`` from a (cumulative) ``data``/``errors`` answer."""
         errors = fields.objects(body.get("errors"))
         mine = [e for e in errors if e.get("taskUUID") == task_id]
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
-            raise self._error(response, (mine or errors or [{}])[0])
+            raise self._refusal(response, (mine or errors or [{}])[0])
         if not mine and (errors or response.status_code >= 400):
             # an error about the call itself (auth, rate limit, ...), not about our job
-            raise self._error(response, (errors or [{}])[0])
+            raise self._refusal(response, (errors or [{}])[0])
         error_code: str | None = None
         error_message: str | None = None
         state: TaskState | None = None
@@ -395,7 +386,7 @@ class RunwareGateway(Gateway):
             entry = mine[0]
             category = classify(fields.opt_str(entry.get("code")), fields.opt_str(entry.get("taskType")))
             if category in ("auth", "rate_limit", "not_found"):
-                raise self._error(response, entry)
+                raise self._refusal(response, entry)
             state = TaskState.FAILED
             error_code = fields.opt_str(entry.get("code")) or "error"
             error_message = fields.opt_str(entry.get("message")) or "generation failed"

@@ -30,10 +30,17 @@ from airflow_provider_kling.defaults import (
     DEFAULT_FAILURE_BUDGET,
     DEFAULT_MAX_DOWNLOAD_BYTES,
 )
-from airflow_provider_kling.exceptions import KlingError, KlingNotFoundError
+from airflow_provider_kling.exceptions import KlingBudgetError, KlingError, KlingNotFoundError
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
-from airflow_provider_kling.gateways.pricing import Balance, CostEstimate, Quote, estimate
+from airflow_provider_kling.gateways.pricing import (
+    Balance,
+    CostEstimate,
+    Quote,
+    cap_refusal,
+    cost_text,
+    estimate,
+)
 from airflow_provider_kling.hooks import _downloads, _retry, _secrets, _submit
 from airflow_provider_kling.hooks._auth import AuthCache
 from airflow_provider_kling.hooks._images import check_local_images
@@ -44,9 +51,12 @@ from airflow_provider_kling.models import VideoRequest, VideoTask, build_request
 from airflow_provider_kling.polling import PollSchedule, WaitPolicy
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from tenacity import RetryCallState
 
-__all__ = ["ConnectionSettings", "KlingHook"]
+#: what the Airflow objects need of the layers below, offered here (they import no gateway module)
+__all__ = ["ConnectionSettings", "CostEstimate", "KlingHook", "cost_text"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -143,6 +153,29 @@ class KlingHook(BaseHook):
         """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why)."""
         return self.quote(request).estimate
 
+    def estimate_for(self, fields: dict[str, Any]) -> CostEstimate | None:
+        """The estimate of the request ``fields`` make, or ``None``; never raises (after a deferral the
+        job is submitted already: its price is reported, never worth failing it for)."""
+        try:
+            return self.estimate_cost(build_request(self.gateway.name, fields))
+        except KlingError:
+            return None
+
+    def check_cost(
+        self, request: VideoRequest, max_cost: float | None = None, max_cost_unit: str | None = None
+    ) -> CostEstimate | None:
+        """Log ``request``'s estimate and return it; raise :class:`KlingBudgetError` (before any
+        request to the gateway) when ``max_cost`` refuses it (:func:`~..gateways.pricing.cap_refusal`)."""
+        quote = self.quote(request)
+        if quote.estimate is not None:
+            log.info("Kling job estimate: %s", quote.estimate)
+        else:
+            log.info("Kling job cost not estimated: %s", quote.reason)
+        refusal = None if max_cost is None else cap_refusal(quote, max_cost, max_cost_unit)
+        if refusal is not None:
+            raise KlingBudgetError(f"job refused before submit: {refusal}", gateway=self.gateway.name)
+        return quote.estimate
+
     def get_balance(self) -> Balance | None:
         """What the account has left, where the gateway has a free endpoint for it (the official
         API's ``GET /account/costs``, Rivya's credits); ``None`` elsewhere."""
@@ -198,9 +231,9 @@ class KlingHook(BaseHook):
     ) -> VideoTask:
         """Async :meth:`get_task`. ``client``: a shell leased from the pool (the trigger's), or an
         ``httpx.AsyncClient`` of the caller's; ``None`` leases one for this call."""
-        settings = await self.aresolve()
+        await self.aresolve()
         if client is None:
-            async with ASYNC_POOL.lease(settings.pool_key, settings.verify, settings.timeout) as leased:
+            async with self.pooled_client() as leased:
                 return await self.aget_task(task_or_id, endpoint, leased)
         shell = HttpxAsyncShell(client) if isinstance(client, httpx.AsyncClient) else client
         *first, last = self._endpoints(task_or_id, endpoint)
@@ -208,6 +241,12 @@ class KlingHook(BaseHook):
             with contextlib.suppress(KlingNotFoundError):
                 return await self._acall(shell, *self._status_call(task_or_id, ep))
         return await self._acall(shell, *self._status_call(task_or_id, last))
+
+    def pooled_client(self) -> AbstractAsyncContextManager[AsyncShell]:
+        """Lease the async client every trigger of this connection shares in this event loop (after
+        :meth:`aresolve`): one pooled session, not one per waiting job."""
+        s = self.settings
+        return ASYNC_POOL.lease(s.pool_key, s.verify, s.timeout)
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """The typed error describing a failed or cancelled job (credentials scrubbed)."""
@@ -243,6 +282,12 @@ class KlingHook(BaseHook):
         except Exception as exc:
             return False, _secrets.scrub_text(f"{type(exc).__name__}: {exc}", self._secrets())
         return True, f"Connected to {gateway.title} at {self.settings.base_url}"
+
+    def check_download_to(self, destination: str | os.PathLike[str] | None) -> None:
+        """Fail before the submit (so before paying) when ``destination`` cannot work
+        (:func:`~airflow_provider_kling.hooks._downloads.check_destination`); ``None`` is fine."""
+        if destination is not None:
+            _downloads.check_destination(destination)
 
     def download(
         self,

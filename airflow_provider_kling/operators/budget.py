@@ -140,7 +140,7 @@ class KlingBudgetGateOperator(_GateBase):
     def _price(self, hook: KlingHook) -> BatchEstimate:
         from airflow_provider_kling.budget import BatchEstimate
         from airflow_provider_kling.exceptions import KlingValidationError
-        from airflow_provider_kling.operators.kling import REQUEST_FIELDS
+        from airflow_provider_kling.models import REQUEST_FIELDS
 
         clips = self.clips
         if not isinstance(clips, list | tuple):
@@ -162,8 +162,7 @@ class KlingBudgetGateOperator(_GateBase):
 
 def _body(intro: str | None, reason: str, batch: BatchEstimate) -> str:
     """The approval request's Markdown: the reason, then totals per unit and what each rests on."""
-    lines = [intro or "", f"**{reason}**", "", "| unit | total |", "|---|---|"]
-    lines += [f"| {unit} | {amount:g} |" for unit, amount in sorted(batch.totals.items())]
+    lines = [intro or "", f"**{reason}**", "", *batch.totals_table()]
     if batch.unpriced:
         lines += ["", f"{len(batch.unpriced)} clip(s) not priced: {batch.unpriced[0]['reason']}"]
     if batch.bases:

@@ -1,73 +1,56 @@
 """KlingGenerateOperator: render one Kling 2.6 clip from a DAG.
 
-Flow: validate (before any HTTP request; failures are ``AirflowFailException``, never retried) ->
-find the job an earlier try submitted, else submit -> record the remote id (task state store and
-XCom ``kling_task_id``) at once -> finish if already terminal, else wait in the worker, defer to
+Flow, a short sequence of hook calls: validate, check ``download_to`` and the cost cap (before any
+HTTP request; failures are ``AirflowFailException``, never retried) -> find the job an earlier try
+submitted, else submit -> record the remote id (task state store and XCom ``kling_task_id``) at once
+-> finish if already terminal, else wait in the worker, defer to
 :class:`~airflow_provider_kling.triggers.kling.KlingTaskTrigger`, or return (``wait_for_completion``
-False).
+False). A capacity refusal is a wait (:class:`~airflow_provider_kling.polling.CapacityWait`).
 
 **Retries never pay twice.** Each try derives the job's client reference from (dag_id, run_id,
-task_id, map_index, generation). Before submitting, the operator looks for an earlier try's job:
-
-1. Airflow >= 3.3: the task state store (``context["task_state_store"]``) holds the remote id of the
-   last submitted job; it survives retries and worker crashes, unlike XCom, which Airflow clears
-   at the start of each try.
-2. Gateways that can be asked for a job by client id (official Kling ``external_task_id``, Runware
-   ``taskUUID``) are asked; Rivya deduplicates a repeated ``Idempotency-Key`` by itself.
-
-A running or succeeded job is attached to; a failed one moves to the next generation (a new
-reference) and a fresh submit. The policy itself is the hook's (``KlingHook.submit_once``); this
-module adapts Airflow's task state store to it. See ``docs/guides/retries.md`` for the guarantee
-per gateway.
+task_id, map_index, generation) and first looks for an earlier try's job: in the task state store
+(Airflow >= 3.3; it survives retries and worker crashes, unlike XCom), or at gateways that find a
+job by client id (official Kling, Runware); Rivya deduplicates a repeated key by itself. The policy
+is the hook's (``KlingHook.submit_once``); see ``docs/guides/retries.md`` for the guarantee per gateway.
 
 This module imports no HTTP library: DAG files import it on every parse.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_kling._airflow import (
+    STATE_KEY,
+    TaskStateStore,
     airflow_error,
+    as_airflow_error,
+    capacity_from_event,
     default_deferrable,
+    defer_timeout,
     feature_message,
     finish,
     has_feature,
     task_from_event,
 )
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT, DEFER_TIMEOUT_MARGIN
+from airflow_provider_kling._airflow import client_reference as _client_reference
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT
 from airflow_provider_kling.links import KlingVideoLink
+from airflow_provider_kling.models import REQUEST_FIELDS
+from airflow_provider_kling.polling import CapacityWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_kling.gateways.pricing import CostEstimate
-    from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.hooks.kling import CostEstimate, KlingHook
     from airflow_provider_kling.models import VideoRequest, VideoTask
 
-#: Task state store key holding ``{"task_id", "endpoint", "generation", "client_reference"}``.
-STATE_KEY = "kling_job"
-#: The operator's arguments that make up the :class:`VideoRequest` (same names as its fields).
-REQUEST_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "duration",
-    "aspect_ratio",
-    "sound",
-    "tier",
-    "cfg_scale",
-    "start_image",
-    "end_image",
-    "callback_url",
-    "extra",
-)
+__all__ = ["REQUEST_FIELDS", "STATE_KEY", "KlingGenerateOperator"]
 
 
 class KlingGenerateOperator(BaseOperator):
@@ -172,77 +155,46 @@ class KlingGenerateOperator(BaseOperator):
 
     # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.exceptions import KlingError
         from airflow_provider_kling.hooks.kling import KlingHook
 
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
-        try:
+        with as_airflow_error():  # everything that can fail before spending fails here, not retried
             request = hook.make_request(**self._request_fields())
-            if self.download_to is not None:  # a destination that cannot work fails before paying
-                from airflow_provider_kling.hooks._downloads import check_destination
-
-                check_destination(self.download_to)
-            estimate = self._price(hook, request)
-        except KlingError as err:
-            raise airflow_error(err) from None
+            hook.check_download_to(self.download_to)
+            estimate = hook.check_cost(request, self.max_cost, self.max_cost_unit)
         return self._submit_and_wait(
-            context, hook, request, deadline=time.time() + self.timeout, estimate=estimate
+            context, hook, request, CapacityWait(time.time() + self.timeout), estimate
         )
 
     def execute_after_capacity(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after :class:`~airflow_provider_kling.triggers.capacity.KlingCapacityTrigger`:
         submit again with the same client reference (the counters and the deadline come from the event)."""
-        from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingTimeoutError
         from airflow_provider_kling.hooks.kling import KlingHook
 
         self.kling_result = None
-        status = event.get("status") if isinstance(event, dict) else None
-        if not isinstance(event, dict) or status not in ("capacity", "timeout"):
-            raise airflow_error(KlingProtocolError(f"unexpected capacity event (status {status!r})"))
-        if status == "timeout":
-            raise airflow_error(
-                KlingTimeoutError(str(event.get("message") or "no capacity before the timeout"))
-            )
-        from airflow_provider_kling.polling import capacity_message
-
+        with as_airflow_error():  # a timeout event, or an event that is not a capacity event
+            wait = capacity_from_event(event)
+        reason = (event or {}).get("reason", "backoff")
         self.log.info(
-            "Submitting again after waiting for capacity (%s): %s",
-            event.get("reason", "backoff"),
-            capacity_message(time.time() - float(event["waiting_since"]), int(event["refusals"])),
+            "Submitting again after waiting for capacity (%s): %s", reason, wait.message(time.time())
         )
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
-        try:
+        with as_airflow_error():
             request = hook.make_request(**self._request_fields())
-        except KlingError as err:
-            raise airflow_error(err) from None
-        return self._submit_and_wait(
-            context,
-            hook,
-            request,
-            deadline=float(event["deadline"]),
-            waiting_since=float(event["waiting_since"]),
-            refusals=int(event["refusals"]),
-            estimate=self._estimate_again(hook),
-        )
+        return self._submit_and_wait(context, hook, request, wait, hook.estimate_for(self._request_fields()))
 
     def _submit_and_wait(
         self,
         context: Context,
         hook: KlingHook,
         request: VideoRequest,
-        *,
-        deadline: float,
-        waiting_since: float | None = None,
-        refusals: int = 0,
-        estimate: CostEstimate | None = None,
+        wait: CapacityWait,
+        estimate: CostEstimate | None,
     ) -> Any:
-        from airflow_provider_kling.exceptions import KlingError
-
         schedule = hook.poll_schedule(request.duration, self.poll_interval)
-        task = self._submit_when_capacity(
-            context, hook, request, schedule.interval, deadline, waiting_since, refusals
-        )
+        wait.cap = schedule.interval
+        task = self._submit_when_capacity(context, hook, request, wait)
         context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
 
         if task.is_terminal:
@@ -259,83 +211,48 @@ class KlingGenerateOperator(BaseOperator):
                     kling_task_id=task.task_id,
                     endpoint=task.endpoint,
                     poll_schedule=schedule.to_dict(),
-                    deadline=deadline,
+                    deadline=wait.deadline,
                     not_before=time.time() + schedule.first_delay,
                 ),
                 method_name="execute_complete",
                 # A backstop: the trigger's own timeout event (with the last state) normally comes first.
-                timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
+                timeout=defer_timeout(wait.deadline),
             )
-        try:
-            task = hook.wait_for_task(task, max(0.0, deadline - time.time()), schedule)
-        except KlingError as err:
-            raise airflow_error(err) from None
+        with as_airflow_error():
+            task = hook.wait_for_task(task, max(0.0, wait.deadline - time.time()), schedule)
         return self._finish(hook, task, estimate)
 
     def _submit_when_capacity(
-        self,
-        context: Context,
-        hook: KlingHook,
-        request: VideoRequest,
-        interval: float,
-        deadline: float,
-        waiting_since: float | None,
-        refusals: int,
+        self, context: Context, hook: KlingHook, request: VideoRequest, wait: CapacityWait
     ) -> VideoTask:
         """Attach or submit; a refusal for the account's capacity or rate is a wait, not a failure.
 
         The refusal proves no job was created, so the same client reference is submitted again
         later (never paying twice): deferred to ``KlingCapacityTrigger`` (no worker slot) when
-        deferrable, else after a sleep in the worker with the same backoff. Bounded by the task's
-        ``timeout``; other errors keep their rules.
+        deferrable, else after a sleep in the worker. :class:`CapacityWait` decides how long, and
+        gives up at the task's ``timeout``; other errors keep their rules.
         """
-        from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingTimeoutError
-        from airflow_provider_kling.polling import capacity_delay, capacity_timeout_message
+        from airflow_provider_kling.exceptions import KlingRateLimitError
 
+        resubmit_safe = hook.gateway.uses_client_reference
         while True:
-            try:
-                return self._attach_or_submit(hook, request, context)
-            except KlingRateLimitError as err:
-                if not err.request_rejected:
-                    raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
-                refusal = err
-            except KlingError as err:
-                raise airflow_error(err, resubmit_safe=hook.gateway.uses_client_reference) from None
-            now = time.time()
-            refusals += 1
-            waiting_since = now if waiting_since is None else waiting_since
-            if now >= deadline:
-                raise airflow_error(
-                    KlingTimeoutError(
-                        f"{capacity_timeout_message(now - waiting_since, refusals)} "
-                        f"(last refusal: {refusal.message})",
-                        gateway=hook.gateway.name,
-                    )
-                )
-            delay = min(capacity_delay(refusals, refusal.retry_after, interval), deadline - now)
-            self.log.info(
-                "Waiting for capacity at gateway %s (%d refusal%s so far, next try in %.0f s%s): %s",
-                hook.gateway.name,
-                refusals,
-                "" if refusals == 1 else "s",
-                delay,
-                ", sooner when a slot frees" if self.deferrable else "",
-                refusal.message,
-            )
+            with as_airflow_error(resubmit_safe=resubmit_safe):
+                try:
+                    return self._attach_or_submit(hook, request, context)
+                except KlingRateLimitError as err:
+                    if not err.request_rejected:
+                        raise
+                    delay = wait.refused(err, time.time())  # raises KlingTimeoutError at the deadline
+                    refusal = err.message
+            self.log.info("%s", wait.waiting_line(hook.gateway.name, delay, refusal, self.deferrable))
             if self.deferrable:
                 from airflow_provider_kling.triggers.capacity import KlingCapacityTrigger
 
+                trigger = KlingCapacityTrigger.resuming(self.kling_conn_id, wait, delay)
                 self.defer(
-                    trigger=KlingCapacityTrigger(
-                        kling_conn_id=self.kling_conn_id,
-                        deadline=deadline,
-                        waiting_since=waiting_since,
-                        refusals=refusals,
-                        next_delay=delay,
-                        poll_interval=interval,
-                    ),
+                    trigger=trigger,
                     method_name="execute_after_capacity",
-                    timeout=timedelta(seconds=max(0.0, deadline - now) + DEFER_TIMEOUT_MARGIN),
+                    timeout=defer_timeout(wait.deadline),
                 )
             _sleep(delay)
 
@@ -350,48 +267,19 @@ class KlingGenerateOperator(BaseOperator):
             raise airflow_error(err)
         assert task is not None
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
-        return self._finish(hook, task, self._estimate_again(hook))
+        return self._finish(hook, task, hook.estimate_for(self._request_fields()))
 
     # ------------------------------------------------------------------------------------ helpers
     def _request_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in REQUEST_FIELDS}
 
-    def _price(self, hook: KlingHook, request: VideoRequest) -> CostEstimate | None:
-        """Log the estimate, and refuse the job before any request when ``max_cost`` says so."""
-        from airflow_provider_kling.exceptions import KlingBudgetError
-        from airflow_provider_kling.gateways.pricing import cap_refusal
-
-        quote = hook.quote(request)
-        if quote.estimate is not None:
-            self.log.info("Kling job estimate: %s", quote.estimate)
-        else:
-            self.log.info("Kling job cost not estimated: %s", quote.reason)
-        if self.max_cost is not None:
-            refusal = cap_refusal(quote, self.max_cost, self.max_cost_unit)
-            if refusal is not None:
-                raise KlingBudgetError(f"job refused before submit: {refusal}", gateway=hook.gateway.name)
-        return quote.estimate
-
-    def _estimate_again(self, hook: KlingHook) -> CostEstimate | None:
-        """The estimate after a deferral (a fresh instance): pure, but never worth failing a paid job."""
-        from airflow_provider_kling.exceptions import KlingError
-        from airflow_provider_kling.models import build_request
-
-        try:
-            return hook.quote(build_request(hook.gateway.name, self._request_fields())).estimate
-        except KlingError:
-            return None
-
-    def _finish(
-        self, hook: KlingHook, task: VideoTask, estimate: CostEstimate | None = None
-    ) -> dict[str, Any]:
-        from airflow_provider_kling.gateways.pricing import cost_text
+    def _finish(self, hook: KlingHook, task: VideoTask, estimate: CostEstimate | None) -> dict[str, Any]:
+        from airflow_provider_kling.hooks.kling import cost_text
 
         result = finish(hook, task, download_to=self.download_to, max_download_bytes=self.max_download_bytes)
-        if estimate is not None:
-            result["estimated_cost"] = estimate.to_dict()
         spent = cost_text(task.cost, task.cost_unit)
         if estimate is not None:
+            result["estimated_cost"] = estimate.to_dict()
             spent += f" (estimated {estimate})"
         self.log.info("Kling job %s succeeded: %s; %s", task.task_id, result["video_urls"], spent)
         self.kling_result = result
@@ -404,33 +292,11 @@ class KlingGenerateOperator(BaseOperator):
             self.log.info("%s (docs/guides/retries.md)", feature_message("task_state_store"))
         return hook.submit_once(
             request,
-            _TaskStateStore(store) if store is not None else None,
+            TaskStateStore(store, STATE_KEY) if store is not None else None,
             reference=lambda generation: _client_reference(context, generation),
             resend_refused=False,  # a capacity refusal is waited for here (deferred or not)
         )
 
 
-class _TaskStateStore:
-    """Airflow's task state store (>= 3.3) as the hook's ``JobStore``: one key holds the job record."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def get(self) -> dict[str, Any] | None:
-        value = self._store.get(STATE_KEY)
-        return value if isinstance(value, dict) else None
-
-    def set(self, record: dict[str, Any]) -> None:
-        self._store.set(STATE_KEY, record)
-
-
 #: How the in-worker capacity wait sleeps (tests replace it).
 _sleep = time.sleep
-
-
-def _client_reference(context: Context, generation: int) -> str:
-    """A stable idempotency key for this task instance and generation (≤ 64 chars, URL-safe)."""
-    ti = context["ti"]
-    parts = [ti.dag_id, ti.run_id, ti.task_id, str(getattr(ti, "map_index", -1)), str(generation)]
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
-    return f"af-{digest}-g{generation}"

@@ -32,13 +32,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.defaults import (
-    CAPACITY_IDLE_CAP,
-    CAPACITY_IDLE_FIRST,
-    CAPACITY_MIN_DEFER,
-    DEFAULT_POLL_INTERVAL,
-)
-from airflow_provider_kling.polling import capacity_delay, capacity_message, capacity_timeout_message
+from airflow_provider_kling.defaults import CAPACITY_MIN_DEFER, DEFAULT_POLL_INTERVAL
+from airflow_provider_kling.polling import CapacityWait
 
 _order = itertools.count()
 
@@ -134,6 +129,19 @@ class KlingCapacityTrigger(BaseTrigger):
         self.next_delay = float(next_delay)
         self.poll_interval = float(poll_interval)
 
+    @classmethod
+    def resuming(cls, kling_conn_id: str, wait: CapacityWait, next_delay: float) -> KlingCapacityTrigger:
+        """The trigger that carries ``wait`` on (after its :meth:`CapacityWait.refused`) in the triggerer."""
+        since = wait.waiting_since if wait.waiting_since is not None else time.time()
+        return cls(
+            kling_conn_id=kling_conn_id,
+            deadline=wait.deadline,
+            waiting_since=since,
+            refusals=wait.refusals,
+            next_delay=next_delay,
+            poll_interval=wait.cap,
+        )
+
     def __repr__(self) -> str:
         return f"<KlingCapacityTrigger conn_id={self.kling_conn_id!r} refusals={self.refusals}>"
 
@@ -150,13 +158,16 @@ class KlingCapacityTrigger(BaseTrigger):
             },
         )
 
+    @property
+    def wait(self) -> CapacityWait:
+        """The capacity decision this trigger carries on (the same object the operator's wait uses)."""
+        return CapacityWait(self.deadline, self.poll_interval, self.waiting_since, self.refusals)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         entered = time.time()
+        wait = self.wait
         head_delay = self.next_delay
-        idle_delay = max(
-            head_delay,
-            capacity_delay(self.refusals, head_delay, CAPACITY_IDLE_CAP, first=CAPACITY_IDLE_FIRST),
-        )
+        idle_delay = wait.idle_delay(head_delay)
         # Never fire within CAPACITY_MIN_DEFER of the deferral (see its note): Airflow would fail the task.
         earliest = entered + CAPACITY_MIN_DEFER
         waiter = COORDINATOR.join(self.kling_conn_id, self.waiting_since)
@@ -164,7 +175,7 @@ class KlingCapacityTrigger(BaseTrigger):
         try:
             while True:
                 now = time.time()
-                if now >= self.deadline:
+                if wait.expired(now):
                     yield self._event("timeout", now)
                     return
                 head = COORDINATOR.is_head(self.kling_conn_id, waiter)
@@ -188,11 +199,7 @@ class KlingCapacityTrigger(BaseTrigger):
                     changed.cancel()
         finally:
             COORDINATOR.leave(self.kling_conn_id, waiter)
-        self.log.info(
-            "Submitting again for capacity (%s): %s",
-            reason,
-            capacity_message(time.time() - self.waiting_since, self.refusals),
-        )
+        self.log.info("Submitting again for capacity (%s): %s", reason, wait.message(time.time()))
         yield self._event("capacity", time.time(), reason)
 
     def _event(self, status: str, now: float, reason: str = "timeout") -> TriggerEvent:
@@ -204,5 +211,5 @@ class KlingCapacityTrigger(BaseTrigger):
             "refusals": self.refusals,
         }
         if status == "timeout":
-            payload["message"] = capacity_timeout_message(now - self.waiting_since, self.refusals)
+            payload["message"] = self.wait.timeout_message(now)
         return TriggerEvent(payload)  # type: ignore[no-untyped-call]

@@ -28,7 +28,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
-from airflow_provider_kling.hooks._transport import ASYNC_POOL
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.polling import PollSchedule, WaitPolicy
 from airflow_provider_kling.triggers.capacity import COORDINATOR
@@ -86,7 +85,7 @@ class KlingTaskTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
-            settings = await hook.aresolve()
+            await hook.aresolve()
         except KlingError as err:
             yield self._error(err)
             return
@@ -99,9 +98,10 @@ class KlingTaskTrigger(BaseTrigger):
         wait = WaitPolicy(
             schedule, self.deadline, self.failure_budget, started=not_before - schedule.first_delay
         )
+        self.log.info("%s", wait.begin(self.kling_task_id, now, not_before))  # fresh or resumed
         pause = max(0.0, not_before - now)
         endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
-        async with ASYNC_POOL.lease(settings.pool_key, settings.verify, settings.timeout) as shell:
+        async with hook.pooled_client() as shell:
             while True:
                 now = time.time()
                 if wait.timed_out(now):

@@ -314,7 +314,7 @@ def ui_form(connection: Mapping[str, Any], conn_id: str = CONN_ID) -> list[tuple
     relabel = info["ui-field-behaviour"]["relabeling"]
     fields = info["conn-fields"]
     rows = [("Connection ID", conn_id), ("Connection Type", info["hook-name"])]
-    for key in ("host", "login", "password"):
+    for key in ("host", "port", "login", "password"):
         if connection.get(key):
             rows.append((relabel.get(key, key.capitalize()), str(connection[key])))
     extra = dict(connection.get("extra") or {})

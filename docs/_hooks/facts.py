@@ -5,12 +5,17 @@ Markers replaced in ``on_page_markdown``:
 ``<!-- template-fields:DOTTED.PATH.Class -->``
     The class's ``template_fields`` as an inline list (``\\`prompt\\`, ... and \\`download_to\\```).
     A guide that says a field is (or is not) templated reads it from the operator itself.
-``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``
+``<!-- poll-first-delays -->``, ``<!-- poll-interval -->``, ``<!-- poll-jitter -->``,
+``<!-- poll-progress-every -->``
     The default poll schedule (``airflow_provider_kling.defaults``): "50 s for a 5 s clip, 80 s for
-    10 s", "5 s", "15 %".
+    10 s", "5 s", "15 %", and how many polls apart a wait logs its progress: "6".
 ``<!-- cost-gateways -->``
     The ``extra.gateway`` values of the gateways that report a ``cost`` in the XCom result (any of
     their models' ``Capabilities.cost_reporting``), in registry order, as an inline list.
+``<!-- tested-versions -->``
+    The versions the Celery topology test (``make test-distributed``) runs, read from ``uv.lock``:
+    Airflow, its Celery, PostgreSQL and standard providers, Celery, Kombu, the Redis client and the
+    PostgreSQL drivers, as a table.
 ``<!-- price-table -->``
     Per gateway: the cost it reports and its unit, the price it publishes (``Gateway.prices``: what
     an estimate rests on, with its source), the estimate of a 5 s silent and of a 10 s clip with
@@ -24,12 +29,32 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 TEMPLATE_FIELDS_MARKER = re.compile(r"<!-- template-fields:([A-Za-z0-9_.]+) -->")
 COST_MARKER = "<!-- cost-gateways -->"
 PRICE_MARKER = "<!-- price-table -->"
-POLL_MARKERS = ("<!-- poll-first-delays -->", "<!-- poll-interval -->", "<!-- poll-jitter -->")
+VERSIONS_MARKER = "<!-- tested-versions -->"
+LOCK = Path(__file__).resolve().parents[2] / "uv.lock"
+#: (package in uv.lock, what it is) for the tested-versions table, in table order.
+TESTED_PACKAGES = (
+    ("apache-airflow", "Airflow"),
+    ("apache-airflow-providers-celery", "Celery provider (CeleryExecutor)"),
+    ("apache-airflow-providers-postgres", "PostgreSQL provider"),
+    ("apache-airflow-providers-standard", "standard provider (the budget gate's ApprovalOperator)"),
+    ("celery", "Celery"),
+    ("kombu", "Kombu (Celery's messaging)"),
+    ("redis", "Redis client (the broker)"),
+    ("psycopg2-binary", "PostgreSQL driver (metadata database, result backend)"),
+    ("psycopg", "PostgreSQL driver (psycopg 3)"),
+)
+POLL_MARKERS = (
+    "<!-- poll-first-delays -->",
+    "<!-- poll-interval -->",
+    "<!-- poll-jitter -->",
+    "<!-- poll-progress-every -->",
+)
 
 
 def inline_list(items: Sequence[str]) -> str:
@@ -105,6 +130,41 @@ def render_price_table() -> str:
     return "\n".join(lines)
 
 
+def locked_versions(lock_text: str | None = None) -> dict[str, list[tuple[str, list[str]]]]:
+    """Every package in ``uv.lock`` (or ``lock_text``): its versions, each with the Python markers it
+    is locked for (empty: every Python). uv locks several versions of a package when the newest one
+    needs a newer Python than the project's floor."""
+    text = LOCK.read_text(encoding="utf-8") if lock_text is None else lock_text
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for block in text.split("[[package]]")[1:]:
+        head = re.match(r'\s*name = "([^"]+)"\nversion = "([^"]+)"\n', block)
+        if head is None:
+            continue
+        markers = re.search(r"^resolution-markers = \[\n(.*?)^\]", block, flags=re.M | re.S)
+        listed = re.findall(r'^\s+"(.*)",$', markers.group(1), flags=re.M) if markers else []
+        out.setdefault(head.group(1), []).append((head.group(2), listed))
+    return out
+
+
+def version_text(versions: list[tuple[str, list[str]]]) -> str:
+    """``3.26.0``, or ``3.26.0 (3.24.1 on Python < 3.11)`` when the lock forks by Python version."""
+    ordered = sorted(versions, key=lambda v: [int(p) if p.isdigit() else 0 for p in v[0].split(".")])
+    newest, older = ordered[-1][0], ordered[:-1]
+
+    def python(marker: str) -> str:
+        return marker.replace("python_full_version", "Python").replace("'", "")
+
+    notes = [f"{version} on " + " or ".join(map(python, markers)) for version, markers in older]
+    return newest + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def render_versions_table(lock_text: str | None = None) -> str:
+    versions = locked_versions(lock_text)
+    lines = ["| package | version | what it is |", "|---|---|---|"]
+    lines += [f"| `{name}` | {version_text(versions[name])} | {what} |" for name, what in TESTED_PACKAGES]
+    return "\n".join(lines)
+
+
 def seconds(value: float) -> str:
     return f"{value:g} s"
 
@@ -122,6 +182,7 @@ def poll_facts() -> dict[str, str]:
         POLL_MARKERS[0]: ", ".join(first),
         POLL_MARKERS[1]: seconds(defaults.DEFAULT_POLL_INTERVAL),
         POLL_MARKERS[2]: f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
+        POLL_MARKERS[3]: str(defaults.PROGRESS_EVERY_POLLS),
     }
 
 
@@ -135,6 +196,8 @@ def render(markdown: str) -> str:
         markdown = markdown.replace(COST_MARKER, inline_list(cost_gateways()))
     if PRICE_MARKER in markdown:
         markdown = markdown.replace(PRICE_MARKER, render_price_table())
+    if VERSIONS_MARKER in markdown:
+        markdown = markdown.replace(VERSIONS_MARKER, render_versions_table())
     return markdown
 
 

@@ -84,6 +84,9 @@ def test_documented_connection_uses_the_gateway_defaults(name: str) -> None:
     assert documented["conn_type"] == "kling"
     assert documented["extra"]["gateway"] == name
     assert documented["host"] == gateway.default_base_url
+    # Airflow 3.3's Test button refuses a connection stored without a port: the https URL's port
+    assert documented["port"] == 443 and documented["host"].startswith("https://")
+    assert ("Port", "443") in capabilities.ui_form(documented)
     # placeholders, never something that looks like a real key
     assert "YOUR_" in documented["password"]
     assert (documented.get("login") is not None) == (name == "kling")

@@ -83,7 +83,10 @@ def test_the_poll_schedule_comes_from_the_defaults_module(monkeypatch: pytest.Mo
         ),
         "<!-- poll-interval -->": f"{defaults.DEFAULT_POLL_INTERVAL:g} s",
         "<!-- poll-jitter -->": f"{defaults.DEFAULT_POLL_JITTER * 100:g} %",
+        "<!-- poll-progress-every -->": str(defaults.PROGRESS_EVERY_POLLS),
     }
+    progress = rendered("guides/deploying-at-scale.md")
+    assert f"every {defaults.PROGRESS_EVERY_POLLS} polls a progress line" in progress
     for page in ("connections.md", "guides/retries.md", "guides/testing.md", "guides/marketing-renders.md"):
         text = rendered(page)
         assert "<!-- poll-" not in text and facts.poll_facts()["<!-- poll-first-delays -->"] in text

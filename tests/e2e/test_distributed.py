@@ -72,6 +72,8 @@ REDIS = os.environ.get("KLING_E2E_REDIS_URL", REDIS_URL)
 #: A trigger's own log lines: the provider logs a job's state on its first poll and on each change,
 #: and each failed poll.
 POLL_LINE = re.compile(r"Kling job \S+ is |Kling poll of \S+ failed")
+#: The first line of a trigger re-created after its triggerer was lost (``WaitPolicy.begin``).
+RESUMED_LINE = re.compile(r"Kling job \S+: resumed waiting after \d+ s \(")
 #: The clip's map index at the end of its prompt (see the DAG file).
 TAKE = re.compile(r"take (\d+)$")
 
@@ -471,7 +473,7 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
     assert {job for _, job in late} <= {sc.survivor_job}, sorted(late)
     # The triggers that moved: first poll on the survivor after the kill.
     moved = [i for i, job in sc.owners_before_kill.items() if job == sc.killed_job]
-    gaps, starts, start_to_poll = [], [], []
+    gaps, starts, start_to_poll, resumed = [], [], [], 0
     for i in moved:
         events = [
             (ts, event)
@@ -486,7 +488,10 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
         if polls:  # a trigger waiting for something else than a job's status polls no job
             gaps.append(min(polls) - kill)
             start_to_poll.append(min(polls) - starts[-1])
+            resumed += any(RESUMED_LINE.search(event) for _, event in events)
     assert gaps, "no moved trigger polled its job on the survivor"
+    # A moved trigger that the survivor started more than RESUME_GRACE after its defer says it resumed.
+    assert resumed, "no moved trigger's log says it resumed"
     # For comparison: triggers that started before the kill, start to first poll (this includes
     # the connection's first-poll delay of 5 s from the submit; a moved trigger's poll is overdue).
     normal = []
@@ -507,6 +512,7 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
         "triggers_per_job_before_kill": {str(k): v for k, v in before.items()},
         "moved_triggers": len(moved),
         "moved_triggers_polled": len(gaps),
+        "moved_triggers_said_resumed": resumed,
         "survivor_starts_moved_triggers_s": round(min(starts) - kill, 1),
         "failover_gap_s": round(min(gaps), 1),
         "failover_gap_max_s": round(max(gaps), 1),

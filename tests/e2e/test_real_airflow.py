@@ -373,6 +373,14 @@ def test_3_triggerer_restart_loses_nothing(stack: Stack, mapped_run: MappedRun, 
         assert by_client[job["client_id"]] == 1
     restart_jobs = [j for j in side_runs.jobs if j["prompt"].startswith("E2E restart")]
     assert len(restart_jobs) == RESTART_TASKS
+    # The triggers the new triggerer re-created say they resumed (those started more than
+    # RESUME_GRACE after their defer; a fast takeover may start the last-deferred ones sooner).
+    folder = stack.airflow.logs_folder / f"dag_id={RESTART_DAG}" / f"run_id={run['dag_run_id']}"
+    moved = sorted(
+        folder.glob(f"task_id=render/map_index=*/attempt=1.log.trigger.{side_runs.new_triggerer_job}.log")
+    )
+    texts = [p.read_text(errors="replace") for p in moved]
+    assert len(moved) == RESTART_TASKS and any("resumed waiting after" in t for t in texts), texts
 
 
 def _task_log(stack: Stack, dag_id: str, run_id: str, attempt: int) -> str:

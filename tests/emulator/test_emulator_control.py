@@ -210,3 +210,30 @@ def test_package_import_is_cheap() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_help_names_the_counters_and_jobs_views(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kling-emulator --help`` ends with the control API a user reaches for to count paid jobs."""
+    from airflow_provider_kling.emulator.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    epilogue = capsys.readouterr().out.split("control API (no auth)", 1)[1]
+    for path in ("/_emulator/counters", "/_emulator/jobs ", "/_emulator/jobs?by=client_reference"):
+        assert path in epilogue, epilogue
+    assert "one paid job" in epilogue
+
+
+def test_jobs_by_client_reference_and_a_bad_by(client: httpx.Client, kit: Any) -> None:
+    h = kit.kling_headers()
+    client.post("/v1/videos/text2video", json=kling_body("a", external_task_id="clip-a"), headers=h)
+    client.post("/v1/videos/text2video", json=kling_body("no reference"), headers=h)
+    grouped = client.get("/_emulator/jobs", params={"by": "client_reference"}).json()
+    assert set(grouped) == {"kling", "rivya", "runware", "apixo", "apimart", "kie"}
+    counts = {key: len(ids) for key, ids in grouped["kling"].items()}
+    assert counts == {"clip-a": 1, "prompt: no reference": 1}
+    only = client.get("/_emulator/jobs", params={"by": "client_reference", "gateway": "kling"}).json()
+    assert only == {"kling": grouped["kling"]}
+    bad = client.get("/_emulator/jobs", params={"by": "prompt"})
+    assert bad.status_code == 400 and "by=client_reference" in bad.json()["error"]

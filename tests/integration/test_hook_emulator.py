@@ -23,7 +23,7 @@ from airflow_provider_kling.exceptions import (
     KlingTaskFailedError,
 )
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import TaskState, VideoTask
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 from tests.conftest import REPO
 from tests.helpers import probe_video, wait_until
 from tests.integration.conftest import GATEWAYS, connection
@@ -205,7 +205,7 @@ def test_status_html_error_page_is_a_server_error_after_retries(faulty: Emulator
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)
-def test_status_malformed_json_is_a_protocol_error_after_retries(
+def test_status_malformed_json_is_a_retryable_protocol_error_after_retries(
     faulty: EmulatorServer, gateway: str
 ) -> None:
     hook, waits = fault_hook(gateway)
@@ -214,8 +214,9 @@ def test_status_malformed_json_is_a_protocol_error_after_retries(
     with pytest.raises(KlingProtocolError, match="not JSON") as info:
         hook.get_task(task)
     # HTTP 200 with a truncated body: a status read is idempotent, so it is read again, then given up
+    # with an error Airflow may retry (like a 5xx)
     attempts = hook.settings.max_retries + 1
-    assert not info.value.retryable
+    assert info.value.retryable
     assert len(waits) == attempts - 1 and counts.delta()["status_calls"] == attempts
 
 
@@ -329,3 +330,20 @@ def test_lost_answer_without_lookup_is_uncertain_and_not_resent(faulty: Emulator
     with pytest.raises(KlingSubmitUncertainError, match="not resent"):
         hook.submit(hook.make_request(prompt=f"[fault:lost] answer lost on {gateway}"))
     assert counts.delta()["submits"] == 1 and waits == []  # the job exists; it was not paid twice
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_jobs_per_client_reference_show_one_job_per_clip(emulator: EmulatorServer, gateway: str) -> None:
+    """``/_emulator/jobs?by=client_reference`` proves "one paid job per clip" on every gateway: keyed
+    by the client id the gateway received, or by prompt where its wire carries none."""
+    hook = KlingHook(f"kling_{gateway}")
+    refs = [f"by-clip.{gateway}.{i}" for i in range(2)]
+    tasks = [hook.submit(VideoRequest(prompt=f"by clip {ref}", client_reference=ref)) for ref in refs]
+    grouped = emulator.jobs_by_client_reference(gateway)
+    assert set(grouped) == {gateway}
+    if hook.gateway.uses_client_reference:
+        keys = [hook.gateway.client_id(ref) for ref in refs]
+    else:
+        keys = [f"prompt: by clip {ref}" for ref in refs]
+    assert all(len(grouped[gateway].get(key, [])) == 1 for key in keys), grouped
+    assert {emulator.job(grouped[gateway][key][0])["task_id"] for key in keys} == {t.task_id for t in tasks}

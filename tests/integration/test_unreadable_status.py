@@ -4,6 +4,9 @@ A load balancer or a gateway mid-deploy answers garbage for a few seconds; that 
 the wait (the job is fine), but garbage that never stops is. The same rule in all three wait paths:
 the worker wait, the trigger, and the sensor. Connections here do not retry inside the hook
 (``max_retries=0``), so every unreadable answer reaches the wait's budget.
+
+When it keeps coming, the wait ends with a *retryable* error, like a 5xx: reading a job's state is
+idempotent, so an Airflow retry (which re-attaches to the same job) is allowed, not refused.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingProtocolError
@@ -53,8 +56,35 @@ def test_worker_wait_survives_a_few_unreadable_answers(strict_conn: str) -> None
 def test_worker_wait_gives_up_when_they_keep_coming(strict_conn: str) -> None:
     hook = KlingHook(strict_conn)
     task = submit(strict_conn, GARBLED_ALWAYS)
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(KlingProtocolError) as info:
         hook.wait_for_task(task, timeout=30, schedule=FAST, failure_budget=2)
+    assert info.value.retryable is True
+
+
+# ------------------------------------------------------------------------------- one status read
+def test_an_unreadable_status_answer_is_retryable_like_a_5xx(
+    strict_conn: str, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``get_task`` after the hook's own retries (here 1) ends with a retryable error, not a final one;
+    the same on the async path."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KLING_ONERETRY", json.dumps(connection(emulator.url, "apixo", max_retries=1))
+    )
+    task = submit(strict_conn, GARBLED_ALWAYS)
+    for conn_id in (strict_conn, "kling_oneretry"):
+        hook = KlingHook(conn_id)
+        hook.retry_sleep = lambda seconds: None  # type: ignore[method-assign]
+        with pytest.raises(KlingProtocolError) as info:
+            hook.get_task(task)
+        assert info.value.retryable is True, conn_id
+        assert info.value.status_code == 200 and info.value.gateway == "apixo"
+
+
+async def test_an_unreadable_status_answer_is_retryable_on_the_async_path(strict_conn: str) -> None:
+    task = submit(strict_conn, GARBLED_ALWAYS)
+    with pytest.raises(KlingProtocolError) as info:
+        await KlingHook(strict_conn).aget_task(task)
+    assert info.value.retryable is True
 
 
 # ---------------------------------------------------------------------------------------- trigger
@@ -80,6 +110,7 @@ async def test_trigger_gives_up_when_they_keep_coming(strict_conn: str) -> None:
     task = submit(strict_conn, GARBLED_ALWAYS)
     got = await trigger_events(strict_conn, task.task_id, budget=2)
     assert len(got) == 1 and got[0]["status"] == "error" and got[0]["error"]["kind"] == "protocol"
+    assert got[0]["error"]["retryable"] is True
 
 
 # ----------------------------------------------------------------------------------------- sensor
@@ -104,5 +135,6 @@ def test_sensor_survives_a_few_unreadable_answers(strict_conn: str) -> None:
 def test_sensor_gives_up_when_they_keep_coming(strict_conn: str) -> None:
     task = submit(strict_conn, GARBLED_ALWAYS)
     poking = sensor(strict_conn, task.task_id, budget=2)
-    with pytest.raises(AirflowException, match="gateway=apixo"):
+    with pytest.raises(AirflowException, match="gateway=apixo") as info:
         wait_until(lambda: poking.poke({}), lambda r: r is not False, timeout=30, interval=0.2)
+    assert not isinstance(info.value, AirflowFailException)  # retried by Airflow, like a 5xx

@@ -167,3 +167,35 @@ def test_wait_policy_describes_progress_and_the_end() -> None:
     assert wait.describe(done, 1063.0) == "Kling job j1 succeeded after 63 s and 2 polls"
     cancelled = running.model_copy(update={"state": TaskState.CANCELLED})
     assert wait.describe(cancelled, 1063.0) == "Kling job j1 was cancelled after 63 s and 2 polls"
+
+
+def test_wait_policy_logs_progress_every_few_polls_besides_state_changes() -> None:
+    from airflow_provider_kling.polling import WaitPolicy
+
+    wait = WaitPolicy(PollSchedule(first_delay=1, interval=1), deadline=1e12, progress_every=3)
+    logged = [n + 1 for n, state in enumerate(["queued"] + ["running"] * 8) if wait.saw(state)]
+    assert logged == [1, 2, 3, 6, 9]  # queued, running, then every third poll
+    assert wait.saw("succeeded")  # the final line never waits for its turn
+
+
+def test_wait_policy_begin_tells_a_fresh_wait_from_a_resumed_one() -> None:
+    """A trigger re-created after its triggerer was lost knows only its kwargs: defer time and
+    schedule. Its first line says it resumed, how long since the defer and about how many polls."""
+    from airflow_provider_kling.polling import WaitPolicy
+
+    schedule = PollSchedule(first_delay=50, interval=5)
+
+    def begin(now: float) -> tuple[str, int]:
+        wait = WaitPolicy(schedule, deadline=2800.0, started=1000.0)
+        return wait.begin("j1", now, 1050.0), wait.polls
+
+    assert begin(1000.4) == ("Waiting for Kling job j1: first poll in 50 s, deadline in 1800 s", 0)
+    assert begin(1008.0)[0].startswith("Waiting for Kling job j1: first poll in 42 s")  # picked up late
+    assert begin(1035.0) == (  # lost during the first delay
+        "Kling job j1: resumed waiting after 35 s (no poll yet, first poll in 15 s), deadline in 1765 s",
+        0,
+    )
+    assert begin(1097.0) == (  # polls due at 1050, 1055, ..., 1095: 10 of them; later lines go on
+        "Kling job j1: resumed waiting after 97 s (about 10 polls so far), deadline in 1703 s",
+        10,
+    )

@@ -66,3 +66,16 @@ def test_mixed_units_fail() -> None:
     b.add(1, estimate("rivya", get_gateway("rivya").prices, VideoRequest(prompt="p")))
     decision, reason = decide(b, 1000.0, None)
     assert decision == "fail" and "several units" in reason
+
+
+def test_the_approval_body_writes_amounts_as_its_reason_does() -> None:
+    """The approval screen read "$6.00" in its text and a bare ``6`` in its totals table."""
+    from airflow_provider_kling.operators.budget import _body
+
+    b = batch("apixo", 20)
+    decision, reason = decide(b, approve_above=2.0, fail_above=None)
+    assert decision == "ask" and "estimated $6.00 is over $2.00" in reason
+    body = _body(None, reason, b)
+    assert "| USD | $6.00 |" in body.splitlines(), body
+    credits = BatchEstimate(totals={"credits": 600.0}, clips=20)
+    assert credits.totals_table()[2:] == ["| credits | 600 credits |"]

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from airflow_provider_kling.polling import capacity_delay, capacity_message, capacity_timeout_message
+from airflow_provider_kling.exceptions import KlingRateLimitError, KlingTimeoutError
+from airflow_provider_kling.polling import (
+    CapacityWait,
+    capacity_delay,
+    capacity_message,
+    capacity_timeout_message,
+)
 
 
 class _Fixed(random.Random):
@@ -41,3 +47,36 @@ def test_messages() -> None:
         capacity_timeout_message(120, 9)
         == "no capacity before the task's timeout: waited 120 s for capacity, 9 refusals"
     )
+
+
+# --------------------------------------------------------------------------- the decision object
+def _refusal(retry_after: float | None = None) -> KlingRateLimitError:
+    return KlingRateLimitError("parallel task over limit", gateway="kling", retry_after=retry_after)
+
+
+def test_capacity_wait_counts_refusals_and_never_waits_past_the_deadline() -> None:
+    wait = CapacityWait(deadline=1000.0, cap=5.0)
+    first = wait.refused(_refusal(), now=900.0)
+    assert (wait.refusals, wait.waiting_since) == (1, 900.0)
+    assert 0.75 <= first <= 1.0  # the first backoff, jittered downwards only
+    assert wait.refused(_refusal(retry_after=30.0), now=910.0) <= 5.0  # Retry-After, capped
+    assert wait.refused(_refusal(retry_after=30.0), now=998.0) <= 2.0  # the deadline is 2 s away
+    assert (wait.refusals, wait.waiting_since) == (3, 900.0)
+
+
+def test_capacity_wait_gives_up_at_the_deadline_with_the_message() -> None:
+    wait = CapacityWait(deadline=1000.0, cap=5.0, waiting_since=880.0, refusals=8)
+    with pytest.raises(KlingTimeoutError) as info:
+        wait.refused(_refusal(), now=1000.0)
+    assert info.value.gateway == "kling" and info.value.retryable
+    assert info.value.message == (
+        "no capacity before the task's timeout: waited 120 s for capacity, 9 refusals "
+        "(last refusal: parallel task over limit)"
+    )
+
+
+def test_capacity_wait_round_trips_through_the_trigger_event() -> None:
+    wait = CapacityWait.from_event({"deadline": 1000, "waiting_since": 880, "refusals": 3})
+    assert (wait.deadline, wait.waiting_since, wait.refusals) == (1000.0, 880.0, 3)
+    assert wait.expired(1000.0) and not wait.expired(999.0)
+    assert wait.idle_delay(2.0) >= 2.0

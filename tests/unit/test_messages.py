@@ -16,3 +16,29 @@ def test_an_unknown_gateway_is_named_as_unknown_not_as_the_one_refusing() -> Non
     assert "by gateway 'kling-official'" not in message
     assert info.value.field == "extra.gateway"
     assert info.value.allowed == ", ".join(GATEWAY_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"prompt": "x", "duration": 7}, "duration=7 is not accepted by gateway 'apixo'; allowed: 5, 10"),
+        (
+            {"prompt": "x", "tier": "ultra"},
+            "tier='ultra' is not accepted by gateway 'apixo'; allowed: 'std', 'pro'",
+        ),
+        ({}, "prompt (not given) is not accepted by gateway 'apixo'; allowed: a non-empty string"),
+        (
+            {"prompt": "x", "shots": 3},
+            "shots=3 is not accepted by gateway 'apixo'; allowed: the fields prompt, ",
+        ),
+    ],
+)
+def test_a_refused_field_says_what_is_allowed_once(fields: dict[str, object], expected: str) -> None:
+    """pydantic's own words ("Input should be 5 or 10") restate the allowed values: not repeated."""
+    from airflow_provider_kling.models import build_request
+
+    with pytest.raises(KlingValidationError) as info:
+        build_request("apixo", fields)
+    message = str(info.value)
+    assert expected in message
+    assert message.count("allowed") == 1 and "should be" not in message, message
