@@ -1,5 +1,6 @@
-"""What the operator and the sensor share: turning results and errors into Airflow outcomes, and
-Airflow's task state store and task identity as the hook's job store and client reference.
+"""What the operator and the sensor share: turning results and errors into Airflow outcomes,
+Airflow's task state store and task identity as the hook's job store and client reference, and which
+Airflow features the running Airflow has (:data:`FEATURES`: the README's feature table).
 
 Kept free of heavy imports at module level (DAG files import the operator on every parse).
 """
@@ -14,7 +15,15 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+# Re-exported (the `as` form): the operators import both from here, whatever the Airflow version.
+if TYPE_CHECKING:
+    from airflow.sdk.exceptions import AirflowException as AirflowException
+    from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
+else:
+    try:  # Airflow >= 3.2
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    except ImportError:  # Airflow 3.1: the task SDK has no AirflowFailException; both live here
+        from airflow.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_kling.defaults import DEFER_TIMEOUT_MARGIN
 
@@ -30,6 +39,63 @@ try:  # Airflow 3.x task SDK
     from airflow.sdk.configuration import conf
 except ImportError:  # pragma: no cover
     from airflow.configuration import conf
+
+#: Features that need a newer Airflow than the floor (3.1.0): key -> (what it is, first Airflow with it).
+#: The README's "Feature x Airflow version" table lists the same (tests/unit/test_airflow_compat.py).
+FEATURES: dict[str, tuple[str, str]] = {
+    "task_state_store": (
+        "the task state store (a retry finds the job an earlier try submitted, on every gateway)",
+        "3.3",
+    ),
+    "retry_policy": ("retry policies (KlingRetryPolicy: fail, retry with backoff)", "3.3"),
+    "retry_reschedule": (
+        "RetryAction.RESCHEDULE (KlingRetryPolicy waits for capacity without spending a retry)",
+        "3.4",
+    ),
+}
+
+
+def airflow_version() -> str:
+    from airflow import __version__
+
+    return str(__version__)
+
+
+def has_feature(feature: str) -> bool:
+    """Whether the running Airflow has ``feature`` (a key of :data:`FEATURES`), by what it provides."""
+    if feature == "task_state_store":
+        from packaging.version import Version
+
+        return Version(airflow_version()) >= Version("3.3.0.dev0")
+    try:
+        from airflow.sdk.definitions.retry_policy import RetryAction
+    except ImportError:
+        return False
+    return feature == "retry_policy" or hasattr(RetryAction, "RESCHEDULE")
+
+
+def feature_message(feature: str) -> str:
+    """``"<feature>: needs Airflow >= <version>; this is Airflow <running>"``, for errors and log lines."""
+    what, since = FEATURES[feature]
+    return f"{what}: needs Airflow >= {since}; this is Airflow {airflow_version()}"
+
+
+def serialize_for_dag_test(dag_file: str | os.PathLike[str]) -> None:
+    """Write the DAGs of ``dag_file`` to the metadata database where ``dag.test()`` does not.
+
+    Airflow 3.1's ``dag.test()`` refuses a DAG that is not serialized in the database ("the dag is not
+    serialized"); ``airflow dags test`` and Airflow >= 3.2's ``dag.test()`` serialize it themselves.
+    """
+    from packaging.version import Version
+
+    if Version(airflow_version()) >= Version("3.2.0.dev0"):
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()  # type: ignore[no-untyped-call,unused-ignore]
+    sync_bag_to_db(DagBag(dag_folder=os.fspath(dag_file), include_examples=False), "dags-folder", None)
+
 
 #: Task state store key holding ``{"task_id", "endpoint", "generation", "client_reference"}``.
 STATE_KEY = "kling_job"
@@ -52,10 +118,14 @@ def airflow_error(err: KlingError, *, resubmit_safe: bool = True) -> AirflowExce
 
     message = str(err)
     if isinstance(err, KlingSubmitUncertainError):
-        return AirflowException(message) if resubmit_safe else AirflowFailException(message)
-    if err.retryable or isinstance(err, KlingTaskFailedError):
-        return AirflowException(message)
-    return AirflowFailException(message)
+        exc = AirflowException(message) if resubmit_safe else AirflowFailException(message)
+    elif err.retryable or isinstance(err, KlingTaskFailedError):
+        exc = AirflowException(message)
+    else:
+        exc = AirflowFailException(message)
+    # What KlingRetryPolicy reads (raised `from None`, the error is not always the context).
+    exc.kling_error = err  # type: ignore[attr-defined]
+    return exc
 
 
 def task_from_event(event: Any) -> tuple[VideoTask | None, KlingError | None]:

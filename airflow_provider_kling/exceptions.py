@@ -14,7 +14,9 @@ Errors are built once, complete, and never changed afterwards: code that needs a
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, get_args
+
+from typing_extensions import Self  # typing.Self is Python 3.11+
 
 #: every error kind (``KlingError.kind``): the names vendor error tables, trigger events and the docs
 #: use. A typo in a table is a type error (mypy), not a protocol error at run time.

@@ -6,11 +6,14 @@ Set before Airflow is imported anywhere: pytest imports this file first.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,40 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 TEST_API_KEY = "sk-test-SECRET-0123456789abcdef"
 
 
+class _TriggererComms:
+    """What a triggerer's comms answer when nothing else has the connection: nothing (not found)."""
+
+    def send(self, msg: Any) -> None:
+        return None
+
+    async def asend(self, msg: Any) -> None:
+        return None
+
+
+@pytest.fixture(autouse=True)
+def _triggerer_comms_on_airflow_3_1(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run async tests (triggers, the hook's async path) as a triggerer would, on Airflow 3.1.
+
+    Airflow 3.1's ``BaseHook.aget_connection`` imports the task runner's ``SUPERVISOR_COMMS`` before
+    it reads the secrets backends (here ``AIRFLOW_CONN_*``); a triggerer sets it, a test process does
+    not, so every connection lookup raised ImportError. Airflow 3.2 reads the backends first.
+    """
+    from airflow import __version__
+    from packaging.version import Version
+
+    if not inspect.iscoroutinefunction(request.function) or Version(__version__) >= Version("3.2.0.dev0"):
+        yield
+        return
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+
+    if hasattr(task_runner, "SUPERVISOR_COMMS"):
+        yield
+        return
+    with set_supervisor_comms(_TriggererComms()):
+        yield
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata database (``dag.test()`` needs one)."""
@@ -49,4 +86,7 @@ def load_dag_module(name: str) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    from airflow_provider_kling._airflow import serialize_for_dag_test
+
+    serialize_for_dag_test(path)  # Airflow 3.1's dag.test() needs it
     return module

@@ -189,10 +189,17 @@ DESTINATIONS = (
 )
 
 
+def _is_local_or_text(path: Any) -> bool:
+    """A local path or a string, not an ``ObjectStoragePath``: with universal-pathlib < 0.3 (Airflow
+    3.1) an ``ObjectStoragePath`` is a ``pathlib.Path`` and ``os.PathLike`` too, so it is told apart
+    by its filesystem (``fs``, looked up on the class: reading it would load the filesystem)."""
+    return isinstance(path, str | os.PathLike) and not hasattr(type(path), "fs")
+
+
 def destination_error(destination: Any, exc: BaseException) -> KlingValidationError:
     """``download_to`` cannot work (no filesystem for its scheme, a directory that cannot be created or
     written): a configuration problem, named as such and not blamed on the gateway."""
-    shown = os.fspath(destination) if isinstance(destination, str | os.PathLike) else str(destination)
+    shown = os.fspath(destination) if _is_local_or_text(destination) else str(destination)
     return KlingValidationError(
         f"download_to={shown!r} cannot be used ({type(exc).__name__}: {exc}); allowed: {DESTINATIONS}",
         field="download_to",
@@ -208,7 +215,7 @@ def check_destination(destination: Any) -> None:
     and removed; an object-storage URI must have a filesystem installed for its scheme (nothing is
     written there: a key-scoped credential may be allowed to write objects but not to list).
     """
-    text = os.fspath(destination) if isinstance(destination, str | os.PathLike) else None
+    text = os.fspath(destination) if _is_local_or_text(destination) else None
     try:
         if text is not None and ("://" not in text or text.startswith("file://")):
             _, probe = destination_paths(text, ".kling-write-check")
@@ -231,7 +238,7 @@ def destination_paths(destination: Any, name: str) -> tuple[Any, Any]:
     The temporary name is hidden and unique, so concurrent downloads of one name do not collide.
     """
     tmp_name = f".{name}.{uuid.uuid4().hex[:12]}.part"
-    if not isinstance(destination, str | os.PathLike):  # an ObjectStoragePath (not os.PathLike)
+    if not _is_local_or_text(destination):  # an ObjectStoragePath
         base: Any = destination
     else:
         text = os.fspath(destination)
@@ -269,7 +276,7 @@ def _open_for_write(path: Any) -> Iterator[Any]:
     fh = path.open("wb")
     try:
         yield fh
-        if isinstance(path, Path):
+        if _is_local_or_text(path):
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -285,7 +292,7 @@ def _open_for_write(path: Any) -> Iterator[Any]:
 def _rename(tmp: Any, target: Any) -> None:
     """Move the complete temporary file into place (atomic locally); remove it if that fails."""
     try:
-        if isinstance(tmp, Path):
+        if _is_local_or_text(tmp):
             os.replace(tmp, target)
         else:
             tmp.rename(target)

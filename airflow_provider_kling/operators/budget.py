@@ -98,9 +98,7 @@ class KlingBudgetGateOperator(_GateBase):
         self.check_balance = check_balance
 
     def execute(self, context: Context) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from airflow_provider_kling._airflow import airflow_error
+        from airflow_provider_kling._airflow import AirflowFailException, airflow_error
         from airflow_provider_kling.budget import decide
         from airflow_provider_kling.exceptions import KlingBudgetError, KlingError
         from airflow_provider_kling.hooks.kling import KlingHook

@@ -33,10 +33,12 @@ from airflow_provider_kling._airflow import (
     capacity_from_event,
     default_deferrable,
     defer_timeout,
+    feature_message,
     finish,
     resumed_event,
     success_line,
     success_result,
+    has_feature,
     task_from_event,
     trigger_end,
 )
@@ -292,6 +294,8 @@ class KlingGenerateOperator(BaseOperator):
     def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:
         """Attach to an earlier try's live or succeeded job, else submit (see the module docstring)."""
         store = context.get("task_state_store")
+        if store is None and not has_feature("task_state_store"):
+            self.log.info("%s (docs/guides/retries.md)", feature_message("task_state_store"))
         return hook.submit_once(
             request,
             TaskStateStore(store, STATE_KEY) if store is not None else None,

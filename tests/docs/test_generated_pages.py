@@ -22,9 +22,7 @@ def page(name: str) -> str:
 # ===================================================================== errors
 @pytest.mark.parametrize("kind", list(exceptions._KINDS))
 def test_error_table_says_what_airflow_really_does(kind: str) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from airflow_provider_kling._airflow import airflow_error
+    from airflow_provider_kling._airflow import AirflowFailException, airflow_error
 
     cls = exceptions._KINDS[kind]
     for safe in (True, False):

@@ -166,7 +166,8 @@ def test_object_storage_memory_filesystem(hook: KlingHook, rendered: VideoTask) 
 
     attach("memory", fs=MemoryFileSystem())
     result = hook.download(rendered.video_urls[0], "memory://renders/weekly")
-    assert result["path"] == f"memory://renders/weekly/{rendered.task_id}.mp4"
+    # universal-pathlib < 0.3 (Airflow 3.1) spells it memory:///renders/...: the same object.
+    assert result["path"].replace(":///", "://") == f"memory://renders/weekly/{rendered.task_id}.mp4"
     stored = ObjectStoragePath(result["path"])
     data = stored.read_bytes()
     assert len(data) == result["size"] and hashlib.sha256(data).hexdigest() == result["sha256"]
@@ -323,7 +324,7 @@ def test_finish_puts_paths_sizes_and_hashes_in_the_xcom_dict(rendered: VideoTask
 
 
 def test_finish_refuses_over_max_download_bytes(rendered: VideoTask, tmp_path: Path) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_kling._airflow import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="cap"):
         finish(KlingHook("kling_kling"), rendered, download_to=str(tmp_path), max_download_bytes=100)

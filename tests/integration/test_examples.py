@@ -59,6 +59,13 @@ def kling_pool(airflow_db: Path) -> Iterator[None]:
     Pool.delete_pool("kling")
 
 
+def skip_without_retry_policies() -> None:
+    from airflow_provider_kling._airflow import airflow_version, has_feature
+
+    if not has_feature("retry_policy"):
+        pytest.skip(f"Airflow {airflow_version()} has no retry policies (Airflow >= 3.3)")
+
+
 def run_example(name: str, **test_kwargs: Any) -> tuple[Any, dict[str, Any]]:
     """``dag.test()`` the example DAG ``name`` (bound to ``dag`` in its file); task instances by key."""
     dr = load_dag_module(name).dag.test(**test_kwargs)
@@ -100,19 +107,22 @@ def check_download(item: dict[str, Any], folder: Path, duration: int, aspect: st
 
 
 # ------------------------------------------------------------------------------------ parsing
-def test_the_examples_are_the_expected_five() -> None:
+def test_the_examples_are_the_expected_six() -> None:
     assert EXAMPLES == [
         "kling_budget_gate",
         "kling_image_to_video",
         "kling_marketing_renders",
         "kling_post_processing",
         "kling_quickstart",
+        "kling_retry_policy",
     ]
     assert (REPO / "example_dags" / "assets" / "product.png").stat().st_size < 10 * 1024 * 1024
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_parsing_an_example_imports_nothing_heavy(name: str) -> None:
+    if name == "kling_retry_policy":
+        skip_without_retry_policies()
     """A DAG file is parsed often: no HTTP client, PyAV or provider hook at import time.
 
     ``airflow.sdk`` imports httpx itself (its API client), so httpx is checked against what
@@ -134,7 +144,8 @@ print(json.dumps({{"baseline": sorted(baseline), "after": sorted(sys.modules),
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout.strip().splitlines()[-1])
     after, baseline = set(data["after"]), set(data["baseline"])
-    loaded = {m.split(".")[0] for m in after}
+    # What airflow.sdk loads itself is not the example's doing (Airflow 3.1.0's loads fastapi).
+    loaded = {m.split(".")[0] for m in after - baseline}
     assert not loaded & {"av", "aiohttp", "httpx_aiohttp", "numpy", "PIL", "fastapi", "uvicorn"}
     assert "httpx" in baseline or "httpx" not in after
     assert not {
@@ -420,16 +431,64 @@ def test_the_worker_path_does_not_load_aiohttp() -> None:
     code = """
 import json, sys
 import airflow.sdk
+baseline = set(sys.modules)
 import airflow_provider_kling.operators.kling
 import airflow_provider_kling.hooks.kling
 import airflow_provider_kling.sensors.kling
 import airflow_provider_kling.triggers.kling
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(set(sys.modules) - baseline)))
 """
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy()
     )
     assert out.returncode == 0, out.stderr[-3000:]
+    # Beyond what airflow.sdk loads itself (Airflow 3.1.0's loads fastapi).
     loaded = {m.split(".")[0] for m in json.loads(out.stdout.strip().splitlines()[-1])}
     assert "airflow_provider_kling" in loaded
     assert not loaded & {"aiohttp", "httpx_aiohttp", "av", "fastapi", "uvicorn"}
+
+
+# ------------------------------------------------------------------------------------ retry policy
+def run_retry_policy_example(prompt: str) -> tuple[Any, Any]:
+    """``dag.test()`` the retry-policy example with a short backoff (``dag.test()`` waits it out)."""
+    from datetime import timedelta
+
+    skip_without_retry_policies()
+    dag = load_dag_module("kling_retry_policy").dag
+    dag.task_dict["render"].retry_policy.retry_delay = timedelta(seconds=1)
+    dr = dag.test(run_conf={"prompt": prompt})
+    [ti] = dr.get_task_instances()
+    return dr, ti
+
+
+def test_retry_policy_retries_a_failed_generation_and_renders(
+    outputs: Path, emulator: EmulatorServer
+) -> None:
+    before = counters(emulator)["submits"]["kling"]
+    dr, ti = run_retry_policy_example("A lighthouse at night, the first job fails [fault:failx1]")
+    assert dr.state == DagRunState.SUCCESS and ti.try_number == 2
+    assert counters(emulator)["submits"]["kling"] - before == 2  # the failed job, then the rendered one
+    [item] = xcom(ti)["downloads"]
+    check_download(item, outputs / "videos", 5, "16:9")
+
+
+def test_retry_policy_fails_a_content_policy_refusal_on_the_first_try(
+    outputs: Path, emulator: EmulatorServer
+) -> None:
+    dr, ti = run_retry_policy_example("A lighthouse at night [fault:policy]")
+    assert dr.state == DagRunState.FAILED
+    assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1 and ti.max_tries == 3
+
+
+def test_retry_policy_waits_for_capacity_without_spending_a_retry(emulator: EmulatorServer) -> None:
+    from airflow_provider_kling._airflow import has_feature
+
+    skip_without_retry_policies()
+    before = counters(emulator)["submits"]["kie"]
+    dr = load_dag_module("kling_retry_policy_dags").capacity_dag.test()
+    [ti] = dr.get_task_instances()
+    if has_feature("retry_reschedule"):  # Airflow 3.4: rescheduled once, the same try submitted
+        assert dr.state == DagRunState.SUCCESS and ti.try_number == 1
+        assert counters(emulator)["submits"]["kie"] - before == 1 and xcom(ti)
+    else:  # Airflow 3.3: the policy can only retry, and retries=0 allows none
+        assert dr.state == DagRunState.FAILED and ti.try_number == 1

@@ -32,7 +32,8 @@ def submit() -> VideoTask:
 
 def kling_lines(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> list[str]:
     """Task and trigger loggers print through Airflow's structlog (stdout); the hook's reach caplog."""
-    printed = [m.group(1) for m in re.finditer(r"\] (.*?Kling job .*?) \[", capsys.readouterr().out)]
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # Airflow 3.1 prints in colour
+    printed = [m.group(1).rstrip() for m in re.finditer(r"\] (.*?Kling job .*?) \[", out)]
     return [r.getMessage() for r in caplog.records if "Kling job" in r.getMessage()] + printed
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_kling._airflow import airflow_error, task_from_event
+from airflow_provider_kling._airflow import (
+    AirflowException,
+    AirflowFailException,
+    airflow_error,
+    task_from_event,
+)
 from airflow_provider_kling.exceptions import (
     KlingAuthError,
     KlingContentPolicyError,
