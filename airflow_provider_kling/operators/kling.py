@@ -35,10 +35,10 @@ from airflow_provider_kling._airflow import (
     defer_timeout,
     feature_message,
     finish,
+    has_feature,
     resumed_event,
     success_line,
     success_result,
-    has_feature,
     task_from_event,
     trigger_end,
 )
