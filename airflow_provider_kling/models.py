@@ -207,11 +207,13 @@ class VideoTask(BaseModel):
 #: budget gate reads a clip's arguments with the same list.
 REQUEST_FIELDS = (
     "prompt",
+    "model",
     "negative_prompt",
     "duration",
     "aspect_ratio",
     "sound",
     "tier",
+    "shots",
     "cfg_scale",
     "start_image",
     "end_image",
