@@ -37,6 +37,7 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kling import NATIVE, V3
+from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
 from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -125,17 +126,12 @@ class ApimartGateway(Gateway):
             prices=V3_PRICES,
             notes="3-15 s; std 720p, pro 1080p, 4k; sound in every tier; 1-6 shots (no last frame)",
         ),
-        "kling-3.0-turbo": Capabilities(
-            model="kling-3.0-turbo",
-            name="kling-3.0-turbo",
+        KLING_TURBO.model: replace(
+            KLING_TURBO,
             shape=TURBO_SHAPE,
-            prompt_max=3072,
-            durations=tuple(range(3, 16)),
-            tiers=("std", "pro"),
-            default_tier="std",
-            resolutions={"std": "720p", "pro": "1080p"},
-            sound=False,
             callback=False,
+            cost_unit=None,
+            local_images="url_only",
             extra_fields={"watermark": "bool: sent as watermark"},
             price_note="APIMart publishes no Kling 3.0 Turbo price",
             notes="tier std = 720p, pro = 1080p; one start frame (first_frame_image); no audio field",

@@ -454,18 +454,8 @@ async def _submit(request: Request, family: str) -> Response:
             "callback_url": req.callback_url or None,
         },
     )
-    stored = call.store_job(
-        job,
-        lookup_keys=(f"{family}/task/{job.task_id}",) + ((f"{family}/ext/{external}",) if external else ()),
-        unique_keys=(f"ext/{external}",) if external else (),
-    )
-    if stored is not job:
-        call.count("dedup_hits")
-        return call.finish(
-            call.error(
-                "duplicate", f"Invalid request parameters: external_task_id {external!r} already exists"
-            )
-        )
+    if (duplicate := _store(call, job, family, external)) is not None:
+        return duplicate
     data = {
         "task_id": job.task_id,
         "task_info": {"external_task_id": external} if external else {},
@@ -474,6 +464,22 @@ async def _submit(request: Request, family: str) -> Response:
         "updated_at": ms(job.created),
     }
     return call.finish(_envelope(data))
+
+
+def _store(call: Call, job: Job, route: str, external: str) -> Response | None:
+    """Store ``job`` under its route (a family, or a path-addressed route) by task id and external id;
+    the duplicate answer when the external id already names a job (that submit creates none)."""
+    stored = call.store_job(
+        job,
+        lookup_keys=(f"{route}/task/{job.task_id}",) + ((f"{route}/ext/{external}",) if external else ()),
+        unique_keys=(f"ext/{external}",) if external else (),
+    )
+    if stored is job:
+        return None
+    call.count("dedup_hits")
+    return call.finish(
+        call.error("duplicate", f"Invalid request parameters: external_task_id {external!r} already exists")
+    )
 
 
 async def _status(request: Request, family: str, task_id: str) -> Response:
@@ -649,19 +655,8 @@ async def path_submit(request: Request, model: str) -> Response:
             "callback_url": options.callback_url or None,
         },
     )
-    route = f"{kind}/{model}"
-    stored = call.store_job(
-        job,
-        lookup_keys=(f"{route}/task/{job.task_id}",) + ((f"{route}/ext/{external}",) if external else ()),
-        unique_keys=(f"ext/{external}",) if external else (),
-    )
-    if stored is not job:
-        call.count("dedup_hits")
-        return call.finish(
-            call.error(
-                "duplicate", f"Invalid request parameters: external_task_id {external!r} already exists"
-            )
-        )
+    if (duplicate := _store(call, job, f"{kind}/{model}", external)) is not None:
+        return duplicate
     data = {"id": job.task_id, "status": "submitted", "message": "", "create_time": ms(job.created)}
     return call.finish(_envelope({**data, "update_time": ms(job.created)}))
 
