@@ -144,8 +144,9 @@ class ApixoGateway(Gateway):
     prices = PRICES
     errors = ERRORS
     probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
-    #: a job polled without its endpoint: the connection's model's route, then the others
-    status_endpoints = (None, V3.model, TURBO.model)
+    # A job of another model than the connection's carries its route as the task's ``endpoint``
+    # (XCom, trigger, sensor ``endpoint=``); a bare id is polled on the connection's model's route
+    # only: trying every route would triple the calls for a job that does not exist yet.
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:

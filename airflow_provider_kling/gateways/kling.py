@@ -183,8 +183,9 @@ class KlingGateway(Gateway):
     default_base_url = "https://api-singapore.klingai.com"
     idempotency = "lookup"
     auth_cache_seconds = JWT_TTL - JWT_REFRESH_MARGIN
-    #: a Turbo job polled without its endpoint is looked for last (its route is not published)
-    status_endpoints = (*FAMILIES, *(f"{route}/{TURBO.model}" for route in PATH_ROUTES.values()))
+    # a Turbo job is polled on its route (the task's ``endpoint``, e.g. ``text-to-video/kling-3.0-turbo``);
+    # a bare id is looked for in the two ``/v1`` families only (each extra try is a call per poll)
+    status_endpoints = FAMILIES
     states = _STATES
     key_help = (
         "Access key (login) and secret key (password) from the Kling developer console; "
