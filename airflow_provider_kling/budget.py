@@ -8,11 +8,15 @@ two thresholds and what the account has left:
 * ``ask``      - between the thresholds, or some clip cannot be priced: a person decides;
 * ``fail``     - over ``fail_above``, over the account's balance, a threshold in another unit than
   the estimate, or unpriced clips under a hard limit (a limit nothing can show to hold).
+
+A batch priced in several units (a mixed batch of models, e.g. Kling 2.6 in resource-pack units and
+Kling 3.0 in dollars on the official API) is decided unit by unit when the thresholds are given per
+unit, the strictest outcome winning; with a bare number it fails (nothing compares the units).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from airflow_provider_kling.gateways.pricing import Balance, Quote, format_amount
@@ -85,10 +89,14 @@ def decide(
     one DAG works on any gateway. ``None`` disables it (``approve_above=None``: never ask, except
     for unpriced clips)."""
     if len(batch.totals) > 1:
-        return (
-            "fail",
-            f"the batch is priced in several units ({', '.join(sorted(batch.totals))}): {batch.describe()}",
-        )
+        per_unit = all(isinstance(t, dict | None) for t in (approve_above, fail_above))
+        if not per_unit:
+            units = ", ".join(sorted(batch.totals))
+            return "fail", f"the batch is priced in several units ({units}): {batch.describe()}"
+        parts = [replace(batch, totals={name: total}) for name, total in sorted(batch.totals.items())]
+        outcomes = [(decide(part, approve_above, fail_above, unit), part) for part in parts]
+        (decision, reason), part = min(outcomes, key=lambda o: ("fail", "ask", "continue").index(o[0][0]))
+        return decision, reason.replace(part.describe(), batch.describe())  # the whole batch, not its part
     priced_unit = next(iter(batch.totals), None)
     total = batch.totals[priced_unit] if priced_unit is not None else 0.0
     numbers = not isinstance(approve_above, dict) and not isinstance(fail_above, dict)

@@ -64,10 +64,11 @@ def get_provider_info() -> dict[str, Any]:
                         "(any APIMart-compatible host) or kie (Apikley and kie.ai).",
                     },
                     "model": {
-                        "label": "Model override",
+                        "label": "Default model",
                         "schema": {"type": ["string", "null"]},
-                        "description": "Leave empty for the gateway's Kling 2.6 model id "
-                        "(e.g. Runware: klingai:kling-video@2.6-pro).",
+                        "description": "The model a task renders when it names none: kling-2.6 "
+                        "(empty), kling-3.0, kling-3.0-turbo, or the gateway's own id "
+                        "(e.g. klingai:kling-video@2.6-pro).",
                     },
                     "timeout": {
                         "label": "HTTP timeout (seconds)",

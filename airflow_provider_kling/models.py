@@ -10,16 +10,42 @@ import enum
 import reprlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from typing_extensions import Self
 
 from airflow_provider_kling.exceptions import KlingValidationError
 
-Duration = Literal[5, 10]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
-Tier = Literal["std", "pro"]
+#: ``4k`` where the (gateway, model) row has it (Kling 3.0 on the official API, Runware, APIMart)
+Tier = Literal["std", "pro", "4k"]
+
+#: the model a request renders when neither it nor the connection (``extra.model``) names one
+DEFAULT_MODEL = "kling-2.6"
+
+
+def _whole_number(value: Any) -> Any:
+    """A duration is a whole number of seconds: ``12`` or ``12.0``, never ``True`` or ``"12"``
+    (what each model accepts, 5/10 on Kling 2.6 or 3-15 on Kling 3.0, is the gateway row's check)."""
+    if isinstance(value, bool | str):
+        raise ValueError("not a whole number of seconds")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: a clip's or a shot's length in seconds (the model layer checks the type; the row, the values)
+Seconds = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=600)]
+
+
+class Shot(BaseModel):
+    """One shot of a multi-shot clip: its own prompt and length (the lengths sum to the clip's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1)
+    duration: Seconds
 
 
 class TaskState(str, enum.Enum):
@@ -42,7 +68,13 @@ class TaskState(str, enum.Enum):
 
 
 class VideoRequest(BaseModel):
-    """One Kling 2.6 clip to render, in gateway-neutral terms.
+    """One Kling clip to render, in gateway-neutral terms.
+
+    ``model`` is a normalized name that works on every gateway offering it (``kling-2.6``,
+    ``kling-3.0``, ``kling-3.0-turbo``, ...) or the gateway's own id for it; ``None`` means the
+    connection's ``extra.model``, else Kling 2.6 (:data:`DEFAULT_MODEL`). ``duration`` is a whole
+    number of seconds and ``shots`` (multi-shot: 1-6 ``{"prompt", "duration"}`` whose lengths sum
+    to ``duration``) are checked against the (gateway, model) row before any request.
 
     ``aspect_ratio=None`` means "the provider's default" (16:9 for text-to-video, which every adapter
     sends explicitly because the gateways' own defaults differ; omitted for image-to-video, where the
@@ -64,11 +96,13 @@ class VideoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
     prompt: str = Field(min_length=1)
+    model: str | None = Field(default=None, min_length=1)
     negative_prompt: str | None = None
-    duration: Duration = 5
+    duration: Seconds = 5
     aspect_ratio: AspectRatio | None = None
     sound: bool = False
     tier: Tier | None = None
+    shots: list[Shot] | None = None
     cfg_scale: float | None = None
     start_image: str | None = None
     end_image: str | None = None
@@ -173,11 +207,13 @@ class VideoTask(BaseModel):
 #: budget gate reads a clip's arguments with the same list.
 REQUEST_FIELDS = (
     "prompt",
+    "model",
     "negative_prompt",
     "duration",
     "aspect_ratio",
     "sound",
     "tier",
+    "shots",
     "cfg_scale",
     "start_image",
     "end_image",
@@ -265,11 +301,13 @@ def _shown(value: Any) -> str:
 #: has an entry).
 _ALLOWED: dict[str, str] = {
     "prompt": "a non-empty string",
+    "model": "a model name such as 'kling-2.6' or 'kling-3.0' (or None for the connection's default)",
     "negative_prompt": "a string, or None",
-    "duration": "5, 10",
+    "duration": "a whole number of seconds (5, 10 on Kling 2.6; 3 to 15 on Kling 3.0)",
     "aspect_ratio": "16:9, 9:16, 1:1 (or None for the default)",
     "sound": "true, false",
-    "tier": "'std', 'pro' (or None for the gateway default)",
+    "tier": "'std', 'pro', '4k' (or None for the gateway default)",
+    "shots": 'a list of 1 to 6 {"prompt": str, "duration": seconds}, or None',
     "cfg_scale": "a number, or None",
     "start_image": "one image (an https:// URL, a data: URI or a local file path), or None",
     "end_image": "one image (an https:// URL, a data: URI or a local file path), or None",

@@ -116,7 +116,9 @@ async def video(request: Request, name: str) -> Response:
     phase = job.phase()
     if phase != "succeeded":
         return JSONResponse({"error": f"job {job_id} is {phase}, no video"}, status_code=404)
-    path = await run_in_threadpool(emu.videos.get, job.clean_prompt, job.duration, job.aspect, job.sound)
+    path = await run_in_threadpool(
+        emu.videos.get, job.clean_prompt, job.duration, job.aspect, job.sound, job.shots
+    )
     return FileResponse(
         path, media_type="video/mp4", filename=f"{job_id}.mp4", content_disposition_type="inline"
     )

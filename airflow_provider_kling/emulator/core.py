@@ -89,6 +89,8 @@ class Emulator:
         family: str = "",
         request: Any = None,
         extra: dict[str, Any] | None = None,
+        model: str = "",
+        shots: tuple[tuple[str, float], ...] = (),
     ) -> Job:
         """Build (not store) a job; the latency and the ending come from markers and config.
 
@@ -116,4 +118,6 @@ class Emulator:
             family=family,
             request=request,
             extra=dict(extra or {}),
+            model=model,
+            shots=shots,
         )

@@ -5,9 +5,12 @@ with Pillow's default font, a bar sweeping left to right once per second in a co
 hash, and a progress line along the bottom. With sound, an AAC mono track plays a tone whose pitch
 comes from the hash. Sizes keep the aspect ratio: 16:9 -> 320x180, 9:16 -> 180x320, 1:1 -> 240x240.
 
-Rendered files are cached on disk under a key of (prompt, duration, aspect, sound, fps), so thousands
-of jobs from a templated prompt cost one render each. Rendering is thread-safe (one lock per key) and
-meant to run off the event loop.
+A multi-shot clip (Kling 3.0 ``shots``) is cut into its shots: each shot has its own tint, its own
+prompt as the caption, headed ``Shot i/n``, so the shots differ visibly; their lengths sum to the clip's.
+
+Rendered files are cached on disk under a key of (prompt, duration, aspect, sound, fps, shots), so
+thousands of jobs from a templated prompt cost one render each. Rendering is thread-safe (one lock
+per key) and meant to run off the event loop.
 """
 
 from __future__ import annotations
@@ -24,9 +27,14 @@ DEFAULT_ASPECT = "16:9"
 AUDIO_RATE = 22050
 RENDER_VERSION = "1"
 
+#: a multi-shot clip's shots: (prompt, seconds) each
+Shots = tuple[tuple[str, float], ...]
 
-def render_key(prompt: str, duration: float, aspect: str, sound: bool, fps: int) -> str:
+
+def render_key(prompt: str, duration: float, aspect: str, sound: bool, fps: int, shots: Shots = ()) -> str:
     raw = f"{RENDER_VERSION}|{prompt}|{duration}|{aspect}|{int(sound)}|{fps}"
+    if shots:
+        raw += "|" + "|".join(f"{seconds}:{text}" for text, seconds in shots)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
@@ -72,17 +80,37 @@ def _base_image(prompt: str, width: int, height: int, background: tuple[int, int
     return np.asarray(image, dtype=np.uint8).copy()
 
 
+def _scenes(prompt: str, duration: float, shots: Shots, width: int, height: int, fps: int) -> list[Any]:
+    """Per frame: (base image, bar colour). One scene for a plain clip; one per shot otherwise, each
+    with its own tint and its caption ``Shot i/n: <prompt>``."""
+    if not shots:
+        bar, background, _tone = _palette(prompt)
+        return [(_base_image(prompt, width, height, background), bar)] * max(1, round(duration * fps))
+    scenes: list[Any] = []
+    for index, (text, seconds) in enumerate(shots, start=1):
+        bar, background, _tone = _palette(f"{index}|{text}")
+        caption = f"Shot {index}/{len(shots)}: {text}"
+        scenes += [(_base_image(caption, width, height, background), bar)] * max(1, round(seconds * fps))
+    return scenes
+
+
 def render_video(
-    path: str | Path, prompt: str, duration: float, aspect: str, sound: bool, fps: int = 12
+    path: str | Path,
+    prompt: str,
+    duration: float,
+    aspect: str,
+    sound: bool,
+    fps: int = 12,
+    shots: Shots = (),
 ) -> None:
     """Write an MP4 to ``path`` (atomically: a temp file in the same directory, then a rename)."""
     import av
     import numpy as np
 
     width, height = SIZES.get(aspect, SIZES[DEFAULT_ASPECT])
-    bar_colour, background, tone = _palette(prompt)
-    base = _base_image(prompt, width, height, background)
-    frames = max(1, round(duration * fps))
+    _bar, _background, tone = _palette(prompt)
+    scenes = _scenes(prompt, duration, shots, width, height, fps)
+    frames = len(scenes)
     bar_width = max(4, width // 16)
 
     target = Path(path)
@@ -99,7 +127,7 @@ def render_video(
             video.options = {"preset": "ultrafast", "crf": "30"}
             audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if sound else None
 
-            for i in range(frames):
+            for i, (base, bar_colour) in enumerate(scenes):
                 arr = base.copy()
                 x = int((i % fps) / fps * (width + bar_width)) - bar_width
                 arr[height - 40 : height - 12, max(0, x) : max(0, x + bar_width)] = bar_colour
@@ -145,17 +173,17 @@ class VideoCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def path_for(self, prompt: str, duration: float, aspect: str, sound: bool) -> Path:
-        return self.cache_dir / f"{render_key(prompt, duration, aspect, sound, self.fps)}.mp4"
+    def path_for(self, prompt: str, duration: float, aspect: str, sound: bool, shots: Shots = ()) -> Path:
+        return self.cache_dir / f"{render_key(prompt, duration, aspect, sound, self.fps, shots)}.mp4"
 
-    def get(self, prompt: str, duration: float, aspect: str, sound: bool) -> Path:
+    def get(self, prompt: str, duration: float, aspect: str, sound: bool, shots: Shots = ()) -> Path:
         """Path of the rendered clip, rendering it first if needed (blocking: call off the event loop)."""
-        path = self.path_for(prompt, duration, aspect, sound)
+        path = self.path_for(prompt, duration, aspect, sound, shots)
         if path.exists():
             return path
         with self._guard:
             lock = self._locks.setdefault(path.name, threading.Lock())
         with lock:
             if not path.exists():
-                render_video(path, prompt, duration, aspect, sound, self.fps)
+                render_video(path, prompt, duration, aspect, sound, self.fps, shots)
         return path

@@ -56,6 +56,10 @@ class Job:
     request: Any = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     status_calls: int = 0
+    #: the gateway's own id of the model the job renders (``""``: its Kling 2.6)
+    model: str = ""
+    #: a multi-shot clip's shots, (prompt, seconds) each
+    shots: tuple[tuple[str, float], ...] = ()
 
     def elapsed(self, now_mono: float | None = None) -> float:
         return (time.monotonic() if now_mono is None else now_mono) - self.created_mono
@@ -109,6 +113,8 @@ class Job:
             "duration": self.duration,
             "aspect_ratio": self.aspect,
             "sound": self.sound,
+            "model": self.model,
+            "shots": [{"prompt": text, "duration": seconds} for text, seconds in self.shots],
             "outcome": self.outcome or "success",
             "client_id": self.client_id,
             "family": self.family,

@@ -13,6 +13,15 @@ string *or* an array) and a per-video ``expires_at`` in epoch seconds. Error bod
 are undocumented, so they are read leniently: the OpenAI-style ``{"error": {"message", "type",
 "code"}}`` and the plain ``{"code", "message"|"msg"}``. No webhook parameter is documented, no
 idempotency key, no cost report.
+
+Kling 3.0 (https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation) is ``model:
+"kling-v3"`` on the same route: ``mode`` std/pro/4k, ``duration`` an integer 3-15 ("a plain
+number"), ``audio``, and multi-shot as ``multi_shot`` + ``shot_type: "customize"`` + ``multi_prompt:
+[{index, prompt, duration}]`` (1-6 shots of <= 512 characters). Kling 3.0 Turbo
+(https://docs.apimart.ai/en/api-reference/videos/kling-3.0-turbo/generation) is ``model:
+"kling-3.0-turbo"`` with ``resolution`` 720p/1080p, the start frame in ``first_frame_image``, a prompt
+of <= 3072 characters and no audio field. 3.0 prices (720p $0.0672/s, 1080p $0.0896/s, 1080p with
+sound $0.112/s) were seen on 2026-10-12 by a third party [2ND].
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.kling import NATIVE
+from airflow_provider_kling.gateways.kling import NATIVE, V3
+from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
+from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
@@ -38,6 +49,20 @@ _STATES = fields.state_table(
 )
 
 #: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
+#: Kling 3.0 per output second, as a third party saw APIMart's price page on 2026-10-12
+V3_PRICES = Prices(
+    unit="USD",
+    rates={"std": 0.0672, "pro": 0.0896, "pro+sound": 0.112},
+    per_seconds=1,
+    default_tier="std",
+    basis=(
+        "APIMart Kling 3.0 per second: 720p $0.0672, 1080p $0.0896, 1080p with sound $0.112 (seen 2026-10-12)"
+    ),
+    source="https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation",
+)
+#: the ``shape`` of the Turbo row (a resolution and ``first_frame_image`` instead of mode and image_urls)
+TURBO_SHAPE = "turbo"
+
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
 #: the HTTP status decides, else the body ``code``; then the wording of the code and message: a 403
 #: about balance is quota (OpenAI-compatible relays answer 403 ``insufficient_user_quota``), and a
@@ -81,11 +106,36 @@ class ApimartGateway(Gateway):
             end_image_needs_start=True,
             extra_fields={"watermark": "bool: sent as watermark"},
             local_images="url_only",
+            prices=None,
+            price_note="APIMart publishes no Kling 2.6 price",
             notes=(
                 "std is 720p and silent; audio needs pro; the last frame needs pro and excludes audio; "
                 "with an image the aspect ratio may be overridden by the image; no documented webhook"
             ),
-        )
+        ),
+        V3.model: replace(
+            V3,
+            prompt_max=3072,
+            aspect_ratio_with_image=True,
+            callback=False,
+            cost_unit=None,
+            end_image_needs_start=True,
+            multi_shot_start_image=True,
+            extra_fields={"watermark": "bool: sent as watermark"},
+            local_images="url_only",
+            prices=V3_PRICES,
+            notes="3-15 s; std 720p, pro 1080p, 4k; sound in every tier; 1-6 shots (no last frame)",
+        ),
+        KLING_TURBO.model: replace(
+            KLING_TURBO,
+            shape=TURBO_SHAPE,
+            callback=False,
+            cost_unit=None,
+            local_images="url_only",
+            extra_fields={"watermark": "bool: sent as watermark"},
+            price_note="APIMart publishes no Kling 3.0 Turbo price",
+            notes="tier std = 720p, pro = 1080p; one start frame (first_frame_image); no audio field",
+        ),
     }
 
     # ----------------------------------------------------------------- validation
@@ -97,8 +147,11 @@ class ApimartGateway(Gateway):
 
     # ----------------------------------------------------------------- submit
     def build_submit(self, request: VideoRequest) -> HttpRequest:
+        row = self.capabilities_for(request)
+        if row.shape == TURBO_SHAPE:
+            return self._build_turbo(request, row)
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": row.model,
             "prompt": request.prompt,
             "mode": request.tier or "std",
             "duration": int(request.duration),
@@ -112,6 +165,25 @@ class ApimartGateway(Gateway):
         if request.is_image_to_video:
             body["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
         body["audio"] = bool(request.sound)
+        if request.shots:
+            body["multi_shot"] = True
+            body["shot_type"] = "customize"
+            body["multi_prompt"] = [
+                {"index": i, "prompt": shot.prompt, "duration": int(shot.duration)}
+                for i, shot in enumerate(request.shots, start=1)
+            ]
+        if "watermark" in request.extra:
+            body["watermark"] = request.extra["watermark"]
+        return HttpRequest("POST", "/v1/videos/generations", json=body)
+
+    def _build_turbo(self, request: VideoRequest, row: Capabilities) -> HttpRequest:
+        body: dict[str, Any] = {"model": row.model, "prompt": request.prompt}
+        if request.start_image is not None:
+            body["first_frame_image"] = request.start_image
+        else:
+            body["aspect_ratio"] = request.aspect_ratio or "16:9"
+        body["resolution"] = row.resolutions[request.tier or row.default_tier or "std"]
+        body["duration"] = int(request.duration)
         if "watermark" in request.extra:
             body["watermark"] = request.extra["watermark"]
         return HttpRequest("POST", "/v1/videos/generations", json=body)

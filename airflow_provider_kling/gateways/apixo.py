@@ -9,11 +9,19 @@ result is in ``resultJson``, a JSON *string* holding ``resultUrls``; a failed jo
 ``code`` 200 and carries ``failCode`` / ``failMsg``. HTTP errors: 400 validation, 401 key, 402
 balance, 403 key/route *or* content rejected, 429 rate/concurrency, 500/502/504 upstream. No
 idempotency key, no cost report.
+
+Kling 3.0 is its own route, ``/generateTask/kling-3-0-std`` and ``/statusTask/kling-3-0-std``
+(https://apixo.ai/docs/models/video/kling-3-0-std): the standard tier only, ``duration`` an integer
+3-15, ``sound`` a boolean, 1-2 ``image_urls``; no per-shot prompts are documented, so ``shots`` are
+refused. Kling 3.0 Turbo is ``kling-3-0-turbo`` (https://apixo.ai/docs/models/video/kling-3-0-turbo):
+``resolution`` 720p/1080p, 3-15 s, exactly one image, no sound field. A job is polled on the route of
+its model (the task's ``endpoint``). No 3.0 price is published.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
@@ -64,6 +72,17 @@ ERRORS = ErrorTable(
 )
 
 
+#: APIXO's Kling 2.6 price per second of output (its Kling 2.6 page); it reports no cost per task
+PRICES = Prices(
+    unit="USD",
+    rates={"silent": 0.06, "sound": 0.12},
+    per_seconds=1,
+    basis="APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
+    source="https://apixo.ai/docs/llms.txt",
+)
+#: the ``shape`` of the Turbo row (a resolution, no sound field)
+TURBO_SHAPE = "turbo"
+
 #: what Kling 2.6 can do through this gateway
 CAPS = Capabilities(
     model="kling-2-6",
@@ -78,16 +97,36 @@ CAPS = Capabilities(
         "no tier choice (provider is routing, not quality); image-to-video takes the aspect "
         "ratio from the image; callback_url must be public HTTPS; images must be public URLs"
     ),
+    prices=PRICES,
 )
 
-
-#: APIXO's Kling 2.6 price per second of output (its Kling 2.6 page); it reports no cost per task
-PRICES = Prices(
-    unit="USD",
-    rates={"silent": 0.06, "sound": 0.12},
-    per_seconds=1,
-    basis="APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
-    source="https://apixo.ai/docs/llms.txt",
+#: Kling 3.0 (standard tier only) on its own route: 3-15 s, sound, first and last frame
+V3 = replace(
+    CAPS,
+    model="kling-3-0-std",
+    name="kling-3.0",
+    prompt_max=2500,
+    negative_prompt=False,
+    cfg_scale=False,
+    durations=tuple(range(3, 16)),
+    tiers=("std",),
+    prices=None,
+    price_note="APIXO publishes no Kling 3.0 price",
+    notes="the standard tier only (route kling-3-0-std); 3-15 s; 1-2 image URLs; no per-shot prompts",
+)
+#: Kling 3.0 Turbo: a resolution (tier std = 720p, pro = 1080p), one image, no sound field
+TURBO = replace(
+    V3,
+    model="kling-3-0-turbo",
+    name="kling-3.0-turbo",
+    shape=TURBO_SHAPE,
+    tiers=("std", "pro"),
+    default_tier="std",
+    resolutions={"std": "720p", "pro": "1080p"},
+    sound=False,
+    end_image=False,
+    price_note="APIXO publishes no Kling 3.0 Turbo price",
+    notes="route kling-3-0-turbo; tier std = 720p, pro = 1080p; exactly one image; no sound field",
 )
 
 
@@ -101,10 +140,13 @@ class ApixoGateway(Gateway):
     path_prefix = "/api/v1"
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    models = {CAPS.model: CAPS}
+    models = {row.model: row for row in (CAPS, V3, TURBO)}
     prices = PRICES
     errors = ERRORS
     probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
+    # A job of another model than the connection's carries its route as the task's ``endpoint``
+    # (XCom, trigger, sensor ``endpoint=``); a bare id is polled on the connection's model's route
+    # only: trying every route would triple the calls for a job that does not exist yet.
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:
@@ -125,12 +167,16 @@ class ApixoGateway(Gateway):
 
     # ----------------------------------------------------------------- submit
     def build_submit(self, request: VideoRequest) -> HttpRequest:
+        row = self.capabilities_for(request)
         inp: dict[str, Any] = {
             "mode": "image-to-video" if request.is_image_to_video else "text-to-video",
             "prompt": request.prompt,
             "duration": int(request.duration),
-            "sound": bool(request.sound),
         }
+        if row.shape == TURBO_SHAPE:
+            inp["resolution"] = row.resolutions[request.tier or row.default_tier or "std"]
+        else:
+            inp["sound"] = bool(request.sound)
         if request.is_image_to_video:
             inp["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
         else:
@@ -148,18 +194,27 @@ class ApixoGateway(Gateway):
         if "provider" in request.extra:
             body["provider"] = request.extra["provider"]
         body["input"] = inp
-        return HttpRequest("POST", f"/api/v1/generateTask/{self.model}", json=body)
+        return HttpRequest("POST", f"/api/v1/generateTask/{row.model}", json=body)
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         data = self._data(response)
         task_id = fields.first_str(data, "taskId", "task_id")
         if task_id is None:
             raise self.protocol_error("data.taskId is missing", response)
-        return self.job(task_id, TaskState.QUEUED, data, created_at=fields.timestamp(data.get("createTime")))
+        route = self.wire_id(request)
+        return self.job(
+            task_id,
+            TaskState.QUEUED,
+            data,
+            created_at=fields.timestamp(data.get("createTime")),
+            # the route to poll, where it is not the connection's model's
+            endpoint=route if route != self.model else None,
+        )
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/api/v1/statusTask/{self.model}", params={"taskId": task_id})
+        route = endpoint if endpoint in self.models else self.model
+        return HttpRequest("GET", f"/api/v1/statusTask/{route}", params={"taskId": task_id})
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)
@@ -175,6 +230,7 @@ class ApixoGateway(Gateway):
             state,
             data,
             failure,
+            endpoint=endpoint if endpoint in self.models and endpoint != self.model else None,
             video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
             created_at=fields.timestamp(data.get("createTime")),
             finished_at=fields.timestamp(data.get("completeTime")) if state.is_terminal else None,

@@ -32,6 +32,7 @@ from airflow_provider_kling.gateways.capabilities import (
     LocalImages,
     check_capabilities,
     is_local_image,
+    seconds_text,
 )
 from airflow_provider_kling.gateways.errors import (
     POLICY_WORDS,
@@ -63,7 +64,7 @@ from airflow_provider_kling.gateways.fields import (
 )
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.gateways.wire import Credentials, HttpRequest, HttpResponse
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.models import DEFAULT_MODEL, TaskState, VideoRequest, VideoTask
 
 __all__ = [
     "POLICY_WORDS",
@@ -90,6 +91,7 @@ __all__ = [
     "parse_json_string",
     "result_json_urls",
     "retry_after_seconds",
+    "seconds_text",
     "snippet",
     "timestamp",
     "url_list",
@@ -131,18 +133,48 @@ class Gateway(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "models" in cls.__dict__ and "default_model" not in cls.__dict__:
-            cls.default_model = next(iter(cls.models))  # a single-model gateway names it once
+            # the Kling 2.6 row when there is one (what a request without a model renders), else the first
+            cls.default_model = next(
+                (key for key, row in cls.models.items() if row.name == DEFAULT_MODEL), next(iter(cls.models))
+            )
 
     def __init__(self, model: str | None = None) -> None:
         chosen = model or self.default_model
-        if chosen not in self.models:
-            raise KlingValidationError.for_field(
-                self.name, "model", chosen, ", ".join(sorted(self.models)), reason="unknown model id"
-            )
-        self.model = chosen
+        self.model = self.row_key(chosen)
+        #: whether the connection named the gateway's own id of one tier (then a contradicting
+        #: ``tier`` is an error rather than a switch to that tier's row)
+        self.explicit_model = self._pins_tier(model)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r}>"
+
+    @classmethod
+    def offered(cls) -> tuple[str, ...]:
+        """The normalized names of the models this gateway offers, in the order of its rows."""
+        return tuple(dict.fromkeys(row.name for row in cls.models.values()))
+
+    @classmethod
+    def row_key(cls, model: str) -> str:
+        """The ``models`` key of the row ``model`` names: a normalized name (its default tier's row),
+        the gateway's own id of a row, or one of its aliases; else the validation error listing what
+        this gateway offers."""
+        if model in cls.models:
+            return model
+        for key, row in cls.models.items():
+            if model == row.name or model in row.aliases:
+                return key
+        offered = ", ".join(cls.offered())
+        ids = ", ".join(i for row in cls.models.values() for i in row.ids)
+        raise KlingValidationError.for_field(
+            cls.name, "model", model, f"{offered} (or this gateway's own ids: {ids})", reason="unknown model"
+        )
+
+    @classmethod
+    def _pins_tier(cls, model: str | None) -> bool:
+        if not model:
+            return False
+        row = cls.models[cls.row_key(model)]
+        return row.fixed_tier is not None and model != row.name
 
     @property
     def cost_unit(self) -> str | None:
@@ -151,8 +183,33 @@ class Gateway(ABC):
 
     # ----------------------------------------------------------------- capabilities and validation
     def capabilities_for(self, request: VideoRequest) -> Capabilities:
-        """The capabilities that apply to this request (a gateway may pick a model id from the tier)."""
-        return self.models[self.model]
+        """The row that applies to this request: its ``model`` (else the connection's), and where the
+        tier is part of the model id, the row of the request's tier."""
+        key = self.model if request.model is None else self.row_key(request.model)
+        row = self.models[key]
+        if row.fixed_tier is None or request.tier is None or request.tier == row.fixed_tier:
+            return row
+        pinned = self._pins_tier(request.model) if request.model is not None else self.explicit_model
+        sibling = next(
+            (r for r in self.models.values() if r.name == row.name and r.fixed_tier == request.tier), None
+        )
+        if pinned:
+            whose = "the request's" if request.model is not None else "the connection's"
+            raise KlingValidationError.for_field(
+                self.name,
+                "tier",
+                request.tier,
+                f"{row.fixed_tier!r} or None ({whose} model is {row.model})",
+                reason=f"tier {request.tier!r} means another model id"
+                + (f" ({sibling.model})" if sibling is not None else ""),
+            )
+        if sibling is None:
+            return row  # the tier check names what this model offers
+        return sibling
+
+    def wire_id(self, request: VideoRequest) -> str:
+        """The gateway's own id of the model this request renders."""
+        return self.capabilities_for(request).model
 
     def validate(self, request: VideoRequest) -> None:
         """Raise :class:`KlingValidationError` if this gateway cannot honour every field of ``request``."""
@@ -161,6 +218,10 @@ class Gateway(ABC):
 
     def validate_extra(self, request: VideoRequest) -> None:
         """Gateway-specific checks beyond the capability data (e.g. the types of ``extra`` values)."""
+
+    def prices_for(self, request: VideoRequest) -> Prices | None:
+        """The published prices of the model ``request`` renders (``None``: none published)."""
+        return self.capabilities_for(request).prices
 
     # ----------------------------------------------------------------- auth
     def auth_headers(self, credentials: Credentials, now: float) -> dict[str, str]:
@@ -406,7 +467,7 @@ class Gateway(ABC):
     def encode_local_image(self, content: bytes, mime: str) -> str:
         """Inline a local image the way this gateway takes it (for ``base64`` / ``data_uri``)."""
         data = base64.b64encode(content).decode("ascii")
-        if self.models[self.model].local_images == "base64":
+        if self.models[self.model].local_images == "base64":  # the same on every row of a gateway
             return data
         return f"data:{mime};base64,{data}"
 

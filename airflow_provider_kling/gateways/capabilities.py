@@ -1,8 +1,11 @@
 """What one model id on one gateway can do, as data, and the one check that reads it.
 
-Each gateway module states its :class:`Capabilities`; the docs' capability matrix is generated from
-them, and :func:`check_capabilities` refuses a request before any HTTP call (a refusal costs nothing,
-a job the gateway rejects later may cost credits).
+Each gateway module states one :class:`Capabilities` row per model it offers (``models``: the
+gateway's own id -> row); the docs' capability matrix is generated from them, and
+:func:`check_capabilities` refuses a request before any HTTP call (a refusal costs nothing, a job the
+gateway rejects later may cost credits). A new model is a new row: its normalized ``name``, its wire
+id (``model``) and ``aliases``, what it accepts (durations, tiers, sound, frames, multi-shot, prompt
+limits, aspect ratios), how the module spells it (``shape``, ``resolutions``) and its ``prices``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_kling.exceptions import KlingValidationError
-from airflow_provider_kling.models import VideoRequest
+from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.models import DEFAULT_MODEL, VideoRequest
 
 #: How a gateway guards against paying twice when a submit is repeated.
 #: ``dedup``: the gateway itself answers a repeated idempotency key with the first job.
@@ -30,8 +34,22 @@ LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
 class Capabilities:
     """What one model id on one gateway can do. Data only: the checks live in :func:`check_capabilities`."""
 
+    #: the gateway's own id for the model (what goes on the wire, and an alias users may give)
     model: str
     prompt_max: int
+    #: the normalized name that works on every gateway offering the model (``kling-3.0``)
+    name: str = DEFAULT_MODEL
+    #: other spellings of this row's id the gateway documents (accepted as ``model`` too)
+    aliases: tuple[str, ...] = ()
+    #: the tier this row's id stands for, where the tier is part of the model id (Runware's
+    #: ``@3-pro``); rows of one ``name`` with different ``fixed_tier`` are the tiers of one model
+    fixed_tier: str | None = None
+    #: the tier a request without one renders at (``None``: the gateway decides)
+    default_tier: str | None = None
+    #: the wire shape the module builds for this row (a module-defined word, ``""``: the usual one)
+    shape: str = ""
+    #: tier -> the wire's resolution word, where the gateway spells the tier as a resolution
+    resolutions: Mapping[str, str] = field(default_factory=dict)
     prompt_min: int = 1
     negative_prompt: bool = False
     negative_prompt_max: int = 2500
@@ -51,6 +69,13 @@ class Capabilities:
     end_image_excludes_sound: bool = False
     end_image_needs_start: bool = True
     cfg_scale: bool = False
+    #: multi-shot with a prompt per shot (``shots``): how many shots, how long each shot's prompt
+    multi_shot: bool = False
+    max_shots: int = 6
+    shot_prompt_max: int = 512
+    #: whether shots may come with a start frame / an end frame
+    multi_shot_start_image: bool = True
+    multi_shot_end_image: bool = False
     callback: bool = True
     local_images: LocalImages = "url_only"
     #: gateway-specific ``extra`` keys and what each does
@@ -58,6 +83,9 @@ class Capabilities:
     #: what the job's reported ``cost`` is counted in (``"USD"``, ``"credits"``, ``"units"``);
     #: ``None``: the gateway reports no cost for this model
     cost_unit: str | None = None
+    #: the published price list for this model (``None``: none published; ``price_note`` says why)
+    prices: Prices | None = None
+    price_note: str = ""
     notes: str = ""
 
     @property
@@ -65,12 +93,24 @@ class Capabilities:
         """Whether a finished job carries its cost (in :attr:`cost_unit`)."""
         return self.cost_unit is not None
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this row answers to on its gateway: its own id and its aliases."""
+        return (self.model, *self.aliases)
+
+
+def seconds_text(durations: tuple[int, ...]) -> str:
+    """``5, 10`` or, for a run of whole seconds, ``3 to 15``."""
+    run = len(durations) > 3 and list(durations) == list(range(durations[0], durations[-1] + 1))
+    return f"{durations[0]} to {durations[-1]}" if run else ", ".join(map(str, durations))
+
 
 def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) -> None:
     """The generic part of validation: every rule here reads only ``caps``."""
 
     def bad(fieldname: str, value: Any, allowed: str, reason: str = "") -> KlingValidationError:
-        return KlingValidationError.for_field(gateway, fieldname, value, allowed, reason)
+        why = f"model {caps.name}; {reason}" if reason else f"model {caps.name}"
+        return KlingValidationError.for_field(gateway, fieldname, value, allowed, why)
 
     def length(fieldname: str, text: str, low: int, high: int) -> None:
         if not low <= len(text) <= high:
@@ -84,7 +124,9 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
             )
         length("negative_prompt", request.negative_prompt, caps.negative_prompt_min, caps.negative_prompt_max)
     if request.duration not in caps.durations:
-        raise bad("duration", request.duration, ", ".join(map(str, caps.durations)))
+        raise bad("duration", request.duration, seconds_text(caps.durations))
+    if request.shots is not None:
+        _check_shots(caps, request, bad)
     if request.tier is not None and request.tier not in caps.tiers:
         allowed = (
             ", ".join(repr(t) for t in caps.tiers) if caps.tiers else "None (no tier choice on this gateway)"
@@ -145,6 +187,37 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
     if unknown:
         allowed = ", ".join(sorted(caps.extra_fields)) or "none"
         raise bad(f"extra.{unknown[0]}", request.extra[unknown[0]], f"extra keys: {allowed}")
+
+
+def _check_shots(caps: Capabilities, request: VideoRequest, bad: Any) -> None:
+    """Multi-shot: offered by the row, 1 to ``max_shots`` shots whose lengths sum to the clip's."""
+    shots = request.shots or []
+    if not caps.multi_shot:
+        raise bad(
+            "shots", [s.model_dump() for s in shots], "None (no per-shot prompts on this gateway/model)"
+        )
+    if not 1 <= len(shots) <= caps.max_shots:
+        raise bad("shots", len(shots), f"1 to {caps.max_shots} shots", f"{len(shots)} shots given")
+    for index, shot in enumerate(shots):
+        if len(shot.prompt) > caps.shot_prompt_max:
+            raise bad(
+                f"shots.{index}.prompt",
+                shot.prompt,
+                f"1 to {caps.shot_prompt_max} characters",
+                f"{len(shot.prompt)} characters",
+            )
+    total = sum(shot.duration for shot in shots)
+    if total != request.duration:
+        raise bad(
+            "shots",
+            [shot.duration for shot in shots],
+            f"shot durations summing to duration={request.duration}",
+            f"they sum to {total}",
+        )
+    if request.start_image is not None and not caps.multi_shot_start_image:
+        raise bad("start_image", request.start_image, "None with shots (no first frame in multi-shot)")
+    if request.end_image is not None and not caps.multi_shot_end_image:
+        raise bad("end_image", request.end_image, "None with shots (no last frame in multi-shot)")
 
 
 def _is_remote(value: str) -> bool:

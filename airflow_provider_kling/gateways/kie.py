@@ -12,10 +12,17 @@ negative prompt, no cfg). The unified ``GET /api/v1/jobs/recordInfo?taskId=`` an
 the HTTP status): 200, 401, 402, 404, 422, 429, 433 (sub-key usage limit), 455 (maintenance), 500,
 501 (generation failed), 505 (function disabled). The submit answer says ``msg``, recordInfo
 ``message``: both are read. No idempotency key, no cost report.
+
+Kling 3.0 (https://docs.kie.ai/market/kling/kling-3.0) is one model id for both task kinds,
+``"kling-3.0/video"`` (one English example shows ``"kling-3.0"``: a connection may name either), with
+``input.mode`` std/pro, ``input.duration`` a string ``"3"``..``"15"``, ``input.sound``, up to two
+``input.image_urls`` (first and last frame), and multi-shot as ``input.multi_shots: true`` +
+``input.multi_prompt: [{prompt, duration}]`` (first frame only). No 3.0 price is published here.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_kling.exceptions import KlingError
@@ -65,10 +72,29 @@ _MESSAGE_KEYS = ("msg", "message", "error")
 CAPS = Capabilities(
     model="kling-2.6",
     prompt_max=1000,
+    price_note="Apikley / kie.ai publish no Kling 2.6 price",
     notes=(
         "no tier, negative prompt, cfg_scale or last frame; image-to-video takes one public "
         "image URL and its aspect ratio from the image"
     ),
+)
+#: the ``shape`` of the 3.0 row: one model id for both kinds, mode, multi-shot
+V3_SHAPE = "v3"
+#: Kling 3.0 through the Market API
+V3 = replace(
+    CAPS,
+    model="kling-3.0/video",
+    name="kling-3.0",
+    aliases=("kling-3.0",),
+    shape=V3_SHAPE,
+    prompt_max=2500,
+    durations=tuple(range(3, 16)),
+    tiers=("std", "pro"),
+    default_tier="std",
+    end_image=True,
+    multi_shot=True,
+    price_note="Apikley / kie.ai publish no Kling 3.0 price",
+    notes="3-15 s; mode std/pro; sound; first and last frame; multi-shot (first frame only)",
 )
 
 
@@ -84,7 +110,7 @@ class KieGateway(Gateway):
         "API key from https://app.apikley.ru/keys (or kie.ai's API key page, with host "
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
-    models = {CAPS.model: CAPS}
+    models = {CAPS.model: CAPS, V3.model: V3}
     errors = ERRORS
     #: no free call is documented: the connection test asks recordInfo about a task id that does not
     #: exist; 455 (maintenance) and 505 (function disabled) mean the gateway cannot serve too, while
@@ -93,18 +119,30 @@ class KieGateway(Gateway):
 
     # ----------------------------------------------------------------- submit
     def wire_model(self, request: VideoRequest) -> str:
-        """The ``model`` field: the task kind is part of the model id on this wire."""
+        """The ``model`` field: on 2.6 the task kind is part of the model id on this wire."""
+        row = self.capabilities_for(request)
+        if row.shape == V3_SHAPE:
+            return row.model
         kind = "image-to-video" if request.is_image_to_video else "text-to-video"
-        return f"{self.model}/{kind}"
+        return f"{row.model}/{kind}"
 
     def build_submit(self, request: VideoRequest) -> HttpRequest:
+        v3 = self.capabilities_for(request).shape == V3_SHAPE
         inp: dict[str, Any] = {"prompt": request.prompt}
         if request.is_image_to_video:
-            inp["image_urls"] = [u for u in (request.start_image,) if u is not None]
+            images = (request.start_image, request.end_image) if v3 else (request.start_image,)
+            inp["image_urls"] = [u for u in images if u is not None]
         inp["sound"] = bool(request.sound)
         if not request.is_image_to_video:
             inp["aspect_ratio"] = request.aspect_ratio or "16:9"
         inp["duration"] = str(request.duration)
+        if v3:
+            inp["mode"] = request.tier or "std"
+            inp["multi_shots"] = bool(request.shots)
+            if request.shots:
+                inp["multi_prompt"] = [
+                    {"prompt": s.prompt, "duration": int(s.duration)} for s in request.shots
+                ]
         body: dict[str, Any] = {"model": self.wire_model(request)}
         if request.callback_url is not None:
             body["callBackUrl"] = request.callback_url

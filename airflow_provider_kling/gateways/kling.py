@@ -7,10 +7,25 @@ and a job must be polled under the family that created it; the success state is 
 failed job's reason is in ``task_status_msg`` while the envelope still says ``SUCCEED``. Errors are
 numeric ``code`` values in the body (https://app.klingai.com/global/dev/document-api/apiReference/commonInfo),
 and HTTP 429 carries both billing (1100-1102) and throttling (1302-1303) codes, so we branch on the code.
+
+Kling 3.0 (``model_name: "kling-v3"``, out 2026-02-05) travels on the same ``/v1`` routes: ``mode``
+std/pro/4k, ``duration`` a string ``"3"``..``"15"``, sound in every tier, and multi-shot as
+``multi_shot: true`` + ``shot_type: "customize"`` + ``multi_prompt: [{index, prompt, duration}]``
+(1-6 shots of <= 512 characters summing to the clip; no start/end frame with it) [2ND: the Vercel AI
+SDK's official-API adapter, AceDataCloud/Nexior PRs #562 and #581, docs.powertokens.ai
+kling-v3-text2video]. Kling 3.0 Turbo lives on the newer *path-addressed* family instead: ``POST
+/text-to-video/kling-3.0-turbo`` (``/image-to-video/...``) with ``{prompt, settings: {resolution
+720p|1080p, aspect_ratio, duration <int>}, contents: [{type: "first_frame"|"last_frame", ...}],
+options: {callback_url, external_task_id, watermark_info}}``, answered ``{code, data: {id, status,
+create_time}}`` [2ND: docs.comfy.org kling-3-0-turbo; docs.cloudsway.net KL_3.0_turbo]. Its status
+route is not published; this module polls ``GET /<route>/<id>`` and reads either answer shape.
+Prices for 3.0 are a third party's reading of the official card ($0.084 / $0.112 / $0.42 per second
+for std / pro / 4K, +50 % with sound) [2ND]: estimates say so in their basis.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import jwt
@@ -36,6 +51,10 @@ JWT_REFRESH_MARGIN = 300
 JWT_NBF_SKEW = 5
 
 FAMILIES: tuple[str, ...] = ("text2video", "image2video")
+#: the path-addressed family's routes, by whether the request has an image (the model id follows)
+PATH_ROUTES = {False: "text-to-video", True: "image-to-video"}
+#: the ``shape`` of the rows served on the path-addressed family
+PATH = "path"
 
 _STATES = fields.state_table(
     queued="submitted", running="processing", succeeded="succeed succeeded success", failed="failed fail"
@@ -74,24 +93,6 @@ def make_jwt(access_key: str, secret_key: str, now: float) -> str:
     return jwt.encode(payload, secret_key, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"})
 
 
-#: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it
-NATIVE = Capabilities(
-    model="kling-v2-6",
-    prompt_max=2500,
-    negative_prompt=True,
-    tiers=("std", "pro"),
-    sound_needs_pro=True,
-    end_image=True,
-    end_image_needs_pro=True,
-    end_image_excludes_sound=True,
-    end_image_needs_start=False,
-    local_images="base64",
-    extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
-    cost_unit="units",  # final_unit_deduction
-    notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
-)
-
-
 #: Kling's published v2.6 rates, in resource-pack units per 5 s of output (10 s doubles; a failed
 #: task is not charged). What a unit costs in money depends on the account's packs and discounts.
 PRICES = Prices(
@@ -103,6 +104,73 @@ PRICES = Prices(
     source="https://klingai.com/document-api",
     unit_note="Kling API resource-pack units (what a unit costs depends on the account's packs)",
 )
+
+#: Kling 3.0 per output second, as a third party read the official card (sound +50 %)
+V3_PRICES = Prices(
+    unit="USD",
+    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168, "4k": 0.42, "4k+sound": 0.63},
+    per_seconds=1,
+    default_tier="std",
+    basis=(
+        "Kling 3.0 per second: std $0.084, pro $0.112, 4K $0.42, +50 % with sound "
+        "(a third party's reading of the official card; the account is billed in units)"
+    ),
+    source="https://docs.powertokens.ai/en/zmodelVideo/kling/kling-v3-text2video",
+)
+
+#: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it
+NATIVE = Capabilities(
+    model="kling-v2-6",
+    prompt_max=2500,
+    negative_prompt=True,
+    tiers=("std", "pro"),
+    default_tier="std",
+    sound_needs_pro=True,
+    end_image=True,
+    end_image_needs_pro=True,
+    end_image_excludes_sound=True,
+    end_image_needs_start=False,
+    local_images="base64",
+    extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
+    cost_unit="units",  # final_unit_deduction
+    prices=PRICES,
+    notes="sound needs pro; last frame needs pro and no sound; cfg_scale is not supported on v2.x",
+)
+
+#: Kling 3.0 on ``/v1``: 3-15 s, sound and last frame in every tier, 4K, multi-shot without frames
+V3 = replace(
+    NATIVE,
+    model="kling-v3",
+    name="kling-3.0",
+    durations=tuple(range(3, 16)),
+    tiers=("std", "pro", "4k"),
+    sound_needs_pro=False,
+    end_image_needs_pro=False,
+    end_image_excludes_sound=False,
+    multi_shot=True,
+    multi_shot_start_image=False,
+    prices=V3_PRICES,
+    notes="3-15 s; sound and last frame in every tier; 4K; multi-shot (1-6 shots) without start/end frame",
+)
+
+#: Kling 3.0 Turbo on the path-addressed family: a resolution instead of a mode, no sound field
+TURBO = Capabilities(
+    model="kling-3.0-turbo",
+    name="kling-3.0-turbo",
+    shape=PATH,
+    prompt_max=3072,
+    durations=tuple(range(3, 16)),
+    tiers=("std", "pro"),
+    default_tier="std",
+    resolutions={"std": "720p", "pro": "1080p"},
+    sound=False,
+    local_images="base64",
+    extra_fields={"watermark": "bool: sent as options.watermark_info.enabled"},
+    cost_unit="units",
+    price_note="the official API publishes no Kling 3.0 Turbo price",
+    notes="path-addressed route; tier std = 720p, pro = 1080p; no sound, last frame or multi-shot fields",
+)
+
 #: the account's resource packs: free to ask, at most one request per second
 ACCOUNT_COSTS = "/account/costs"
 
@@ -115,13 +183,15 @@ class KlingGateway(Gateway):
     default_base_url = "https://api-singapore.klingai.com"
     idempotency = "lookup"
     auth_cache_seconds = JWT_TTL - JWT_REFRESH_MARGIN
+    # a Turbo job is polled on its route (the task's ``endpoint``, e.g. ``text-to-video/kling-3.0-turbo``);
+    # a bare id is looked for in the two ``/v1`` families only (each extra try is a call per poll)
     status_endpoints = FAMILIES
     states = _STATES
     key_help = (
         "Access key (login) and secret key (password) from the Kling developer console; "
         "China-region keys need host https://api-beijing.klingai.com."
     )
-    models = {NATIVE.model: NATIVE}
+    models = {row.model: row for row in (NATIVE, V3, TURBO)}
     prices = PRICES
     errors = ERRORS
 
@@ -144,9 +214,19 @@ class KlingGateway(Gateway):
     def family(request: VideoRequest) -> str:
         return "image2video" if request.is_image_to_video else "text2video"
 
+    def endpoint(self, request: VideoRequest) -> str:
+        """Where the job lives: a ``/v1`` family, or a path-addressed route (``text-to-video/<id>``)."""
+        row = self.capabilities_for(request)
+        if row.shape == PATH:
+            return f"{PATH_ROUTES[request.is_image_to_video]}/{row.model}"
+        return self.family(request)
+
     def build_submit(self, request: VideoRequest) -> HttpRequest:
+        row = self.capabilities_for(request)
+        if row.shape == PATH:
+            return self._build_path(request, row)
         body: dict[str, Any] = {
-            "model_name": self.model,
+            "model_name": row.model,
             "prompt": request.prompt,
             "duration": str(request.duration),
             "mode": request.tier or "std",
@@ -161,6 +241,13 @@ class KlingGateway(Gateway):
                 body["image_tail"] = _strip_data_uri(request.end_image)
         else:
             body["aspect_ratio"] = request.aspect_ratio or "16:9"
+        if request.shots:
+            body["multi_shot"] = True
+            body["shot_type"] = "customize"
+            body["multi_prompt"] = [
+                {"index": i, "prompt": shot.prompt, "duration": str(shot.duration)}
+                for i, shot in enumerate(request.shots, start=1)
+            ]
         if request.callback_url is not None:
             body["callback_url"] = request.callback_url
         if request.client_reference is not None:
@@ -169,26 +256,55 @@ class KlingGateway(Gateway):
             body["watermark_info"] = {"enabled": request.extra["watermark"]}
         return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
 
+    def _build_path(self, request: VideoRequest, row: Capabilities) -> HttpRequest:
+        """The path-addressed family: ``settings`` (resolution, aspect ratio, duration as an integer),
+        ``contents`` (the frames) and ``options`` (callback, external id, watermark)."""
+        settings: dict[str, Any] = {"resolution": row.resolutions[request.tier or row.default_tier or "std"]}
+        if not request.is_image_to_video:
+            settings["aspect_ratio"] = request.aspect_ratio or "16:9"
+        settings["duration"] = int(request.duration)
+        body: dict[str, Any] = {"prompt": request.prompt, "settings": settings}
+        frames = (("first_frame", request.start_image), ("last_frame", request.end_image))
+        contents = [
+            {"type": kind, "image": _strip_data_uri(image)} for kind, image in frames if image is not None
+        ]
+        if contents:
+            body["contents"] = contents
+        options: dict[str, Any] = {}
+        if request.callback_url is not None:
+            options["callback_url"] = request.callback_url
+        if request.client_reference is not None:
+            options["external_task_id"] = self.client_id(request.client_reference)
+        if "watermark" in request.extra:
+            options["watermark_info"] = {"enabled": request.extra["watermark"]}
+        if options:
+            body["options"] = options
+        return HttpRequest("POST", f"/{self.endpoint(request)}", json=body)
+
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        return self._task(self._data(response), self.family(request), response)
+        return self._task(self._data(response), self.endpoint(request), response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        if endpoint is not None and _is_path_route(endpoint):
+            return HttpRequest("GET", f"/{endpoint}/{task_id}")
         family = endpoint if endpoint in FAMILIES else "text2video"
         return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        return self._task(self._data(response), endpoint if endpoint in FAMILIES else "text2video", response)
+        known = endpoint if endpoint in FAMILIES or (endpoint and _is_path_route(endpoint)) else None
+        return self._task(self._data(response), known or "text2video", response)
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
-        if request.client_reference is None:
+        # the path-addressed family publishes no query by external id: no lookup there
+        if request.client_reference is None or self.capabilities_for(request).shape == PATH:
             return None
         return self.build_status(self.client_id(request.client_reference), self.family(request))
 
     def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         try:
             return self.parse_status(
-                self.client_id(request.client_reference or ""), self.family(request), response
+                self.client_id(request.client_reference or ""), self.endpoint(request), response
             )
         except KlingNotFoundError:
             return None
@@ -241,12 +357,13 @@ class KlingGateway(Gateway):
         return fields.expect_dict(self.name, data, "data", response.status_code)
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
-        task_id = fields.opt_str(data.get("task_id"))
+        # ``/v1`` says task_id / task_status / task_result; the path-addressed family id / status
+        task_id = fields.opt_str(data.get("task_id")) or fields.opt_str(data.get("id"))
         if task_id is None:
             raise self.protocol_error("data.task_id is missing", response)
-        status = data.get("task_status")
+        status = data.get("task_status", data.get("status"))
         state = self.state_of(status)
-        result = data.get("task_result")
+        result = data.get("task_result", data.get("result"))
         urls: list[str] = []
         if isinstance(result, dict) and isinstance(result.get("videos"), list):
             for video in result["videos"]:
@@ -267,10 +384,19 @@ class KlingGateway(Gateway):
             endpoint=family,
             video_urls=urls,
             cost=fields.opt_float(data.get("final_unit_deduction")),
-            created_at=fields.timestamp(data.get("created_at")),
-            finished_at=fields.timestamp(data.get("updated_at")) if state.is_terminal else None,
+            created_at=fields.timestamp(data.get("created_at", data.get("create_time"))),
+            finished_at=(
+                fields.timestamp(data.get("updated_at", data.get("update_time")))
+                if state.is_terminal
+                else None
+            ),
             client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
         )
+
+
+def _is_path_route(endpoint: str) -> bool:
+    """Whether an endpoint names a path-addressed route (``text-to-video/kling-3.0-turbo``)."""
+    return endpoint.partition("/")[0] in PATH_ROUTES.values()
 
 
 def _strip_data_uri(value: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_kling.exceptions import KlingValidationError
-from airflow_provider_kling.models import VideoRequest
+from airflow_provider_kling.models import DEFAULT_MODEL, VideoRequest
 
 #: the units an amount may be in, and what each one is
 UNITS: Mapping[str, str] = {
@@ -92,19 +92,28 @@ def rate_key(tier: str | None, sound: bool) -> str:
     return f"{tier}+sound" if sound else tier
 
 
+def model_title(name: str) -> str:
+    """``Kling 3.0 Turbo`` for ``kling-3.0-turbo``: a normalized model name as people write it."""
+    return " ".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
 def estimate(
-    gateway: str, prices: Prices | None, request: VideoRequest, reported_unit: str | None = None
+    gateway: str,
+    prices: Prices | None,
+    request: VideoRequest,
+    reported_unit: str | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> Quote:
     """Price ``request`` from ``prices`` (``None``: the gateway publishes none, the connection none).
 
     ``reported_unit``: the unit of the cost the gateway reports after the job, said in the reason
-    when there is no estimate.
+    when there is no estimate; ``model``: the normalized name of the model priced, for that reason.
     """
     if prices is None:
         reported = f"; it reports the actual cost after the job, in {reported_unit}" if reported_unit else ""
         return Quote(
             None,
-            f"gateway {gateway!r} publishes no Kling 2.6 price; set one in the connection's "
+            f"gateway {gateway!r} publishes no {model_title(model)} price; set one in the connection's "
             f"extra.prices to get an estimate{reported}",
         )
     tier = request.tier or prices.default_tier
@@ -112,7 +121,9 @@ def estimate(
     rate = prices.rates.get(key)
     if rate is None:
         known = ", ".join(sorted(prices.rates)) or "none"
-        return Quote(None, f"gateway {gateway!r} has no price for {key!r} (priced: {known})")
+        return Quote(
+            None, f"gateway {gateway!r} has no {model_title(model)} price for {key!r} (priced: {known})"
+        )
     amount = rate if prices.per_seconds is None else rate * request.duration / prices.per_seconds
     return Quote(
         CostEstimate(

@@ -9,12 +9,19 @@ registered per account, not per request. A repeated ``Idempotency-Key`` is answe
 job (``dedup``). Create and status share one task serializer (``id``, ``status``
 queued|processing|succeeded|failed, ``result.primary_url`` / ``result.urls``, ``error``, credits);
 errors are ``{"error": {"code", "message", "requestId"}}``.
+
+Kling 3.0 is model id ``kling-3-0`` (https://rivya.ai/docs/api/models/kling-3-0): a prompt of <= 2000
+characters, ``params.mode`` std/pro (Rivya's default pro), ``params.duration`` ``"3"``..``"15"``,
+``params.sound`` in every mode, up to two images in ``params.referenceMediaItems`` (first and last
+frame) and ``params.multi_shots`` ``"true"``/``"false"`` *without* per-shot prompts: a request with
+``shots`` is refused before any call. 90 credits per clip, fixed.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -111,6 +118,25 @@ ERRORS = ErrorTable(
 )
 
 
+#: Rivya's price for a Kling 2.6 clip: fixed, whatever its length or sound
+PRICES = Prices(
+    unit="credits",
+    rates={"clip": 55.0},
+    per_seconds=None,
+    basis="Rivya Kling 2.6: 55 credits per clip, fixed",
+    source="https://rivya.ai/docs/api",
+    unit_note="Rivya credits (prepaid; reserved at submit, refunded when a generation fails)",
+)
+#: Rivya's price for a Kling 3.0 clip: fixed, whatever its length, mode or sound
+V3_PRICES = Prices(
+    unit="credits",
+    rates={"clip": 90.0},
+    per_seconds=None,
+    basis="Rivya Kling 3.0: 90 credits per clip, fixed",
+    source="https://rivya.ai/docs/api/models/kling-3-0",
+    unit_note=PRICES.unit_note,
+)
+
 #: what Kling 2.6 can do through this gateway
 CAPS = Capabilities(
     model=MODEL,
@@ -120,21 +146,28 @@ CAPS = Capabilities(
     callback=False,
     local_images="upload",
     cost_unit="credits",  # final_credits, else reserved_credits
+    prices=PRICES,
     notes=(
         "one reference image (jpeg/png/webp, <=10 MB) uploaded through the Files API; "
         "webhooks are account-level; cost is in Rivya credits (55 per clip, fixed)"
     ),
 )
 
-
-#: Rivya's price for a Kling 2.6 clip: fixed, whatever its length or sound
-PRICES = Prices(
-    unit="credits",
-    rates={"clip": 55.0},
-    per_seconds=None,
-    basis="Rivya Kling 2.6: 55 credits per clip, fixed",
-    source="https://rivya.ai/docs/api",
-    unit_note="Rivya credits (prepaid; reserved at submit, refunded when a generation fails)",
+#: Kling 3.0 through Rivya: 3-15 s, std/pro, sound in both, first and last frame, no per-shot prompts
+V3 = replace(
+    CAPS,
+    model="kling-3-0",
+    name="kling-3.0",
+    prompt_max=2000,
+    durations=tuple(range(3, 16)),
+    tiers=("std", "pro"),
+    end_image=True,
+    prices=V3_PRICES,
+    notes=(
+        "up to two reference images (first and last frame) through the Files API; mode std/pro "
+        "(Rivya's default pro); multi_shots has no per-shot prompts, so shots are refused; "
+        "90 credits per clip"
+    ),
 )
 
 
@@ -152,7 +185,7 @@ class RivyaGateway(Gateway):
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
-    models = {CAPS.model: CAPS}
+    models = {CAPS.model: CAPS, V3.model: V3}
     prices = PRICES
     errors = ERRORS
 
@@ -161,33 +194,35 @@ class RivyaGateway(Gateway):
         # Rivya takes jpeg, png and webp only: refuse an image whose name says it is something else,
         # rather than paying for an upload (or a job) that Rivya rejects.
         reject_blank_images(self.name, request, "None, or an https:// URL, a data: URI or a local file path")
-        image = request.start_image
-        if image is None:
-            return
-        mime = image_mime(image)
-        if mime is not None and mime not in ALLOWED_MIME:
-            raise KlingValidationError.for_field(
-                self.name,
-                "start_image",
-                image,
-                "a JPEG, PNG or WebP image (.jpg, .jpeg, .png, .webp)",
-                reason=f"{mime} is not accepted",
-            )
+        for name in ("start_image", "end_image"):
+            image = getattr(request, name)
+            mime = None if image is None else image_mime(image)
+            if image is not None and mime is not None and mime not in ALLOWED_MIME:
+                raise KlingValidationError.for_field(
+                    self.name,
+                    name,
+                    image,
+                    "a JPEG, PNG or WebP image (.jpg, .jpeg, .png, .webp)",
+                    reason=f"{mime} is not accepted",
+                )
 
     # ----------------------------------------------------------------- submit
     def build_submit(self, request: VideoRequest) -> HttpRequest:
-        params: dict[str, Any] = {
-            "duration": str(request.duration),
-            "sound": "true" if request.sound else "false",
-        }
+        row = self.capabilities_for(request)
+        params: dict[str, Any] = {}
+        if request.tier is not None:
+            params["mode"] = request.tier
+        params["duration"] = str(request.duration)
+        params["sound"] = "true" if request.sound else "false"
         if request.start_image is not None:
             # the image decides unless the user chose a ratio (Rivya honours one with an image)
             if request.aspect_ratio is not None:
                 params["aspect_ratio"] = request.aspect_ratio
-            params["referenceMediaItems"] = [reference_item(request.start_image)]
+            images = (request.start_image, request.end_image)
+            params["referenceMediaItems"] = [reference_item(i) for i in images if i is not None]
         else:
             params["aspect_ratio"] = request.aspect_ratio or "16:9"
-        body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "params": params}
+        body: dict[str, Any] = {"model": row.model, "prompt": request.prompt, "params": params}
         headers: dict[str, str] = {}
         if request.client_reference is not None:
             ref = self.client_id(request.client_reference)

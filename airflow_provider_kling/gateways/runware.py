@@ -14,6 +14,13 @@ Answers are ``{"data": [...]}`` and/or ``{"errors": [...]}``, with errors possib
 
 Text-to-video sends ``width``/``height``: the model page does not list the allowed sizes, so these are
 Kling 2.6's native sizes (720p for standard, 1080p for pro).
+
+Kling 3.0 (https://runware.ai/docs/models/klingai-video-3-0-standard, ``-3-0-pro``, ``-3-0-4k``) is
+``klingai:kling-video@3-standard`` / ``@3-pro`` / ``@3-4k``: an integer ``duration`` 3-15, sound in
+every tier, the sizes the pages list (720p: 1280x720, 960x960, 720x1280; 1080p: 1920x1080,
+1440x1440, 1080x1920), and multi-shot as ``providerSettings.klingai.multiPrompt: [{prompt,
+duration}]``. Kling 3.0 Turbo is ``klingai:kling-video@3.0-turbo`` (no sound setting listed).
+Published prices: 3.0 standard $0.084/s silent, $0.126/s with sound; pro $0.112 / $0.168; 4K none.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import hashlib
 import math
 import re
 import uuid
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingError, KlingValidationError
@@ -29,17 +37,31 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
+from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
 PRO = "klingai:kling-video@2.6-pro"
-TIER_MODELS = {"std": STANDARD, "pro": PRO}
+V3_STANDARD = "klingai:kling-video@3-standard"
+V3_PRO = "klingai:kling-video@3-pro"
+V3_4K = "klingai:kling-video@3-4k"
+TURBO = "klingai:kling-video@3.0-turbo"
 
-#: width x height per aspect ratio: Kling 2.6's native 720p (standard) and 1080p (pro) sizes.
+_720P = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
+_1080P = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1440, 1440)}
+#: width x height per aspect ratio. 2.6: Kling's native 720p (standard) and 1080p (pro) sizes; 3.0:
+#: the sizes its model pages list (4K: 2160p, not listed on the page we read).
 SIZES: dict[str, dict[str, tuple[int, int]]] = {
     STANDARD: {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)},
     PRO: {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
+    V3_STANDARD: _720P,
+    V3_PRO: _1080P,
+    V3_4K: {"16:9": (3840, 2160), "9:16": (2160, 3840), "1:1": (2160, 2160)},
 }
+#: Turbo's size follows the tier (one model id for both resolutions)
+TURBO_SIZES = {"std": _720P, "pro": _1080P}
+#: the ``shape`` of the 3.0 rows: an integer duration, multiPrompt, sound only where the row has it
+V3_SHAPE = "v3"
 
 OUTPUT_FORMATS = ("MP4", "WEBM", "MOV")
 SAFETY_MODES = ("none", "fast", "full")
@@ -53,9 +75,21 @@ _EXTRA_FIELDS = {
 }
 
 
-def _caps(model: str) -> Capabilities:
+#: Runware's published Kling 3.0 prices, per output second (4K is not priced on its page)
+V3_PRICES = Prices(
+    unit="USD",
+    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168},
+    per_seconds=1,
+    default_tier="std",
+    basis="Runware Kling 3.0 per second: standard $0.084 ($0.126 with sound), pro $0.112 ($0.168)",
+    source="https://runware.ai/docs/models/klingai-video-3-0-standard",
+)
+
+
+def _caps(model: str, tier: str) -> Capabilities:
     return Capabilities(
         model=model,
+        fixed_tier=tier,
         prompt_max=2500,
         prompt_min=2,
         negative_prompt=True,
@@ -67,10 +101,26 @@ def _caps(model: str) -> Capabilities:
         local_images="data_uri",
         extra_fields=_EXTRA_FIELDS,
         cost_unit="USD",  # ``cost`` when the request sets includeCost (it does)
+        price_note="Runware publishes no Kling 2.6 price",
         notes=(
             "tier picks the model id (std = 2.6-standard, pro = 2.6-pro); text-to-video size is "
             "Kling's native 720p (std) / 1080p (pro); cost in USD when includeCost is honoured"
         ),
+    )
+
+
+def _v3(model: str, tier: str) -> Capabilities:
+    return replace(
+        _caps(model, tier),
+        name="kling-3.0",
+        shape=V3_SHAPE,
+        durations=tuple(range(3, 16)),
+        tiers=("std", "pro", "4k"),
+        multi_shot=True,
+        multi_shot_end_image=True,
+        prices=V3_PRICES,
+        price_note="",
+        notes="tier picks the model id (@3-standard, @3-pro, @3-4k); 3-15 s; sound in all tiers; multiPrompt",
     )
 
 
@@ -155,33 +205,26 @@ class RunwareGateway(Gateway):
     # connection gives one (its cost per task is reported, see ``cost_unit``).
     states = _STATES
     key_help = "API key from the Runware dashboard (API Keys page)."
-    models: ClassVar[dict[str, Capabilities]] = {STANDARD: _caps(STANDARD), PRO: _caps(PRO)}
+    #: a row per model id; the rows of one name are its tiers (the request's tier picks the row)
+    models: ClassVar[dict[str, Capabilities]] = {
+        STANDARD: _caps(STANDARD, "std"),
+        PRO: _caps(PRO, "pro"),
+        V3_STANDARD: _v3(V3_STANDARD, "std"),
+        V3_PRO: _v3(V3_PRO, "pro"),
+        V3_4K: _v3(V3_4K, "4k"),
+        TURBO: replace(
+            _caps(TURBO, "std"),
+            name="kling-3.0-turbo",
+            shape=V3_SHAPE,
+            fixed_tier=None,
+            durations=tuple(range(3, 16)),
+            sound=False,
+            end_image=False,
+            price_note="Runware publishes no Kling 3.0 Turbo price here",
+            notes="one model id; tier std = 720p, pro = 1080p (the size sent); no sound setting",
+        ),
+    }
     errors = ERRORS
-
-    def __init__(self, model: str | None = None) -> None:
-        super().__init__(model)
-        #: whether the connection chose the model id (then a contradicting ``tier`` is an error)
-        self.explicit_model = bool(model)
-
-    # ----------------------------------------------------------------- capabilities and validation
-    def model_for(self, request: VideoRequest) -> str:
-        """The model id for this request: the tier picks it unless the connection fixed one."""
-        if request.tier is None or request.tier not in TIER_MODELS:
-            return self.model  # an unknown tier is rejected by check_capabilities
-        wanted = TIER_MODELS[request.tier]
-        if self.explicit_model and wanted != self.model:
-            fitting = next(t for t, m in TIER_MODELS.items() if m == self.model)
-            raise KlingValidationError.for_field(
-                self.name,
-                "tier",
-                request.tier,
-                f"{fitting!r} or None (the connection's model is {self.model})",
-                reason=f"tier {request.tier!r} means model {wanted}",
-            )
-        return wanted
-
-    def capabilities_for(self, request: VideoRequest) -> Capabilities:
-        return self.models[self.model_for(request)]
 
     def validate_extra(self, request: VideoRequest) -> None:
         def bad(fieldname: str, value: Any, allowed: str) -> KlingValidationError:
@@ -230,20 +273,28 @@ class RunwareGateway(Gateway):
 
     # ----------------------------------------------------------------- submit
     def build_submit(self, request: VideoRequest) -> HttpRequest:
-        model = self.model_for(request)
+        row = self.capabilities_for(request)
+        model = row.model
+        v3 = row.shape == V3_SHAPE
         task: dict[str, Any] = {
             "taskType": "videoInference",
             "taskUUID": self.task_uuid(request),
             "model": model,
             "positivePrompt": request.prompt,
-            "duration": float(request.duration),
+            "duration": int(request.duration) if v3 else float(request.duration),
             "deliveryMethod": "async",
             "outputType": "URL",
             "outputFormat": "MP4",
             "numberResults": 1,
             "includeCost": True,
-            "providerSettings": {"klingai": {"sound": request.sound}},
         }
+        klingai: dict[str, Any] = {"sound": request.sound} if row.sound else {}
+        if request.shots:
+            klingai["multiPrompt"] = [
+                {"prompt": s.prompt, "duration": int(s.duration)} for s in request.shots
+            ]
+        if klingai:
+            task["providerSettings"] = {"klingai": klingai}
         if request.negative_prompt is not None:
             task["negativePrompt"] = request.negative_prompt
         if request.cfg_scale is not None:
@@ -258,7 +309,8 @@ class RunwareGateway(Gateway):
                 frames.append({"image": request.end_image, "frame": "last"})
             task["inputs"] = {"frameImages": frames}
         else:
-            width, height = SIZES[model][request.aspect_ratio or "16:9"]
+            sizes = SIZES.get(model) or TURBO_SIZES[request.tier or "std"]
+            width, height = sizes[request.aspect_ratio or "16:9"]
             task["width"] = width
             task["height"] = height
         for key in _EXTRA_FIELDS:

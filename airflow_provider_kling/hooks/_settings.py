@@ -57,7 +57,8 @@ class ConnectionSettings:
             verify=_verify(extra.get("verify", True)),
             poll_interval=_opt_number(extra, "poll_interval", gateway.name),
             first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
-            prices=with_overrides(gateway.name, gateway.prices, extra.get("prices")),
+            # the connection's prices are those of its model (extra.model, else Kling 2.6)
+            prices=with_overrides(gateway.name, gateway.models[gateway.model].prices, extra.get("prices")),
         )
 
     @property

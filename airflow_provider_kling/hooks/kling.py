@@ -146,9 +146,14 @@ class KlingHook(BaseHook):
 
     # ------------------------------------------------------------------------------------ spend
     def quote(self, request: VideoRequest) -> Quote:
-        """The price of ``request``, or why there is none (no HTTP): the gateway's published prices,
-        overridden by the connection's ``extra.prices`` (:mod:`~airflow_provider_kling.gateways.pricing`)."""
-        return estimate(self.gateway.name, self.settings.prices, request, self.gateway.cost_unit)
+        """The price of ``request``, or why there is none (no HTTP): the published prices of the model
+        it renders; for the connection's own model, with its ``extra.prices`` over them
+        (:mod:`~airflow_provider_kling.gateways.pricing`)."""
+        gateway = self.gateway
+        row = gateway.capabilities_for(request)
+        own = gateway.models[gateway.model].name  # every tier of the connection's model
+        prices = self.settings.prices if row.name == own else row.prices
+        return estimate(gateway.name, prices, request, row.cost_unit, row.name)
 
     def estimate_cost(self, request: VideoRequest) -> CostEstimate | None:
         """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why)."""

@@ -58,7 +58,7 @@ __all__ = ["REQUEST_FIELDS", "STATE_KEY", "KlingGenerateOperator"]
 
 
 class KlingGenerateOperator(BaseOperator):
-    """Submit a Kling 2.6 video job and (by default) wait for it without paying twice on retries.
+    """Submit a Kling video job and (by default) wait for it without paying twice on retries.
 
     XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
     "state", "video_urls", "cost"?, "cost_unit"?, "estimated_cost"?: {"amount", "unit", "basis",
@@ -67,12 +67,18 @@ class KlingGenerateOperator(BaseOperator):
     sum amounts per unit only.
 
     :param prompt: what to render (templated).
+    :param model: ``"kling-2.6"``, ``"kling-3.0"``, ``"kling-3.0-turbo"`` or the gateway's own id
+        (templated); ``None`` = the connection's ``extra.model``, else Kling 2.6. What each model
+        accepts on each gateway: the capability matrix's per-model tables.
     :param negative_prompt: what to avoid, where the gateway supports it (templated).
-    :param duration: 5 or 10 seconds.
+    :param duration: whole seconds: 5 or 10 on Kling 2.6, 3 to 15 on Kling 3.0.
     :param aspect_ratio: ``16:9``, ``9:16`` or ``1:1``; ``None`` = 16:9 for text-to-video, the
         image's own ratio for image-to-video.
     :param sound: generate audio (some gateways need ``tier="pro"``).
-    :param tier: ``std`` or ``pro`` where the gateway has tiers; ``None`` = the gateway default.
+    :param tier: ``std``, ``pro`` or ``4k`` where the (gateway, model) has them; ``None`` = the
+        gateway default.
+    :param shots: multi-shot (templated): 1-6 ``{"prompt": ..., "duration": ...}`` whose durations
+        sum to ``duration``, where the (gateway, model) takes a prompt per shot.
     :param cfg_scale: 0-1, where the gateway supports it.
     :param start_image: first frame: URL, ``data:`` URI or local file path (templated).
     :param end_image: last frame, where supported (templated).
@@ -100,6 +106,8 @@ class KlingGenerateOperator(BaseOperator):
 
     template_fields: Sequence[str] = (
         "prompt",
+        "model",
+        "shots",
         "negative_prompt",
         "start_image",
         "end_image",
@@ -115,11 +123,13 @@ class KlingGenerateOperator(BaseOperator):
         self,
         *,
         prompt: str,
+        model: str | None = None,
         negative_prompt: str | None = None,
         duration: int = 5,
         aspect_ratio: str | None = None,
         sound: bool = False,
         tier: str | None = None,
+        shots: list[dict[str, Any]] | None = None,
         cfg_scale: float | None = None,
         start_image: str | None = None,
         end_image: str | None = None,
@@ -140,11 +150,13 @@ class KlingGenerateOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.prompt = prompt
+        self.model = model
         self.negative_prompt = negative_prompt
         self.duration = duration
         self.aspect_ratio = aspect_ratio
         self.sound = sound
         self.tier = tier
+        self.shots = shots
         self.cfg_scale = cfg_scale
         self.start_image = start_image
         self.end_image = end_image

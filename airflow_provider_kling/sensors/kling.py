@@ -31,8 +31,10 @@ class KlingTaskSensor(BaseSensorOperator):
 
     :param kling_task_id: the gateway's task id (templated), e.g.
         ``"{{ ti.xcom_pull(task_ids='submit', key='kling_task_id') }}"``.
-    :param endpoint: for the official API, ``text2video`` or ``image2video`` (templated); when empty
-        both are tried.
+    :param endpoint: for the official API, ``text2video`` or ``image2video`` (templated; when empty
+        both are tried), or a Kling 3.0 Turbo job's route (``text-to-video/kling-3.0-turbo``); on
+        APIXO the model route of a job of another model than the connection's (``kling-3-0-std``).
+        The operator's result carries it as ``endpoint``.
     :param kling_conn_id: the ``kling`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param download_to: directory or object-storage URI to copy the videos to after success.

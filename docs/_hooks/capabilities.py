@@ -8,6 +8,10 @@ Markers in a page's markdown are replaced in ``on_page_markdown``:
     gateways (one row each), then one features x gateways table per topic, then each gateway's
     ``extra`` keys and notes as a list. Split this way so that every table fits a laptop screen
     (a single 20-row table with long cells was cut off at 1920 px and scrolled 3,000 px down).
+``<!-- model-matrix -->``
+    One table per model (normalized name: ``kling-2.6``, ``kling-3.0``, ...): what each gateway
+    offering it accepts (its own id, durations, tiers, sound, last frame, multi-shot, prompt length)
+    and its published price, from the same rows; "not offered" where a gateway has no such row.
 ``<!-- gateway-facts:NAME -->``
     Connection facts of one gateway: ``extra.gateway`` value, default base URL, model ids, where the
     key comes from, retry safety.
@@ -42,6 +46,7 @@ CONNECTIONS = ROOT / "docs" / "snippets" / "connections"
 CONN_ID = "kling_default"
 
 MATRIX_MARKER = "<!-- capability-matrix -->"
+MODEL_MATRIX_MARKER = "<!-- model-matrix -->"
 FACTS_MARKER = re.compile(r"<!-- gateway-facts:([A-Za-z0-9_-]+) -->")
 FORMS_MARKER = re.compile(r"<!-- connection-forms:([A-Za-z0-9_.-]+) -->")
 ENV_MARKER = re.compile(r"<!-- connection-env:([A-Za-z0-9_.-]+) -->")
@@ -189,12 +194,19 @@ def _models(gateway: type[Gateway]) -> str:
     return "<br>".join(names)
 
 
-def capability_cell(gateway: type[Gateway], row: Callable[[Capabilities], str]) -> str:
-    """One gateway's cell: one value when its models agree, else one line per model id."""
-    values = {model: row(caps) for model, caps in gateway.models.items()}
+def capability_cell(
+    gateway: type[Gateway], row: Callable[[Capabilities], str], model: str | None = None
+) -> str:
+    """One gateway's cell: one value when its rows agree, else one line per model id; with ``model``
+    (a normalized name) only the rows of that model, "not offered" when there is none."""
+    values = {key: row(caps) for key, caps in gateway.models.items() if model is None or caps.name == model}
     distinct = list(dict.fromkeys(values.values()))
+    if not distinct:
+        return "not offered"
     if len(distinct) == 1:
         return distinct[0]
+    if all(value == code(key) for key, value in values.items()):
+        return "<br>".join(distinct)  # the ids themselves: no need to say each twice
     return "<br>".join(f"{code(model)}: {value}" for model, value in values.items())
 
 
@@ -220,13 +232,15 @@ def render_connection_table(gateways: Mapping[str, type[Gateway]] | None = None)
     return "\n".join(_wrap(lines))
 
 
-def render_feature_table(rows: list[Row], gateways: Mapping[str, type[Gateway]] | None = None) -> str:
-    """One topic's table: one row per feature, one short column per gateway."""
+def render_feature_table(
+    rows: list[Row], gateways: Mapping[str, type[Gateway]] | None = None, model: str | None = None
+) -> str:
+    """One topic's table: one row per feature, one short column per gateway (``model``: its rows only)."""
     gateways = registry() if gateways is None else gateways
     header = ["Feature"] + [gateway_header(name) for name in gateways]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, caps_row in rows:
-        cells = [capability_cell(g, caps_row) for g in gateways.values()]
+        cells = [capability_cell(g, caps_row, model) for g in gateways.values()]
         lines.append("| " + " | ".join([label, *cells]) + " |")
     return "\n".join(_wrap(lines))
 
@@ -255,9 +269,78 @@ def render_matrix(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
     used = dict.fromkeys(str(g.idempotency) for g in gateways.values())
     parts += [f"- {IDEMPOTENCY.get(kind, text(kind))}" for kind in used]
     for title, anchor, rows in TOPICS:
-        parts += ["", f"## {title} {{#{anchor}}}", "", render_feature_table(rows, gateways)]
+        table = render_feature_table(rows, gateways, _default_model())
+        parts += ["", f"## {title} {{#{anchor}}}", "", table]
     parts += ["", "## `extra` keys and notes {#notes}", "", render_gateway_notes(gateways)]
     return "\n".join(parts)
+
+
+def _default_model() -> str:
+    from airflow_provider_kling.models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def _seconds(durations: tuple[int, ...]) -> str:
+    from airflow_provider_kling.gateways.capabilities import seconds_text
+
+    return seconds_text(durations)
+
+
+def _shots(caps: Capabilities) -> str:
+    if not caps.multi_shot:
+        return "no"
+    frames = "no frames" if not caps.multi_shot_start_image else "no last frame"
+    if caps.multi_shot_end_image:
+        frames = "frames ok"
+    return f"1-{caps.max_shots} shots, {frames}"
+
+
+def _price(caps: Capabilities) -> str:
+    from airflow_provider_kling.gateways.pricing import format_amount
+
+    prices = caps.prices
+    if prices is None:
+        return "none published"
+    per = (
+        "/clip"
+        if prices.per_seconds is None
+        else ("/s" if prices.per_seconds == 1 else f"/{prices.per_seconds:g} s")
+    )
+    return ", ".join(f"{key} {format_amount(v, prices.unit)}{per}" for key, v in prices.rates.items())
+
+
+#: The rows of each model's table (``<!-- model-matrix -->``).
+MODEL_ROWS: list[Row] = [
+    ("Model id (`model=` or `extra.model`)", lambda c: code(c.model)),
+    ("Durations (`duration`, s)", lambda c: text(_seconds(c.durations))),
+    ("Tiers (`tier`)", _tiers),
+    ("Sound (`sound=True`)", _sound),
+    ("Last frame (`end_image`)", _last_frame),
+    ("Multi-shot (`shots`)", _shots),
+    ("Prompt length (characters)", lambda c: f"{c.prompt_min}-{c.prompt_max}"),
+    ("Published price", _price),
+]
+
+
+def model_names(gateways: Mapping[str, type[Gateway]] | None = None) -> list[str]:
+    """Every normalized model name the registered gateways offer, Kling 2.6 first."""
+    gateways = registry() if gateways is None else gateways
+    names = [_default_model(), *(row.name for g in gateways.values() for row in g.models.values())]
+    return list(dict.fromkeys(names))
+
+
+def render_model_matrix(gateways: Mapping[str, type[Gateway]] | None = None) -> str:
+    """One table per model name: what each gateway offering it accepts, and its price."""
+    from airflow_provider_kling.gateways.pricing import model_title
+
+    gateways = registry() if gateways is None else gateways
+    parts: list[str] = []
+    for name in model_names(gateways):
+        anchor = name.replace(".", "-")
+        parts += [f'### {model_title(name)} (`model="{name}"`) {{#{anchor}}}', ""]
+        parts += [render_feature_table(MODEL_ROWS, gateways, name), ""]
+    return "\n".join(parts).rstrip("\n")
 
 
 # ===================================================================== connection pages
@@ -369,6 +452,8 @@ def render(markdown: str) -> str:
     """Replace every marker this hook knows in ``markdown``."""
     if MATRIX_MARKER in markdown:
         markdown = markdown.replace(MATRIX_MARKER, render_matrix())
+    if MODEL_MATRIX_MARKER in markdown:
+        markdown = markdown.replace(MODEL_MATRIX_MARKER, render_model_matrix())
     if SUMMARY_MARKER in markdown:
         markdown = markdown.replace(SUMMARY_MARKER, render_gateway_summary())
     markdown = ENV_MARKER.sub(lambda m: render_connection_env(m.group(1)), markdown)

@@ -40,6 +40,7 @@ SNIPPET_TESTS: dict[str, str] = {
     "download.py": "test_snippets::test_script_snippet",
     "estimate.py": "test_snippets::test_script_snippet",
     "submit_once_dag.py": "test_snippets::test_submit_once_dag",
+    "choose_model_dag.py": "test_snippets::test_choose_model_dag",
     "xcom_result.json": "test_snippets::test_xcom_result_example_has_the_real_shape",
     "test_my_dags.py": "test_user_test_example::test_quickstart_renders_one_clip_and_downloads_it",
     **{f"connections/{p.name}": CONNECTION_TEST for p in (SNIPPETS / "connections").glob("*.json")},
@@ -262,6 +263,26 @@ def test_submit_once_dag(emulator_connections: EmulatorServer) -> None:
     assert waited["task_id"] == submitted["task_id"] and waited["state"] == "succeeded"
     assert tis["submit"].max_tries == 0  # never retried: a retry could pay twice
     assert emulator_connections.counters()["submits"]["apixo"] == 1
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_choose_model_dag(emulator_connections: EmulatorServer) -> None:
+    """The guide's three clips render on the default connection (the official API's emulation)."""
+    import httpx
+    from airflow.utils.state import DagRunState
+
+    from tests.integration.dagrun import run_dag, xcom
+
+    dr, tis = run_dag("choose_model_dag", "dag")
+    assert dr.state == DagRunState.SUCCESS
+    jobs = {}
+    for name in ("hero", "story", "variant"):
+        result = xcom(tis[name])
+        job_id = result["video_urls"][0].rsplit("/", 1)[1].removesuffix(".mp4")
+        jobs[name] = httpx.get(f"{emulator_connections.url}/_emulator/jobs/{job_id}", timeout=10).json()
+    assert (jobs["hero"]["model"], jobs["hero"]["duration"], jobs["hero"]["sound"]) == ("kling-v3", 12, True)
+    assert [s["duration"] for s in jobs["story"]["shots"]] == [4, 8]
+    assert (jobs["variant"]["model"], jobs["variant"]["duration"]) == ("kling-v2-6", 5)
 
 
 # ===================================================================== the XCom result

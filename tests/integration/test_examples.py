@@ -284,7 +284,16 @@ def test_marketing_renders_six_mapped_clips_in_the_pool(marketing: dict[str, Any
     ]
     for i, row in enumerate(rows):
         [item] = xcom(renders[f"render[{i}]"])["downloads"]
-        check_download(item, marketing["root"] / "videos" / "marketing", 5, row["aspect_ratio"])
+        seconds = 8 if row["model"] == "kling-3.0" else 5  # the hero is Kling 3.0, the variants 2.6
+        check_download(item, marketing["root"] / "videos" / "marketing", seconds, row["aspect_ratio"])
+
+
+def test_marketing_prices_the_mixed_batch_per_model(marketing: dict[str, Any]) -> None:
+    """The gate priced each clip at its own model: 3 x 8 s of Kling 3.0 std ($0.084/s, a third
+    party's reading of the official card) and 3 x 5 s of Kling 2.6 std (1.5 units)."""
+    gate = xcom(marketing["tis"]["budget"])
+    assert gate["decision"] == "continue" and gate["clips"] == 6 and not gate["unpriced"]
+    assert gate["totals"] == {"USD": pytest.approx(3 * 8 * 0.084), "units": pytest.approx(3 * 1.5)}
 
 
 def test_marketing_renders_are_named_after_product_and_aspect_ratio(marketing: dict[str, Any]) -> None:
@@ -330,7 +339,8 @@ def check_post_processing(tis: dict[str, Any], videos: list[dict[str, Any]], roo
         assert (preview["width"], preview["height"]) == SIZES[item["aspect_ratio"]]
         sound = bool(item.get("sound"))
         assert item["has_audio"] is sound and preview["audio"] == int(sound)
-        assert item["duration"] == pytest.approx(5, abs=0.3)
+        hero = item["aspect_ratio"] == "16:9"  # the marketing hero clips are 8 s of Kling 3.0
+        assert item["duration"] == pytest.approx(8 if hero else 5, abs=0.3)
 
 
 def test_post_processing_of_the_latest_asset_event(marketing: dict[str, Any], monkeypatch: Any) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from airflow_provider_kling.budget import BatchEstimate, decide
 from airflow_provider_kling.gateways import get_gateway
-from airflow_provider_kling.gateways.pricing import Balance, Quote, estimate
+from airflow_provider_kling.gateways.pricing import Balance, CostEstimate, Quote, estimate
 from airflow_provider_kling.models import VideoRequest
 
 
@@ -79,3 +79,17 @@ def test_the_approval_body_writes_amounts_as_its_reason_does() -> None:
     assert "| USD | $6.00 |" in body.splitlines(), body
     credits = BatchEstimate(totals={"credits": 600.0}, clips=20)
     assert credits.totals_table()[2:] == ["| credits | 600 credits |"]
+
+
+def test_mixed_units_are_decided_unit_by_unit_with_per_unit_thresholds() -> None:
+    """A mixed batch of models (Kling 2.6 in units, Kling 3.0 in dollars on the official API)."""
+    b = BatchEstimate()
+    b.add(0, estimate("kling", get_gateway("kling").prices, VideoRequest(prompt="p")))  # 1.5 units
+    b.add(1, Quote(CostEstimate(amount=0.672, unit="USD", basis="3.0")))
+    decision, reason = decide(b, {"units": 5.0, "USD": 1.0}, {"units": 50.0, "USD": 10.0})
+    assert decision == "continue" and "$0.67" in reason and "1.5 units" in reason
+    decision, reason = decide(b, {"units": 5.0, "USD": 0.5}, {"units": 50.0, "USD": 10.0})
+    assert decision == "ask" and "over $0.50" in reason and "1.5 units" in reason
+    decision, _ = decide(b, {"units": 5.0, "USD": 0.5}, {"units": 1.0, "USD": 10.0})
+    assert decision == "fail"
+    assert decide(b, {"units": 5.0}, None)[0] == "fail"  # no threshold in dollars: nothing compares

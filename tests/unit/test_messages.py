@@ -21,15 +21,19 @@ def test_an_unknown_gateway_is_named_as_unknown_not_as_the_one_refusing() -> Non
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"prompt": "x", "duration": 7}, "duration=7 is not accepted by gateway 'apixo'; allowed: 5, 10"),
+        # a duration is checked against the (gateway, model) row, which the message names
+        (
+            {"prompt": "x", "duration": 7},
+            "duration=7 is not accepted by gateway 'apixo' (model kling-2.6); allowed: 5, 10",
+        ),
         (
             {"prompt": "x", "tier": "ultra"},
             "tier='ultra' is not accepted by gateway 'apixo'; allowed: 'std', 'pro'",
         ),
         ({}, "prompt (not given) is not accepted by gateway 'apixo'; allowed: a non-empty string"),
         (
-            {"prompt": "x", "shots": 3},
-            "shots=3 is not accepted by gateway 'apixo'; allowed: the fields prompt, ",
+            {"prompt": "x", "images": 3},
+            "images=3 is not accepted by gateway 'apixo'; allowed: the fields prompt, ",
         ),
     ],
 )
@@ -38,7 +42,7 @@ def test_a_refused_field_says_what_is_allowed_once(fields: dict[str, object], ex
     from airflow_provider_kling.models import build_request
 
     with pytest.raises(KlingValidationError) as info:
-        build_request("apixo", fields)
+        get_gateway("apixo").validate(build_request("apixo", fields))  # what make_request does
     message = str(info.value)
     assert expected in message
     assert message.count("allowed") == 1 and "should be" not in message, message

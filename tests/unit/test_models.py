@@ -20,10 +20,12 @@ from airflow_provider_kling.models import VideoRequest, build_request
 BAD_VALUE: dict[str, tuple[Any, str]] = {
     "prompt": ("", "non-empty string"),
     "negative_prompt": (["no", "blur"], "a string"),
-    "duration": (7, "5, 10"),
+    "model": ("", "a model name"),
+    "duration": ("7", "a whole number of seconds"),
     "aspect_ratio": ("4:3", "16:9, 9:16, 1:1"),
     "sound": ("loud", "true, false"),
-    "tier": ("ultra", "'std', 'pro'"),
+    "tier": ("ultra", "'std', 'pro', '4k'"),
+    "shots": ("many", '{"prompt": str, "duration": seconds}'),
     "cfg_scale": ("high", "a number"),
     "start_image": (["a.png", "b.png", "c.png"], "one image"),
     "end_image": (3, "one image"),
@@ -61,12 +63,12 @@ def test_constructor_raises_kling_validation_error_for_every_field(field: str) -
     ("fields", "field", "also"),
     [
         # The issue's own examples, verbatim: no prompt and a bad duration.
-        ({"duration": 7}, "prompt", "duration"),
+        ({"duration": 7.5}, "prompt", "duration"),
         ({"prompt": ""}, "prompt", None),
         ({"prompt": "p", "aspect_ratio": "4:3"}, "aspect_ratio", None),
         ({"prompt": "p", "images": ["a.png", "b.png", "c.png"]}, "images", None),
         ({"prompt": "p", "tier": "ultra"}, "tier", None),
-        ({"prompt": "p", "tier": "ultra", "duration": 7}, "duration", "tier"),
+        ({"prompt": "p", "tier": "ultra", "duration": True}, "duration", "tier"),
     ],
 )
 def test_issue_examples_are_caught_as_kling_error(
@@ -107,35 +109,48 @@ def test_long_values_are_shortened_in_the_message_not_in_the_error() -> None:
     "build",
     [
         pytest.param(
-            lambda: VideoRequest.model_validate({"prompt": "p", "duration": 7}), id="model_validate"
+            lambda: VideoRequest.model_validate({"prompt": "p", "duration": 0}), id="model_validate"
         ),
         pytest.param(
-            lambda: VideoRequest.model_validate_json(json.dumps({"prompt": "p", "duration": 7})),
+            lambda: VideoRequest.model_validate_json(json.dumps({"prompt": "p", "duration": 0})),
             id="model_validate_json",
         ),
         pytest.param(
-            lambda: VideoRequest.model_validate_strings({"prompt": "p", "duration": "7"}),
+            lambda: VideoRequest.model_validate_strings({"prompt": "p", "duration": "0"}),
             id="model_validate_strings",
         ),
         pytest.param(
-            lambda: VideoRequest(prompt="p").model_copy(update={"duration": 7}), id="model_copy_update"
+            lambda: VideoRequest(prompt="p").model_copy(update={"duration": 0}), id="model_copy_update"
         ),
-        pytest.param(lambda: build_request("kie", {"prompt": "p", "duration": 7}), id="build_request"),
+        pytest.param(lambda: build_request("kie", {"prompt": "p", "duration": 0}), id="build_request"),
     ],
 )
 def test_every_entry_point_raises_kling_validation_error(build: Any) -> None:
     with pytest.raises(KlingValidationError) as info:
         build()
     assert info.value.field == "duration"
-    assert info.value.value in (7, "7")
-    assert info.value.allowed == "5, 10"
+    assert info.value.value in (0, "0")
+    assert str(info.value.allowed).startswith("a whole number of seconds")
 
 
 def test_build_request_names_the_gateway() -> None:
     with pytest.raises(KlingValidationError) as info:
-        build_request("apixo", {"prompt": "p", "duration": 7})
+        build_request("apixo", {"prompt": "p", "duration": "7"})
     assert info.value.gateway == "apixo"
-    assert str(info.value).startswith("[gateway=apixo] duration=7 is not accepted by gateway 'apixo'")
+    assert str(info.value).startswith("[gateway=apixo] duration='7' is not accepted by gateway 'apixo'")
+    assert "a whole number of seconds" in str(info.value)
+
+
+@pytest.mark.parametrize("gateway", ["kling", "rivya", "runware", "apixo", "apimart", "kie"])
+def test_a_duration_kling_2_6_cannot_render_is_refused_by_the_row(gateway: str) -> None:
+    from airflow_provider_kling.gateways import get_gateway
+
+    with pytest.raises(KlingValidationError) as info:
+        get_gateway(gateway).validate(VideoRequest(prompt="pp", duration=7))
+    assert str(info.value).startswith(
+        f"[gateway={gateway}] duration=7 is not accepted by gateway {gateway!r}"
+    )
+    assert "model kling-2.6" in str(info.value)
     assert str(info.value).endswith("allowed: 5, 10")
 
 
@@ -186,7 +201,7 @@ def test_inside_another_model_pydantic_reports_the_nested_field() -> None:
         request: VideoRequest
 
     with pytest.raises(ValidationError) as info:
-        Batch.model_validate({"request": {"prompt": "p", "duration": 7}})
+        Batch.model_validate({"request": {"prompt": "p", "duration": 0}})
     assert info.value.errors()[0]["loc"] == ("request", "duration")
     assert Batch.model_validate({"request": {"prompt": "p"}}).request == VideoRequest(prompt="p")
 

@@ -17,6 +17,14 @@ types: 400 ``invalid_request_error`` (validation, body not JSON), 400 ``content_
 Rules: ``model`` ``kling-v2-6``; ``prompt`` 1..2500; ``duration`` integer 5|10; ``mode`` std|pro;
 ``image_urls`` 0..2 http(s) URLs (2 need pro); ``audio`` needs pro and excludes a last frame.
 
+Kling 3.0 (https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation): ``model``
+``kling-v3``, ``prompt`` 1..3072, ``duration`` integer 3..15, ``mode`` std|pro|4k, audio in every
+mode, ``multi_shot`` + ``shot_type`` (customize|intelligence) + ``multi_prompt: [{index, prompt
+(<= 512), duration}]`` (1-6 shots summing to the duration, no last frame; the clip is cut into them).
+Kling 3.0 Turbo (``.../kling-3.0-turbo/generation``): ``model`` ``kling-3.0-turbo``, ``resolution``
+720p|1080p, ``first_frame_image`` for image-to-video, no ``mode``, ``audio``, ``image_urls`` or
+multi-shot fields.
+
 Account limits (see ``limits``): 429 ``rate_limit_error`` with ``Retry-After``.
 """
 
@@ -73,26 +81,74 @@ DIALECT = ApimartDialect()
 router = APIRouter()
 
 
+class Shot(StrictModel):
+    index: Annotated[int, Field(ge=1, le=6)]
+    prompt: Annotated[str, Field(min_length=1, max_length=512)]
+    duration: Annotated[int, Field(ge=1, le=15)]
+
+
 class Generation(StrictModel):
-    model: Literal["kling-v2-6"]
-    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
-    mode: Literal["std", "pro"] | None = None
+    model: Literal["kling-v2-6", "kling-v3", "kling-3.0-turbo"]
+    prompt: Annotated[str, Field(min_length=1, max_length=3072)]
+    mode: Literal["std", "pro", "4k"] | None = None
+    resolution: Literal["720p", "1080p"] | None = None
     duration: int | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
     negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
     image_urls: Annotated[list[str], Field(max_length=2)] | None = None
+    first_frame_image: Annotated[str, Field(min_length=1)] | None = None
     audio: bool | None = None
+    multi_shot: bool | None = None
+    shot_type: Literal["customize", "intelligence"] | None = None
+    multi_prompt: Annotated[list[Shot], Field(min_length=1, max_length=6)] | None = None
     watermark: bool | None = None
 
 
+#: the fields each model's page lists (besides model and prompt)
+FIELDS = {
+    "kling-v2-6": {"mode", "duration", "aspect_ratio", "negative_prompt", "image_urls", "audio", "watermark"},
+    "kling-v3": {
+        "mode", "duration", "aspect_ratio", "negative_prompt", "image_urls", "audio", "watermark",
+        "multi_shot", "shot_type", "multi_prompt",
+    },
+    "kling-3.0-turbo": {"resolution", "duration", "aspect_ratio", "first_frame_image", "watermark"},
+}  # fmt: skip
+
+
+def _v3_rules(req: Generation) -> str | None:
+    if req.duration is not None and not 3 <= req.duration <= 15:
+        return "duration must be an integer from 3 to 15"
+    if req.model == "kling-v3" and req.multi_shot:
+        if req.shot_type == "customize" and not req.multi_prompt:
+            return "multi_prompt is required when multi_shot is true and shot_type is customize"
+        if req.multi_prompt and sum(s.duration for s in req.multi_prompt) != (req.duration or 5):
+            return "the multi_prompt durations must sum to duration"
+        if len(req.image_urls or []) == 2:
+            return "a last frame cannot be used with multi_shot"
+    elif req.multi_prompt is not None or req.shot_type is not None:
+        return "multi_prompt and shot_type need multi_shot: true"
+    if req.model == "kling-3.0-turbo" and req.first_frame_image is not None and req.aspect_ratio is not None:
+        return "aspect_ratio has no effect with first_frame_image; leave it out"
+    return None
+
+
 def _rules(call: Call, req: Generation) -> str | None:
-    if req.duration is not None and req.duration not in (5, 10):
-        return "duration must be 5 or 10"
-    pro = (req.mode or "std") == "pro"
-    images = req.image_urls or []
+    sent = {name for name in req.model_fields_set if name not in ("model", "prompt")}
+    if unknown := sorted(sent - FIELDS[req.model]):
+        return f"{', '.join(unknown)}: not a parameter of {req.model}"
+    images = [*(req.image_urls or []), *([req.first_frame_image] if req.first_frame_image else [])]
     for url in images:
         if not is_http_url(url):
             return "image_urls must contain http(s) URLs"
+    if req.model != "kling-v2-6":
+        return _v3_rules(req)
+    if len(req.prompt) > 2500:
+        return "prompt: at most 2500 characters for kling-v2-6"
+    if req.duration is not None and req.duration not in (5, 10):
+        return "duration must be 5 or 10"
+    if req.mode == "4k":
+        return "mode must be std or pro for kling-v2-6"
+    pro = (req.mode or "std") == "pro"
     if len(images) == 2 and not pro:
         return "a last frame (2 image_urls) requires mode 'pro'"
     if req.audio and not pro:
@@ -150,14 +206,17 @@ async def create(request: Request) -> Response:
     if isinstance(sub, Response):
         return sub
     call, req = sub.call, sub.req
+    shots = tuple((s.prompt, float(s.duration)) for s in req.multi_prompt or []) if req.multi_shot else ()
     job = sub.new_job(
         job_id=call.emu.store.unique_id(_task_id),
         prompt=req.prompt,
         duration=req.duration or 5,
         aspect=req.aspect_ratio or "16:9",
         sound=bool(req.audio),
-        family="image-to-video" if req.image_urls else "text-to-video",
-        extra={"mode": req.mode or "std", "watermark": bool(req.watermark)},
+        family="image-to-video" if req.image_urls or req.first_frame_image else "text-to-video",
+        model=req.model,
+        shots=shots,
+        extra={"mode": req.mode or req.resolution or "std", "watermark": bool(req.watermark)},
     )
     call.store_job(job)
     return call.finish(

@@ -17,6 +17,12 @@ Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback``
 integer 5|10 (default 5); ``aspect_ratio`` only for text-to-video; ``image_urls`` (1-2 http(s) URLs)
 required for image-to-video and rejected for text-to-video; ``cfg_scale`` 0..1.
 
+Kling 3.0 (https://apixo.ai/docs/models/video/kling-3-0-std) is the ``kling-3-0-std`` route: ``input``
+takes ``mode``, ``prompt``, ``duration`` (an integer 3-15), ``sound`` (required boolean),
+``aspect_ratio`` (text-to-video) and ``image_urls`` (1-2); no negative prompt, cfg or multi-shot
+field. ``kling-3-0-turbo`` takes ``resolution`` (720p|1080p) instead of ``sound`` and exactly one
+image. A job answers only on the route of the model that created it.
+
 Account limits (see ``limits``): 429 ``{"code": 429, ...}`` with ``Retry-After``. APIXO bills $0.06
 per output second silent and $0.12 with sound but reports no cost on tasks, so neither does the
 emulator.
@@ -47,6 +53,9 @@ from .base import (
 )
 
 MODEL_PATH = "kling-2-6"
+V3_PATH = "kling-3-0-std"
+TURBO_PATH = "kling-3-0-turbo"
+MODEL_PATHS = (MODEL_PATH, V3_PATH, TURBO_PATH)
 STATE = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
 FAILURES = {
     "fail": ("Timeout", "The provider timed out while generating the video. Please retry."),
@@ -99,9 +108,35 @@ class Submit(StrictModel):
     input: Input
 
 
+class InputV3(StrictModel):
+    mode: Literal["text-to-video", "image-to-video"]
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    duration: Annotated[int, Field(ge=3, le=15)] | None = None
+    sound: bool
+    aspect_ratio: Literal["1:1", "9:16", "16:9"] | None = None
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=2)] | None = None
+
+
+class SubmitV3(Submit):
+    input: InputV3  # type: ignore[assignment]
+
+
+class InputTurbo(StrictModel):
+    mode: Literal["text-to-video", "image-to-video"]
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    duration: Annotated[int, Field(ge=3, le=15)] | None = None
+    resolution: Literal["720p", "1080p"] | None = None
+    aspect_ratio: Literal["1:1", "9:16", "16:9"] | None = None
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=1)] | None = None
+
+
+class SubmitTurbo(Submit):
+    input: InputTurbo  # type: ignore[assignment]
+
+
 def _rules(call: Call, req: Submit) -> str | None:
     inp = req.input
-    if inp.duration is not None and inp.duration not in (5, 10):
+    if isinstance(inp, Input) and inp.duration is not None and inp.duration not in (5, 10):
         return "input.duration must be 5 or 10"
     if req.request_type == "callback" and not req.callback_url:
         return "callback_url is required when request_type is 'callback'"
@@ -112,7 +147,7 @@ def _rules(call: Call, req: Submit) -> str | None:
             return "input.image_urls is only allowed for mode 'image-to-video'"
     else:
         if not inp.image_urls:
-            return "input.image_urls (1-2 URLs) is required for mode 'image-to-video'"
+            return "input.image_urls is required for mode 'image-to-video'"
         if inp.aspect_ratio is not None:
             return "input.aspect_ratio is only supported for mode 'text-to-video'"
         for url in inp.image_urls:
@@ -140,23 +175,29 @@ def status_data(call: Call, job: Job) -> dict[str, Any]:
 
 def _model_path(call: Call) -> Response | None:
     model = call.request.path_params.get("model")
-    if model == MODEL_PATH:
+    if model in MODEL_PATHS:
         return None
-    return call.error("not_found", f"model {model!r} not found; this emulator serves {MODEL_PATH!r}")
+    served = ", ".join(repr(p) for p in MODEL_PATHS)
+    return call.error("not_found", f"model {model!r} not found; this emulator serves {served}")
 
 
-SUBMIT = SubmitSpec(
-    Submit,
-    prompt=lambda req: req.input.prompt,
-    prefix="invalid parameter: ",
-    rules=_rules,
-    before=_model_path,
-)
+def _spec(schema: type[Submit]) -> SubmitSpec[Submit]:
+    return SubmitSpec(
+        schema,
+        prompt=lambda req: req.input.prompt,
+        prefix="invalid parameter: ",
+        rules=_rules,
+        before=_model_path,
+    )
+
+
+#: the request schema of each model route
+SUBMITS = {MODEL_PATH: _spec(Submit), V3_PATH: _spec(SubmitV3), TURBO_PATH: _spec(SubmitTurbo)}
 
 
 @router.post("/api/v1/generateTask/{model}")
 async def generate_task(request: Request, model: str) -> Response:
-    sub = await submission(request, DIALECT, SUBMIT)
+    sub = await submission(request, DIALECT, SUBMITS.get(model, SUBMITS[MODEL_PATH]))
     if isinstance(sub, Response):
         return sub
     call, req = sub.call, sub.req
@@ -166,8 +207,9 @@ async def generate_task(request: Request, model: str) -> Response:
         prompt=inp.prompt,
         duration=inp.duration or 5,
         aspect=inp.aspect_ratio,
-        sound=inp.sound,
+        sound=bool(getattr(inp, "sound", False)),
         family=inp.mode,
+        model=model,
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
     call.store_job(job)
@@ -180,4 +222,9 @@ async def status_task(request: Request, model: str) -> Response:
     found = await lookup(
         request, DIALECT, request.query_params.get("taskId"), required=required, before=_model_path
     )
-    return found if isinstance(found, Response) else json_response(_ok(status_data(*found)))
+    if isinstance(found, Response):
+        return found
+    call, job = found
+    if job.model != model:  # a job lives on the route of its model
+        return call.error("not_found", f"task {job.task_id} not found for model {model!r}")
+    return json_response(_ok(status_data(call, job)))

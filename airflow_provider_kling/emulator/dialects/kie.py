@@ -21,6 +21,11 @@ Rules: ``kling-2.6/text-to-video`` requires ``input.prompt`` (1..1000), ``sound`
 ``aspect_ratio`` and ``duration`` (``"5"|"10"`` string); ``kling-2.6/image-to-video`` requires
 ``prompt``, ``image_urls`` (exactly one http(s) URL), ``sound``, ``duration`` and has no
 ``aspect_ratio``. ``callBackUrl`` (optional) must be an http(s) URL; callbacks are not delivered.
+``kling-3.0/video`` (https://docs.kie.ai/market/kling/kling-3.0; also spelled ``kling-3.0``): one model
+for both kinds; ``input`` takes ``prompt``, ``image_urls`` (0-2: first and last frame; 1 with
+multi-shot), ``sound``, ``aspect_ratio``, ``duration`` (a string ``"3"``..``"15"``), ``mode`` std|pro,
+``multi_shots`` and ``multi_prompt: [{prompt, duration}]`` (summing to the duration; the clip is cut
+into those shots).
 
 Account limits (see ``limits``): 429 (``{"code": 429, "msg", "data": null}``, inside HTTP 200 with
 ``kie_errors_http_200``) with ``Retry-After``.
@@ -90,7 +95,7 @@ router = APIRouter()
 
 
 class Submit(StrictModel):
-    model: Literal["kling-2.6/text-to-video", "kling-2.6/image-to-video"]
+    model: Literal["kling-2.6/text-to-video", "kling-2.6/image-to-video", "kling-3.0/video", "kling-3.0"]
     callBackUrl: str | None = None
     input: dict[str, Any]
 
@@ -110,6 +115,38 @@ class ImageInput(StrictModel):
     image_urls: Annotated[list[str], Field(min_length=1, max_length=1)]
     sound: bool
     duration: Literal["5", "10"]
+
+
+class Shot(StrictModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=512)]
+    duration: Annotated[int, Field(ge=1, le=15)]
+
+
+class V3Input(StrictModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    image_urls: Annotated[list[str], Field(max_length=2)] | None = None
+    sound: bool | None = None
+    aspect_ratio: Literal["1:1", "16:9", "9:16"] | None = None
+    duration: Literal["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"] | None = None
+    mode: Literal["std", "pro"] | None = None
+    multi_shots: bool | None = None
+    multi_prompt: Annotated[list[Shot], Field(min_length=1, max_length=6)] | None = None
+
+
+def _v3_problem(inp: V3Input) -> str | None:
+    images = inp.image_urls or []
+    if any(not is_http_url(url) for url in images):
+        return "input.image_urls must contain http(s) URLs"
+    if inp.multi_shots:
+        if not inp.multi_prompt:
+            return "input.multi_prompt is required when multi_shots is true"
+        if sum(shot.duration for shot in inp.multi_prompt) != int(inp.duration or "5"):
+            return "input.multi_prompt durations must sum to input.duration"
+        if len(images) > 1:
+            return "multi-shot takes a first frame only (one image_urls item)"
+    elif inp.multi_prompt is not None:
+        return "input.multi_prompt needs multi_shots: true"
+    return None
 
 
 def _http200(call: Call, response: Response) -> Response:
@@ -154,8 +191,10 @@ def record(call: Call, job: Job) -> dict[str, Any]:
     }
 
 
-def _input(req: Submit) -> TextInput | ImageInput:
+def _input(req: Submit) -> TextInput | ImageInput | V3Input:
     """``input`` parsed by the model's own schema (raises ``ValidationError``)."""
+    if req.model.startswith("kling-3.0"):
+        return V3Input.model_validate(req.input)
     return (TextInput if req.model == T2V else ImageInput).model_validate(req.input)
 
 
@@ -168,6 +207,8 @@ def _rules(call: Call, req: Submit) -> str | None:
         return "callBackUrl must be an http(s) URL"
     if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):
         return "input.image_urls must contain an http(s) URL"
+    if isinstance(inp, V3Input):
+        return _v3_problem(inp)
     return None
 
 
@@ -181,13 +222,20 @@ async def create_task(request: Request) -> Response:
         return sub
     call, req = sub.call, sub.req
     inp = _input(req)
+    v3 = isinstance(inp, V3Input)
+    shots: tuple[tuple[str, float], ...] = ()
+    if isinstance(inp, V3Input) and inp.multi_shots:
+        shots = tuple((s.prompt, float(s.duration)) for s in inp.multi_prompt or [])
+    prefix = "kling-3.0" if v3 else "kling-2.6"
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: f"task_kling-2.6_{now_ms()}{secrets.token_hex(2)}"),
+        job_id=call.emu.store.unique_id(lambda: f"task_{prefix}_{now_ms()}{secrets.token_hex(2)}"),
         prompt=inp.prompt,
-        duration=int(inp.duration),
-        aspect=inp.aspect_ratio if isinstance(inp, TextInput) else None,
-        sound=inp.sound,
+        duration=int(inp.duration or "5"),
+        aspect=None if isinstance(inp, ImageInput) else inp.aspect_ratio,
+        sound=bool(inp.sound),
         family=req.model,
+        model=req.model,
+        shots=shots,
         extra={"callback_url": req.callBackUrl},
     )
     call.store_job(job)

@@ -22,6 +22,17 @@ the official samples) mean "absent". ``aspect_ratio`` is accepted on image2video
 otherwise defaults to 16:9, the emulator does not look at the image). Callbacks are validated and
 recorded but not delivered.
 
+Kling 3.0 on ``/v1`` (``model_name: "kling-v3"``): ``mode`` std|pro|4k, ``duration`` ``"3"``..``"15"``,
+sound in every mode, end frame with sound, and multi-shot as ``multi_shot: true`` + ``shot_type``
+customize|intelligence + ``multi_prompt: [{index, prompt (<= 512), duration}]`` (1-6 shots summing to
+the clip; no ``image``/``image_tail`` with it); the clip is cut into those shots. Kling 3.0 Turbo (and
+3.0) on the path-addressed family: ``POST /text-to-video/<model>`` and ``/image-to-video/<model>``
+with ``{prompt (<= 3072), settings: {resolution, aspect_ratio, duration <int>, audio?}, contents:
+[{type: first_frame|last_frame, image}], options: {callback_url, external_task_id, watermark_info}}``,
+answered ``data: {id, status, message, create_time, update_time}`` and polled at
+``GET /<kind>/<model>/<id>`` (the route is the emulator's choice: none is published). Turbo takes
+720p|1080p, no ``audio`` and no last frame.
+
 Account limits (see ``limits``): a submit beyond ``--concurrency`` tasks in flight gets 429 / 1303
 ("parallel task over resource pack limit"), beyond ``--rate`` 429 / 1302, both with ``Retry-After``.
 Billing: a terminal task reports ``final_unit_deduction`` (``_units``; ``"0"`` when failed).
@@ -60,7 +71,13 @@ from .base import (
 )
 
 MODEL_NAME = "kling-v2-6"
+V3_NAME = "kling-v3"
+MODEL_NAMES = (MODEL_NAME, V3_NAME)
 FAMILIES = ("text2video", "image2video")
+#: the path-addressed family: route kinds and the models served there
+PATH_KINDS = ("text-to-video", "image-to-video")
+PATH_MODELS = ("kling-3.0", "kling-3.0-turbo")
+SECONDS = tuple(str(n) for n in range(3, 16))
 STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
 FAILURE_MESSAGES = {
     "fail": "Video generation failed due to an internal error, please try again later",
@@ -185,6 +202,12 @@ class Voice(StrictModel):
     voice_id: Annotated[str, Field(min_length=1)]
 
 
+class Shot(StrictModel):
+    index: Annotated[int, Field(ge=1, le=6)]
+    prompt: Annotated[str, Field(min_length=1, max_length=512)]
+    duration: str
+
+
 class Text2Video(StrictModel):
     model_name: str | None = None
     model: str | None = None
@@ -192,9 +215,12 @@ class Text2Video(StrictModel):
     negative_prompt: Text2500 | None = None
     sound: Literal["on", "off"] | None = None
     cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
-    mode: Literal["std", "pro"] | None = None
+    mode: Literal["std", "pro", "4k"] | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
-    duration: Literal["5", "10"] | None = None
+    duration: str | None = None
+    multi_shot: bool | None = None
+    shot_type: Literal["customize", "intelligence"] | None = None
+    multi_prompt: Annotated[list[Shot], Field(min_length=1, max_length=6)] | None = None
     watermark_info: WatermarkInfo | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
@@ -242,8 +268,14 @@ def _rules(req: Text2Video) -> str | None:
     model = model or req.model or None
     if model is None:
         return "model_name is required by the emulator (omitted it means kling-v1, which is not served)"
-    if model != MODEL_NAME:
-        return f"model_name {model!r} is not supported here; use {MODEL_NAME!r}"
+    if model not in MODEL_NAMES:
+        return f"model_name {model!r} is not supported here; use {MODEL_NAME!r} or {V3_NAME!r}"
+    if model == V3_NAME:
+        return _v3_rules(req)
+    if req.duration not in (None, "5", "10"):
+        return "duration must be '5' or '10' for kling-v2-6"
+    if req.mode == "4k" or req.multi_shot is not None or req.shot_type or req.multi_prompt:
+        return "mode '4k' and multi-shot are kling-v3 features"
     mode = req.mode or "std"
     sound = req.sound == "on"
     if sound and mode != "pro":
@@ -268,6 +300,38 @@ def _rules(req: Text2Video) -> str | None:
     return None
 
 
+def _v3_rules(req: Text2Video) -> str | None:
+    """Kling 3.0: 3-15 s, sound and end frame in every mode, multi-shot without frames."""
+    if req.duration not in (None, *SECONDS):
+        return "duration must be one of '3'..'15' for kling-v3"
+    if req.callback_url and not is_http_url(req.callback_url):
+        return "callback_url must be an http(s) URL"
+    image = isinstance(req, Image2Video) and bool(req.image or req.image_tail)
+    if req.multi_shot:
+        if req.shot_type is None:
+            return "shot_type is required when multi_shot is true"
+        if req.shot_type == "customize":
+            if not req.multi_prompt:
+                return "multi_prompt is required when shot_type is 'customize'"
+            if any(not shot.duration.isdigit() or int(shot.duration) < 1 for shot in req.multi_prompt):
+                return "multi_prompt[].duration must be a whole number of seconds (a string)"
+            if sum(int(shot.duration) for shot in req.multi_prompt) != int(req.duration or "5"):
+                return "the multi_prompt durations must sum to duration"
+        if image:
+            return "image and image_tail cannot be used with multi_shot"
+    elif req.shot_type is not None or req.multi_prompt is not None:
+        return "shot_type and multi_prompt need multi_shot: true"
+    if isinstance(req, Image2Video):
+        if not req.image and not req.image_tail:
+            return "at least one of image and image_tail is required"
+        for field, value in (("image", req.image), ("image_tail", req.image_tail)):
+            if value and (problem := _check_image(field, value)):
+                return problem
+        if req.voice_list and req.sound != "on":
+            return "voice_list requires sound 'on'"
+    return None
+
+
 #: Units of the emulated resource pack of each access key when ``EmulatorConfig.balance`` is unset.
 KLING_PACK_UNITS = 10_000.0
 PACK_NAME = "Video Generation - emulator"
@@ -282,6 +346,9 @@ def _job_units(job: Job) -> float:
 def _units(req: Text2Video) -> float:
     """Units a task deducts (``final_unit_deduction``): std 1.5, pro 2.5, pro with sound 5, with a
     voice 6, per 5 s; 10 s doubles; failed tasks deduct nothing (https://klingai.com/document-api)."""
+    if (req.model_name or req.model) == V3_NAME:  # an emulator choice: per 5 s, sound +50 %
+        base = {"std": 2.0, "pro": 3.0, "4k": 10.0}[req.mode or "std"] * (1.5 if req.sound == "on" else 1)
+        return round(base * int(req.duration or "5") / 5, 4)
     pro = (req.mode or "std") == "pro"
     base = 1.5 if not pro else (5.0 if req.sound == "on" else 2.5)
     if isinstance(req, Image2Video) and req.voice_list:
@@ -367,6 +434,7 @@ async def _submit(request: Request, family: str) -> Response:
         return sub
     call, req = sub.call, sub.req
     external = req.external_task_id or ""
+    shots = tuple((s.prompt, float(s.duration)) for s in req.multi_prompt or []) if req.multi_shot else ()
     job = sub.new_job(
         job_id=call.emu.store.unique_id(lambda: random_digits(18)),
         prompt=req.prompt,
@@ -375,6 +443,8 @@ async def _submit(request: Request, family: str) -> Response:
         sound=req.sound == "on",
         client_id=external or None,
         family=family,
+        model=req.model_name or req.model or MODEL_NAME,
+        shots=shots,
         extra={
             "external_task_id": external,
             "mode": req.mode or "std",
@@ -384,18 +454,8 @@ async def _submit(request: Request, family: str) -> Response:
             "callback_url": req.callback_url or None,
         },
     )
-    stored = call.store_job(
-        job,
-        lookup_keys=(f"{family}/task/{job.task_id}",) + ((f"{family}/ext/{external}",) if external else ()),
-        unique_keys=(f"ext/{external}",) if external else (),
-    )
-    if stored is not job:
-        call.count("dedup_hits")
-        return call.finish(
-            call.error(
-                "duplicate", f"Invalid request parameters: external_task_id {external!r} already exists"
-            )
-        )
+    if (duplicate := _store(call, job, family, external)) is not None:
+        return duplicate
     data = {
         "task_id": job.task_id,
         "task_info": {"external_task_id": external} if external else {},
@@ -404,6 +464,22 @@ async def _submit(request: Request, family: str) -> Response:
         "updated_at": ms(job.created),
     }
     return call.finish(_envelope(data))
+
+
+def _store(call: Call, job: Job, route: str, external: str) -> Response | None:
+    """Store ``job`` under its route (a family, or a path-addressed route) by task id and external id;
+    the duplicate answer when the external id already names a job (that submit creates none)."""
+    stored = call.store_job(
+        job,
+        lookup_keys=(f"{route}/task/{job.task_id}",) + ((f"{route}/ext/{external}",) if external else ()),
+        unique_keys=(f"ext/{external}",) if external else (),
+    )
+    if stored is job:
+        return None
+    call.count("dedup_hits")
+    return call.finish(
+        call.error("duplicate", f"Invalid request parameters: external_task_id {external!r} already exists")
+    )
 
 
 async def _status(request: Request, family: str, task_id: str) -> Response:
@@ -467,6 +543,136 @@ def _family_routes(family: str) -> None:
 
 for _family in FAMILIES:
     _family_routes(_family)
+
+
+# -- the path-addressed family (Kling 3.0 Turbo) ---------------------------------------------------
+class PathSettings(StrictModel):
+    resolution: Literal["720p", "1080p", "4k"] | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
+    duration: Annotated[int, Field(ge=3, le=15)] | None = None
+    audio: Literal["native", "off"] | None = None
+    multi_shot: bool | None = None
+
+
+class Content(StrictModel):
+    type: Literal["first_frame", "last_frame"]
+    image: Annotated[str, Field(min_length=1)]
+
+
+class PathOptions(StrictModel):
+    callback_url: str | None = None
+    external_task_id: str | None = None
+    watermark_info: WatermarkInfo | None = None
+
+
+class PathSubmit(StrictModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=3072)]
+    settings: PathSettings | None = None
+    contents: Annotated[list[Content], Field(min_length=1, max_length=2)] | None = None
+    options: PathOptions | None = None
+
+
+def _kind_model(call: Call) -> tuple[str, str | None]:
+    """The route kind (``text-to-video``) and model of a path-addressed call."""
+    return call.request.url.path.strip("/").split("/")[0], call.request.path_params.get("model")
+
+
+def _path_rules(call: Call, req: PathSubmit) -> str | None:
+    kind, model = _kind_model(call)
+    settings = req.settings or PathSettings()
+    contents = req.contents or []
+    if (kind == "image-to-video") != bool(contents):
+        return "contents (the frames) are required on image-to-video and refused on text-to-video"
+    if model == "kling-3.0-turbo":
+        if settings.resolution == "4k" or settings.audio is not None or settings.multi_shot is not None:
+            return "kling-3.0-turbo takes resolution 720p|1080p and no audio or multi_shot setting"
+        if any(c.type == "last_frame" for c in contents):
+            return "kling-3.0-turbo takes no last_frame"
+    for content in contents:
+        if problem := _check_image(f"contents.{content.type}", content.image):
+            return problem
+    options = req.options or PathOptions()
+    if options.callback_url and not is_http_url(options.callback_url):
+        return "options.callback_url must be an http(s) URL"
+    return None
+
+
+def _path_route(call: Call) -> Response | None:
+    kind, model = _kind_model(call)
+    if kind in PATH_KINDS and model in PATH_MODELS:
+        return None
+    return call.error("not_found", f"no route /{kind}/{model}")
+
+
+PATH_SUBMIT = SubmitSpec(
+    PathSubmit,
+    prompt=lambda req: req.prompt,
+    prefix="Invalid request parameters: ",
+    rules=_path_rules,
+    before=_path_route,
+)
+
+
+def path_data(call: Call, job: Job) -> dict[str, Any]:
+    """A path-addressed task: ``id``/``status``/``create_time`` where ``/v1`` says ``task_id``/..."""
+    v1 = task_data(call, job)
+    data: dict[str, Any] = {
+        "id": v1.pop("task_id"),
+        "status": v1.pop("task_status"),
+        "message": v1.pop("task_status_msg"),
+        "create_time": v1.pop("created_at"),
+        "update_time": v1.pop("updated_at"),
+    }
+    v1.pop("task_info", None)
+    return {**data, **v1}
+
+
+async def path_submit(request: Request, model: str) -> Response:
+    kind = request.url.path.strip("/").split("/")[0]
+    sub = await submission(request, DIALECT, PATH_SUBMIT)
+    if isinstance(sub, Response):
+        return sub
+    call, req = sub.call, sub.req
+    settings = req.settings or PathSettings()
+    options = req.options or PathOptions()
+    external = options.external_task_id or ""
+    seconds = settings.duration or 5
+    job = sub.new_job(
+        job_id=call.emu.store.unique_id(lambda: random_digits(18)),
+        prompt=req.prompt,
+        duration=seconds,
+        aspect=settings.aspect_ratio,
+        sound=settings.audio == "native",
+        client_id=external or None,
+        family=f"{kind}/{model}",
+        model=model,
+        extra={
+            "external_task_id": external,
+            "mode": settings.resolution or "720p",
+            "units": round({"4k": 10.0, "1080p": 3.0}.get(settings.resolution or "", 2.0) * seconds / 5, 4),
+            "video_id": str(uuid.uuid4()),
+            "watermark": options.watermark_info.enabled if options.watermark_info else None,
+            "callback_url": options.callback_url or None,
+        },
+    )
+    if (duplicate := _store(call, job, f"{kind}/{model}", external)) is not None:
+        return duplicate
+    data = {"id": job.task_id, "status": "submitted", "message": "", "create_time": ms(job.created)}
+    return call.finish(_envelope({**data, "update_time": ms(job.created)}))
+
+
+async def path_status(request: Request, model: str, task_id: str) -> Response:
+    route = f"{request.url.path.strip('/').split('/')[0]}/{model}"
+    keys = (f"{route}/task/{task_id}", f"{route}/ext/{task_id}")
+    found = await lookup(request, DIALECT, *keys, missing=f"task not found: {task_id}", before=_path_route)
+    return found if isinstance(found, Response) else _envelope(path_data(*found))
+
+
+for _kind in PATH_KINDS:  # explicit prefixes: a bare /{kind}/{model} would shadow other routes
+    router.add_api_route(f"/{_kind}/{{model}}", path_submit, methods=["POST"], name=f"submit_{_kind}")
+    router.add_api_route(
+        f"/{_kind}/{{model}}/{{task_id}}", path_status, methods=["GET"], name=f"status_{_kind}"
+    )
 
 
 @router.get("/account/costs")

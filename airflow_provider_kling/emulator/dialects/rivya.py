@@ -15,6 +15,10 @@ with another body is ``409 idempotency_conflict``. Tasks and keys are scoped to 
 ``referenceMediaItems[].url`` must come from this emulator's ``POST /api/v1/files`` unless
 ``rivya_require_uploaded_refs`` is off. Create answers HTTP 200.
 
+Kling 3.0 is ``model: "kling-3-0"`` (https://rivya.ai/docs/api/models/kling-3-0): a prompt of <= 2000
+characters, ``params.mode`` std|pro, ``params.multi_shots`` "false"|"true" (no per-shot prompts: the
+emulator cuts no shots), ``params.duration`` "3".."15", up to two reference images; 90 credits.
+
 Account limits (see ``limits``): ``rate_limited`` 429 with ``Retry-After``. Billing: every task
 reserves 55 credits (``reserved_credits``), ``final_credits`` is 55 once succeeded and 0 otherwise (a
 failed task is refunded); ``GET /api/v1/credits`` answers ``{"current_credits": N}``, the key's
@@ -50,7 +54,11 @@ from .base import (
 )
 
 MODEL = "kling-2-6"
+V3_MODEL = "kling-3-0"
 CREDITS_PER_TASK = 55
+#: credits reserved per task, by model id
+CREDITS = {MODEL: CREDITS_PER_TASK, V3_MODEL: 90}
+SECONDS = tuple(str(s) for s in range(3, 16))
 STARTING_CREDITS = 100_000
 IMAGE_MIME = ("image/jpeg", "image/png", "image/webp")
 STATUS = {"queued": "queued", "running": "processing", "succeeded": "succeeded", "failed": "failed"}
@@ -113,15 +121,17 @@ class ReferenceMediaItem(StrictModel):
 
 
 class Params(StrictModel):
-    duration: Literal["5", "10"] | None = None
+    mode: Literal["std", "pro"] | None = None
+    multi_shots: Literal["false", "true"] | None = None
+    duration: str | None = None
     sound: Literal["false", "true"] | None = None
     aspect_ratio: Literal["1:1", "16:9", "9:16"] | None = None
-    referenceMediaItems: Annotated[list[ReferenceMediaItem], Field(max_length=1)] | None = None
+    referenceMediaItems: Annotated[list[ReferenceMediaItem], Field(max_length=2)] | None = None
 
 
 class Generation(StrictModel):
-    model: Literal["kling-2-6"]
-    prompt: Annotated[str, Field(min_length=1, max_length=1000)]
+    model: Literal["kling-2-6", "kling-3-0"]
+    prompt: Annotated[str, Field(min_length=1, max_length=2000)]
     params: Params | None = None
     client_request_id: Annotated[str, Field(max_length=128)] | None = None
 
@@ -139,9 +149,9 @@ def task_body(call: Call, job: Job) -> dict[str, Any]:
     return {
         "id": job.task_id,
         "status": STATUS[phase],
-        "model": MODEL,
-        "reserved_credits": CREDITS_PER_TASK,
-        "final_credits": CREDITS_PER_TASK if phase == "succeeded" else 0,
+        "model": job.model or MODEL,
+        "reserved_credits": CREDITS[job.model or MODEL],
+        "final_credits": CREDITS[job.model or MODEL] if phase == "succeeded" else 0,
         "created_at": iso(job.created),
         "updated_at": iso(job.updated_at()),
         "result": result,
@@ -163,7 +173,26 @@ def _reference_problem(call: Call, item: ReferenceMediaItem) -> str | None:
     return "params.referenceMediaItems[0].url must be a URL returned by POST /api/v1/files (upload first)"
 
 
+def _model_rules(req: Generation) -> str | None:
+    """What one model's page allows beyond the shared schema."""
+    params = req.params or Params()
+    if req.model == MODEL:
+        if len(req.prompt) > 1000:
+            return "prompt: at most 1000 characters for kling-2-6"
+        if params.duration not in (None, "5", "10"):
+            return "params.duration: must be '5' or '10'"
+        if params.mode is not None or params.multi_shots is not None:
+            return "params: mode and multi_shots are not parameters of kling-2-6"
+        if len(params.referenceMediaItems or []) > 1:
+            return "params.referenceMediaItems: at most 1 item for kling-2-6"
+    elif params.duration not in (None, *SECONDS):
+        return "params.duration: must be one of '3'..'15'"
+    return None
+
+
 def _rules(call: Call, req: Generation) -> str | None:
+    if (problem := _model_rules(req)) is not None:
+        return problem
     items = req.params.referenceMediaItems if req.params else None
     return next((p for item in items or [] if (p := _reference_problem(call, item)) is not None), None)
 
@@ -185,8 +214,11 @@ def _gate(call: Call, body: dict[str, Any], req: Generation) -> Response | None:
             return call.finish(
                 json_response(task_body(call, existing), headers={"Idempotent-Replayed": "true"})
             )
-    if call.emu.config.balance is not None and _credits_left(call) < CREDITS_PER_TASK:
-        return call.finish(call.error("credits", "insufficient credits: this generation needs 55 credits"))
+    needed = CREDITS[req.model]
+    if call.emu.config.balance is not None and _credits_left(call) < needed:
+        return call.finish(
+            call.error("credits", f"insufficient credits: this generation needs {needed} credits")
+        )
     return None
 
 
@@ -207,6 +239,7 @@ async def create_generation(request: Request) -> Response:
         duration=int(params.duration or "5"),
         aspect=params.aspect_ratio or "1:1",
         sound=params.sound == "true",
+        model=req.model,
         client_id=idem_key or req.client_request_id or None,
         extra={"idempotency_key": idem_key or None, "client_request_id": req.client_request_id},
     )
@@ -265,8 +298,8 @@ async def upload_file(request: Request) -> Response:
             return call.error("validation", "file: a file part is required")
         if kind != "image":
             return call.error("validation", "kind: must be 'image' for kling-2-6")
-        if model is not None and model != MODEL:
-            return call.error("validation", f"model: must be {MODEL!r}")
+        if model is not None and model not in CREDITS:
+            return call.error("validation", f"model: must be {MODEL!r} or {V3_MODEL!r}")
         if isinstance(client_request_id, str) and len(client_request_id) > 128:
             return call.error("validation", "client_request_id: at most 128 characters")
         data = await upload.read(call.emu.config.max_upload_bytes + 1)
@@ -304,7 +337,9 @@ async def get_file(request: Request, file_id: str) -> Response:
 def _credits_left(call: Call) -> float:
     """The key's wallet: credits are reserved at submit and refunded when the task fails."""
     start = STARTING_CREDITS if call.emu.config.balance is None else call.emu.config.balance
-    return start - call.emu.spent(DIALECT.name, call.account, lambda job: CREDITS_PER_TASK, NOT_FAILED)
+    return start - call.emu.spent(
+        DIALECT.name, call.account, lambda job: CREDITS[job.model or MODEL], NOT_FAILED
+    )
 
 
 @router.get("/api/v1/credits")
@@ -321,4 +356,6 @@ async def models(request: Request) -> Response:
     call = await Call.enter(request, DIALECT, "other")
     if isinstance(call, Response):
         return call
-    return json_response({"data": [{"id": MODEL, "type": "video", "credits": CREDITS_PER_TASK}]})
+    return json_response(
+        {"data": [{"id": model, "type": "video", "credits": credits} for model, credits in CREDITS.items()]}
+    )

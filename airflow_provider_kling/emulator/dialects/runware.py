@@ -31,6 +31,13 @@ Account limits (see ``limits``): a ``videoInference`` beyond them gets a per-tas
 ``rateLimitExceeded`` error (HTTP 429 when no task of the request produced data, with
 ``Retry-After``). ``cost`` (USD, only with ``includeCost: true``) uses the official Kling 2.6 dollar
 prices per 5 s (std 0.21, pro 0.35, pro with sound 0.70): Runware publishes no Kling 2.6 price.
+
+Kling 3.0 (https://runware.ai/docs/models/klingai-video-3-0-standard, ``-pro``, ``-4k``):
+``klingai:kling-video@3-standard`` / ``@3-pro`` / ``@3-4k`` take a whole-second ``duration`` 3-15 and
+``providerSettings.klingai.multiPrompt: [{prompt, duration}]`` (1-6 shots summing to the duration;
+the clip is cut into those shots); cost per second $0.084 / $0.112 (x1.5 with sound), 4K $0.42 (an
+emulator choice: Runware prices no 4K). ``klingai:kling-video@3.0-turbo``: 3-15 s, no sound setting,
+no multiPrompt.
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ from ..state import Job
 from .base import Call, Dialect, StrictModel, describe_validation_error, json_response
 
 MODELS = ("klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro")
+V3_MODELS = ("klingai:kling-video@3-standard", "klingai:kling-video@3-pro", "klingai:kling-video@3-4k")
+TURBO = "klingai:kling-video@3.0-turbo"
+#: USD per output second of a 3.0 clip without sound (x1.5 with sound)
+V3_PER_SECOND = {V3_MODELS[0]: 0.084, V3_MODELS[1]: 0.112, V3_MODELS[2]: 0.42, TURBO: 0.084}
 FAILURES = {
     "fail": ("taskFailed", "The provider failed to generate the video. Please try again."),
     "policy-task": (
@@ -102,8 +113,14 @@ class Inputs(StrictModel):
     referenceVideos: Annotated[list[str], Field(min_length=1, max_length=1)] | None = None
 
 
+class Shot(StrictModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=512)]
+    duration: Annotated[int, Field(ge=1, le=15)]
+
+
 class KlingSettings(StrictModel):
     sound: bool | None = None
+    multiPrompt: Annotated[list[Shot], Field(min_length=1, max_length=6)] | None = None
     keepOriginalSound: bool | None = None
     characterOrientation: Literal["image", "video"] | None = None
 
@@ -123,7 +140,14 @@ Prompt = Annotated[str, Field(min_length=2, max_length=2500)]
 class VideoInference(StrictModel):
     taskType: Literal["videoInference"]
     taskUUID: str
-    model: Literal["klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro"]
+    model: Literal[
+        "klingai:kling-video@2.6-standard",
+        "klingai:kling-video@2.6-pro",
+        "klingai:kling-video@3-standard",
+        "klingai:kling-video@3-pro",
+        "klingai:kling-video@3-4k",
+        "klingai:kling-video@3.0-turbo",
+    ]
     positivePrompt: Prompt
     negativePrompt: Prompt | None = None
     duration: float | None = None
@@ -205,7 +229,33 @@ def _aspect(req: VideoInference) -> str | Literal[False]:
     return False
 
 
+def _model_problem(req: VideoInference) -> tuple[str, str, str] | None:
+    """What the model's page allows: durations, multiPrompt, sound."""
+    settings = req.providerSettings.klingai if req.providerSettings else None
+    shots = settings.multiPrompt if settings else None
+    if req.model in MODELS:
+        if req.duration is not None and req.duration not in (5, 10):
+            return ("invalidDuration", "duration must be 5 or 10", "duration")
+    elif req.duration is not None and (req.duration != int(req.duration) or not 3 <= req.duration <= 15):
+        return ("invalidDuration", "duration must be a whole number of seconds from 3 to 15", "duration")
+    if shots is not None:
+        if req.model not in V3_MODELS:
+            return ("unsupportedParameter", f"multiPrompt is not supported by {req.model}", "multiPrompt")
+        if sum(shot.duration for shot in shots) != (req.duration or 5):
+            return ("invalidMultiPrompt", "the shot durations must sum to duration", "multiPrompt")
+    if req.model == TURBO and settings is not None and settings.sound is not None:
+        return (
+            "unsupportedParameter",
+            f"sound is not supported by {TURBO}",
+            "providerSettings.klingai.sound",
+        )
+    return None
+
+
 def _cost(req: VideoInference, sound: bool) -> float:
+    if req.model in V3_PER_SECOND:
+        per_second = V3_PER_SECOND[req.model] * (1.5 if sound else 1)
+        return round(per_second * (req.duration or 5) * (req.numberResults or 1), 4)
     pro = req.model.endswith("pro")
     per_5s = (0.70 if sound else 0.35) if pro else 0.21
     return round(per_5s * (req.duration or 5) / 5 * (req.numberResults or 1), 4)
@@ -242,8 +292,8 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
     aspect = _aspect(req)
     if not _is_uuid(req.taskUUID):
         problem = ("invalidTaskUUID", "taskUUID must be a UUID (v4)", "taskUUID")
-    elif req.duration is not None and req.duration not in (5, 10):
-        problem = ("invalidDuration", "duration must be 5 or 10", "duration")
+    elif (problem := _model_problem(req)) is not None:
+        pass
     elif aspect is False:
         problem = (
             "invalidWidth",
@@ -284,6 +334,11 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
 
     settings = req.providerSettings.klingai if req.providerSettings and req.providerSettings.klingai else None
     sound = bool(settings and settings.sound)
+    shots = (
+        tuple((shot.prompt, float(shot.duration)) for shot in (settings.multiPrompt or []))
+        if settings
+        else ()
+    )
     assert aspect is not False
     video_uuid = call.emu.store.unique_id(lambda: str(uuid.uuid4()))
     job = call.new_job(
@@ -296,6 +351,8 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
         sound=sound,
         client_id=req.taskUUID,
         family=req.model,
+        model=req.model,
+        shots=shots,
         request=task,
         extra={
             "include_cost": bool(req.includeCost),

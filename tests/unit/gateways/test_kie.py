@@ -48,7 +48,7 @@ def ms(value: int) -> datetime:
 def test_identity_and_base_url(gw: Gateway) -> None:
     assert gw.name == "kie"
     assert gw.model == "kling-2.6"
-    assert list(gw.models) == ["kling-2.6"]
+    assert list(gw.models) == ["kling-2.6", "kling-3.0/video"]
     assert gw.idempotency == "none"
     assert gw.base_url(None) == "https://api.apikley.ru"
     assert gw.base_url("https://api.kie.ai/") == "https://api.kie.ai"
