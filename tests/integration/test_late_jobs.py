@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
@@ -21,8 +20,7 @@ RECORD_FIELDS = {"job_id", "gateway", "conn_id", "client_reference", "model", "s
 
 
 def billing(emu: EmulatorServer, gateway: str | None = None) -> dict[str, Any]:
-    params = {"gateway": gateway} if gateway else {}
-    return dict(httpx.get(f"{emu.url}/_emulator/billing", params=params, timeout=10).json())
+    return emu.billing(gateway)
 
 
 def wait_jobs_done(emu: EmulatorServer, job_ids: set[str], deadline_s: float = 60) -> None:
