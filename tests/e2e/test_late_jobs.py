@@ -2,10 +2,11 @@
 
 1. ``late_e2e``: 6 mapped clips whose ``timeout`` (4 s) is shorter than the render (25 s) all fail,
    each leaving its job's record in XCom ``kling_job``; the emulator renders on.
-2. ``late_e2e_manual``: a clip a person marks failed through the REST API while its job renders.
+2. ``late_e2e_manual``: a clip on APIXO a person marks failed through the REST API while its job renders.
 3. ``late_e2e_sweep`` after the jobs finished: all 7 videos delivered, 0 new submits, and the
    manifest's costs equal the emulator's billing record.
-4. Clearing one failed clip of ``late_e2e`` re-runs it: it attaches to its job, 0 new submits.
+4. Clearing one failed clip of ``late_e2e``, and the APIXO clip, re-runs them: each attaches to its job
+   (APIXO cannot look a job up: the task state store does it), 0 new submits.
 5. ``late_e2e_cost``: the run-cost step's totals equal the emulator's record of the 6 jobs.
 """
 
@@ -30,8 +31,8 @@ KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 CLIPS = 6
 
 
-def billing(emulator: EmulatorProcess) -> dict[str, dict[str, Any]]:
-    response = httpx.get(f"{emulator.url}/_emulator/billing", params={"gateway": "kling"}, timeout=10)
+def billing(emulator: EmulatorProcess, gateway: str = "kling") -> dict[str, dict[str, Any]]:
+    response = httpx.get(f"{emulator.url}/_emulator/billing", params={"gateway": gateway}, timeout=10)
     response.raise_for_status()
     return {line["task_id"]: line for line in response.json()["jobs"]}
 
@@ -51,7 +52,17 @@ def test_late_jobs_are_swept_delivered_and_priced() -> None:
     }
     with EmulatorProcess(latency=2.0, log_path=home / "emulator.out") as emulator:
         connection["host"] = emulator.url
-        env = {"AIRFLOW_CONN_KLING_DEFAULT": json.dumps(connection), "KLING_LATE_DIR": str(late_dir)}
+        apixo = {
+            "conn_type": "kling",
+            "host": emulator.url,
+            "password": "sk-e2e-apixo-key",
+            "extra": {"gateway": "apixo", "poll_interval": 0.5, "first_poll_delay": 1},
+        }
+        env = {
+            "AIRFLOW_CONN_KLING_DEFAULT": json.dumps(connection),
+            "AIRFLOW_CONN_KLING_APIXO": json.dumps(apixo),
+            "KLING_LATE_DIR": str(late_dir),
+        }
         with AirflowDeployment(dags, home=home / "airflow", env=env) as airflow:
             airflow.wait_for_dags(["late_e2e", "late_e2e_manual", "late_e2e_sweep", "late_e2e_cost"])
             api = airflow.api
@@ -78,14 +89,16 @@ def test_late_jobs_are_swept_delivered_and_priced() -> None:
             api.wait_for_dag_run("late_e2e_manual", manual, timeout=60)
             assert api.get(base)["state"] == "failed"
             manual_job = str(api.xcom("late_e2e_manual", manual, "render", "kling_job")["job_id"])
-            assert billing(emulator)[manual_job]["phase"] in ("queued", "running")  # it renders on
-            submits = emulator.counters()["submits"]["kling"]
-            assert submits == CLIPS + 1
+            assert billing(emulator, "apixo")[manual_job]["phase"] in ("queued", "running")  # renders on
+            submits = emulator.counters()["submits"]
+            assert (submits["kling"], submits["apixo"]) == (CLIPS, 1)
 
             # 3. the sweep, once the jobs finished at the gateway
-            everything = jobs | {manual_job}
             wait_until(
-                lambda: all(billing(emulator)[j]["phase"] == "succeeded" for j in everything),
+                lambda: (
+                    all(billing(emulator)[j]["phase"] == "succeeded" for j in jobs)
+                    and billing(emulator, "apixo")[manual_job]["phase"] == "succeeded"
+                ),
                 180,
                 1.0,
                 what="the late jobs to finish",
@@ -104,26 +117,26 @@ def test_late_jobs_are_swept_delivered_and_priced() -> None:
             assert manifest["totals"]["reported"] == {"units": billed} and manifest["billed_failures"] == 0
             by_hand = api.xcom("late_e2e_sweep", sweep, "sweep_late_e2e_manual")
             assert [(row["job_id"], row["status"]) for row in by_hand["jobs"]] == [(manual_job, "delivered")]
-            assert emulator.counters()["submits"]["kling"] == submits  # the sweep never submits
+            # APIXO reports no cost: the estimate ($0.06/s) is what the emulator charged
+            charged = billing(emulator, "apixo")[manual_job]
+            assert by_hand["totals"]["estimated"] == {"USD": charged["amount"]} and charged["unit"] == "USD"
+            assert emulator.counters()["submits"] == submits  # the sweep never submits
 
-            # 4. clearing one failed clip re-runs it: it attaches to its job
-            cleared = api.post(
-                "/api/v2/dags/late_e2e/clearTaskInstances",
-                {"dry_run": False, "dag_run_id": run, "task_ids": [["render", 0]], "only_failed": True},
+            # 4. clearing a failed clip re-runs it: it attaches to its job (official API and APIXO)
+            cleared_clips = (
+                ("late_e2e", run, ["render", 0], "/0"),
+                ("late_e2e_manual", manual, "render", ""),
             )
-            assert len(cleared["task_instances"]) == 1, cleared
-            wait_until(
-                lambda: (
-                    api.get(f"/api/v2/dags/late_e2e/dagRuns/{run}/taskInstances/render/0")["state"]
-                    == "success"
-                ),
-                180,
-                1.0,
-                what="the cleared clip to succeed",
-            )
+            for dag_id, run_id, task, index in cleared_clips:
+                body = {"dry_run": False, "dag_run_id": run_id, "task_ids": [task], "only_failed": True}
+                cleared = api.post(f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
+                assert len(cleared["task_instances"]) == 1, cleared
+                path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/render{index}"
+                wait_until(lambda p=path: api.get(p)["state"] == "success", 180, 1.0, what=f"{dag_id} again")
             again = api.xcom("late_e2e", run, "render", map_index=0)
             assert again["task_id"] == str(records[0]["job_id"]) and again["state"] == "succeeded"
-            assert emulator.counters()["submits"]["kling"] == submits  # 0 new paid jobs
+            assert api.xcom("late_e2e_manual", manual, "render")["task_id"] == manual_job
+            assert emulator.counters()["submits"] == submits  # 0 new paid jobs
 
             # 5. what the run cost, per unit, against the emulator's record
             cost_run = api.trigger_dag_run("late_e2e_cost", conf={"run_id": run})["dag_run_id"]

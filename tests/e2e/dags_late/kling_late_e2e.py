@@ -2,7 +2,8 @@
 
 * ``late_e2e``: 6 mapped clips render for ``LATE_RENDER_S`` but wait only ``LATE_TIMEOUT_S`` (deferred,
   no retry): every clip fails while its job renders on. ``cost`` sums the run whatever happened.
-* ``late_e2e_manual``: one clip with a generous timeout, marked failed by a person while it renders.
+* ``late_e2e_manual``: one clip on APIXO (no lookup by client id) with a generous timeout, marked
+  failed by a person while it renders.
 * ``late_e2e_sweep``: the reconcile sweep over both, downloading to ``KLING_LATE_DIR``.
 * ``late_e2e_cost``: the run-cost step over ``late_e2e``'s run named in the trigger's conf.
 """
@@ -38,6 +39,7 @@ with _dag("late_e2e") as late_e2e:
 with _dag("late_e2e_manual") as late_e2e_manual:
     KlingGenerateOperator(
         task_id="render",
+        kling_conn_id="kling_apixo",  # no lookup by client id: only the task state store attaches
         prompt=f"Marked failed by a person [latency:{2 * LATE_RENDER_S}]",
         timeout=600,
         retries=0,
