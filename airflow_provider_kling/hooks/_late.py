@@ -88,9 +88,9 @@ class JobReader(Protocol):
 
     def failure_error(self, task: VideoTask) -> KlingError: ...
 
-    def download(
-        self, url: str, destination: Any, filename: str | None = None, max_bytes: int = ...
-    ) -> dict[str, Any]: ...
+    def download_videos(
+        self, task: VideoTask, destination: Any, max_bytes: int | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 def reconcile(
@@ -237,7 +237,7 @@ def _row(
         row["status"] = "delivered"
         if download_to is not None:
             try:
-                row["downloads"] = _download(reader, task, download_to, max_download_bytes)
+                row["downloads"] = reader.download_videos(task, download_to, max_download_bytes)
                 row["video"] = [d["path"] for d in row["downloads"]]
             except KlingError as err:
                 row.update(status="error", error=f"the late success could not be downloaded: {err}")
@@ -268,14 +268,3 @@ def _error_row(clip: Clip, error: str) -> dict[str, Any] | None:
 def _estimate(result: Mapping[str, Any]) -> dict[str, Any] | None:
     est = result.get("estimated_cost")
     return {"amount": est.get("amount"), "unit": est.get("unit")} if isinstance(est, Mapping) else None
-
-
-def _download(
-    reader: JobReader, task: VideoTask, download_to: Any, max_bytes: int | None
-) -> list[dict[str, Any]]:
-    prefix = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.task_id)[:120] or "video"
-    kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
-    return [
-        reader.download(url, download_to, filename=f"{prefix}-{i}.mp4" if i else f"{prefix}.mp4", **kwargs)
-        for i, url in enumerate(task.video_urls)
-    ]

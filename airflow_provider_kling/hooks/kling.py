@@ -348,6 +348,18 @@ class KlingHook(BaseHook):
                 log=log,
             )
 
+    def download_videos(
+        self, task: VideoTask, destination: str | os.PathLike[str], max_bytes: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every video of a succeeded ``task`` into ``destination``, named after the job (``<id>.mp4``,
+        then ``<id>-1.mp4``...): the clip and a later sweep write the same files. See :meth:`download`."""
+        prefix = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.task_id)[:120] or "video"
+        kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
+        return [
+            self.download(url, destination, filename=f"{prefix}-{i}.mp4" if i else f"{prefix}.mp4", **kwargs)
+            for i, url in enumerate(task.video_urls)
+        ]
+
     # ------------------------------------------------------------------------------------ late jobs
     def job_record(
         self, task: VideoTask, request: VideoRequest, estimate: CostEstimate | None = None

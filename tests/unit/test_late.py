@@ -84,9 +84,13 @@ class FakeReader:
             return KlingContentPolicyError(task.error_message or "", gateway=task.gateway)
         return KlingTaskFailedError(task.error_message or "", gateway=task.gateway)
 
-    def download(self, url: str, destination: Any, filename: str | None = None, **kw: Any) -> dict[str, Any]:
-        self.downloads.append(url)
-        return {"url": url, "path": f"{destination}/{filename}", "size": 1}
+    def download_videos(
+        self, task: VideoTask, destination: Any, max_bytes: Any = None
+    ) -> list[dict[str, Any]]:
+        self.downloads.extend(task.video_urls)
+        return [
+            {"url": url, "path": f"{destination}/{task.task_id}.mp4", "size": 1} for url in task.video_urls
+        ]
 
 
 def task(job_id: str, state: TaskState, **fields: Any) -> VideoTask:
