@@ -178,14 +178,7 @@ def finish(
         hook.raise_for_task(task)
         result = task.summary()
         if download_to is not None:
-            kwargs = {} if max_download_bytes is None else {"max_bytes": max_download_bytes}
-            prefix = _safe_name(task.task_id)
-            result["downloads"] = [
-                hook.download(
-                    url, download_to, filename=f"{prefix}-{i}.mp4" if i else f"{prefix}.mp4", **kwargs
-                )
-                for i, url in enumerate(task.video_urls)
-            ]
+            result["downloads"] = hook.download_videos(task, download_to, max_download_bytes)
     except KlingError as err:
         raise airflow_error(err) from None
     return result
@@ -262,10 +255,6 @@ def trigger_end(operator: Any, base: type, estimate: Any) -> dict[str, Any] | No
 
 #: Methods a subclass overrides to do more in the worker after the wait (the task then resumes there).
 _WORKER_STEPS = ("execute_complete", "post_execute", "_finish")
-
-
-def _safe_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120] or "video"
 
 
 @contextlib.contextmanager

@@ -61,3 +61,6 @@ CAPACITY_IDLE_CAP = 60.0
 #: trigger fires before it has processed the executor's report of the deferring run ("finished with
 #: state success, but the task instance's state attribute is queued"); measured at 1.2 s.
 CAPACITY_MIN_DEFER = 5.0
+#: XCom key of a clip's job record (gateway, connection, job id, client reference, model, estimate,
+#: when), pushed right after the submit: what the reconcile sweep reads (``hooks/_late.py``).
+JOB_RECORD_KEY = "kling_job"

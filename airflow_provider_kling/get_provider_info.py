@@ -35,7 +35,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [
-            {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.operators.kling"]},
+            {
+                "integration-name": "Kling",
+                "python-modules": [
+                    "airflow_provider_kling.operators.kling",
+                    "airflow_provider_kling.operators.reconcile",
+                ],
+            },
         ],
         "sensors": [
             {"integration-name": "Kling", "python-modules": ["airflow_provider_kling.sensors.kling"]},

@@ -385,3 +385,10 @@ class CapacityWait:
 
 
 _rng = random.Random()  # noqa: S311 - jitter, not security
+
+
+#: What a wait that gave up adds to its message: the job renders on, and is not forgotten.
+LATE_JOB_NOTE = (
+    "the job may still finish and be billed: its record stays in XCom 'kling_job', where "
+    "KlingReconcileOperator finds and delivers it (a cleared or retried task attaches to it)"
+)

@@ -16,6 +16,9 @@ Control API (no auth):
   job ids per clip, keyed by the client id the submit carried or, where the gateway's wire has none
   (APIXO, APIMart, kie.ai), ``prompt: <prompt>``; one id per list is one paid job per clip
   (see ``state.Store.jobs_by_client_reference``)
+* ``GET  /_emulator/billing`` (``?gateway=``) -> ``{"jobs": [{"job_id", "task_id", "gateway", "client_id",
+  "phase", "billed", "amount", "unit"}], "totals": {gateway: {unit: amount}}}``: what each job was
+  charged under its gateway's documented rule (``billing``)
 * ``GET  /_emulator/config`` -> the effective configuration
 * ``GET|HEAD /_emulator/videos/{job_id}.mp4`` -> the rendered MP4 of a succeeded job
 * ``GET  /_emulator/files/{file_id}/{name}`` -> bytes uploaded through Rivya's Files API
@@ -96,6 +99,13 @@ async def list_jobs(request: Request, gateway: str | None = None, by: str | None
     if by is not None:
         return JSONResponse({"error": f"by={by!r}: expected by=client_reference"}, status_code=400)
     return JSONResponse([job.describe() for job in store.jobs(gateway)])
+
+
+@control.get("/billing")
+async def billing(request: Request, gateway: str | None = None) -> dict[str, Any]:
+    from .billing import billing_record
+
+    return billing_record(_emulator(request).store, gateway)
 
 
 @control.get("/jobs/{job_id}")

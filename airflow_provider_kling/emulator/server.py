@@ -202,6 +202,11 @@ class EmulatorServer:
         result: dict[str, dict[str, list[str]]] = self._control("GET", query)
         return result
 
+    def billing(self, gateway: str | None = None) -> dict[str, Any]:
+        """``GET /_emulator/billing``: what each job (of ``gateway``) was charged, and the totals."""
+        result: dict[str, Any] = self._control("GET", f"billing?gateway={gateway}" if gateway else "billing")
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /_emulator/jobs/{job_id}``."""
         result: dict[str, Any] = self._control("GET", f"jobs/{job_id}")

@@ -35,6 +35,7 @@ from urllib.parse import quote
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kling import NATIVE, V3
 from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
@@ -81,11 +82,16 @@ ERRORS = ErrorTable(
 )
 
 
+#: Whether a job without a video is charged: the documents are silent.
+BILLING = FailureBilling(source="APIMart's documents do not say whether a failed or rejected task is charged")
+
+
 class ApimartGateway(Gateway):
     """An APIMart relay of Kling's own feature matrix: a flat body, a job list in the submit answer,
     and error bodies read in the shapes APIMart relays use (none is documented)."""
 
     name = "apimart"
+    billing = BILLING
     title = "APIMart-compatible gateway"
     default_base_url = "https://api.apimart.ai"
     path_prefix = "/v1"

@@ -27,6 +27,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Prices
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -130,11 +131,18 @@ TURBO = replace(
 )
 
 
+#: Whether a job without a video is charged: the documents are silent.
+BILLING = FailureBilling(
+    source="APIXO documents its per-second price but not whether a failed or rejected task is charged"
+)
+
+
 class ApixoGateway(Gateway):
     """APIXO's per-model routes: ``input.mode`` tells text- from image-to-video, results arrive as a
     JSON string, and a 403 is either a refused key or refused content."""
 
     name = "apixo"
+    billing = BILLING
     title = "APIXO"
     default_base_url = "https://api.apixo.ai"
     path_prefix = "/api/v1"

@@ -26,6 +26,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
     error_class,
 )
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import (
     Capabilities,
     Idempotency,
@@ -129,6 +130,8 @@ class Gateway(ABC):
     #: the API's name, for a gateway with no free call: the connection test then asks about a task id
     #: that does not exist (:meth:`build_test_connection`)
     probe_api: ClassVar[str | None] = None
+    #: whether a failed, refused or content-policy-rejected job is charged (``billing.py``)
+    billing: ClassVar[FailureBilling] = FailureBilling()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -436,6 +439,18 @@ class Gateway(ABC):
             if value is not None:
                 given[key] = value
         return VideoTask(task_id=task_id, gateway=self.name, state=state, raw=raw, **given)
+
+    # ----------------------------------------------------------------- task list
+    #: where the gateway lists the account's jobs (``build_list``'s endpoints); ``()``: it has no list
+    list_endpoints: ClassVar[tuple[str | None, ...]] = ()
+
+    def build_list(self, endpoint: str | None, page: int, size: int) -> HttpRequest:
+        """One page (from 1) of the account's jobs, newest first, where the gateway documents a list."""
+        raise NotImplementedError(f"{self.name} documents no task list")
+
+    def parse_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
+        """The jobs of one page of :meth:`build_list` (an empty list after the last page)."""
+        raise NotImplementedError(f"{self.name} documents no task list")
 
     # ----------------------------------------------------------------- balance
     def build_balance(self, now: float) -> HttpRequest | None:

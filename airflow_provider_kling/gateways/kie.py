@@ -28,6 +28,7 @@ from typing import Any
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -98,11 +99,18 @@ V3 = replace(
 )
 
 
+#: Whether a job without a video is charged: the documents are silent.
+BILLING = FailureBilling(
+    source="kie.ai's documents do not say whether a failed task (state fail, code 501) is charged"
+)
+
+
 class KieGateway(Gateway):
     """The kie.ai Market format (Apikley clones it): the task kind is part of the model id, the
     envelope ``code`` can contradict the HTTP status, and results arrive as a JSON string."""
 
     name = "kie"
+    billing = BILLING
     title = "Apikley / kie.ai"
     default_base_url = "https://api.apikley.ru"
     states = _STATES

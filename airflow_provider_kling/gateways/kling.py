@@ -40,6 +40,7 @@ from airflow_provider_kling.exceptions import (
 )
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
@@ -171,6 +172,15 @@ TURBO = Capabilities(
     notes="path-addressed route; tier std = 720p, pro = 1080p; no sound, last frame or multi-shot fields",
 )
 
+#: Only a task deducts units (``final_unit_deduction``), and "failed tasks are not charged".
+BILLING = FailureBilling(
+    failed="no",
+    refused="no",
+    content_policy="no",
+    source="Kling API: failed tasks are not charged and a refused request creates no task "
+    "(https://klingai.com/document-api)",
+)
+
 #: the account's resource packs: free to ask, at most one request per second
 ACCOUNT_COSTS = "/account/costs"
 
@@ -193,6 +203,7 @@ class KlingGateway(Gateway):
     )
     models = {row.model: row for row in (NATIVE, V3, TURBO)}
     prices = PRICES
+    billing = BILLING
     errors = ERRORS
 
     # ----------------------------------------------------------------- auth
@@ -316,6 +327,22 @@ class KlingGateway(Gateway):
             "content_policy" if any(word in lowered for word in _POLICY_WORDS) else "task_failed"
         )
         return error_class(kind)(message, gateway=self.name, code=task.error_code)
+
+    # ----------------------------------------------------------------- task list
+    list_endpoints = FAMILIES
+
+    def build_list(self, endpoint: str | None, page: int, size: int) -> HttpRequest:
+        """``GET /v1/videos/{family}?pageNum=&pageSize=`` (pageNum 1-1000, pageSize 1-500)."""
+        family = endpoint if endpoint in FAMILIES else "text2video"
+        page, size = max(1, min(page, 1000)), max(1, min(size, 500))
+        params = {"pageNum": str(page), "pageSize": str(size)}
+        return HttpRequest("GET", f"/v1/videos/{family}", params=params)
+
+    def parse_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
+        data = self._data(response, allow_list=True)
+        family = endpoint if endpoint in FAMILIES else "text2video"
+        items = data if isinstance(data, list) else []
+        return [self._task(item, family, response) for item in items if isinstance(item, dict)]
 
     # ----------------------------------------------------------------- connection test
     def build_test_connection(self) -> HttpRequest:

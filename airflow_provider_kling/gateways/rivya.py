@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote, urlsplit
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Balance, Prices
@@ -170,6 +171,15 @@ V3 = replace(
     ),
 )
 
+#: Credits are reserved per generation and refunded when it fails (``final_credits`` 0).
+BILLING = FailureBilling(
+    failed="no",
+    refused="no",
+    content_policy="no",
+    source="Rivya: a failed generation's final_credits is 0 (refunded); a refused request creates "
+    "no generation (https://rivya.ai/docs/api-generation-status)",
+)
+
 
 class RivyaGateway(Gateway):
     """Rivya: string-typed ``params``, images through its Files API, and a repeated idempotency key
@@ -188,6 +198,7 @@ class RivyaGateway(Gateway):
     models = {CAPS.model: CAPS, V3.model: V3}
     prices = PRICES
     errors = ERRORS
+    billing = BILLING
 
     # ----------------------------------------------------------------- validation
     def validate_extra(self, request: VideoRequest) -> None:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import Prices
@@ -192,11 +193,19 @@ def is_unknown_task(code: str | None) -> bool:
     return bool(_UNKNOWN_TASK.search((code or "").lower()))
 
 
+#: Whether a job without a video is charged: the documents are silent.
+BILLING = FailureBilling(
+    source="Runware's task documents report a task's cost (includeCost) "
+    "but say nothing about failed or refused tasks"
+)
+
+
 class RunwareGateway(Gateway):
     """Runware: one endpoint taking task arrays, a client-chosen ``taskUUID`` that finds a job again
     after a lost answer, and the tier chosen through the model id."""
 
     name = "runware"
+    billing = BILLING
     title = "Runware"
     default_base_url = "https://api.runware.ai"
     path_prefix = "/v1"

@@ -147,6 +147,8 @@ def submit_once(
     record = store.get() if store is not None else None
     if record and record.get("task_id"):
         previous = _previous_job(client, record)
+        if previous is not None and previous.client_reference is None and record.get("client_reference"):
+            previous = previous.model_copy(update={"client_reference": str(record["client_reference"])})
         if previous is not None and not previous.state.is_failed:
             log.info(
                 "Attaching to Kling job %s from an earlier try (%s)", previous.task_id, previous.state.value

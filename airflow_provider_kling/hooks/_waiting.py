@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from airflow_provider_kling.exceptions import KlingError, KlingTimeoutError
 from airflow_provider_kling.models import VideoTask
-from airflow_provider_kling.polling import WaitPolicy
+from airflow_provider_kling.polling import LATE_JOB_NOTE, WaitPolicy
 
 
 def wait_in_worker(
@@ -29,7 +29,8 @@ def wait_in_worker(
     while not task.is_terminal:
         if wait.timed_out(time.time()):
             raise KlingTimeoutError(
-                f"job {task.task_id} still {task.state.value} after {wait.deadline - wait.started:.0f} s",
+                f"job {task.task_id} still {task.state.value} after {wait.deadline - wait.started:.0f} s; "
+                f"{LATE_JOB_NOTE}",
                 gateway=gateway,
             )
         sleep(wait.next_delay(time.time(), retry_after))

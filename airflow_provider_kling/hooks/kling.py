@@ -4,7 +4,8 @@ A thin facade over private modules, one job each, which take what they need as a
 import the hook: ``_settings`` (the connection), ``_transport`` (a sync httpx and an async aiohttp
 shell, one table of transport errors), ``_retry`` (the retry policy of both paths), ``_auth`` and
 ``_secrets`` (auth headers, masking, scrubbing), ``_images``, ``_downloads``, ``_submit`` (never pay
-twice across Airflow retries) and ``_waiting`` (the worker's wait).
+twice across Airflow retries), ``_waiting`` (the worker's wait) and ``_late`` (jobs that finish
+after their task gave up: the job record, the reconcile sweep, what a run cost).
 
 The rule kept here: a submit is retried only when that cannot create a second job (the error proves
 the gateway did not accept the request, or the gateway deduplicates by idempotency key). Otherwise
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -30,7 +31,13 @@ from airflow_provider_kling.defaults import (
     DEFAULT_FAILURE_BUDGET,
     DEFAULT_MAX_DOWNLOAD_BYTES,
 )
-from airflow_provider_kling.exceptions import KlingBudgetError, KlingError, KlingNotFoundError
+from airflow_provider_kling.exceptions import (
+    KlingBudgetError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingNotFoundError,
+    KlingValidationError,
+)
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.pricing import (
@@ -41,7 +48,7 @@ from airflow_provider_kling.gateways.pricing import (
     cost_text,
     estimate,
 )
-from airflow_provider_kling.hooks import _downloads, _retry, _secrets, _submit
+from airflow_provider_kling.hooks import _downloads, _late, _retry, _secrets, _submit
 from airflow_provider_kling.hooks._auth import AuthCache
 from airflow_provider_kling.hooks._images import check_local_images
 from airflow_provider_kling.hooks._settings import ConnectionSettings
@@ -198,9 +205,14 @@ class KlingHook(BaseHook):
             at once, for callers that wait for capacity themselves (the operator).
         """
         self.validate(request)
-        return _submit.submit_new(
-            request, self.gateway, self._call, self.find_existing, self._upload, log, resend_refused
-        )
+        try:
+            return _submit.submit_new(
+                request, self.gateway, self._call, self.find_existing, self._upload, log, resend_refused
+            )
+        except (KlingContentPolicyError, KlingValidationError) as err:
+            if err.status_code is None:  # not the gateway's answer
+                raise
+            raise self._with_billing(err) from None
 
     def submit_once(
         self,
@@ -265,8 +277,14 @@ class KlingHook(BaseHook):
         return lambda shell: self._acall(shell, http, parse, retry)
 
     def failure_error(self, task: VideoTask) -> KlingError:
-        """The typed error describing a failed or cancelled job (credentials scrubbed)."""
-        return _secrets.scrub_error(self.gateway.failure_error(task), self._secrets())
+        """The typed error describing a failed or cancelled job (credentials scrubbed), saying whether
+        the gateway bills such a job (:mod:`~airflow_provider_kling.gateways.billing`)."""
+        return _secrets.scrub_error(self._with_billing(self.gateway.failure_error(task)), self._secrets())
+
+    def _with_billing(self, error: KlingError) -> KlingError:
+        """``error`` saying whether the gateway bills it (``billed: no|yes|unknown (...)``)."""
+        outcome, _ = self.gateway.billing.for_error(error)
+        return error.replace(message=f"{error.message}; {self.gateway.billing.sentence(outcome)}")
 
     def raise_for_task(self, task: VideoTask) -> VideoTask:
         """Return a succeeded task; raise the typed error of a failed or cancelled one."""
@@ -329,6 +347,83 @@ class KlingHook(BaseHook):
                 retrying=lambda once: self._retrying(once, _retry.is_transient),
                 log=log,
             )
+
+    def download_videos(
+        self, task: VideoTask, destination: str | os.PathLike[str], max_bytes: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every video of a succeeded ``task`` into ``destination``, named after the job (``<id>.mp4``,
+        then ``<id>-1.mp4``...): the clip and a later sweep write the same files. See :meth:`download`."""
+        prefix = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.task_id)[:120] or "video"
+        kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
+        return [
+            self.download(url, destination, filename=f"{prefix}-{i}.mp4" if i else f"{prefix}.mp4", **kwargs)
+            for i, url in enumerate(task.video_urls)
+        ]
+
+    # ------------------------------------------------------------------------------------ late jobs
+    def job_record(
+        self, task: VideoTask, request: VideoRequest, estimate: CostEstimate | None = None
+    ) -> dict[str, Any]:
+        """The record a clip keeps of its job (XCom ``kling_job``) for a later try and the sweep."""
+        model = self.gateway.model
+        return _late.job_record(task, request, conn_id=self.kling_conn_id, model=model, estimate=estimate)
+
+    def list_jobs(self, pages: int = 5, size: int = 100) -> list[VideoTask]:
+        """The account's latest jobs where the gateway documents a task list (the official API's
+        ``GET /v1/videos/{family}``); ``[]`` elsewhere. A read, never a submit."""
+        gateway, found = self.gateway, []
+        for ep in gateway.list_endpoints:
+            for page in range(1, pages + 1):
+                batch = self._call(
+                    gateway.build_list(ep, page, size),
+                    lambda r, ep=ep: gateway.parse_list(ep, r),  # type: ignore[misc]
+                    _retry.is_transient_read,
+                )
+                found.extend(batch)
+                if len(batch) < size:
+                    break
+        return found
+
+    def reconcile(
+        self,
+        clips: Iterable[Mapping[str, Any]],
+        *,
+        deliver: bool = True,
+        download_to: str | os.PathLike[str] | None = None,
+        max_download_bytes: int | None = None,
+        list_unadopted: bool = True,
+    ) -> dict[str, Any]:
+        """Ask the gateway for each clip's recorded job and deliver the late successes; the manifest.
+
+        ``clips``: ``{"dag_id", "run_id", "task_id", "map_index", "state", "job", "result"}`` per task
+        instance (``job``: its XCom record, ``result``: its return value). Each record is read through a
+        hook of its own connection. Never submits. :mod:`airflow_provider_kling.hooks._late`."""
+        hooks: dict[str, KlingHook] = {self.kling_conn_id: self}
+
+        def reader(conn_id: str) -> KlingHook:
+            return hooks.setdefault(conn_id, KlingHook(kling_conn_id=conn_id))
+
+        listed: list[VideoTask] = []
+        if list_unadopted:
+            try:
+                listed = self.list_jobs()
+            except KlingError as err:  # the sweep of the recorded jobs still goes on
+                log.warning("Could not read %s's task list: %s", self.gateway.name, err)
+        return _late.reconcile(
+            [_late.Clip(**clip) for clip in clips],
+            reader,
+            lambda name: get_gateway(name).billing,
+            log,
+            deliver=deliver,
+            download_to=download_to,
+            max_download_bytes=max_download_bytes,
+            listed=listed,
+        )
+
+    @staticmethod
+    def cost_table(manifest: Mapping[str, Any]) -> str:
+        """A readable table of a reconcile or run-cost manifest (one line per job, totals per unit)."""
+        return _late.cost_table(manifest)
 
     # ------------------------------------------------------------------------------------ internals
     def _endpoints(self, task_or_id: VideoTask | str, endpoint: str | None) -> tuple[str | None, ...]:

@@ -43,7 +43,7 @@ from airflow_provider_kling._airflow import (
     trigger_end,
 )
 from airflow_provider_kling._airflow import client_reference as _client_reference
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT, JOB_RECORD_KEY
 from airflow_provider_kling.links import KlingVideoLink
 from airflow_provider_kling.models import REQUEST_FIELDS
 from airflow_provider_kling.polling import CapacityWait
@@ -217,6 +217,8 @@ class KlingGenerateOperator(BaseOperator):
         wait.cap = schedule.interval
         task = self._submit_when_capacity(context, hook, request, wait)
         context["ti"].xcom_push(key="kling_task_id", value=task.task_id)
+        # What the reconcile sweep reads if this task ends before the job does (hooks/_late.py).
+        context["ti"].xcom_push(key=JOB_RECORD_KEY, value=hook.job_record(task, request, estimate))
 
         if task.is_terminal:
             return self._finish(hook, task, estimate)

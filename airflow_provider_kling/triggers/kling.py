@@ -39,7 +39,7 @@ from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.links import video_link
-from airflow_provider_kling.polling import ObservedRenderTimes, PollSchedule, WaitPolicy
+from airflow_provider_kling.polling import LATE_JOB_NOTE, ObservedRenderTimes, PollSchedule, WaitPolicy
 from airflow_provider_kling.triggers.capacity import COORDINATOR
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class KlingTaskTrigger(BaseTrigger):
                             "status": "timeout",
                             "task_id": self.kling_task_id,
                             "message": f"Kling job {self.kling_task_id} did not finish before the deadline "
-                            f"(last state: {wait.last_state or 'unknown'})",
+                            f"(last state: {wait.last_state or 'unknown'}); {LATE_JOB_NOTE}",
                         }
                     )
                     return

@@ -20,6 +20,9 @@ Markers replaced in ``on_page_markdown``:
     Per gateway: the cost it reports and its unit, the price it publishes (``Gateway.prices``: what
     an estimate rests on, with its source), the estimate of a 5 s silent and of a 10 s clip with
     sound, and its free balance endpoint (``Gateway.build_balance``).
+``<!-- billing-table -->``
+    Per gateway: whether a failed, a refused and a content-policy-rejected job is charged
+    (``Gateway.billing``, from the gateway's documents; "unknown" where they are silent), and why.
 
 The functions are importable (``tests/docs`` load this file) and read the code when called.
 """
@@ -36,6 +39,7 @@ TEMPLATE_FIELDS_MARKER = re.compile(r"<!-- template-fields:([A-Za-z0-9_.]+) -->"
 COST_MARKER = "<!-- cost-gateways -->"
 PRICE_MARKER = "<!-- price-table -->"
 VERSIONS_MARKER = "<!-- tested-versions -->"
+BILLING_MARKER = "<!-- billing-table -->"
 LOCK = Path(__file__).resolve().parents[2] / "uv.lock"
 #: (package in uv.lock, what it is) for the tested-versions table, in table order.
 TESTED_PACKAGES = (
@@ -165,6 +169,23 @@ def render_versions_table(lock_text: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def render_billing_table() -> str:
+    """Who bills a job that produced no video, read from each gateway module's ``billing``."""
+    from airflow_provider_kling.gateways import GATEWAYS, get_gateway
+
+    lines = [
+        "| Gateway | Failed job billed | Refused submit billed | Content-policy rejection billed | Source |",
+        "|---|---|---|---|---|",
+    ]
+    for name in GATEWAYS:
+        rule = get_gateway(name).billing
+        lines.append(
+            f"| [`{name}`](../connections.md#{name}) | {rule.failed} | {rule.refused} "
+            f"| {rule.content_policy} | {rule.source} |"
+        )
+    return "\n".join(lines)
+
+
 def seconds(value: float) -> str:
     return f"{value:g} s"
 
@@ -201,6 +222,8 @@ def render(markdown: str) -> str:
         markdown = markdown.replace(PRICE_MARKER, render_price_table())
     if VERSIONS_MARKER in markdown:
         markdown = markdown.replace(VERSIONS_MARKER, render_versions_table())
+    if BILLING_MARKER in markdown:
+        markdown = markdown.replace(BILLING_MARKER, render_billing_table())
     return markdown
 
 

@@ -40,6 +40,7 @@ SNIPPET_TESTS: dict[str, str] = {
     "download.py": "test_snippets::test_script_snippet",
     "estimate.py": "test_snippets::test_script_snippet",
     "submit_once_dag.py": "test_snippets::test_submit_once_dag",
+    "run_cost_dag.py": "test_snippets::test_run_cost_dag",
     "choose_model_dag.py": "test_snippets::test_choose_model_dag",
     "xcom_result.json": "test_snippets::test_xcom_result_example_has_the_real_shape",
     "test_my_dags.py": "test_user_test_example::test_quickstart_renders_one_clip_and_downloads_it",
@@ -283,6 +284,21 @@ def test_choose_model_dag(emulator_connections: EmulatorServer) -> None:
     assert (jobs["hero"]["model"], jobs["hero"]["duration"], jobs["hero"]["sound"]) == ("kling-v3", 12, True)
     assert [s["duration"] for s in jobs["story"]["shots"]] == [4, 8]
     assert (jobs["variant"]["model"], jobs["variant"]["duration"]) == ("kling-v2-6", 5)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_run_cost_dag(emulator_connections: EmulatorServer) -> None:
+    from airflow.utils.state import DagRunState
+
+    from tests.integration.dagrun import run_dag, xcom
+
+    dr, tis = run_dag("run_cost_dag", "dag")
+    assert dr.state == DagRunState.SUCCESS
+    cost = xcom(tis["cost"])
+    assert cost["counts"]["delivered_by_task"] == 3  # the official API: 1.5 units per std 5 s clip
+    assert cost["totals"] == {"reported": {"units": 4.5}, "estimated": {"units": 4.5}}
+    billed = httpx.get(f"{emulator_connections.url}/_emulator/billing", timeout=10).json()["jobs"]
+    assert sum(line["amount"] for line in billed) == 4.5
 
 
 # ===================================================================== the XCom result

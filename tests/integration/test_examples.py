@@ -111,6 +111,7 @@ def test_the_examples_are_the_expected_six() -> None:
     assert EXAMPLES == [
         "kling_budget_gate",
         "kling_image_to_video",
+        "kling_late_jobs",
         "kling_marketing_renders",
         "kling_post_processing",
         "kling_quickstart",
