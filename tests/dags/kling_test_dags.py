@@ -12,10 +12,10 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.operators.kling import KlingGenerateOperator, _client_reference
 from airflow_provider_kling.sensors.kling import KlingTaskSensor
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 NO_DELAY = dt.timedelta(0)
 
@@ -44,7 +44,7 @@ class CrashBeforeRecord(KlingGenerateOperator):
         return super()._attach_or_submit(hook, request, context)
 
 
-for _gw in GATEWAYS:
+for _gw in GATEWAY_NAMES:
     for _mode, _deferrable in (("worker", False), ("deferrable", True)):
         with _dag(f"op_{_gw}_{_mode}") as _d:
             KlingGenerateOperator(

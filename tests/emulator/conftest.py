@@ -18,10 +18,10 @@ import jwt
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+from tests.helpers import KLING_ACCESS_KEY as ACCESS_KEY
+from tests.helpers import KLING_SECRET_KEY as SECRET_KEY
 from tests.helpers import wait_until
 
-ACCESS_KEY = "emulator-access-key"
-SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 LATENCY = 0.5
 
 

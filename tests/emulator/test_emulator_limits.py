@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
 from airflow_provider_kling.emulator.__main__ import build_parser
 from airflow_provider_kling.emulator.limits import Limits
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 
 LONG = "[latency:30]"  # holds its slot for the whole test
 
@@ -108,10 +109,7 @@ def counters(client: httpx.Client) -> dict[str, Any]:
     return dict(client.get("/_emulator/counters").json())
 
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
-
-
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_capacity_refusal_creates_no_job(
     client: httpx.Client, kit: Any, limits: Callable[..., Any], gateway: str
 ) -> None:
