@@ -519,16 +519,7 @@ def test_5_xcom_link_and_downloads(scenario: Scenario) -> None:
     sc = scenario
     download_dir = sc.airflow.home / "shared" / "downloads"
     for ti in sc.tis:
-        i = ti["map_index"]
-        result = sc.api.xcom(DAG_ID, sc.run_id, "render", "return_value", i)
-        assert result["state"] == "succeeded" and result["gateway"] == "kling", result
-        assert result["video_urls"] and result["video_urls"][0].startswith(sc.emulator.url), result
-        assert [d["url"] for d in result["downloads"]] == result["video_urls"]
-        for download in result["downloads"]:
-            path = Path(download["path"])
-            assert path.parent == download_dir and path.stat().st_size == download["size"] > 0
-        links = sc.api.extra_links(DAG_ID, sc.run_id, "render", i)["extra_links"]
-        assert links["Kling video"] == result["video_urls"][0], links
+        sc.stack.checked_clip(DAG_ID, sc.run_id, ti["map_index"], download_dir)
     # One video per clip. A worker SIGKILLed mid-download leaves its hidden temporary file behind (no
     # process is left to remove it); the retry writes a new one and renames it into place.
     videos = [p for p in download_dir.iterdir() if not p.name.startswith(".")]

@@ -75,12 +75,7 @@ def test_rivya_idempotency_key(client: httpx.Client, kit: Any) -> None:
 
 
 def test_runware_duplicate_task_uuid(client: httpx.Client, kit: Any) -> None:
-    task = {
-        "taskType": "videoInference",
-        "taskUUID": kit.new_uuid(),
-        "model": "klingai:kling-video@2.6-standard",
-        "positivePrompt": "twice",
-    }
+    task = kit.runware_task("twice", "klingai:kling-video@2.6-standard")
     assert client.post("/v1", json=[task], headers=kit.BEARER).status_code == 200
     dup = client.post("/v1", json=[task], headers=kit.BEARER)
     assert dup.status_code == 400

@@ -52,12 +52,7 @@ def submit(
             "/api/v1/generations", json={"model": "kling-2-6", "prompt": prompt}, headers=headers
         )
     if gateway == "runware":
-        task = {
-            "taskType": "videoInference",
-            "taskUUID": ref or kit.new_uuid(),
-            "model": "klingai:kling-video@2.6-pro",
-            "positivePrompt": prompt,
-        }
+        task = kit.runware_task(prompt, **({"taskUUID": ref} if ref else {}))
         return client.post("/v1", json=[task], headers=b)
     if gateway == "apixo":
         body = {"request_type": "async", "input": {"mode": "text-to-video", "prompt": prompt, "sound": False}}

@@ -179,6 +179,20 @@ class Stack:
     def api(self) -> AirflowApi:
         return self.airflow.api
 
+    def checked_clip(self, dag_id: str, run_id: str, map_index: int, download_dir: Path) -> dict[str, Any]:
+        """A ``render`` task's result (XCom), checked: succeeded on the official API with the emulator's
+        URLs, each downloaded into ``download_dir`` at its size, and the "Kling video" link on the first."""
+        result: dict[str, Any] = self.api.xcom(dag_id, run_id, "render", "return_value", map_index)
+        assert result["state"] == "succeeded" and result["gateway"] == "kling", result
+        assert result["video_urls"] and result["video_urls"][0].startswith(self.emulator.url), result
+        assert [d["url"] for d in result["downloads"]] == result["video_urls"]
+        for download in result["downloads"]:
+            path = Path(download["path"])
+            assert path.parent == download_dir and path.stat().st_size == download["size"] > 0
+        links = self.api.extra_links(dag_id, run_id, "render", map_index)["extra_links"]
+        assert links["Kling video"] == result["video_urls"][0], links
+        return result
+
 
 @contextmanager
 def running_stack(
