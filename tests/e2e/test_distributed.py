@@ -73,8 +73,9 @@ KILL_TRIGGERER_AT = 30
 #: ``[triggerer] triggerer_health_check_threshold``, see tests/e2e/stack/airflow.py).
 HEALTH_CHECK_THRESHOLD_S = 5.0
 RUN_TIMEOUT = 240.0
-#: The whole module (services, deployment, run, checks, teardown) must fit in this.
-BUDGET_S = 360.0
+#: Once the deployment is ready, the run, the checks and the teardown must fit in this (the run alone
+#: in ``RUN_TIMEOUT``). Starting the deployment is not counted: on a busy machine it takes 60-120 s.
+BUDGET_S = 330.0
 KLING_ACCESS_KEY = "dist-e2e-access"
 #: The "API key" (the official API's secret key): distinctive and random, so any leak is found.
 KLING_SECRET_KEY = f"dist-e2e-SECRET-{secrets.token_hex(12)}"
@@ -206,7 +207,11 @@ def scenario() -> Iterator[Scenario]:
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     wall = time.monotonic() - started
-    assert wall <= BUDGET_S, f"the distributed e2e took {wall:.0f}s, over its {BUDGET_S:.0f}s budget"
+    ready, after = stack.figures["deployment_ready_s"], stack.figures["module_wall_s"]
+    print(f"[dist] {wall:.0f} s in all: deployment ready in {ready:.0f} s, then {after:.0f} s")
+    assert after <= BUDGET_S, (
+        f"the distributed e2e took {after:.0f}s after start-up, over its {BUDGET_S:.0f}s budget"
+    )
 
 
 def _run(sc: Scenario) -> None:
@@ -452,7 +457,18 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
     }
     assert {job for _, job in late} <= {sc.survivor_job}, sorted(late)
     # The triggers that moved: first poll on the survivor after the kill.
-    moved = [i for i, job in sc.owners_before_kill.items() if job == sc.killed_job]
+    # Triggers the killed triggerer had already fired (their job done) before the kill, while the REST
+    # API still showed their task deferred on it (the scheduler had not handled the event yet): nothing
+    # is left for the survivor to run.
+    fired = {
+        i
+        for i, files in logs.items()
+        for job, path in files
+        if job == sc.killed_job
+        and any(ts <= kill and e == "Trigger fired event" for ts, e in log_events(path))
+    }
+    moved = [i for i, job in sc.owners_before_kill.items() if job == sc.killed_job and i not in fired]
+    assert moved, f"every trigger of the killed triggerer had fired before the kill: {sorted(fired)}"
     gaps, starts, start_to_poll, resumed = [], [], [], 0
     for i in moved:
         events = [
@@ -488,7 +504,8 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
             if events and events[0][0] < kill and polls:
                 normal.append(min(polls) - events[0][0])
     # The same seen from the emulator (to within one watch step, ~0.5-1 s): status calls after the kill.
-    assert set(sc.first_call_after_kill) == set(sc.calls_at_kill), "a moved job was never polled again"
+    unpolled = set(sc.calls_at_kill) - fired - set(sc.first_call_after_kill)
+    assert not unpolled, f"moved jobs never polled again: {sorted(unpolled)}"
     emulator_gaps = [t - kill for t in sc.first_call_after_kill.values()]
     figures = {
         "killed": sc.triggerer_killed,
@@ -497,6 +514,7 @@ def test_4_triggerer_failover(scenario: Scenario) -> None:
         "deferred_at_kill": sc.deferred_at_kill,
         "triggers_per_job_before_kill": {str(k): v for k, v in before.items()},
         "moved_triggers": len(moved),
+        "fired_before_kill": len(fired),
         "moved_triggers_polled": len(gaps),
         "moved_triggers_said_resumed": resumed,
         "survivor_starts_moved_triggers_s": round(min(starts) - kill, 1),
