@@ -81,9 +81,12 @@ KLING_ACCESS_KEY = "dist-e2e-access"
 KLING_SECRET_KEY = f"dist-e2e-SECRET-{secrets.token_hex(12)}"
 POSTGRES = os.environ.get("KLING_E2E_POSTGRES_URL", POSTGRES_URL)
 REDIS = os.environ.get("KLING_E2E_REDIS_URL", REDIS_URL)
-#: A trigger's own log lines: the provider logs a job's state on its first poll and on each change,
-#: and each failed poll.
-POLL_LINE = re.compile(r"Kling job \S+ is |Kling poll of \S+ failed")
+#: A trigger's own log lines: the provider logs a job's state on its first poll and on each change
+#: ("Kling job X is running (30 s, 3 polls)", "Kling job X succeeded after 63 s and 4 polls"), and each
+#: failed poll. A trigger moved by the failover on a busy machine often finds its job done at once.
+POLL_LINE = re.compile(
+    r"Kling job \S+ (is |succeeded after |failed after |was cancelled after )|Kling poll of \S+ failed"
+)
 #: The first line of a trigger re-created after its triggerer was lost (``WaitPolicy.begin``).
 RESUMED_LINE = re.compile(r"Kling job \S+: resumed waiting after \d+ s \(")
 #: The clip's map index at the end of its prompt (see the DAG file).
