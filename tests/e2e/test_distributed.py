@@ -8,10 +8,11 @@ scenario serves the module: 60 mapped deferrable clips on the emulator (20 s job
 * when the slow clip (``SLOW_CLIP``) has submitted its job and waits, its Celery worker's whole process
   tree gets SIGKILL (a lost machine); its tasks are failed by their heartbeat timeout and retried on the
   other worker, which must attach to the jobs already paid for;
-* once at least 30 clips are deferred (or, on a machine too busy to get there, once the run is past
-  its own peak), with more clips deferred than worker slots and triggers on both triggerers, the
-  triggerer holding more of them gets SIGKILL; the survivor must take its triggers over, and only
-  after the killed one's last heartbeat is older than the health-check threshold.
+* once at least 30 clips are deferred (or, on a machine too busy to get there, as soon as fewer are
+  deferred than the most seen so far), with more clips deferred than worker slots and triggers on
+  both triggerers, the triggerer holding more of them gets SIGKILL; the survivor must take its
+  triggers over, and only after the killed one's last heartbeat is older than the health-check
+  threshold.
 
 The assertions compare what the run measured (deferred clips against worker slots, the takeover
 against the killed triggerer's last heartbeat), never counts that only an idle machine reaches.
@@ -66,8 +67,8 @@ EMULATOR_CONCURRENCY = 20
 WORKERS, WORKER_CONCURRENCY, TRIGGERERS = 2, 2, 2
 SLOTS = WORKERS * WORKER_CONCURRENCY
 #: Deferred clips at which one triggerer is killed, when the run gets there; a loaded machine may not
-#: (deferred clips pile up only as fast as 4 worker slots submit): then the kill comes at the run's own
-#: peak, as soon as fewer clips are deferred than the most seen.
+#: (deferred clips pile up only as fast as 4 worker slots submit): then the kill comes as soon as fewer
+#: clips are deferred than the most seen so far (clips have begun to finish).
 KILL_TRIGGERER_AT = 30
 #: A killed triggerer's triggers move once its last heartbeat is this old (the deployment's
 #: ``[triggerer] triggerer_health_check_threshold``, see tests/e2e/stack/airflow.py).
@@ -263,7 +264,7 @@ def _run(sc: Scenario) -> None:
                 f"[dist] {name} SIGKILLed {time.monotonic() - t0:.1f}s after the trigger, while clip "
                 f"{SLOW_CLIP} waited after submitting job {sc.slow_marker['job']} ({running} running)"
             )
-        past_peak = SLOTS < deferred < sc.peak_deferred  # this run's own peak, on a slow machine
+        past_peak = SLOTS < deferred < sc.peak_deferred  # clips have begun to finish (a slow machine)
         if sc.triggerer_killed is None and (deferred >= KILL_TRIGGERER_AT or past_peak):
             tis = snapshot()
             owners = {
