@@ -65,9 +65,12 @@ def test_every_gateway_has_each_listed_file_and_is_named_in_the_shared_ones(gate
 
 
 @pytest.mark.parametrize("gateway", GATEWAY_NAMES)
-def test_every_gateway_has_exactly_the_listed_samples(gateway: str) -> None:
+def test_every_gateway_has_the_listed_samples(gateway: str) -> None:
     folder = REPO / "tests" / "unit" / "gateways" / "samples" / gateway
-    assert {p.stem for p in folder.glob("*.json")} == sample_cases()
+    present = {p.stem for p in folder.glob("*.json")}
+    assert sample_cases() <= present, f"{gateway}: samples missing: {sorted(sample_cases() - present)}"
+    # Anything else is a sample of another model of the gateway, named after it (``v3_submit``).
+    assert all(re.fullmatch(r"[a-z0-9]+_[a-z_]+", extra) for extra in present - sample_cases())
     about = json.loads((folder / "about.json").read_text(encoding="utf-8"))
     listed = set(re.findall(r"`([a-z_]+)` \(", section("samples").split("`about`", 1)[1]))
     assert set(about) == listed == {"task_id", "probe_status", "rate_limit_code"}
