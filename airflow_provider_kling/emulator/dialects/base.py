@@ -95,6 +95,10 @@ class Dialect:
     name: ClassVar[str] = ""
     #: Envelope code of a limit refusal, by kind (``None``: the ``rate_limited`` default).
     limit_codes: ClassVar[dict[str, Any]] = {}
+    #: Every error kind but ``server``: (HTTP status, the gateway's code or type; ``None``: none).
+    errors: ClassVar[dict[str, tuple[int, Any]]] = {}
+    #: A ``server`` error's code or type by HTTP status; key ``0``: any other status.
+    server_codes: ClassVar[dict[int, Any]] = {}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         """An error response.
@@ -104,6 +108,14 @@ class Dialect:
         ``policy``, ``conflict``, ``duplicate``.
         """
         raise NotImplementedError
+
+    def status_and_code(self, kind: str, status: int | None) -> tuple[int, Any]:
+        """The HTTP status (``status`` when given) and the gateway's default code for ``kind``."""
+        if kind == "server":
+            http = status or 500
+            return http, self.server_codes.get(http, self.server_codes.get(0))
+        http, default = self.errors[kind]
+        return status or http, default
 
     def authenticate(self, call: Call) -> Response | None:
         """``Authorization: Bearer <key>`` by default; the official Kling API overrides it (JWT)."""
