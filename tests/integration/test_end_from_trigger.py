@@ -45,6 +45,7 @@ async def _events(trig: KlingTaskTrigger) -> list[Any]:
 
 def _final_lines(text: str, task_id: str) -> list[str]:
     """The "succeeded:" log lines of ``task_id`` as printed (message only, without the log prefix)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # Airflow 3.1 prints in colour
     found = re.findall(rf"(Kling job {task_id} succeeded: .*?) \[airflow", text)
     return [str(line) for line in found]
 
