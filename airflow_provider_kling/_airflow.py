@@ -267,7 +267,7 @@ async def push_task_xcoms(ti: Any, xcoms: dict[str, Any]) -> None:
     worker's path: the value is serialized once, and ``xcom_pull`` returns the dict). Not through
     ``TaskSuccessEvent(xcoms=...)``: Airflow 3.1 to 3.4 push those with ``TaskInstance.xcom_push``,
     which JSON-encodes the value into the JSON column a second time, so a downstream task's
-    ``xcom_pull`` reads a JSON string instead of the dict (docs/guides/deferrable.md).
+    ``xcom_pull`` reads a JSON string instead of the dict (docs/performance.md).
     """
     from airflow.sdk.execution_time.xcom import XCom
 
