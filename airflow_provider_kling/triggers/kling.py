@@ -193,19 +193,19 @@ class KlingTaskTrigger(BaseTrigger):
         xcoms: dict[str, Any] = {"return_value": result}
         for key in end.get("link_keys") or ():
             xcoms[key] = video_link(result)
+        # Logged first: the triggerer closes a trigger's log file when it ends, and may route lines
+        # it has not yet written there to its own log (Airflow 3.3); the push gives it time.
+        self.log.info("%s", success_line(task, result, end.get("estimate_text")))
         ti = getattr(self, "task_instance", None)
         if ti is None:
-            event = TaskSuccessEvent(xcoms=xcoms)
-        else:
-            try:
-                await push_task_xcoms(ti, xcoms)
-            except Exception as exc:
-                self.log.warning("Kling: could not push the XCom here (%s); resuming in a worker", exc)
-                dumped = task.model_dump(mode="json", exclude={"raw"})
-                return TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
-            event = TaskSuccessEvent()
-        self.log.info("%s", success_line(task, result, end.get("estimate_text")))
-        return event
+            return TaskSuccessEvent(xcoms=xcoms)
+        try:
+            await push_task_xcoms(ti, xcoms)
+        except Exception as exc:
+            self.log.warning("Kling: could not push the XCom here (%s); resuming in a worker", exc)
+            dumped = task.model_dump(mode="json", exclude={"raw"})
+            return TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
+        return TaskSuccessEvent()
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

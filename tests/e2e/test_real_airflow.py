@@ -425,7 +425,13 @@ def test_5b_clips_without_downloads_end_in_the_triggerer(
             )
             links = api.extra_links(dag_id, run_id, "render", index)["extra_links"]
             assert links["Kling video"] == result["video_urls"][0], links
-            assert any(f"Kling job {result['task_id']} succeeded: " in text for text in logs.values())
+            line = f"Kling job {result['task_id']} succeeded: "
+            if not any(line in text for text in logs.values()):
+                # Airflow's race, not ours: the triggerer closed the trigger's log file before writing
+                # its last lines (its own "Trigger fired event" too) and wrote them to its own log.
+                assert not any("Trigger fired event" in text for text in logs.values()), logs.keys()
+                assert line in (stack.airflow.logs_folder / "triggerer.out").read_text(errors="replace")
+                stack.figures.setdefault("trigger_lines_in_triggerer_log", []).append(result["task_id"])
             checked += 1
     assert checked == RESTART_TASKS + 1
     # A downstream task pulls the dict (as an argument and through ti.xcom_pull), not a JSON string.
