@@ -224,21 +224,20 @@ def trigger_end(operator: Any, base: type, estimate: Any) -> dict[str, Any] | No
     a pool, the pool slot are released as soon as the job ends. Only for a task that needs nothing
     else from a worker: no ``download_to``, no subclass step after the wait (``execute_complete``,
     ``post_execute`` or the finish overridden), no asset ``outlets``, no extra link other than the
-    Kling video link (whose value the trigger pushes). Failures and timeouts always resume in a
+    Kling video link (whose value the trigger pushes), no downstream task mapped over the output
+    (the worker's push records the length it expands over). Failures and timeouts always resume in a
     worker: it raises the typed error with Airflow's retry rules (``TaskFailedEvent`` cannot fail a
     task without retries, and ignores retries before Airflow 3.3.1).
 
-    ``end_from_trigger=None`` (the default) also needs a task without downstream tasks: Airflow
-    stores the XCom of a ``TaskSuccessEvent`` JSON-encoded (``XComModel.set`` serializes it, while a
-    worker's push arrives serialized), so a downstream task's ``xcom_pull`` reads it back as a JSON
-    string instead of a dict (Airflow 3.3). ``True`` ends such a task from the trigger anyway.
+    The trigger pushes the XComs itself, as a worker does (:func:`push_task_xcoms`), so downstream
+    tasks, the link and the manifest read the same dict; ``end_from_trigger=False`` opts out.
     """
     from airflow_provider_kling.links import KlingVideoLink
 
     choice = getattr(operator, "end_from_trigger", None)
     if choice is False or getattr(operator, "download_to", None) is not None:
         return None
-    if choice is None and getattr(operator, "downstream_task_ids", None):
+    if _has_mapped_dependants(operator):  # the worker records the length they expand over
         return None
     cls = type(operator)
     if any(getattr(cls, name) is not getattr(base, name) for name in _WORKER_STEPS):
@@ -251,6 +250,35 @@ def trigger_end(operator: Any, base: type, estimate: Any) -> dict[str, Any] | No
         "estimate_text": None if estimate is None else str(estimate),
         "link_keys": [link.xcom_key for link in links],
     }
+
+
+def _has_mapped_dependants(operator: Any) -> bool:
+    """Whether a downstream task expands over this task's output (``.expand(x=op.output)``)."""
+    try:
+        return next(iter(operator.iter_mapped_dependants()), None) is not None
+    except Exception:  # no DAG, or an Airflow without it: nothing can expand over the output
+        return False
+
+
+async def push_task_xcoms(ti: Any, xcoms: dict[str, Any]) -> None:
+    """Push ``xcoms`` for the task instance ``ti`` from a trigger the way a worker pushes them.
+
+    Through the task SDK's XCom backend and the triggerer's channel to the Execution API (the
+    worker's path: the value is serialized once, and ``xcom_pull`` returns the dict). Not through
+    ``TaskSuccessEvent(xcoms=...)``: Airflow 3.1 to 3.4 push those with ``TaskInstance.xcom_push``,
+    which JSON-encodes the value into the JSON column a second time, so a downstream task's
+    ``xcom_pull`` reads a JSON string instead of the dict (docs/performance.md).
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    ids = {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "map_index": ti.map_index}
+    for key, value in xcoms.items():
+        if hasattr(XCom, "aset"):  # the task SDK of Airflow 3.3 and later
+            await XCom.aset(key, value, **ids)
+        else:  # Airflow 3.1: the sync call, in a thread (its channel bridges back to the loop)
+            from asgiref.sync import sync_to_async
+
+            await sync_to_async(XCom.set)(key, value, **ids)
 
 
 #: Methods a subclass overrides to do more in the worker after the wait (the task then resumes there).

@@ -95,9 +95,9 @@ class KlingGenerateOperator(BaseOperator):
         estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
     :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
         estimate in another unit refuses the job too. Default: the estimate's unit.
-    :param end_from_trigger: the trigger ends a clip without ``download_to`` (same XCom, no worker
-        resume; failures still resume): ``None`` = if no downstream task (Airflow hands those a
-        trigger's XCom as a JSON string), ``True`` = always, ``False`` = never.
+    :param end_from_trigger: the trigger ends a clip without ``download_to`` (it pushes the same
+        XCom a worker pushes, no worker resume; failures still resume): ``None`` or ``True`` = when
+        nothing else needs a worker, ``False`` = never.
     """
 
     template_fields: Sequence[str] = (

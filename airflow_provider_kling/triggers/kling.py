@@ -19,8 +19,9 @@ Decisions, each made here once:
 * **Exactly one event**: success (the ``VideoTask`` as JSON), error (the typed error's fields) or
   timeout; then ``run`` returns.
 * **Ending the task here** (``end_task``, set by the operator when the clip needs nothing from a
-  worker, see :func:`airflow_provider_kling._airflow.trigger_end`): success is a ``TaskSuccessEvent``
-  carrying the XComs the worker would push (``return_value`` and the video link's value), so the
+  worker, see :func:`airflow_provider_kling._airflow.trigger_end`): on success the trigger pushes the
+  XComs the worker would push (``return_value`` and the video link's value) the worker's way, through
+  the task SDK (``push_task_xcoms``), then sends a ``TaskSuccessEvent``, so the
   task ends without a worker resume and frees its pool slot at once. Failures and timeouts still
   resume in a worker, which raises the typed error under Airflow's retry rules.
 """
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling._airflow import serialized, success_line, success_result
+from airflow_provider_kling._airflow import push_task_xcoms, serialized, success_line, success_result
 from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
@@ -158,7 +159,7 @@ class KlingTaskTrigger(BaseTrigger):
                     if seen_key is not None and task.state.value == "succeeded":
                         RENDER_TIMES_SEEN.record_task(seen_key, task)
                     if task.state.value == "succeeded" and self.end_task is not None:
-                        yield self._end(task)
+                        yield await self._end(task)
                         return
                     dumped = task.model_dump(mode="json", exclude={"raw"})
                     if task.state.value == "succeeded":
@@ -168,17 +169,34 @@ class KlingTaskTrigger(BaseTrigger):
                     return
                 pause = wait.next_delay(time.time())
 
-    def _end(self, task: VideoTask) -> TriggerEvent:
-        """End the task here: the XComs and the log line of the worker's ``execute_complete``."""
+    async def _end(self, task: VideoTask) -> TriggerEvent:
+        """End the task here: the XComs and the log line of the worker's ``execute_complete``.
+
+        The XComs are pushed as a worker pushes them (``push_task_xcoms``), not in the event, whose
+        XComs Airflow stores JSON-encoded (a downstream ``xcom_pull`` would read a string). If that
+        push fails, the task resumes in a worker instead. Without a task instance (``dag.test()``
+        runs the trigger inline and resumes the task itself) the event carries them.
+        """
         from airflow.triggers.base import TaskSuccessEvent
 
         end = self.end_task or {}
         result = success_result(task, end.get("estimated_cost"))
-        self.log.info("%s", success_line(task, result, end.get("estimate_text")))
         xcoms: dict[str, Any] = {"return_value": result}
         for key in end.get("link_keys") or ():
             xcoms[key] = video_link(result)
-        return TaskSuccessEvent(xcoms=xcoms)
+        # Logged first: the triggerer closes a trigger's log file when it ends, and may route lines
+        # it has not yet written there to its own log (Airflow 3.3); the push gives it time.
+        self.log.info("%s", success_line(task, result, end.get("estimate_text")))
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            return TaskSuccessEvent(xcoms=xcoms)
+        try:
+            await push_task_xcoms(ti, xcoms)
+        except Exception as exc:
+            self.log.warning("Kling: could not push the XCom here (%s); resuming in a worker", exc)
+            dumped = task.model_dump(mode="json", exclude={"raw"})
+            return TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
+        return TaskSuccessEvent()
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

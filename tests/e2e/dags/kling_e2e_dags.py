@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 
@@ -73,10 +73,24 @@ with _dag("kling_e2e_worker_crash") as kling_e2e_worker_crash:
         retry_delay=dt.timedelta(seconds=1),
     )
 
+
+@task
+def publish(result: Any, ti: Any = None) -> dict[str, Any]:
+    """Downstream post-processing: what ``xcom_pull`` hands it after the trigger ended ``render``."""
+    pulled = ti.xcom_pull(task_ids="render")
+    return {
+        "argument_type": type(result).__name__,
+        "pulled_type": type(pulled).__name__,
+        "same": pulled == result,
+        "first_url": result["video_urls"][0] if isinstance(result, dict) else None,
+    }
+
+
 with _dag("kling_e2e_apixo_rest_conn") as kling_e2e_apixo_rest_conn:
-    KlingGenerateOperator(
+    rendered = KlingGenerateOperator(
         task_id="render",
         prompt="[latency:6] E2E APIXO: a kite over dunes",
         kling_conn_id="kling_apixo_api",
         deferrable=True,
     )
+    publish(rendered.output)
