@@ -24,6 +24,7 @@ Control API (no auth):
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -116,6 +117,9 @@ async def video(request: Request, name: str) -> Response:
     phase = job.phase()
     if phase != "succeeded":
         return JSONResponse({"error": f"job {job_id} is {phase}, no video"}, status_code=404)
+    retention = job.extra.get("retention")  # a gateway that deletes outputs (Replicate: one hour)
+    if retention is not None and time.time() - job.finished_at >= float(retention):
+        return JSONResponse({"error": f"the output of job {job_id} was deleted"}, status_code=404)
     path = await run_in_threadpool(emu.videos.get, job.clean_prompt, job.duration, job.aspect, job.sound)
     return FileResponse(
         path, media_type="video/mp4", filename=f"{job_id}.mp4", content_disposition_type="inline"
