@@ -141,6 +141,8 @@ class VideoTask(BaseModel):
     finished_at: datetime | None = None
     expires_at: datetime | None = None
     client_reference: str | None = None
+    #: the job's place in the gateway's queue, where it reports one (fal: 0 is next)
+    queue_position: int | None = None
     raw: Any = Field(default=None, repr=False)
 
     @property

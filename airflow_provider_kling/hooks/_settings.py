@@ -57,7 +57,7 @@ class ConnectionSettings:
             verify=_verify(extra.get("verify", True)),
             poll_interval=_opt_number(extra, "poll_interval", gateway.name),
             first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
-            prices=with_overrides(gateway.name, gateway.prices, extra.get("prices")),
+            prices=with_overrides(gateway.name, gateway.price_list, extra.get("prices")),
         )
 
     @property
