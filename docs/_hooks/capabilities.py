@@ -134,8 +134,8 @@ TOPICS: list[tuple[str, str, list[Row]]] = [
             ("Last frame (`end_image`)", _last_frame),
             ("Sound (`sound=True`)", _sound),
             ("Tiers (`tier`)", _tiers),
-            ("Durations (`duration`, s)", lambda c: ", ".join(str(d) for d in c.durations)),
-            ("Aspect ratios (`aspect_ratio`)", lambda c: ", ".join(c.aspect_ratios)),
+            ("Durations (`duration`, s)", lambda c: durations_text(c.durations)),
+            ("Aspect ratios (`aspect_ratio`)", lambda c: " ".join(c.aspect_ratios)),
             ("`aspect_ratio` with an image", lambda c: yes_no(c.aspect_ratio_with_image)),
         ],
     ),
@@ -189,13 +189,37 @@ def _models(gateway: type[Gateway]) -> str:
     return "<br>".join(names)
 
 
+def durations_text(durations: tuple[int, ...]) -> str:
+    """``5, 10``; a run of three or more whole seconds as ``3-15``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for d in [*sorted(durations), None]:
+        if d is not None and run and d == run[-1] + 1:
+            run.append(d)
+            continue
+        if run:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) >= 3 else ", ".join(map(str, run)))
+        run = [] if d is None else [d]
+    return ", ".join(parts)
+
+
+def model_label(model: str) -> str:
+    """A model id as short as a table cell needs it (``kling-3.0`` -> ``3.0``)."""
+    return model.removeprefix("kling-")
+
+
 def capability_cell(gateway: type[Gateway], row: Callable[[Capabilities], str]) -> str:
-    """One gateway's cell: one value when its models agree, else one line per model id."""
+    """One gateway's cell: one value when its models agree, else one line per value naming the
+    models that have it (``\`2.6\`, \`3.0\`: yes``)."""
     values = {model: row(caps) for model, caps in gateway.models.items()}
-    distinct = list(dict.fromkeys(values.values()))
-    if len(distinct) == 1:
-        return distinct[0]
-    return "<br>".join(f"{code(model)}: {value}" for model, value in values.items())
+    groups: dict[str, list[str]] = {}
+    for model, value in values.items():
+        groups.setdefault(value, []).append(model)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "<br>".join(
+        ", ".join(code(model_label(m)) for m in models) + f": {value}" for value, models in groups.items()
+    )
 
 
 def gateway_header(name: str) -> str:

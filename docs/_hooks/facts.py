@@ -83,13 +83,13 @@ def cost_gateways() -> list[str]:
 
 def price_rows() -> list[dict[str, str]]:
     """One row per gateway, read from the gateway modules (see ``PRICE_MARKER``)."""
-    from airflow_provider_kling.gateways import GATEWAYS, get_gateway
+    from airflow_provider_kling.gateways import GATEWAYS, gateway_class, get_gateway
     from airflow_provider_kling.gateways.pricing import estimate, format_amount
     from airflow_provider_kling.models import VideoRequest
 
     rows = []
-    for name in GATEWAYS:
-        gateway = get_gateway(name)
+    for name, model in [(n, m) for n in GATEWAYS for m in gateway_class(n).models]:
+        gateway = get_gateway(name, model)
         caps = gateway.models[gateway.model]
         sound_tier = "pro" if caps.sound_needs_pro or (caps.tiers and "pro" in caps.tiers) else None
         cells = []
@@ -97,13 +97,14 @@ def price_rows() -> list[dict[str, str]]:
             VideoRequest(prompt="p"),
             VideoRequest(prompt="p", duration=10, sound=True, tier=sound_tier),
         ):
-            est = estimate(name, gateway.prices, request).estimate
+            est = estimate(name, gateway.price_list, request).estimate
             cells.append(format_amount(est.amount, est.unit) if est else "none")
-        prices = gateway.prices
+        prices = gateway.price_list
         balance = gateway.build_balance(0)
         rows.append(
             {
                 "gateway": name,
+                "model": model if len(gateway.models) > 1 else "",
                 "reports": f"yes, in `{gateway.cost_unit}`" if gateway.cost_unit else "no",
                 "price": f"[{prices.basis}]({prices.source})"
                 if prices and prices.source
@@ -123,8 +124,9 @@ def render_price_table() -> str:
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for row in price_rows():
+        model = f" `{row['model']}`" if row["model"] else ""
         lines.append(
-            f"| [`{row['gateway']}`](../connections.md#{row['gateway']}) | {row['reports']} | {row['price']} "
+            f"| [`{row['gateway']}`](../connections.md#{row['gateway']}){model} | {row['reports']} | {row['price']} "
             f"| {row['silent_5']} | {row['sound_10']} | {row['balance']} |"
         )
     return "\n".join(lines)

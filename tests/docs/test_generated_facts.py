@@ -108,8 +108,18 @@ def test_no_page_writes_the_poll_schedule_by_hand(path: object) -> None:
 def test_the_price_table_comes_from_the_gateways(monkeypatch: pytest.MonkeyPatch) -> None:
     page = rendered("guides/costs.md")
     assert "<!-- price-table -->" not in page
-    rows = {row["gateway"]: row for row in facts.price_rows()}
-    assert list(rows) == list(GATEWAYS)
+    every = facts.price_rows()
+    assert list(dict.fromkeys(row["gateway"] for row in every)) == list(GATEWAYS)
+    rows = {
+        row["gateway"]: row
+        for row in every
+        if row["model"] in ("", gateway_class(row["gateway"]).default_model)
+    }
+    per_model = {(row["gateway"], row["model"]): row for row in every}
+    fal26, fal40 = per_model["fal", "kling-2.6"], per_model["fal", "kling-4.0"]
+    assert (fal26["silent_5"], fal26["sound_10"]) == ("$0.35", "$1.40")
+    assert (fal40["silent_5"], fal40["sound_10"]) == ("none", "$2.35")  # 4.0 always renders audio
+    assert per_model["replicate", "kling-3.0"]["price"] == "none published"
     assert (rows["kling"]["silent_5"], rows["kling"]["sound_10"]) == ("1.5 units", "10 units")
     assert (rows["apixo"]["silent_5"], rows["apixo"]["sound_10"]) == ("$0.30", "$1.20")
     assert (rows["rivya"]["silent_5"], rows["rivya"]["sound_10"]) == ("55 credits", "55 credits")

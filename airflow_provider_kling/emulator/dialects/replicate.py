@@ -14,6 +14,7 @@ https://replicate.com/kwaivgi/kling-v2.6/api and https://replicate.com/kwaivgi/k
 * ``POST /v1/predictions/<id>/cancel`` -> the prediction, ``canceled`` if it had not ended (a
   running prediction is stopped; nothing is billed for an official model that produced no output),
   unchanged if it had.
+* ``GET /v1/account``: the token's account (free; the connection test).
 * ``Authorization: Bearer <token>``; errors are problem JSON ``{"title", "detail", "status"}``
   (422 adds ``invalid_fields``); 404 ``{"detail": "Not found."}``.
 * Limits: 600 prediction creations per minute (a 10-per-second bucket here), 429 with
@@ -253,3 +254,12 @@ async def cancel(request: Request, prediction_id: str) -> Response:
     if job.cancel(stop=True) in ("removed", "cancelled"):
         call.emu.limits.end(job)
     return json_response(prediction(call, job))
+
+
+@router.get("/v1/account")
+async def account(request: Request) -> Response:
+    """The account of the token: free, what the provider's connection test asks."""
+    call = await Call.enter(request, DIALECT, "other", fault=True)
+    if isinstance(call, Response):
+        return call
+    return json_response({"type": "user", "username": "emulator", "name": "Emulator", "github_url": None})
