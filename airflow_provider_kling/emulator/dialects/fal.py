@@ -203,11 +203,12 @@ SPECS = {endpoint: _rules(endpoint) for endpoint in ENDPOINTS}
 
 
 def _queue_position(call: Call, job: Job) -> int:
-    """How many of the key's fal jobs of the same app are ahead of this one in the queue."""
+    """How many of the key's fal requests of the same app wait for a slot ahead of this one."""
     ahead = [
         j
         for j in call.emu.store.jobs(DIALECT.name, job.account)
-        if j.phase() == "queued"
+        if j.queue_delay > 0
+        and j.phase() == "queued"
         and j.created_mono < job.created_mono
         and j.extra.get("app") == job.extra["app"]
     ]
