@@ -209,7 +209,7 @@ def model_label(model: str) -> str:
 
 
 def capability_cell(gateway: type[Gateway], row: Callable[[Capabilities], str]) -> str:
-    """One gateway's cell: one value when its models agree, else one line per value naming the
+    r"""One gateway's cell: one value when its models agree, else one line per value naming the
     models that have it (``\`2.6\`, \`3.0\`: yes``)."""
     values = {model: row(caps) for model, caps in gateway.models.items()}
     groups: dict[str, list[str]] = {}

@@ -124,9 +124,10 @@ def render_price_table() -> str:
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for row in price_rows():
+        name = row["gateway"]
         model = f" `{row['model']}`" if row["model"] else ""
         lines.append(
-            f"| [`{row['gateway']}`](../connections.md#{row['gateway']}){model} | {row['reports']} | {row['price']} "
+            f"| [`{name}`](../connections.md#{name}){model} | {row['reports']} | {row['price']} "
             f"| {row['silent_5']} | {row['sound_10']} | {row['balance']} |"
         )
     return "\n".join(lines)

@@ -67,7 +67,7 @@ def test_every_registered_gateway_is_a_column_in_registry_order() -> None:
 
 
 def cell_of(cell: str, model: str, value: str) -> bool:
-    """A cell says ``value`` for ``model``: as the whole cell when every model of the gateway agrees,
+    r"""A cell says ``value`` for ``model``: as the whole cell when every model of the gateway agrees,
     else on the line of the models with that value (``\`2.6\`, \`3.0\`: value``)."""
     if cell == value:
         return True

@@ -5,7 +5,6 @@ queued fal request before any cost, and the operator warns when Replicate's outp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from airflow.utils.state import DagRunState
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskState, VideoRequest
-from tests.integration.conftest import connection
 from tests.helpers import wait_until
+from tests.integration.conftest import connection
 from tests.integration.dagrun import run_dag, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -25,7 +24,7 @@ DAGS = "kling_host_dags"
 
 
 @pytest.fixture
-def hosts(emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hosts(emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``kling_fal_30``, ``kling_fal_40`` and ``kling_replicate_30`` on the emulator; the downloads."""
     for conn_id, gateway, model in (
         ("kling_fal_30", "fal", "kling-3.0"),
@@ -36,7 +35,7 @@ def hosts(emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection(emulator.url, gateway, model=model))
         )
     monkeypatch.setenv("KLING_TEST_DOWNLOADS", str(tmp_path))
-    yield tmp_path
+    return tmp_path
 
 
 def emulated_job(emulator: EmulatorServer, task_id: str) -> dict[str, Any]:
