@@ -21,6 +21,8 @@ CLIPS: dict[str, tuple[str, dict[str, Any]]] = {
     "replicate_kling_30": ("kling_replicate_30", {"duration": 5, "sound": True}),
     "fal_kling_40": ("kling_fal_40", {"duration": 10, "sound": True, "tier": "std"}),
     "replicate_no_download": ("kling_replicate_30", {"duration": 5}),
+    # needs the request model of the models work (durations past 10 s, 21:9)
+    "fal_kling_40_20s": ("kling_fal_40", {"duration": 20, "aspect_ratio": "21:9", "sound": True}),
 }
 
 for _dag_id, (_conn, _args) in CLIPS.items():

@@ -73,6 +73,22 @@ def test_a_clip_renders_and_downloads(
     assert mp4_seconds(path) == pytest.approx(seconds, abs=0.5)
 
 
+def test_kling_4_twenty_seconds_21_9_on_fal(emulator: EmulatorServer, hosts: Path) -> None:
+    from airflow_provider_kling.exceptions import KlingValidationError
+
+    try:
+        VideoRequest(prompt="p", duration=20, aspect_ratio="21:9", sound=True)  # type: ignore[arg-type]
+    except KlingValidationError:
+        pytest.skip("VideoRequest takes 5 or 10 s and no 21:9 yet: needs the model rows of issue 19")
+    dr, tis = run_dag(DAGS, "fal_kling_40_20s")
+    assert dr.state == DagRunState.SUCCESS
+    result = xcom(tis["render"])
+    job = emulated_job(emulator, result["task_id"])
+    assert (job["family"], job["duration"], job["aspect_ratio"]) == ("kling/v4/text-to-video", 20, "21:9")
+    (download,) = result["downloads"]
+    assert mp4_seconds(Path(download["path"])) == pytest.approx(20, abs=0.5)
+
+
 def test_replicate_without_download_to_warns_that_the_output_expires(
     hosts: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,4 +142,55 @@ async def test_the_async_cancel_of_replicate_stops_the_prediction(
     task = hook.submit(VideoRequest(prompt="stop me", duration=10))
     outcome = await hook.acancel_task(task.task_id)
     assert (outcome.stopped, outcome.billed) == (True, False)
+    assert emulated_job(emulator, task.task_id)["phase"] == "cancelled"
+
+
+async def test_a_stopping_triggerer_leaves_the_job_and_only_on_kill_cancels_it(
+    emulator: EmulatorServer, hosts: Path
+) -> None:
+    """A triggerer shutting down cancels ``run`` without calling ``on_kill``: the job renders on and
+    the next triggerer resumes it. ``on_kill`` (a user's action) cancels it."""
+    import asyncio
+    import time
+
+    from airflow_provider_kling.polling import PollSchedule
+    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+    task = KlingHook(kling_conn_id="kling_replicate_30").submit(VideoRequest(prompt="long [latency:30]"))
+    trigger = KlingTaskTrigger(
+        kling_conn_id="kling_replicate_30",
+        kling_task_id=task.task_id,
+        poll_schedule=PollSchedule(first_delay=0.1, interval=0.2, jitter=0).to_dict(),
+        deadline=time.time() + 60,
+        not_before=time.time(),
+    )
+
+    async def first_event() -> Any:
+        async for event in trigger.run():
+            return event
+        return None
+
+    running = asyncio.ensure_future(first_event())
+    deadline = time.monotonic() + 20
+    while trigger._last_state is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert trigger._last_state is TaskState.QUEUED or trigger._last_state is TaskState.RUNNING
+    running.cancel()  # what a triggerer shutting down does: no "user action" message, no on_kill
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert emulated_job(emulator, task.task_id)["cancel"] is None
+    await trigger.on_kill()  # what Airflow calls after a user marked the task failed or cleared it
+    job = emulated_job(emulator, task.task_id)
+    assert (job["phase"], job["billed"]) == ("cancelled", False)
+
+
+def test_on_kill_of_a_worker_wait_cancels_the_job(emulator: EmulatorServer, hosts: Path) -> None:
+    from airflow_provider_kling.operators.kling import KlingGenerateOperator
+
+    task = KlingHook(kling_conn_id="kling_replicate_30").submit(VideoRequest(prompt="long [latency:30]"))
+    op = KlingGenerateOperator(task_id="render", prompt="x", kling_conn_id="kling_replicate_30")
+    op.on_kill()  # not waiting: nothing to cancel
+    assert emulated_job(emulator, task.task_id)["cancel"] is None
+    op._waiting_on = ("kling_replicate_30", task.task_id, None)  # as while hook.wait_for_task runs
+    op.on_kill()
     assert emulated_job(emulator, task.task_id)["phase"] == "cancelled"
