@@ -195,3 +195,25 @@ def test_on_kill_of_a_worker_wait_cancels_the_job(emulator: EmulatorServer, host
     op._waiting_on = ("kling_replicate_30", task.task_id, None)  # as while hook.wait_for_task runs
     op.on_kill()
     assert emulated_job(emulator, task.task_id)["phase"] == "cancelled"
+
+
+def test_the_wait_logs_the_position_in_fals_queue(
+    emulator: EmulatorServer, hosts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job queued at fal behind the account's limit is a wait, and the log says where it stands."""
+    from airflow_provider_kling.polling import PollSchedule
+
+    assert (
+        httpx.post(f"{emulator.url}/_emulator/limits", json={"concurrency": 1}, timeout=10).status_code == 200
+    )
+    try:
+        hook = KlingHook(kling_conn_id="kling_fal_30")
+        hook.submit(VideoRequest(prompt="in front [latency:2]"))
+        queued = hook.submit(VideoRequest(prompt="behind [latency:1]"))
+        with caplog.at_level("INFO", logger="airflow_provider_kling"):
+            done = hook.wait_for_task(queued, 30, PollSchedule(first_delay=0, interval=0.2, jitter=0))
+        assert done.state is TaskState.SUCCEEDED and done.video_urls
+        assert f"Kling job {queued.task_id} is queued, position 0 in the gateway's queue" in caplog.text
+        assert emulated_job(emulator, queued.task_id)["queue_delay"] > 0
+    finally:
+        httpx.post(f"{emulator.url}/_emulator/limits", json={"concurrency": 0}, timeout=10)
