@@ -30,6 +30,11 @@ Oddities written here: the status answer carries no output (a second request, :m
 fetches it), the model id of the status URLs differs from the submit path (kept in the task's
 ``endpoint``), a cancel answer that does not say whether the job had started (``last_state`` decides,
 or the hook asks), and Kling 4.0's tier is its ``resolution`` (std = 720p, pro = 1080p).
+
+No ``fal-client`` / ``replicate`` dependency: the wire is a few plain JSON calls, and our own transport
+gives what those clients would not share: one pooled aiohttp session for every trigger of a
+connection in the triggerer, the retry policy, secret scrubbing and the typed errors. A vendor client
+would be a second HTTP stack (its own sessions and retries) per trigger.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ Wire facts (re-checked 2026-12-05):
 A cancel of an official model's prediction before it has output stops the work; Replicate prices
 these models per output, so a canceled prediction has nothing to bill (our reading of the pricing
 page; the log says "not billed for output").
+
+No ``fal-client`` / ``replicate`` dependency: the wire is a few plain JSON calls, and our own transport
+gives what those clients would not share: one pooled aiohttp session for every trigger of a
+connection in the triggerer, the retry policy, secret scrubbing and the typed errors. A vendor client
+would be a second HTTP stack (its own sessions and retries) per trigger.
 """
 
 from __future__ import annotations
