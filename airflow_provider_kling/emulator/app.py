@@ -1,4 +1,4 @@
-"""The FastAPI app: the six gateways plus the control API under ``/_emulator/``.
+"""The FastAPI app: every gateway (``dialects.ROUTERS``) plus the control API under ``/_emulator/``.
 
 Control API (no auth):
 
