@@ -348,7 +348,7 @@ class KlingHook(BaseHook):
             return
         retention = self.gateway.output_retention
         if retention is not None:
-            log.warning(
+            self.log.warning(
                 "Gateway %s deletes outputs %.0f minutes after the job ends, and download_to is not "
                 "set: copy the video before then (set download_to, see the connections docs)",
                 self.gateway.name,
