@@ -230,7 +230,7 @@ def test_jobs_by_client_reference_and_a_bad_by(client: httpx.Client, kit: Any) -
     client.post("/v1/videos/text2video", json=kling_body("a", external_task_id="clip-a"), headers=h)
     client.post("/v1/videos/text2video", json=kling_body("no reference"), headers=h)
     grouped = client.get("/_emulator/jobs", params={"by": "client_reference"}).json()
-    assert set(grouped) == {"kling", "rivya", "runware", "apixo", "apimart", "kie"}
+    assert set(grouped) == {"kling", "rivya", "runware", "apixo", "apimart", "kie", "fal", "replicate"}
     counts = {key: len(ids) for key, ids in grouped["kling"].items()}
     assert counts == {"clip-a": 1, "prompt: no reference": 1}
     only = client.get("/_emulator/jobs", params={"by": "client_reference", "gateway": "kling"}).json()

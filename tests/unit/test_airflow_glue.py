@@ -186,6 +186,8 @@ def test_provider_info_matches_the_distribution() -> None:
         "apixo",
         "apimart",
         "kie",
+        "fal",
+        "replicate",
     ]
     assert set(conn["ui-field-behaviour"]["relabeling"]) == {"password", "host", "login"}
     assert info["extra-links"] == ["airflow_provider_kling.links.KlingVideoLink"]
