@@ -115,6 +115,12 @@ def test_fal_queues_over_the_limit_and_cancel_removes_a_queued_request(
     assert (described["phase"], described["cancel"], described["billed"]) == ("cancelled", "removed", False)
     status = client.get(f"/fal-ai/kling-video/requests/{ids[2]}/status", headers=FAL).json()
     assert status["status"] == "CANCELED"
+    charges = {line["task_id"]: line for line in client.get("/_emulator/billing").json()["jobs"]}
+    assert (charges[ids[2]]["phase"], charges[ids[2]]["billed"], charges[ids[2]]["amount"]) == (
+        "cancelled",
+        False,
+        0.0,
+    )
     counters = client.get("/_emulator/counters").json()
     assert counters["refused"]["fal"] == 0
 
@@ -182,6 +188,8 @@ def test_replicate_cancel_stops_a_running_prediction_unbilled(
     described = job(client, pid)
     assert (described["phase"], described["billed"]) == ("cancelled", False)
     assert client.get(f"/v1/predictions/{pid}", headers=REPLICATE).json()["status"] == "canceled"
+    (line,) = client.get("/_emulator/billing", params={"gateway": "replicate"}).json()["jobs"]
+    assert (line["task_id"], line["billed"], line["amount"]) == (pid, False, 0.0)
 
 
 def test_replicate_throttles_creations(client: httpx.Client) -> None:
