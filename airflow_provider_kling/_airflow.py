@@ -275,6 +275,13 @@ def defer_timeout(deadline: float) -> timedelta:
     return timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN)
 
 
+def serialized(trigger: Any, *names: str) -> tuple[str, dict[str, Any]]:
+    """``BaseTrigger.serialize``: the trigger's class path and its ``__init__`` arguments, read from
+    the attributes of the same names."""
+    cls = type(trigger)
+    return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(trigger, name) for name in names}
+
+
 class TaskStateStore:
     """Airflow's task state store (>= 3.3) as the hook's ``JobStore``: one key holds the job record."""
 

@@ -39,6 +39,8 @@ ErrorKind = Literal[
 #: the one kind -> class registry, filled by ``KlingError.__init_subclass__``; read it through
 #: :func:`error_class`
 _KINDS: dict[str, type[KlingError]] = {}
+#: what :meth:`KlingError.to_dict` describes (subclasses add their own fields)
+_DICT_FIELDS = ("kind", "message", "gateway", "status_code", "code", "retryable")
 
 
 class KlingError(Exception):
@@ -101,14 +103,7 @@ class KlingError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, used for trigger events and XCom."""
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "gateway": self.gateway,
-            "status_code": self.status_code,
-            "code": self.code,
-            "retryable": self.retryable,
-        }
+        return {name: getattr(self, name) for name in _DICT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KlingError:

@@ -7,6 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from airflow_provider_kling.emulator.config import DEFAULT_KLING_ACCESS_KEY, DEFAULT_KLING_SECRET_KEY
+
+#: The official API's key pair the emulator knows by default (it verifies the JWT with them); every
+#: suite takes it from here.
+KLING_ACCESS_KEY = DEFAULT_KLING_ACCESS_KEY
+KLING_SECRET_KEY = DEFAULT_KLING_SECRET_KEY
+
 T = TypeVar("T")
 
 

@@ -86,6 +86,15 @@ ERRORS = ErrorTable(
 BILLING = FailureBilling(source="APIMart's documents do not say whether a failed or rejected task is charged")
 
 
+#: what APIMart changes in every Kling row it relays: URLs only, no webhook, no reported cost
+_RELAYED: dict[str, Any] = {
+    "callback": False,
+    "cost_unit": None,
+    "local_images": "url_only",
+    "extra_fields": {"watermark": "bool: sent as watermark"},
+}
+
+
 class ApimartGateway(Gateway):
     """An APIMart relay of Kling's own feature matrix: a flat body, a job list in the submit answer,
     and error bodies read in the shapes APIMart relays use (none is documented)."""
@@ -106,12 +115,9 @@ class ApimartGateway(Gateway):
     models: ClassVar[dict[str, Capabilities]] = {
         NATIVE.model: replace(
             NATIVE,
+            **_RELAYED,
             aspect_ratio_with_image=True,
-            callback=False,
-            cost_unit=None,
             end_image_needs_start=True,
-            extra_fields={"watermark": "bool: sent as watermark"},
-            local_images="url_only",
             prices=None,
             price_note="APIMart publishes no Kling 2.6 price",
             notes=(
@@ -121,24 +127,18 @@ class ApimartGateway(Gateway):
         ),
         V3.model: replace(
             V3,
+            **_RELAYED,
             prompt_max=3072,
             aspect_ratio_with_image=True,
-            callback=False,
-            cost_unit=None,
             end_image_needs_start=True,
             multi_shot_start_image=True,
-            extra_fields={"watermark": "bool: sent as watermark"},
-            local_images="url_only",
             prices=V3_PRICES,
             notes="3-15 s; std 720p, pro 1080p, 4k; sound in every tier; 1-6 shots (no last frame)",
         ),
         KLING_TURBO.model: replace(
             KLING_TURBO,
+            **_RELAYED,
             shape=TURBO_SHAPE,
-            callback=False,
-            cost_unit=None,
-            local_images="url_only",
-            extra_fields={"watermark": "bool: sent as watermark"},
             price_note="APIMart publishes no Kling 3.0 Turbo price",
             notes="tier std = 720p, pro = 1080p; one start frame (first_frame_image); no audio field",
         ),

@@ -14,6 +14,7 @@ possibly billed (the reconcile manifest's ``billed_failures`` counts ``"yes"`` a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,12 +60,7 @@ class FailureBilling:
         return f"billed: {billed} (a {label} job; {self.source})"
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "failed": self.failed,
-            "refused": self.refused,
-            "content_policy": self.content_policy,
-            "source": self.source,
-        }
+        return dataclasses.asdict(self)
 
 
 def possibly_billed(billed: str | None) -> bool:

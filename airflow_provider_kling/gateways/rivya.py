@@ -129,13 +129,11 @@ PRICES = Prices(
     unit_note="Rivya credits (prepaid; reserved at submit, refunded when a generation fails)",
 )
 #: Rivya's price for a Kling 3.0 clip: fixed, whatever its length, mode or sound
-V3_PRICES = Prices(
-    unit="credits",
+V3_PRICES = replace(
+    PRICES,
     rates={"clip": 90.0},
-    per_seconds=None,
     basis="Rivya Kling 3.0: 90 credits per clip, fixed",
     source="https://rivya.ai/docs/api/models/kling-3-0",
-    unit_note=PRICES.unit_note,
 )
 
 #: what Kling 2.6 can do through this gateway

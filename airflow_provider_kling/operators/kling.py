@@ -8,10 +8,9 @@ submitted, else submit -> record the remote id (task state store and XCom ``klin
 False). A capacity refusal is a wait (:class:`~airflow_provider_kling.polling.CapacityWait`).
 
 **Retries never pay twice.** Each try derives the job's client reference from (dag_id, run_id,
-task_id, map_index, generation) and first looks for an earlier try's job: in the task state store
-(Airflow >= 3.3; it survives retries and worker crashes, unlike XCom), or at gateways that find a
-job by client id (official Kling, Runware); Rivya deduplicates a repeated key by itself. The policy
-is the hook's (``KlingHook.submit_once``); see ``docs/guides/retries.md`` for the guarantee per gateway.
+task_id, map_index, generation) and first looks for an earlier try's job in the task state store
+(Airflow >= 3.3; it survives retries and worker crashes, unlike XCom) or at the gateway. The policy is
+the hook's (``KlingHook.submit_once``); ``docs/guides/retries.md`` gives the guarantee per gateway.
 
 This module imports no HTTP library: DAG files import it on every parse.
 """
@@ -72,11 +71,9 @@ class KlingGenerateOperator(BaseOperator):
         accepts on each gateway: the capability matrix's per-model tables.
     :param negative_prompt: what to avoid, where the gateway supports it (templated).
     :param duration: whole seconds: 5 or 10 on Kling 2.6, 3 to 15 on Kling 3.0.
-    :param aspect_ratio: ``16:9``, ``9:16`` or ``1:1``; ``None`` = 16:9 for text-to-video, the
-        image's own ratio for image-to-video.
+    :param aspect_ratio: ``16:9``, ``9:16`` or ``1:1``; ``None`` = 16:9, or the start image's ratio.
     :param sound: generate audio (some gateways need ``tier="pro"``).
-    :param tier: ``std``, ``pro`` or ``4k`` where the (gateway, model) has them; ``None`` = the
-        gateway default.
+    :param tier: ``std``, ``pro`` or ``4k`` where the (gateway, model) has them; ``None`` = its default.
     :param shots: multi-shot (templated): 1-6 ``{"prompt": ..., "duration": ...}`` whose durations
         sum to ``duration``, where the (gateway, model) takes a prompt per shot.
     :param cfg_scale: 0-1, where the gateway supports it.
@@ -87,14 +84,13 @@ class KlingGenerateOperator(BaseOperator):
     :param kling_conn_id: the ``kling`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param wait_for_completion: ``False`` returns right after the submit.
-    :param poll_interval: seconds between status calls (also used as the first delay); default: the
-        provider's schedule (first poll when the clip can first be ready, then every ~5 s).
+    :param poll_interval: seconds between status calls (and the first delay); default: first poll when
+        the clip can first be ready, then every ~5 s.
     :param timeout: seconds to wait for the job before failing (retryable; a retry re-attaches).
     :param download_to: directory or object-storage URI to copy the videos to after success (templated).
     :param max_download_bytes: refuse larger downloads.
-    :param video_link_base: the public ``https://`` prefix under which ``download_to`` is served (a
-        CDN, a public bucket's endpoint): the "Kling video" link then opens the downloaded copy,
-        which does not expire like the gateway's URL (see :mod:`airflow_provider_kling.links`).
+    :param video_link_base: the public ``https://`` prefix serving ``download_to`` (a CDN, a bucket):
+        the "Kling video" link then opens that copy, which does not expire like the gateway's URL.
     :param max_cost: refuse the job, before any request to the gateway and without retries, when its
         estimate is over this amount, or when no estimate exists (see ``KlingHook.quote``).
     :param max_cost_unit: the unit of ``max_cost`` (``USD``, ``credits``, ``units``); when set, an
@@ -105,16 +101,9 @@ class KlingGenerateOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt",
-        "model",
-        "shots",
-        "negative_prompt",
-        "start_image",
-        "end_image",
-        "extra",
-        "download_to",
-        "video_link_base",
-    )
+        "prompt", "model", "shots", "negative_prompt", "start_image", "end_image", "extra",
+        "download_to", "video_link_base",
+    )  # fmt: skip
     template_fields_renderers = {"extra": "json"}
     operator_extra_links = (KlingVideoLink(),)
     ui_color = "#f0e4ff"
@@ -176,7 +165,6 @@ class KlingGenerateOperator(BaseOperator):
         #: (conn id, remote task id, endpoint) while the worker waits: what ``on_kill`` cancels
         self._waiting_on: tuple[str, str, str | None] | None = None
 
-    # ------------------------------------------------------------------------------------ execute
     def execute(self, context: Context) -> Any:
         from airflow_provider_kling.hooks.kling import KlingHook
 
@@ -186,13 +174,11 @@ class KlingGenerateOperator(BaseOperator):
             request = hook.make_request(**self._request_fields())
             hook.check_download_to(self.download_to)
             estimate = hook.check_cost(request, self.max_cost, self.max_cost_unit)
-        return self._submit_and_wait(
-            context, hook, request, CapacityWait(time.time() + self.timeout), estimate
-        )
+        wait = CapacityWait(time.time() + self.timeout)
+        return self._submit_and_wait(context, hook, request, wait, estimate)
 
     def execute_after_capacity(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after :class:`~airflow_provider_kling.triggers.capacity.KlingCapacityTrigger`:
-        submit again with the same client reference (the counters and the deadline come from the event)."""
+        """Resume after ``KlingCapacityTrigger``: submit again with the same client reference."""
         from airflow_provider_kling.hooks.kling import KlingHook
 
         self.kling_result = None
@@ -208,13 +194,9 @@ class KlingGenerateOperator(BaseOperator):
         return self._submit_and_wait(context, hook, request, wait, hook.estimate_for(self._request_fields()))
 
     def _submit_and_wait(
-        self,
-        context: Context,
-        hook: KlingHook,
-        request: VideoRequest,
-        wait: CapacityWait,
+        self, context: Context, hook: KlingHook, request: VideoRequest, wait: CapacityWait,
         estimate: CostEstimate | None,
-    ) -> Any:
+    ) -> Any:  # fmt: skip
         schedule = hook.poll_schedule(request.duration, self.poll_interval)
         wait.cap = schedule.interval
         task = self._submit_when_capacity(context, hook, request, wait)
@@ -274,10 +256,9 @@ class KlingGenerateOperator(BaseOperator):
     ) -> VideoTask:
         """Attach or submit; a refusal for the account's capacity or rate is a wait, not a failure.
 
-        The refusal proves no job was created, so the same client reference is submitted again
-        later (never paying twice): deferred to ``KlingCapacityTrigger`` (no worker slot) when
-        deferrable, else after a sleep in the worker. :class:`CapacityWait` decides how long, and
-        gives up at the task's ``timeout``; other errors keep their rules.
+        The refusal proves no job was created, so the same client reference is submitted again later:
+        deferred to ``KlingCapacityTrigger`` when deferrable, else after a sleep in the worker;
+        :class:`CapacityWait` decides how long and gives up at ``timeout``. Other errors keep their rules.
         """
         from airflow_provider_kling.exceptions import KlingRateLimitError
 
@@ -296,11 +277,8 @@ class KlingGenerateOperator(BaseOperator):
                 from airflow_provider_kling.triggers.capacity import KlingCapacityTrigger
 
                 trigger = KlingCapacityTrigger.resuming(self.kling_conn_id, wait, delay)
-                self.defer(
-                    trigger=trigger,
-                    method_name="execute_after_capacity",
-                    timeout=defer_timeout(wait.deadline),
-                )
+                timeout = defer_timeout(wait.deadline)
+                self.defer(trigger=trigger, method_name="execute_after_capacity", timeout=timeout)
             _sleep(delay)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> Any:

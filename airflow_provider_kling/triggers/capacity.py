@@ -32,6 +32,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kling._airflow import serialized
 from airflow_provider_kling.defaults import CAPACITY_MIN_DEFER, DEFAULT_POLL_INTERVAL
 from airflow_provider_kling.polling import CapacityWait
 
@@ -146,17 +147,8 @@ class KlingCapacityTrigger(BaseTrigger):
         return f"<KlingCapacityTrigger conn_id={self.kling_conn_id!r} refusals={self.refusals}>"
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "kling_conn_id": self.kling_conn_id,
-                "deadline": self.deadline,
-                "waiting_since": self.waiting_since,
-                "refusals": self.refusals,
-                "next_delay": self.next_delay,
-                "poll_interval": self.poll_interval,
-            },
-        )
+        names = ("kling_conn_id", "deadline", "waiting_since", "refusals", "next_delay", "poll_interval")
+        return serialized(self, *names)
 
     @property
     def wait(self) -> CapacityWait:

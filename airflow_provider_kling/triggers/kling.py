@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling._airflow import success_line, success_result
+from airflow_provider_kling._airflow import serialized, success_line, success_result
 from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
@@ -100,19 +100,10 @@ class KlingTaskTrigger(BaseTrigger):
         return f"<KlingTaskTrigger conn_id={self.kling_conn_id!r} task_id={self.kling_task_id!r}>"
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "kling_conn_id": self.kling_conn_id,
-                "kling_task_id": self.kling_task_id,
-                "endpoint": self.endpoint,
-                "poll_schedule": self.poll_schedule,
-                "deadline": self.deadline,
-                "not_before": self.not_before,
-                "failure_budget": self.failure_budget,
-                "end_task": self.end_task,
-            },
-        )
+        return serialized(
+            self, "kling_conn_id", "kling_task_id", "endpoint", "poll_schedule", "deadline", "not_before",
+            "failure_budget", "end_task",
+        )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = KlingHook(kling_conn_id=self.kling_conn_id)

@@ -13,10 +13,11 @@ import tempfile
 
 from airflow.sdk import DAG
 
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 from airflow_provider_kling.operators.reconcile import KlingReconcileOperator, KlingRunCostOperator
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
+GATEWAYS = GATEWAY_NAMES
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 LATE_DIR = os.environ.get("KLING_LATE_DIR") or os.path.join(tempfile.gettempdir(), "kling-late-tests")
 #: how long each clip renders, and how long its task waits

@@ -12,10 +12,10 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.operators.kling import KlingGenerateOperator, _client_reference
 from airflow_provider_kling.sensors.kling import KlingTaskSensor
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 NO_DELAY = dt.timedelta(0)
 
@@ -44,34 +44,34 @@ class CrashBeforeRecord(KlingGenerateOperator):
         return super()._attach_or_submit(hook, request, context)
 
 
-for _gw in GATEWAYS:
+def _render(dag_id: str, operator: type[KlingGenerateOperator] = KlingGenerateOperator, **kwargs: Any) -> DAG:
+    """A DAG of one ``render`` task, bound to a module global named ``dag_id`` (dag.test() finds it)."""
+    with _dag(dag_id) as dag:
+        operator(task_id="render", **kwargs)
+    globals()[dag_id] = dag
+    return dag
+
+
+#: Retries a task must not spend when it is refused before any submit (the tests count the tries).
+RETRIES = {"retries": 2, "retry_delay": NO_DELAY}
+
+for _gw in GATEWAY_NAMES:
     for _mode, _deferrable in (("worker", False), ("deferrable", True)):
-        with _dag(f"op_{_gw}_{_mode}") as _d:
-            KlingGenerateOperator(
-                task_id="render",
-                prompt="A red balloon over a harbour",
-                kling_conn_id=f"kling_{_gw}",
-                deferrable=_deferrable,
-            )
-        globals()[f"op_{_gw}_{_mode}"] = _d
-    with _dag(f"crash_{_gw}") as _d:
-        CrashAfterSubmit(
-            task_id="render",
-            prompt="Crash test",
+        _render(
+            f"op_{_gw}_{_mode}",
+            prompt="A red balloon over a harbour",
             kling_conn_id=f"kling_{_gw}",
-            retries=2,
-            retry_delay=NO_DELAY,
+            deferrable=_deferrable,
         )
-    globals()[f"crash_{_gw}"] = _d
-    with _dag(f"crash_before_record_{_gw}") as _d:
-        CrashBeforeRecord(
-            task_id="render",
-            prompt="Crash test",
-            kling_conn_id=f"kling_{_gw}",
-            retries=1,
-            retry_delay=NO_DELAY,
-        )
-    globals()[f"crash_before_record_{_gw}"] = _d
+    _render(f"crash_{_gw}", CrashAfterSubmit, prompt="Crash test", kling_conn_id=f"kling_{_gw}", **RETRIES)
+    _render(
+        f"crash_before_record_{_gw}",
+        CrashBeforeRecord,
+        prompt="Crash test",
+        kling_conn_id=f"kling_{_gw}",
+        retries=1,
+        retry_delay=NO_DELAY,
+    )
 
 for _mode, _deferrable in (("poke", False), ("deferrable", True)):
     with _dag(f"fire_and_forget_{_mode}") as _d:
@@ -92,76 +92,45 @@ for _mode, _deferrable in (("poke", False), ("deferrable", True)):
         _submit >> _wait
     globals()[f"fire_and_forget_{_mode}"] = _d
 
-with _dag("content_policy") as content_policy:
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="[fault:policy-task] something forbidden",
-        kling_conn_id="kling_apixo",
-        retries=3,
-        retry_delay=NO_DELAY,
-    )
-
-with _dag("invalid_duration") as invalid_duration:
-    KlingGenerateOperator(
-        task_id="render", prompt="p", duration=7, kling_conn_id="kling_kie", retries=2, retry_delay=NO_DELAY
-    )
+_render(
+    "content_policy",
+    prompt="[fault:policy-task] something forbidden",
+    kling_conn_id="kling_apixo",
+    retries=3,
+    retry_delay=NO_DELAY,
+)
+_render("invalid_duration", prompt="p", duration=7, kling_conn_id="kling_kie", **RETRIES)
 
 with _dag("mapped_twenty") as mapped_twenty:
     KlingGenerateOperator.partial(task_id="render", kling_conn_id="kling_runware", deferrable=True).expand(
         prompt=[f"Product shot number {i}" for i in range(20)]
     )
 
-with _dag("over_budget") as over_budget:
-    # APIXO publishes $0.06 per output second: a 5 s clip is estimated at $0.30
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="Too dear",
-        kling_conn_id="kling_apixo",
-        max_cost=0.25,
-        retries=2,
-        retry_delay=NO_DELAY,
-    )
-
-with _dag("cap_without_estimate") as cap_without_estimate:
-    # kie publishes no price: a cap cannot be shown to hold, so the job is refused
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="Unpriced",
-        kling_conn_id="kling_kie",
-        max_cost=10,
-        retries=2,
-        retry_delay=NO_DELAY,
-    )
-
-with _dag("link_to_download") as link_to_download:
-    # the "Kling video" link opens the downloaded copy, served under video_link_base
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="A kite on a beach",
-        kling_conn_id="kling_rivya",
-        download_to=os.environ.get("KLING_TEST_DOWNLOAD_DIR")
-        or os.path.join(tempfile.gettempdir(), "kling-t"),
-        video_link_base="https://media.example.com/kling",
-    )
-
-with _dag("download_to_unknown_scheme") as download_to_unknown_scheme:
-    # no filesystem for foo:// (and none for s3:// without the Amazon provider): found before the submit
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="Nowhere to put it",
-        kling_conn_id="kling_apixo",
-        download_to="foo://bucket/renders",
-        retries=2,
-        retry_delay=NO_DELAY,
-    )
-
-with _dag("download_to_not_writable") as download_to_not_writable:
-    # a "directory" below a regular file can never be created
-    KlingGenerateOperator(
-        task_id="render",
-        prompt="Nowhere to put it",
-        kling_conn_id="kling_apixo",
-        download_to=__file__ + "/renders",
-        retries=2,
-        retry_delay=NO_DELAY,
-    )
+# APIXO publishes $0.06 per output second: a 5 s clip is estimated at $0.30
+_render("over_budget", prompt="Too dear", kling_conn_id="kling_apixo", max_cost=0.25, **RETRIES)
+# kie publishes no price: a cap cannot be shown to hold, so the job is refused
+_render("cap_without_estimate", prompt="Unpriced", kling_conn_id="kling_kie", max_cost=10, **RETRIES)
+# the "Kling video" link opens the downloaded copy, served under video_link_base
+_render(
+    "link_to_download",
+    prompt="A kite on a beach",
+    kling_conn_id="kling_rivya",
+    download_to=os.environ.get("KLING_TEST_DOWNLOAD_DIR") or os.path.join(tempfile.gettempdir(), "kling-t"),
+    video_link_base="https://media.example.com/kling",
+)
+# no filesystem for foo:// (and none for s3:// without the Amazon provider): found before the submit
+_render(
+    "download_to_unknown_scheme",
+    prompt="Nowhere to put it",
+    kling_conn_id="kling_apixo",
+    download_to="foo://bucket/renders",
+    **RETRIES,
+)
+# a "directory" below a regular file can never be created
+_render(
+    "download_to_not_writable",
+    prompt="Nowhere to put it",
+    kling_conn_id="kling_apixo",
+    download_to=__file__ + "/renders",
+    **RETRIES,
+)

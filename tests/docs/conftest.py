@@ -13,8 +13,9 @@ from types import ModuleType
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from tests.conftest import DAGS, REPO
-from tests.integration.conftest import GATEWAYS, connection
+from tests.integration.conftest import connection
 
 DOCS = REPO / "docs"
 SNIPPETS = DOCS / "snippets"
@@ -48,7 +49,7 @@ def docs_emulator() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def emulator_connections(docs_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     """``kling_<gateway>`` for every gateway and ``kling_default`` (official API) on a reset emulator."""
-    for gateway in GATEWAYS:
+    for gateway in GATEWAY_NAMES:
         monkeypatch.setenv(
             f"AIRFLOW_CONN_KLING_{gateway.upper()}", json.dumps(connection(docs_emulator.url, gateway))
         )

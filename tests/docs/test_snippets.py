@@ -20,9 +20,10 @@ import httpx
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorServer
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from tests.conftest import REPO
 from tests.docs.conftest import DOCS, SNIPPETS
-from tests.integration.conftest import GATEWAYS, connection
+from tests.integration.conftest import connection
 
 CONNECTION_TEST = "test_connection_examples::test_documented_connection_passes_the_test_and_renders"
 #: snippet (relative to docs/snippets) -> "test module::test function" that executes it
@@ -185,7 +186,7 @@ def run_snippet(name: str) -> None:
     runpy.run_path(str(SNIPPETS / name), run_name="__main__")
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_check_connection_on_every_gateway(
     gateway: str,
     emulator_connections: EmulatorServer,
@@ -309,7 +310,7 @@ def test_xcom_result_example_has_the_real_shape(emulator_connections: EmulatorSe
 
     documented = json.loads((SNIPPETS / "xcom_result.json").read_text(encoding="utf-8"))
     seen: set[str] = set()
-    for gateway in GATEWAYS:
+    for gateway in GATEWAY_NAMES:
         hook = KlingHook(kling_conn_id=f"kling_{gateway}")
         task = hook.submit(hook.make_request(prompt="A red balloon over a harbour"))
         task = hook.wait_for_task(task, 30, PollSchedule(first_delay=0.3, interval=0.2))

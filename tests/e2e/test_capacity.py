@@ -9,15 +9,13 @@ refusals happen, and every refusal is waited for in the triggerer (the task defe
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import AirflowDeployment, EmulatorProcess, wait_until
+from tests.e2e.stack import running_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,34 +25,22 @@ CLIPS = 12
 CONCURRENCY = 3
 LATENCY = 3.0
 PARALLELISM = 4
-KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 CAPACITY_TRIGGER = "airflow_provider_kling.triggers.capacity.KlingCapacityTrigger"
 
 
 def test_capacity_refusals_wait_deferred_and_every_clip_succeeds() -> None:
-    home = Path(tempfile.mkdtemp(prefix="kling-e2e-capacity-"))
-    emulator = EmulatorProcess(
-        latency=LATENCY, extra_args=["--concurrency", str(CONCURRENCY)], log_path=home / "emulator.out"
-    )
-    airflow: AirflowDeployment | None = None
-    try:
-        emulator.start()
-        conn = {
-            "conn_type": "kling",
-            "host": emulator.url,
-            "login": KLING_ACCESS_KEY,
-            "password": KLING_SECRET_KEY,
-            "extra": {"gateway": "kling", "poll_interval": 1, "first_poll_delay": LATENCY - 1},
-        }
-        airflow = AirflowDeployment(
-            DAGS,
-            home=home,
-            parallelism=PARALLELISM,
-            env={"AIRFLOW_CONN_KLING_DEFAULT": json.dumps(conn), "KLING_CAP_CLIPS": str(CLIPS)},
-        )
-        airflow.start()
-        airflow.wait_for_dags([DAG_ID])
+    with running_stack(
+        DAGS,
+        latency=LATENCY,
+        emulator_args=["--concurrency", str(CONCURRENCY)],
+        conn_extra={"gateway": "kling", "poll_interval": 1, "first_poll_delay": LATENCY - 1},
+        env={"KLING_CAP_CLIPS": str(CLIPS)},
+        dag_ids=[DAG_ID],
+        prefix="kling-e2e-capacity-",
+        parallelism=PARALLELISM,
+        remove_home=True,
+    ) as stack:
+        emulator, airflow = stack.emulator, stack.airflow
         api = airflow.api
         run_id = api.trigger_dag_run(DAG_ID)["dag_run_id"]
         seen: dict[str, int] = {"capacity_deferred_max": 0, "samples_with_capacity_waiters": 0}
@@ -105,11 +91,3 @@ def test_capacity_refusals_wait_deferred_and_every_clip_succeeds() -> None:
         assert resumed == figures["refused"], figures
         assert in_worker == 0, figures
         assert seen["capacity_deferred_max"] >= 1, figures
-    finally:
-        leftovers: list[int] = []
-        if airflow is not None:
-            airflow.stop()
-            leftovers = airflow.leftover_pids()
-        emulator.stop()
-        shutil.rmtree(home, ignore_errors=True)
-        assert not leftovers, f"processes left behind: {leftovers}"

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import AirflowApi, AirflowDeployment, EmulatorProcess
+from tests.e2e.stack import AirflowApi, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +35,17 @@ STANDARD_FIELDS = ("description", "host", "login", "password", "port", "url_sche
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowApi, str]]:
-    home = tmp_path_factory.mktemp("kling-testbutton-airflow")
     dags = tmp_path_factory.mktemp("kling-testbutton-dags")  # no DAGs needed
-    with EmulatorProcess(latency=1.0, log_path=home / "emulator.out") as emulator:
-        airflow = AirflowDeployment(
-            dags, home=home, env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}, startup_timeout=180
-        )
-        try:
-            airflow.migrate()
-            airflow.start_component("api-server")
-            airflow.wait_healthy(components=["api-server"], timeout=180)
-            yield airflow.api, emulator.url
-        finally:
-            airflow.stop()
-            assert airflow.leftover_pids() == []
+    with running_stack(
+        dags,
+        latency=1.0,
+        conn_extra=None,  # the test makes its connections with the form
+        env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+        home=tmp_path_factory.mktemp("kling-testbutton-airflow"),
+        components=["api-server"],
+        startup_timeout=180,
+    ) as stack:
+        yield stack.api, stack.emulator.url
 
 
 def form_fields(api: AirflowApi) -> dict[str, bool]:

@@ -18,10 +18,10 @@ import jwt
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+from tests.helpers import KLING_ACCESS_KEY as ACCESS_KEY
+from tests.helpers import KLING_SECRET_KEY as SECRET_KEY
 from tests.helpers import wait_until
 
-ACCESS_KEY = "emulator-access-key"
-SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 LATENCY = 0.5
 
 
@@ -45,6 +45,25 @@ BEARER = {"Authorization": "Bearer test-key"}
 def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0) -> Any:
     """:func:`tests.helpers.wait_until` with this package's shorter deadline and waits."""
     return wait_until(fetch, done, timeout=timeout, interval=0.05)
+
+
+def watch(
+    get: Callable[[], httpx.Response], key: str, final: tuple[str, ...]
+) -> tuple[dict[str, Any], set[str]]:
+    """Poll a status (``get`` answers 200 with ``{"data": {...}}``) until ``data[key]`` is in ``final``.
+
+    Returns the last ``data`` and every state seen on the way.
+    """
+    seen: set[str] = set()
+
+    def fetch() -> dict[str, Any]:
+        resp = get()
+        assert resp.status_code == 200, resp.text
+        data: dict[str, Any] = resp.json()["data"]
+        seen.add(data[key])
+        return data
+
+    return poll(fetch, lambda data: data[key] in final), seen
 
 
 def probe_mp4(data: bytes) -> dict[str, Any]:
@@ -84,6 +103,30 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def runware_task(prompt: str, model: str = "klingai:kling-video@2.6-pro", **fields: Any) -> dict[str, Any]:
+    """One Runware ``videoInference`` task (a new ``taskUUID`` unless given), for ``POST /v1`` in a list."""
+    return {
+        "taskType": "videoInference",
+        "taskUUID": new_uuid(),
+        "model": model,
+        "positivePrompt": prompt,
+        **fields,
+    }
+
+
+def apixo_submit(client: httpx.Client, prompt: str, **inputs: Any) -> httpx.Response:
+    """An APIXO text-to-video submit (silent unless ``inputs`` say otherwise)."""
+    body = {
+        "request_type": "async",
+        "input": {"mode": "text-to-video", "prompt": prompt, "sound": False, **inputs},
+    }
+    return client.post("/api/v1/generateTask/kling-2-6", json=body, headers=BEARER)
+
+
+def apixo_status(client: httpx.Client, task_id: str) -> httpx.Response:
+    return client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=BEARER)
+
+
 class Kit:
     """Helpers handed to the tests as the ``kit`` fixture (no cross-module imports of conftest)."""
 
@@ -94,9 +137,13 @@ class Kit:
     kling_token = staticmethod(kling_token)
     kling_headers = staticmethod(kling_headers)
     poll = staticmethod(poll)
+    watch = staticmethod(watch)
     probe_mp4 = staticmethod(probe_mp4)
     check_video = staticmethod(check_video)
     new_uuid = staticmethod(new_uuid)
+    runware_task = staticmethod(runware_task)
+    apixo_submit = staticmethod(apixo_submit)
+    apixo_status = staticmethod(apixo_status)
 
 
 @pytest.fixture(scope="session")

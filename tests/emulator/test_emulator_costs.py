@@ -141,14 +141,9 @@ def test_rivya_credits_reserved_and_refunded(client: httpx.Client, kit: Any) -> 
 
 def test_runware_cost_only_when_asked(client: httpx.Client, kit: Any) -> None:
     def run(include: bool | None, model: str, sound: bool) -> dict[str, Any]:
-        task: dict[str, Any] = {
-            "taskType": "videoInference",
-            "taskUUID": kit.new_uuid(),
-            "model": model,
-            "positivePrompt": "cost check [latency:0]",
-            "duration": 10,
-            "providerSettings": {"klingai": {"sound": sound}},
-        }
+        task = kit.runware_task(
+            "cost check [latency:0]", model, duration=10, providerSettings={"klingai": {"sound": sound}}
+        )
         if include is not None:
             task["includeCost"] = include
         assert client.post("/v1", json=[task], headers=kit.BEARER).status_code == 200
@@ -163,16 +158,8 @@ def test_runware_cost_only_when_asked(client: httpx.Client, kit: Any) -> None:
 
 
 def test_apixo_reports_no_cost(client: httpx.Client, kit: Any) -> None:
-    body = {
-        "request_type": "async",
-        "input": {"mode": "text-to-video", "prompt": "x [latency:0]", "sound": True},
-    }
-    task_id = client.post("/api/v1/generateTask/kling-2-6", json=body, headers=kit.BEARER).json()["data"][
-        "taskId"
-    ]
-    data = client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=kit.BEARER).json()[
-        "data"
-    ]
+    task_id = kit.apixo_submit(client, "x [latency:0]", sound=True).json()["data"]["taskId"]
+    data = kit.apixo_status(client, task_id).json()["data"]
     assert data["state"] == "success"
     assert not any("cost" in key.lower() and key != "costTime" for key in data)
 

@@ -10,34 +10,19 @@ import httpx
 import pytest
 
 
-def apixo_body(prompt: str) -> dict[str, Any]:
-    return {
-        "request_type": "async",
-        "input": {"mode": "text-to-video", "prompt": prompt, "duration": 5, "sound": False},
-    }
-
-
 def kling_body(prompt: str, **extra: Any) -> dict[str, Any]:
     return {"model_name": "kling-v2-6", "prompt": prompt, "duration": "5", **extra}
-
-
-def apixo_submit(client: httpx.Client, kit: Any, prompt: str) -> httpx.Response:
-    return client.post("/api/v1/generateTask/kling-2-6", json=apixo_body(prompt), headers=kit.BEARER)
-
-
-def apixo_status(client: httpx.Client, kit: Any, task_id: str) -> httpx.Response:
-    return client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=kit.BEARER)
 
 
 # -- transport faults ----------------------------------------------------------------------------
 def test_429_with_retry_after_then_success(client: httpx.Client, kit: Any) -> None:
     prompt = "rate limited twice [fault:429x2]"
     for _ in range(2):
-        r = apixo_submit(client, kit, prompt)
+        r = kit.apixo_submit(client, prompt)
         assert r.status_code == 429
         assert r.headers["retry-after"] == "1"
         assert r.json()["code"] == 429
-    assert apixo_submit(client, kit, prompt).status_code == 200
+    assert kit.apixo_submit(client, prompt).status_code == 200
     counters = client.get("/_emulator/counters").json()
     assert counters["submits"]["apixo"] == 1
     assert counters["rejected"]["apixo"] == 2
@@ -64,7 +49,7 @@ def test_kling_429_and_5xx_envelopes(client: httpx.Client, kit: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
 def test_apixo_5xx_envelopes(client: httpx.Client, kit: Any, kind: str) -> None:
-    r = apixo_submit(client, kit, f"apixo fault [fault:{kind}]")
+    r = kit.apixo_submit(client, f"apixo fault [fault:{kind}]")
     assert r.status_code == int(kind)
     assert r.json()["code"] == int(kind)
     assert r.json()["message"]
@@ -100,12 +85,7 @@ def test_malformed(client: httpx.Client, kit: Any) -> None:
 
 
 def test_html(client: httpx.Client, kit: Any) -> None:
-    task = {
-        "taskType": "videoInference",
-        "taskUUID": kit.new_uuid(),
-        "model": "klingai:kling-video@2.6-pro",
-        "positivePrompt": "lb page [fault:html]",
-    }
+    task = kit.runware_task("lb page [fault:html]")
     r = client.post("/v1", json=[task], headers=kit.BEARER)
     assert r.status_code == 502
     assert r.headers["content-type"].startswith("text/html")
@@ -113,35 +93,27 @@ def test_html(client: httpx.Client, kit: Any) -> None:
 
 
 # -- business faults at submit -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "kling", "apixo"), [("policy", (400, 1301), 403), ("credits", (429, 1102), 402)]
+)
+def test_business_faults_at_submit_official_and_apixo(
+    client: httpx.Client, kit: Any, kind: str, kling: tuple[int, int], apixo: int
+) -> None:
+    prompt = f"refused [fault:{kind}]"
+    r = client.post("/v1/videos/text2video", json=kling_body(prompt), headers=kit.kling_headers())
+    assert (r.status_code, r.json()["code"]) == kling
+    r = kit.apixo_submit(client, prompt)
+    assert (r.status_code, r.json()["code"]) == (apixo, apixo)
+
+
 def test_policy_at_submit(client: httpx.Client, kit: Any) -> None:
-    r = client.post(
-        "/v1/videos/text2video", json=kling_body("bad [fault:policy]"), headers=kit.kling_headers()
-    )
-    assert r.status_code == 400
-    assert r.json()["code"] == 1301
-    r = apixo_submit(client, kit, "bad [fault:policy]")
-    assert r.status_code == 403
-    assert r.json()["code"] == 403
-    task = {
-        "taskType": "videoInference",
-        "taskUUID": kit.new_uuid(),
-        "model": "klingai:kling-video@2.6-pro",
-        "positivePrompt": "bad [fault:policy]",
-    }
+    task = kit.runware_task("bad [fault:policy]")
     r = client.post("/v1", json=[task], headers=kit.BEARER)
     assert r.status_code == 400
     assert r.json()["errors"][0]["code"] == "contentPolicyViolation"
 
 
 def test_credits(client: httpx.Client, kit: Any) -> None:
-    r = client.post(
-        "/v1/videos/text2video", json=kling_body("poor [fault:credits]"), headers=kit.kling_headers()
-    )
-    assert r.status_code == 429
-    assert r.json()["code"] == 1102
-    r = apixo_submit(client, kit, "poor [fault:credits]")
-    assert r.status_code == 402
-    assert r.json()["code"] == 402
     rivya = {"model": "kling-2-6", "prompt": "poor [fault:credits]"}
     r = client.post("/api/v1/generations", json=rivya, headers=kit.BEARER)
     assert r.status_code == 402
@@ -170,12 +142,12 @@ def test_policy_task_and_fail(client: httpx.Client, kit: Any) -> None:
     assert "task_result" not in done
 
     ids = {
-        kind: apixo_submit(client, kit, f"job [fault:{kind}]").json()["data"]["taskId"]
+        kind: kit.apixo_submit(client, f"job [fault:{kind}]").json()["data"]["taskId"]
         for kind in ("policy-task", "fail")
     }
     results = {
         kind: kit.poll(
-            lambda t=tid: apixo_status(client, kit, t).json(),
+            lambda t=tid: kit.apixo_status(client, t).json(),
             lambda e: e["data"]["state"] in ("success", "failed"),
         )
         for kind, tid in ids.items()
@@ -185,13 +157,8 @@ def test_policy_task_and_fail(client: httpx.Client, kit: Any) -> None:
     assert results["fail"]["data"]["state"] == "failed"
     assert results["fail"]["data"]["failMsg"]
 
-    task_uuid = kit.new_uuid()
-    task = {
-        "taskType": "videoInference",
-        "taskUUID": task_uuid,
-        "model": "klingai:kling-video@2.6-pro",
-        "positivePrompt": "risky [fault:policy-task]",
-    }
+    task = kit.runware_task("risky [fault:policy-task]")
+    task_uuid = task["taskUUID"]
     assert client.post("/v1", json=[task], headers=kit.BEARER).status_code == 200
     failed = kit.poll(
         lambda: client.post(
@@ -221,11 +188,11 @@ def test_fail_x1_then_success(client: httpx.Client, kit: Any) -> None:
 
 # -- status faults -------------------------------------------------------------------------------
 def test_status_503_x2(client: httpx.Client, kit: Any) -> None:
-    task_id = apixo_submit(client, kit, "poll trouble [fault:status-503x2] [latency:0]").json()["data"][
+    task_id = kit.apixo_submit(client, "poll trouble [fault:status-503x2] [latency:0]").json()["data"][
         "taskId"
     ]
-    assert [apixo_status(client, kit, task_id).status_code for _ in range(3)] == [503, 503, 200]
-    assert apixo_status(client, kit, task_id).json()["data"]["state"] == "success"
+    assert [kit.apixo_status(client, task_id).status_code for _ in range(3)] == [503, 503, 200]
+    assert kit.apixo_status(client, task_id).json()["data"]["state"] == "success"
     assert client.get("/_emulator/counters").json()["status_calls"]["apixo"] == 4
 
 
@@ -264,6 +231,6 @@ def test_lost_response_creates_the_job(client: httpx.Client, kit: Any) -> None:
 
 
 def test_unknown_marker_is_a_validation_error(client: httpx.Client, kit: Any) -> None:
-    r = apixo_submit(client, kit, "[fault:explode]")
+    r = kit.apixo_submit(client, "[fault:explode]")
     assert r.status_code == 400
     assert "explode" in r.json()["message"]

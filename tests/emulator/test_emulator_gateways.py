@@ -32,16 +32,11 @@ def test_kling_text2video(client: httpx.Client, kit: Any) -> None:
     task_id = data["task_id"]
     assert task_id.isdigit()
 
-    seen = set()
-
-    def fetch() -> dict[str, Any]:
-        resp = client.get(f"/v1/videos/text2video/{task_id}", headers=kit.kling_headers())
-        assert resp.status_code == 200, resp.text
-        d: dict[str, Any] = resp.json()["data"]
-        seen.add(d["task_status"])
-        return d
-
-    done = kit.poll(fetch, lambda d: d["task_status"] in ("succeed", "failed"))
+    done, seen = kit.watch(
+        lambda: client.get(f"/v1/videos/text2video/{task_id}", headers=kit.kling_headers()),
+        "task_status",
+        ("succeed", "failed"),
+    )
     assert done["task_status"] == "succeed"
     assert seen >= {"processing", "succeed"}
     video = done["task_result"]["videos"][0]
@@ -217,16 +212,7 @@ def test_apixo(client: httpx.Client, kit: Any) -> None:
     assert env["code"] == 200
     assert env["message"] == "success"
     task_id = env["data"]["taskId"]
-    states = set()
-
-    def fetch() -> dict[str, Any]:
-        resp = client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=kit.BEARER)
-        assert resp.status_code == 200, resp.text
-        d: dict[str, Any] = resp.json()["data"]
-        states.add(d["state"])
-        return d
-
-    done = kit.poll(fetch, lambda d: d["state"] in ("success", "failed"))
+    done, states = kit.watch(lambda: kit.apixo_status(client, task_id), "state", ("success", "failed"))
     assert done["state"] == "success"
     assert states >= {"processing", "success"}
     assert isinstance(done["resultJson"], str)
@@ -321,13 +307,7 @@ def test_kie_image_to_video(client: httpx.Client, kit: Any) -> None:
 
 
 def test_video_not_ready_is_404(client: httpx.Client, kit: Any) -> None:
-    body = {
-        "request_type": "async",
-        "input": {"mode": "text-to-video", "prompt": "slow [latency:30]", "sound": False},
-    }
-    task_id = client.post("/api/v1/generateTask/kling-2-6", json=body, headers=kit.BEARER).json()["data"][
-        "taskId"
-    ]
-    status = client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=kit.BEARER).json()
+    task_id = kit.apixo_submit(client, "slow [latency:30]").json()["data"]["taskId"]
+    status = kit.apixo_status(client, task_id).json()
     assert status["data"]["state"] in ("pending", "processing")
     assert client.get(f"/_emulator/videos/{task_id}.mp4").status_code == 404

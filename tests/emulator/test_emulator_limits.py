@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
 from airflow_provider_kling.emulator.__main__ import build_parser
 from airflow_provider_kling.emulator.limits import Limits
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 
 LONG = "[latency:30]"  # holds its slot for the whole test
 
@@ -51,12 +52,7 @@ def submit(
             "/api/v1/generations", json={"model": "kling-2-6", "prompt": prompt}, headers=headers
         )
     if gateway == "runware":
-        task = {
-            "taskType": "videoInference",
-            "taskUUID": ref or kit.new_uuid(),
-            "model": "klingai:kling-video@2.6-pro",
-            "positivePrompt": prompt,
-        }
+        task = kit.runware_task(prompt, **({"taskUUID": ref} if ref else {}))
         return client.post("/v1", json=[task], headers=b)
     if gateway == "apixo":
         body = {"request_type": "async", "input": {"mode": "text-to-video", "prompt": prompt, "sound": False}}
@@ -108,10 +104,7 @@ def counters(client: httpx.Client) -> dict[str, Any]:
     return dict(client.get("/_emulator/counters").json())
 
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
-
-
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_capacity_refusal_creates_no_job(
     client: httpx.Client, kit: Any, limits: Callable[..., Any], gateway: str
 ) -> None:

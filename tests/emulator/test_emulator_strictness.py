@@ -28,13 +28,7 @@ KIE = {
 
 
 def runware_task(kit: Any, **overrides: Any) -> dict[str, Any]:
-    task = {
-        "taskType": "videoInference",
-        "taskUUID": kit.new_uuid(),
-        "model": "klingai:kling-video@2.6-standard",
-        "positivePrompt": "a cat",
-        "duration": 5,
-    }
+    task: dict[str, Any] = kit.runware_task("a cat", "klingai:kling-video@2.6-standard", duration=5)
     task.update(overrides)
     return task
 

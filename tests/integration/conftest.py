@@ -10,12 +10,9 @@ import httpx
 import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from tests.conftest import TEST_API_KEY
-
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
-#: Official-API keys the emulator knows (it verifies the JWT with them).
-KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
+from tests.helpers import KLING_ACCESS_KEY, KLING_SECRET_KEY
 
 
 def connection(url: str, gateway: str, **extra: Any) -> dict[str, Any]:
@@ -35,7 +32,7 @@ def emulator() -> Iterator[EmulatorServer]:
     """One emulator for the session, with ``kling_<gateway>`` and ``kling_default`` connections on it."""
     mp = pytest.MonkeyPatch()
     with EmulatorServer(EmulatorConfig(latency=1.0)) as emu:
-        for gateway in GATEWAYS:
+        for gateway in GATEWAY_NAMES:
             mp.setenv(f"AIRFLOW_CONN_KLING_{gateway.upper()}", json.dumps(connection(emu.url, gateway)))
         mp.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(connection(emu.url, "kling")))
         yield emu

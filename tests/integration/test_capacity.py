@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingRateLimitError
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators import kling as operator_module
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
@@ -26,7 +27,7 @@ from airflow_provider_kling.triggers import capacity as capacity_module
 from airflow_provider_kling.triggers.capacity import COORDINATOR, KlingCapacityTrigger
 from tests.conftest import TEST_API_KEY
 from tests.helpers import wait_until
-from tests.integration.conftest import GATEWAYS, KLING_SECRET_KEY, counters
+from tests.integration.conftest import KLING_SECRET_KEY, counters
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -66,7 +67,7 @@ def _block(gateway: str, seconds: float) -> None:
     hook.submit(hook.make_request(prompt=f"[latency:{seconds}] holds the only slot"))
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_every_gateway_refusal_is_a_typed_rejected_rate_limit(one_slot: EmulatorServer, gateway: str) -> None:
     _block(gateway, 2)
     before = counters(one_slot)

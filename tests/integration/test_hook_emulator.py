@@ -22,11 +22,12 @@ from airflow_provider_kling.exceptions import (
     KlingSubmitUncertainError,
     KlingTaskFailedError,
 )
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 from tests.conftest import REPO
 from tests.helpers import probe_video, wait_until
-from tests.integration.conftest import GATEWAYS, connection
+from tests.integration.conftest import connection
 
 IMAGE = str(REPO / "example_dags" / "assets" / "product.png")
 SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
@@ -119,7 +120,7 @@ def faulty() -> Iterator[EmulatorServer]:
         EmulatorServer(EmulatorConfig(latency=0.5, slow_seconds=2.0)) as emu,
         pytest.MonkeyPatch.context() as mp,
     ):
-        for gateway in GATEWAYS:
+        for gateway in GATEWAY_NAMES:
             conn = connection(emu.url, gateway, timeout=1, max_retries=2)
             mp.setenv(f"AIRFLOW_CONN_FAULT_{gateway.upper()}", json.dumps(conn))
         yield emu
@@ -146,7 +147,7 @@ def fault_hook(gateway: str) -> tuple[KlingHook, list[float]]:
     return hook, recording(hook)
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_429_on_submit_is_retried_after_retry_after(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     counts = Counts(faulty, gateway)
@@ -181,7 +182,7 @@ def test_5xx_on_submit_is_not_resent_elsewhere(faulty: EmulatorServer, gateway: 
     assert delta["requests"] == (2 if gateway in LOOKUP else 1)
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_status_503_is_retried(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     task = hook.submit(hook.make_request(prompt=f"[fault:status-503x2] flaky status on {gateway}"))
@@ -192,7 +193,7 @@ def test_status_503_is_retried(faulty: EmulatorServer, gateway: str) -> None:
     assert hook.raise_for_task(finished(hook, current)).video_urls
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_status_html_error_page_is_a_server_error_after_retries(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     task = hook.submit(hook.make_request(prompt=f"[fault:status-html] load balancer page on {gateway}"))
@@ -204,7 +205,7 @@ def test_status_html_error_page_is_a_server_error_after_retries(faulty: Emulator
     assert len(waits) == attempts - 1 and counts.delta()["status_calls"] == attempts
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_status_malformed_json_is_a_retryable_protocol_error_after_retries(
     faulty: EmulatorServer, gateway: str
 ) -> None:
@@ -220,14 +221,14 @@ def test_status_malformed_json_is_a_retryable_protocol_error_after_retries(
     assert len(waits) == attempts - 1 and counts.delta()["status_calls"] == attempts
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_status_malformed_once_is_recovered(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     task = hook.submit(hook.make_request(prompt=f"[fault:status-malformedx1] one bad body on {gateway}"))
     assert hook.get_task(task).task_id == task.task_id and len(waits) == 1
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_malformed_answer_to_a_submit_is_uncertain_and_not_resent(
     faulty: EmulatorServer, gateway: str
 ) -> None:
@@ -241,7 +242,7 @@ def test_malformed_answer_to_a_submit_is_uncertain_and_not_resent(
     assert delta["requests"] == (2 if gateway in LOOKUP else 1)  # + the lookup by client id
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_slow_status_times_out(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     assert hook.settings.timeout == 1.0  # the fault answers after 2 s
@@ -266,7 +267,7 @@ def test_slow_submit_times_out_without_resending(faulty: EmulatorServer, gateway
 
 @pytest.mark.parametrize(
     "gateway",
-    GATEWAYS,
+    GATEWAY_NAMES,
 )
 def test_content_policy_at_submit(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
@@ -280,7 +281,7 @@ def test_content_policy_at_submit(faulty: EmulatorServer, gateway: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "error"), [("policy-task", KlingContentPolicyError), ("fail", KlingTaskFailedError)]
 )
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_job_failure_is_reported_by_raise_for_task(
     faulty: EmulatorServer, gateway: str, kind: str, error: type[Exception]
 ) -> None:
@@ -293,7 +294,7 @@ def test_job_failure_is_reported_by_raise_for_task(
     assert info.value.gateway == gateway  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_insufficient_credits_is_a_quota_error(faulty: EmulatorServer, gateway: str) -> None:
     hook, waits = fault_hook(gateway)
     with pytest.raises(KlingQuotaError) as info:
@@ -332,7 +333,7 @@ def test_lost_answer_without_lookup_is_uncertain_and_not_resent(faulty: Emulator
     assert counts.delta()["submits"] == 1 and waits == []  # the job exists; it was not paid twice
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_jobs_per_client_reference_show_one_job_per_clip(emulator: EmulatorServer, gateway: str) -> None:
     """``/_emulator/jobs?by=client_reference`` proves "one paid job per clip" on every gateway: keyed
     by the client id the gateway received, or by prompt where its wire carries none."""

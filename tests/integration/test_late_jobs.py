@@ -11,7 +11,8 @@ import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_kling.emulator import EmulatorServer
-from tests.integration.conftest import GATEWAYS, counters
+from airflow_provider_kling.gateways import GATEWAY_NAMES
+from tests.integration.conftest import counters
 from tests.integration.dagrun import run_dag, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
@@ -33,7 +34,7 @@ def wait_jobs_done(emu: EmulatorServer, job_ids: set[str], deadline_s: float = 6
     raise AssertionError(f"jobs {job_ids} still rendering after {deadline_s} s")
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_clips_that_time_out_are_recorded_swept_and_delivered(
     emulator: EmulatorServer, gateway: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,10 +17,11 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingValidationError
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.hooks.kling import KlingHook
 from tests.conftest import load_dag_module
 from tests.helpers import probe_video
-from tests.integration.conftest import GATEWAYS, counters
+from tests.integration.conftest import counters
 from tests.integration.dagrun import run_dag, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
@@ -57,7 +58,7 @@ def _refused_before_any_request(emulator: EmulatorServer, gateway: str, dag_id: 
     assert (info.value.gateway, info.value.field) == (gateway, field) and "kling-3.0" in str(info.value)
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_3_0_12_s_with_sound_renders_a_12_s_clip(emulator: EmulatorServer, gateway: str) -> None:
     dr, tis = run_dag(DAGS, f"v3_12s_sound_{gateway}")
     assert dr.state == DagRunState.SUCCESS
@@ -76,12 +77,12 @@ def test_3_0_12_s_with_sound_renders_a_12_s_clip(emulator: EmulatorServer, gatew
     assert video["audio"] == 1
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_16_s_fails_before_any_request(emulator: EmulatorServer, gateway: str) -> None:
     _refused_before_any_request(emulator, gateway, f"v3_16s_{gateway}", "duration")
 
 
-@pytest.mark.parametrize("gateway", [g for g in GATEWAYS if g not in WITH_4K])
+@pytest.mark.parametrize("gateway", [g for g in GATEWAY_NAMES if g not in WITH_4K])
 def test_4k_where_undocumented_fails_before_any_request(emulator: EmulatorServer, gateway: str) -> None:
     _refused_before_any_request(emulator, gateway, f"v3_4k_{gateway}", "tier")
 

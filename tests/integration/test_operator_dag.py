@@ -8,7 +8,8 @@ import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_kling.emulator import EmulatorServer
-from tests.integration.conftest import GATEWAYS, counters
+from airflow_provider_kling.gateways import GATEWAY_NAMES
+from tests.integration.conftest import counters
 from tests.integration.dagrun import run_dag, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "emulator")
@@ -34,7 +35,7 @@ ESTIMATE = {
 
 
 @pytest.mark.parametrize("mode", ["worker", "deferrable"])
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_operator_waits_and_returns_urls(emulator: EmulatorServer, gateway: str, mode: str) -> None:
     dr, tis = run_dag(DAGS, f"op_{gateway}_{mode}")
     assert dr.state == DagRunState.SUCCESS
@@ -141,7 +142,7 @@ def test_twenty_mapped_renders() -> None:
     assert all(r["state"] == "succeeded" and r["video_urls"] for r in results)
 
 
-@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
 def test_retry_after_crash_submits_exactly_once(emulator: EmulatorServer, gateway: str) -> None:
     before = counters(emulator)["submits"][gateway]
     dr, tis = run_dag(DAGS, f"crash_{gateway}")

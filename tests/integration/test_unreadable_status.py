@@ -16,8 +16,9 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_kling._airflow import AirflowFailException
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingProtocolError
 from airflow_provider_kling.hooks.kling import KlingHook

@@ -25,6 +25,7 @@ from airflow_provider_kling.exceptions import (
     KlingTimeoutError,
     KlingValidationError,
 )
+from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.get_provider_info import get_provider_info
 from airflow_provider_kling.links import first_video_url, video_link
 from airflow_provider_kling.polling import ObservedRenderTimes, PollSchedule, expected_render_time
@@ -179,16 +180,7 @@ def test_provider_info_matches_the_distribution() -> None:
     (conn,) = info["connection-types"]
     assert conn["connection-type"] == "kling"
     assert conn["hook-class-name"] == "airflow_provider_kling.hooks.kling.KlingHook"
-    assert conn["conn-fields"]["gateway"]["schema"]["enum"] == [
-        "kling",
-        "rivya",
-        "runware",
-        "apixo",
-        "apimart",
-        "kie",
-        "fal",
-        "replicate",
-    ]
+    assert conn["conn-fields"]["gateway"]["schema"]["enum"] == list(GATEWAY_NAMES)
     assert set(conn["ui-field-behaviour"]["relabeling"]) == {"password", "host", "login"}
     assert info["extra-links"] == ["airflow_provider_kling.links.KlingVideoLink"]
 

@@ -16,14 +16,14 @@ from airflow_provider_kling.exceptions import (
     KlingTaskFailedError,
     KlingValidationError,
 )
-from airflow_provider_kling.gateways import get_gateway
+from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
 from airflow_provider_kling.gateways.base import HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling, possibly_billed
 from airflow_provider_kling.gateways.pricing import CostEstimate
 from airflow_provider_kling.hooks import _late
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
+GATEWAYS = GATEWAY_NAMES
 LOG = logging.getLogger("test")
 
 

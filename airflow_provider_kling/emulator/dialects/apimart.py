@@ -55,25 +55,22 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 class ApimartDialect(Dialect):
     name = "apimart"
 
+    errors = {
+        "auth_missing": (401, "authentication_error"),
+        "auth_invalid": (401, "authentication_error"),
+        "bad_json": (400, "invalid_request_error"),
+        "validation": (400, "invalid_request_error"),
+        "conflict": (400, "invalid_request_error"),
+        "duplicate": (400, "invalid_request_error"),
+        "policy": (400, "content_policy_violation"),
+        "credits": (402, "insufficient_quota"),
+        "not_found": (404, "not_found_error"),
+        "rate_limited": (429, "rate_limit_error"),
+    }
+    server_codes = {500: "server_error", 0: "upstream_error"}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table: dict[str, tuple[int, str]] = {
-            "auth_missing": (401, "authentication_error"),
-            "auth_invalid": (401, "authentication_error"),
-            "bad_json": (400, "invalid_request_error"),
-            "validation": (400, "invalid_request_error"),
-            "conflict": (400, "invalid_request_error"),
-            "duplicate": (400, "invalid_request_error"),
-            "policy": (400, "content_policy_violation"),
-            "credits": (402, "insufficient_quota"),
-            "not_found": (404, "not_found_error"),
-            "rate_limited": (429, "rate_limit_error"),
-        }
-        if kind == "server":
-            http = status or 500
-            err_type = "server_error" if http == 500 else "upstream_error"
-        else:
-            http, err_type = table[kind]
-        http = status or http
+        http, err_type = self.status_and_code(kind, status)
         return json_response({"code": code or http, "error": {"message": message, "type": err_type}}, http)
 
 

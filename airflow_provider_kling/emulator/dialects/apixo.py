@@ -69,20 +69,21 @@ FAILURES = {
 class ApixoDialect(Dialect):
     name = "apixo"
 
+    errors = {
+        "auth_missing": (401, None),
+        "auth_invalid": (401, None),
+        "bad_json": (400, None),
+        "validation": (400, None),
+        "not_found": (404, None),
+        "credits": (402, None),
+        "policy": (403, None),
+        "rate_limited": (429, None),
+        "conflict": (400, None),
+        "duplicate": (400, None),
+    }
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table = {
-            "auth_missing": 401,
-            "auth_invalid": 401,
-            "bad_json": 400,
-            "validation": 400,
-            "not_found": 404,
-            "credits": 402,
-            "policy": 403,
-            "rate_limited": 429,
-            "conflict": 400,
-            "duplicate": 400,
-        }
-        http = status or table.get(kind, 500)
+        http, _ = self.status_and_code(kind, status)
         return json_response({"code": code or http, "message": message, "data": None}, http)
 
 

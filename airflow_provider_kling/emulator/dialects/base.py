@@ -98,6 +98,10 @@ class Dialect:
     #: The gateway queues a submit over the account's concurrency limit instead of refusing it
     #: (fal); the job then waits ``queued`` until a slot frees (``limits.Limits.enqueue``).
     queues_over_limit: ClassVar[bool] = False
+    #: Every error kind but ``server``: (HTTP status, the gateway's code or type; ``None``: none).
+    errors: ClassVar[dict[str, tuple[int, Any]]] = {}
+    #: A ``server`` error's code or type by HTTP status; key ``0``: any other status.
+    server_codes: ClassVar[dict[int, Any]] = {}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         """An error response.
@@ -107,6 +111,14 @@ class Dialect:
         ``policy``, ``conflict``, ``duplicate``.
         """
         raise NotImplementedError
+
+    def status_and_code(self, kind: str, status: int | None) -> tuple[int, Any]:
+        """The HTTP status (``status`` when given) and the gateway's default code for ``kind``."""
+        if kind == "server":
+            http = status or 500
+            return http, self.server_codes.get(http, self.server_codes.get(0))
+        http, default = self.errors[kind]
+        return status or http, default
 
     def authenticate(self, call: Call) -> Response | None:
         """``Authorization: Bearer <key>`` by default; the official Kling API overrides it (JWT)."""

@@ -68,26 +68,23 @@ FAILURES = {
 class KieDialect(Dialect):
     name = "kie"
 
+    errors = {
+        "auth_missing": (401, None),
+        "auth_invalid": (401, None),
+        "bad_json": (422, None),
+        "validation": (422, None),
+        "policy": (422, None),
+        "conflict": (422, None),
+        "duplicate": (422, None),
+        "credits": (402, None),
+        "not_found": (404, None),
+        "rate_limited": (429, None),
+    }
+    server_codes = {503: 455, 0: 500}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table = {
-            "auth_missing": 401,
-            "auth_invalid": 401,
-            "bad_json": 422,
-            "validation": 422,
-            "policy": 422,
-            "conflict": 422,
-            "duplicate": 422,
-            "credits": 402,
-            "not_found": 404,
-            "rate_limited": 429,
-        }
-        if kind == "server":
-            http = status or 500
-            body_code = 455 if http == 503 else 500
-        else:
-            http = status or table[kind]
-            body_code = http
-        return json_response({"code": code or body_code, "msg": message, "data": None}, http)
+        http, default = self.status_and_code(kind, status)
+        return json_response({"code": code or default or http, "msg": message, "data": None}, http)
 
 
 DIALECT = KieDialect()

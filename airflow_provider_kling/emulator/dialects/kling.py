@@ -92,31 +92,24 @@ class KlingDialect(Dialect):
     def authenticate(self, call: Call) -> Response | None:
         return authenticate(call)
 
+    errors = {
+        "auth_missing": (401, 1001),
+        "auth_invalid": (401, 1002),
+        "bad_json": (400, 1200),
+        "validation": (400, 1201),
+        "duplicate": (400, 1201),
+        "conflict": (400, 1201),
+        "not_found": (404, 1203),
+        "rate_limited": (429, 1302),
+        "credits": (429, 1102),
+        "policy": (400, 1301),
+    }
+    server_codes = {503: 5001, 504: 5002, 0: 5000}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table: dict[str, tuple[int, int]] = {
-            "auth_missing": (401, 1001),
-            "auth_invalid": (401, 1002),
-            "bad_json": (400, 1200),
-            "validation": (400, 1201),
-            "duplicate": (400, 1201),
-            "conflict": (400, 1201),
-            "not_found": (404, 1203),
-            "rate_limited": (429, 1302),
-            "credits": (429, 1102),
-            "policy": (400, 1301),
-        }
-        if kind == "server":
-            http = status or 500
-            default_code = {503: 5001, 504: 5002}.get(http, 5000)
-        else:
-            http, default_code = table[kind]
-            http = status or http
-        payload = {
-            "code": code if code is not None else default_code,
-            "message": message,
-            "request_id": str(uuid.uuid4()),
-            "data": None,
-        }
+        http, default = self.status_and_code(kind, status)
+        code = code if code is not None else default
+        payload = {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": None}
         return json_response(payload, http)
 
 

@@ -71,34 +71,31 @@ FAILURES = {
 class RivyaDialect(Dialect):
     name = "rivya"
 
+    errors = {
+        "auth_missing": (401, "api_key_missing"),
+        "auth_invalid": (401, "api_key_invalid"),
+        "bad_json": (400, "validation_failed"),
+        "validation": (400, "validation_failed"),
+        "policy": (400, "validation_failed"),
+        "not_found": (404, "not_found"),
+        "conflict": (409, "idempotency_conflict"),
+        "duplicate": (409, "idempotency_conflict"),
+        "credits": (402, "insufficient_credits"),
+        "rate_limited": (429, "rate_limited"),
+    }
+    server_codes = {
+        502: "upstream_error",
+        503: "service_unavailable",
+        504: "upstream_timeout",
+        0: "internal_error",
+    }
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table: dict[str, tuple[int, str]] = {
-            "auth_missing": (401, "api_key_missing"),
-            "auth_invalid": (401, "api_key_invalid"),
-            "bad_json": (400, "validation_failed"),
-            "validation": (400, "validation_failed"),
-            "policy": (400, "validation_failed"),
-            "not_found": (404, "not_found"),
-            "conflict": (409, "idempotency_conflict"),
-            "duplicate": (409, "idempotency_conflict"),
-            "credits": (402, "insufficient_credits"),
-            "rate_limited": (429, "rate_limited"),
-        }
-        if kind == "server":
-            http = status or 500
-            default = {502: "upstream_error", 503: "service_unavailable", 504: "upstream_timeout"}.get(
-                http, "internal_error"
-            )
-        else:
-            http, default = table[kind]
-        payload = {
-            "error": {
-                "code": code or default,
-                "message": message,
-                "requestId": f"req_{secrets.token_hex(12)}",
-            }
-        }
-        return json_response(payload, status or http)
+        http, default = self.status_and_code(kind, status)
+        request_id = f"req_{secrets.token_hex(12)}"
+        return json_response(
+            {"error": {"code": code or default, "message": message, "requestId": request_id}}, http
+        )
 
 
 DIALECT = RivyaDialect()

@@ -72,28 +72,26 @@ FAILURES = {
 class RunwareDialect(Dialect):
     name = "runware"
 
+    errors = {
+        "auth_missing": (401, "missingApiKey"),
+        "auth_invalid": (401, "invalidApiKey"),
+        "bad_json": (400, "invalidRequestBody"),
+        "validation": (400, "invalidParameter"),
+        "not_found": (400, "taskNotFound"),
+        "duplicate": (400, "duplicateTaskUUID"),
+        "conflict": (400, "duplicateTaskUUID"),
+        "credits": (402, "insufficientCredits"),
+        "policy": (400, "contentPolicyViolation"),
+        "rate_limited": (429, "rateLimitExceeded"),
+    }
+    server_codes = {503: "serviceUnavailable", 504: "timeoutProvider", 0: "serverError"}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table: dict[str, tuple[int, str]] = {
-            "auth_missing": (401, "missingApiKey"),
-            "auth_invalid": (401, "invalidApiKey"),
-            "bad_json": (400, "invalidRequestBody"),
-            "validation": (400, "invalidParameter"),
-            "not_found": (400, "taskNotFound"),
-            "duplicate": (400, "duplicateTaskUUID"),
-            "conflict": (400, "duplicateTaskUUID"),
-            "credits": (402, "insufficientCredits"),
-            "policy": (400, "contentPolicyViolation"),
-            "rate_limited": (429, "rateLimitExceeded"),
-        }
-        if kind == "server":
-            http = status or 500
-            default = {503: "serviceUnavailable", 504: "timeoutProvider"}.get(http, "serverError")
-        else:
-            http, default = table[kind]
+        http, default = self.status_and_code(kind, status)
         item: dict[str, Any] = {"code": code or default, "message": message}
         if kind.startswith("auth"):
             item.update(parameter="apiKey", taskType="authentication")
-        return json_response({"errors": [item]}, status or http)
+        return json_response({"errors": [item]}, http)
 
 
 DIALECT = RunwareDialect()

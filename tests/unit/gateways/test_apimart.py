@@ -7,18 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -156,7 +145,7 @@ def test_parse_submit_array_or_object(gw: Gateway, body: dict[str, Any]) -> None
 
 
 def test_parse_submit_empty_array_is_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_submit(VideoRequest(prompt=CAT), respond({"code": 200, "data": []}, 200))
 
 
@@ -229,7 +218,7 @@ def test_parse_failed_error_object(gw: Gateway) -> None:
     assert task.error_code == "content_moderation"
     assert task.error_message == "The prompt failed moderation"
     assert task.finished_at == sec(1763088300)
-    assert isinstance(gw.failure_error(task), KlingContentPolicyError)
+    assert isinstance(gw.failure_error(task), exceptions.KlingContentPolicyError)
 
 
 def test_parse_failed_error_string(gw: Gateway) -> None:
@@ -238,13 +227,13 @@ def test_parse_failed_error_string(gw: Gateway) -> None:
     assert task.error_code is None
     assert task.error_message == "upstream generation error"
     err = gw.failure_error(task)
-    assert type(err) is KlingTaskFailedError
+    assert type(err) is exceptions.KlingTaskFailedError
     assert not err.retryable
 
 
 def test_completed_without_url_is_protocol_error(gw: Gateway) -> None:
     body = {"code": 200, "data": {"id": TASK, "status": "completed", "result": {"videos": []}}}
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(TASK, None, respond(body, 200))
 
 
@@ -275,7 +264,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("fields", "field", "allowed"), INVALID)
 def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(VideoRequest(**fields))
     message = str(info.value)
     assert "'apimart'" in message
@@ -300,51 +289,87 @@ def test_aspect_ratio_with_image_is_allowed(gw: Gateway) -> None:
                 "code": 401,
                 "error": {"message": "Invalid token", "type": "auth_error", "code": "invalid_api_key"},
             },
-            KlingAuthError,
+            exceptions.KlingAuthError,
             "invalid_api_key",
             "Invalid token",
         ),
-        (402, {"code": 402, "msg": "Insufficient balance"}, KlingQuotaError, "402", "Insufficient balance"),
+        (
+            402,
+            {"code": 402, "msg": "Insufficient balance"},
+            exceptions.KlingQuotaError,
+            "402",
+            "Insufficient balance",
+        ),
         (
             403,
             {"error": {"message": "user quota is not enough", "code": "insufficient_user_quota"}},
-            KlingQuotaError,
+            exceptions.KlingQuotaError,
             "insufficient_user_quota",
             "user quota",
         ),
-        (403, {"code": 403, "message": "Forbidden"}, KlingAuthError, "403", "Forbidden"),
-        (404, {"code": 404, "message": "task not found"}, KlingNotFoundError, "404", "task not found"),
-        (429, {"code": 429, "message": "rate limited"}, KlingRateLimitError, "429", "rate limited"),
+        (403, {"code": 403, "message": "Forbidden"}, exceptions.KlingAuthError, "403", "Forbidden"),
+        (
+            404,
+            {"code": 404, "message": "task not found"},
+            exceptions.KlingNotFoundError,
+            "404",
+            "task not found",
+        ),
+        (
+            429,
+            {"code": 429, "message": "rate limited"},
+            exceptions.KlingRateLimitError,
+            "429",
+            "rate limited",
+        ),
         (
             400,
             {"code": 400, "error": {"message": "invalid duration", "type": "invalid_request_error"}},
-            KlingValidationError,
+            exceptions.KlingValidationError,
             "invalid_request_error",
             "invalid duration",
         ),
-        (422, {"code": 422, "message": "mode must be std or pro"}, KlingValidationError, "422", "mode"),
+        (
+            422,
+            {"code": 422, "message": "mode must be std or pro"},
+            exceptions.KlingValidationError,
+            "422",
+            "mode",
+        ),
         (
             400,
             {"code": 400, "error": {"message": "prompt contains sensitive words", "code": "sensitive"}},
-            KlingContentPolicyError,
+            exceptions.KlingContentPolicyError,
             "sensitive",
             "sensitive words",
         ),
         (
             400,
             {"code": 400, "message": "Content-Type must be application/json"},
-            KlingValidationError,
+            exceptions.KlingValidationError,
             "400",
             "Content-Type",
         ),
-        (500, {"code": 500, "message": "internal error"}, KlingServerError, "500", "internal error"),
-        (503, {"code": 503, "error": {"message": "upstream busy"}}, KlingServerError, "503", "upstream busy"),
-        (200, {"code": 401, "message": "Invalid token"}, KlingAuthError, "401", "Invalid token"),
-        (200, {"code": 500, "msg": "internal error"}, KlingServerError, "500", "internal error"),
+        (
+            500,
+            {"code": 500, "message": "internal error"},
+            exceptions.KlingServerError,
+            "500",
+            "internal error",
+        ),
+        (
+            503,
+            {"code": 503, "error": {"message": "upstream busy"}},
+            exceptions.KlingServerError,
+            "503",
+            "upstream busy",
+        ),
+        (200, {"code": 401, "message": "Invalid token"}, exceptions.KlingAuthError, "401", "Invalid token"),
+        (200, {"code": 500, "msg": "internal error"}, exceptions.KlingServerError, "500", "internal error"),
     ],
 )
 def test_error_envelopes(
-    gw: Gateway, status: int, body: dict[str, Any], kind: type[KlingError], code: str, message: str
+    gw: Gateway, status: int, body: dict[str, Any], kind: type[exceptions.KlingError], code: str, message: str
 ) -> None:
     with pytest.raises(kind) as info:
         gw.parse_submit(VideoRequest(prompt="x"), respond(body, status))
@@ -360,13 +385,13 @@ def test_error_envelopes(
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [
-        (502, b"<html>Bad Gateway</html>", KlingServerError),
-        (401, b"", KlingAuthError),
-        (200, b"not json", KlingProtocolError),
-        (200, b'{"code": 200, "data": 5}', KlingProtocolError),
+        (502, b"<html>Bad Gateway</html>", exceptions.KlingServerError),
+        (401, b"", exceptions.KlingAuthError),
+        (200, b"not json", exceptions.KlingProtocolError),
+        (200, b'{"code": 200, "data": 5}', exceptions.KlingProtocolError),
     ],
 )
-def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError]) -> None:
+def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.parse_status(TASK, None, HttpResponse(status, {}, content))
 
@@ -375,16 +400,16 @@ def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError
 @pytest.mark.parametrize(
     ("error", "kind", "retryable"),
     [
-        ({"code": "sensitive_content", "message": "flagged"}, KlingContentPolicyError, False),
-        ({"message": "Output blocked by content policy"}, KlingContentPolicyError, False),
-        ({"code": "nsfw", "message": "nsfw detected"}, KlingContentPolicyError, False),
-        ("moderation rejected the image", KlingContentPolicyError, False),
-        ({"code": "generation_failed", "message": "model error"}, KlingTaskFailedError, False),
-        ({"code": "timeout", "message": "upstream timed out"}, KlingTaskFailedError, True),
-        (None, KlingTaskFailedError, False),
+        ({"code": "sensitive_content", "message": "flagged"}, exceptions.KlingContentPolicyError, False),
+        ({"message": "Output blocked by content policy"}, exceptions.KlingContentPolicyError, False),
+        ({"code": "nsfw", "message": "nsfw detected"}, exceptions.KlingContentPolicyError, False),
+        ("moderation rejected the image", exceptions.KlingContentPolicyError, False),
+        ({"code": "generation_failed", "message": "model error"}, exceptions.KlingTaskFailedError, False),
+        ({"code": "timeout", "message": "upstream timed out"}, exceptions.KlingTaskFailedError, True),
+        (None, exceptions.KlingTaskFailedError, False),
     ],
 )
-def test_failure_error(gw: Gateway, error: Any, kind: type[KlingError], retryable: bool) -> None:
+def test_failure_error(gw: Gateway, error: Any, kind: type[exceptions.KlingError], retryable: bool) -> None:
     body = {"code": 200, "data": {"id": TASK, "status": "failed", "error": error}}
     task = gw.parse_status(TASK, None, respond(body, 200))
     err = gw.failure_error(task)
@@ -398,7 +423,7 @@ def test_cancelled_is_task_failed(gw: Gateway) -> None:
         TASK, None, respond({"code": 200, "data": {"id": TASK, "status": "cancelled"}}, 200)
     )
     err = gw.failure_error(task)
-    assert type(err) is KlingTaskFailedError
+    assert type(err) is exceptions.KlingTaskFailedError
     assert "cancelled" in err.message
 
 
@@ -426,14 +451,14 @@ def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (401, {"error": {"message": "Invalid token", "code": "invalid_api_key"}}, KlingAuthError),
-        (403, {"code": 403, "message": "Forbidden"}, KlingAuthError),
-        (200, {"code": 401, "message": "Invalid token"}, KlingAuthError),
-        (500, {"code": 500, "message": "oops"}, KlingServerError),
-        (502, b"Bad Gateway", KlingServerError),
-        (200, b"<html>wrong host</html>", KlingProtocolError),
+        (401, {"error": {"message": "Invalid token", "code": "invalid_api_key"}}, exceptions.KlingAuthError),
+        (403, {"code": 403, "message": "Forbidden"}, exceptions.KlingAuthError),
+        (200, {"code": 401, "message": "Invalid token"}, exceptions.KlingAuthError),
+        (500, {"code": 500, "message": "oops"}, exceptions.KlingServerError),
+        (502, b"Bad Gateway", exceptions.KlingServerError),
+        (200, b"<html>wrong host</html>", exceptions.KlingProtocolError),
     ],
 )
-def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
+def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.check_test_connection(respond(body, status))

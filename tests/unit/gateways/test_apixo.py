@@ -8,18 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -226,7 +215,7 @@ def test_parse_submit(gw: Gateway) -> None:
 
 
 def test_parse_submit_without_task_id_is_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_submit(VideoRequest(prompt="x"), respond({"code": 200, "data": {}}, 200))
 
 
@@ -272,7 +261,7 @@ def test_parse_failed_is_returned_not_raised(gw: Gateway) -> None:
     assert task.error_message == FAILED["data"]["failMsg"]
     assert task.finished_at == ms(1767965652317)
     err = gw.failure_error(task)
-    assert isinstance(err, KlingContentPolicyError)
+    assert isinstance(err, exceptions.KlingContentPolicyError)
     assert err.code == "SensitiveContentDetected"
 
 
@@ -281,10 +270,10 @@ def test_success_without_url_is_protocol_error(gw: Gateway) -> None:
         "code": 200,
         "data": {"taskId": "t", "state": "success", "resultJson": '{"resultUrls":[]}'},
     }
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status("t", None, respond(body, 200))
     body["data"]["resultJson"] = "{not json"
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status("t", None, respond(body, 200))
 
 
@@ -317,7 +306,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("fields", "field", "allowed"), INVALID)
 def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(VideoRequest(**fields))
     message = str(info.value)
     assert "'apixo'" in message
@@ -330,27 +319,33 @@ def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allow
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (400, {"code": 400, "message": "Invalid mode"}, KlingValidationError),
-        (401, {"code": 401, "message": "Invalid API key"}, KlingAuthError),
-        (402, {"code": 402, "message": "Insufficient balance"}, KlingQuotaError),
-        (403, {"code": 403, "message": "This key cannot access the route"}, KlingAuthError),
-        (403, {"code": 403, "message": "Your content was rejected"}, KlingContentPolicyError),
-        (403, {"code": 403, "message": "Prompt flagged as sensitive"}, KlingContentPolicyError),
-        (400, {"code": 400, "message": "Prompt was flagged as NSFW"}, KlingContentPolicyError),
-        (400, {"code": 400, "message": "Content-Type must be application/json"}, KlingValidationError),
-        (404, {"code": 404, "message": "Task not found"}, KlingNotFoundError),
-        (429, {"code": 429, "message": "Too many requests"}, KlingRateLimitError),
-        (500, {"code": 500, "message": "Upstream provider error"}, KlingServerError),
-        (502, {"code": 502, "message": "Bad gateway"}, KlingServerError),
-        (504, {"code": 504, "message": "Upstream timeout"}, KlingServerError),
+        (400, {"code": 400, "message": "Invalid mode"}, exceptions.KlingValidationError),
+        (401, {"code": 401, "message": "Invalid API key"}, exceptions.KlingAuthError),
+        (402, {"code": 402, "message": "Insufficient balance"}, exceptions.KlingQuotaError),
+        (403, {"code": 403, "message": "This key cannot access the route"}, exceptions.KlingAuthError),
+        (403, {"code": 403, "message": "Your content was rejected"}, exceptions.KlingContentPolicyError),
+        (403, {"code": 403, "message": "Prompt flagged as sensitive"}, exceptions.KlingContentPolicyError),
+        (400, {"code": 400, "message": "Prompt was flagged as NSFW"}, exceptions.KlingContentPolicyError),
+        (
+            400,
+            {"code": 400, "message": "Content-Type must be application/json"},
+            exceptions.KlingValidationError,
+        ),
+        (404, {"code": 404, "message": "Task not found"}, exceptions.KlingNotFoundError),
+        (429, {"code": 429, "message": "Too many requests"}, exceptions.KlingRateLimitError),
+        (500, {"code": 500, "message": "Upstream provider error"}, exceptions.KlingServerError),
+        (502, {"code": 502, "message": "Bad gateway"}, exceptions.KlingServerError),
+        (504, {"code": 504, "message": "Upstream timeout"}, exceptions.KlingServerError),
         # an error code inside an HTTP 200 envelope is mapped the same way
-        (200, {"code": 402, "message": "Insufficient balance"}, KlingQuotaError),
-        (200, {"code": 401, "message": "Invalid API key"}, KlingAuthError),
-        (200, {"code": 500, "message": "Upstream provider error"}, KlingServerError),
-        (200, {"code": 403, "message": "content was rejected"}, KlingContentPolicyError),
+        (200, {"code": 402, "message": "Insufficient balance"}, exceptions.KlingQuotaError),
+        (200, {"code": 401, "message": "Invalid API key"}, exceptions.KlingAuthError),
+        (200, {"code": 500, "message": "Upstream provider error"}, exceptions.KlingServerError),
+        (200, {"code": 403, "message": "content was rejected"}, exceptions.KlingContentPolicyError),
     ],
 )
-def test_error_envelopes(gw: Gateway, status: int, body: dict[str, Any], kind: type[KlingError]) -> None:
+def test_error_envelopes(
+    gw: Gateway, status: int, body: dict[str, Any], kind: type[exceptions.KlingError]
+) -> None:
     with pytest.raises(kind) as info:
         gw.parse_submit(VideoRequest(prompt="x"), respond(body, status))
     err = info.value
@@ -367,14 +362,14 @@ def test_error_envelopes(gw: Gateway, status: int, body: dict[str, Any], kind: t
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [
-        (502, b"<html>Bad Gateway</html>", KlingServerError),
-        (401, b"Unauthorized", KlingAuthError),
-        (200, b"<html>hello</html>", KlingProtocolError),
-        (200, b"[1, 2]", KlingProtocolError),
-        (200, b'{"code": 200, "data": "nope"}', KlingProtocolError),
+        (502, b"<html>Bad Gateway</html>", exceptions.KlingServerError),
+        (401, b"Unauthorized", exceptions.KlingAuthError),
+        (200, b"<html>hello</html>", exceptions.KlingProtocolError),
+        (200, b"[1, 2]", exceptions.KlingProtocolError),
+        (200, b'{"code": 200, "data": "nope"}', exceptions.KlingProtocolError),
     ],
 )
-def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError]) -> None:
+def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.parse_status("t", None, HttpResponse(status, {}, content))
 
@@ -383,22 +378,24 @@ def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError
 @pytest.mark.parametrize(
     ("fail_code", "kind", "retryable"),
     [
-        ("SensitiveContentDetected", KlingContentPolicyError, False),
-        ("InputOutputSensitiveContentDetected", KlingContentPolicyError, False),
-        ("NSFW", KlingContentPolicyError, False),
-        ("ProhibitedContentDetected", KlingContentPolicyError, False),
-        ("CONTENT_VIOLATION", KlingContentPolicyError, False),
-        ("RateLimited", KlingTaskFailedError, True),
-        ("Timeout", KlingTaskFailedError, True),
-        ("PromptLengthExceeded", KlingTaskFailedError, False),
-        ("PromptInvalid", KlingTaskFailedError, False),
-        ("ImageFormatIncorrect", KlingTaskFailedError, False),
-        ("Upload error", KlingTaskFailedError, False),
-        ("INVALID_IMAGE_URL", KlingTaskFailedError, False),
-        ("SomethingNew", KlingTaskFailedError, False),
+        ("SensitiveContentDetected", exceptions.KlingContentPolicyError, False),
+        ("InputOutputSensitiveContentDetected", exceptions.KlingContentPolicyError, False),
+        ("NSFW", exceptions.KlingContentPolicyError, False),
+        ("ProhibitedContentDetected", exceptions.KlingContentPolicyError, False),
+        ("CONTENT_VIOLATION", exceptions.KlingContentPolicyError, False),
+        ("RateLimited", exceptions.KlingTaskFailedError, True),
+        ("Timeout", exceptions.KlingTaskFailedError, True),
+        ("PromptLengthExceeded", exceptions.KlingTaskFailedError, False),
+        ("PromptInvalid", exceptions.KlingTaskFailedError, False),
+        ("ImageFormatIncorrect", exceptions.KlingTaskFailedError, False),
+        ("Upload error", exceptions.KlingTaskFailedError, False),
+        ("INVALID_IMAGE_URL", exceptions.KlingTaskFailedError, False),
+        ("SomethingNew", exceptions.KlingTaskFailedError, False),
     ],
 )
-def test_failure_error(gw: Gateway, fail_code: str, kind: type[KlingError], retryable: bool) -> None:
+def test_failure_error(
+    gw: Gateway, fail_code: str, kind: type[exceptions.KlingError], retryable: bool
+) -> None:
     body = {
         "code": 200,
         "message": "success",
@@ -419,7 +416,7 @@ def test_failure_without_code_or_message(gw: Gateway) -> None:
     )
     assert task.error_code is None
     assert task.error_message
-    assert type(gw.failure_error(task)) is KlingTaskFailedError
+    assert type(gw.failure_error(task)) is exceptions.KlingTaskFailedError
 
 
 # ===================================================================== (6) connection test
@@ -447,14 +444,14 @@ def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (401, {"code": 401, "message": "Invalid API key"}, KlingAuthError),
-        (403, {"code": 403, "message": "content was rejected"}, KlingAuthError),
-        (200, {"code": 401, "message": "Invalid API key"}, KlingAuthError),
-        (500, {"code": 500, "message": "oops"}, KlingServerError),
-        (503, b"Service Unavailable", KlingServerError),
-        (200, b"<html>not the API</html>", KlingProtocolError),
+        (401, {"code": 401, "message": "Invalid API key"}, exceptions.KlingAuthError),
+        (403, {"code": 403, "message": "content was rejected"}, exceptions.KlingAuthError),
+        (200, {"code": 401, "message": "Invalid API key"}, exceptions.KlingAuthError),
+        (500, {"code": 500, "message": "oops"}, exceptions.KlingServerError),
+        (503, b"Service Unavailable", exceptions.KlingServerError),
+        (200, b"<html>not the API</html>", exceptions.KlingProtocolError),
     ],
 )
-def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
+def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.check_test_connection(respond(body, status))

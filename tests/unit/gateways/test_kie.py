@@ -8,18 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -201,9 +190,9 @@ def test_parse_fail(gw: Gateway, empty: Any) -> None:
 
 
 def test_success_without_url_is_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(TASK, None, respond(record("success", resultJson='{"resultUrls":[]}'), 200))
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(TASK, None, respond(record("success", resultJson="{broken"), 200))
 
 
@@ -213,7 +202,7 @@ def test_envelope_501_on_status_is_a_failed_job(gw: Gateway) -> None:
     assert task.task_id == TASK
     assert task.error_code == "501"
     assert task.error_message == "Generation failed"
-    assert type(gw.failure_error(task)) is KlingTaskFailedError
+    assert type(gw.failure_error(task)) is exceptions.KlingTaskFailedError
 
 
 # ===================================================================== (3) invalid requests
@@ -234,7 +223,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("fields", "field", "allowed"), INVALID)
 def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(VideoRequest(**fields))
     message = str(info.value)
     assert "'kie'" in message
@@ -247,21 +236,26 @@ def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allow
 @pytest.mark.parametrize(
     ("code", "kind", "rejected", "retryable"),
     [
-        (401, KlingAuthError, True, False),
-        (402, KlingQuotaError, True, False),
-        (433, KlingQuotaError, True, False),
-        (404, KlingNotFoundError, True, False),
-        (422, KlingValidationError, True, False),
-        (429, KlingRateLimitError, True, True),
-        (455, KlingServerError, True, True),
-        (500, KlingServerError, False, True),
-        (501, KlingTaskFailedError, False, False),
-        (505, KlingServerError, True, False),
+        (401, exceptions.KlingAuthError, True, False),
+        (402, exceptions.KlingQuotaError, True, False),
+        (433, exceptions.KlingQuotaError, True, False),
+        (404, exceptions.KlingNotFoundError, True, False),
+        (422, exceptions.KlingValidationError, True, False),
+        (429, exceptions.KlingRateLimitError, True, True),
+        (455, exceptions.KlingServerError, True, True),
+        (500, exceptions.KlingServerError, False, True),
+        (501, exceptions.KlingTaskFailedError, False, False),
+        (505, exceptions.KlingServerError, True, False),
     ],
 )
 @pytest.mark.parametrize("http_status", ["200", "same"])
 def test_envelope_codes(
-    gw: Gateway, code: int, kind: type[KlingError], rejected: bool, retryable: bool, http_status: str
+    gw: Gateway,
+    code: int,
+    kind: type[exceptions.KlingError],
+    rejected: bool,
+    retryable: bool,
+    http_status: str,
 ) -> None:
     status = 200 if http_status == "200" else code
     body = {"code": code, "msg": f"message for {code}", "data": None}
@@ -279,13 +273,19 @@ def test_envelope_codes(
 @pytest.mark.parametrize(
     ("code", "message", "kind"),
     [
-        (422, "content security policy triggered: the prompt was flagged", KlingContentPolicyError),
-        (501, "Generation failed: sensitive content detected", KlingContentPolicyError),
-        (422, "input.duration must be one of '5', '10'", KlingValidationError),
-        (422, "Content-Type must be application/json", KlingValidationError),
+        (
+            422,
+            "content security policy triggered: the prompt was flagged",
+            exceptions.KlingContentPolicyError,
+        ),
+        (501, "Generation failed: sensitive content detected", exceptions.KlingContentPolicyError),
+        (422, "input.duration must be one of '5', '10'", exceptions.KlingValidationError),
+        (422, "Content-Type must be application/json", exceptions.KlingValidationError),
     ],
 )
-def test_submit_refusal_wording(gw: Gateway, code: int, message: str, kind: type[KlingError]) -> None:
+def test_submit_refusal_wording(
+    gw: Gateway, code: int, message: str, kind: type[exceptions.KlingError]
+) -> None:
     """kie has no content-policy code: a safety refusal is recognised by its wording."""
     with pytest.raises(kind) as info:
         gw.parse_submit(VideoRequest(prompt="x"), respond({"code": code, "msg": message, "data": None}, 200))
@@ -294,7 +294,7 @@ def test_submit_refusal_wording(gw: Gateway, code: int, message: str, kind: type
 
 
 def test_status_errors_use_message_key(gw: Gateway) -> None:
-    with pytest.raises(KlingNotFoundError) as info:
+    with pytest.raises(exceptions.KlingNotFoundError) as info:
         gw.parse_status(TASK, None, respond({"code": 404, "message": "record not found", "data": None}, 200))
     assert info.value.message == "record not found"
 
@@ -302,13 +302,13 @@ def test_status_errors_use_message_key(gw: Gateway) -> None:
 @pytest.mark.parametrize(
     ("status", "content", "kind"),
     [
-        (502, b"<html>Bad Gateway</html>", KlingServerError),
-        (401, b"nope", KlingAuthError),
-        (200, b"<html></html>", KlingProtocolError),
-        (200, b'{"code": 200, "msg": "success", "data": []}', KlingProtocolError),
+        (502, b"<html>Bad Gateway</html>", exceptions.KlingServerError),
+        (401, b"nope", exceptions.KlingAuthError),
+        (200, b"<html></html>", exceptions.KlingProtocolError),
+        (200, b'{"code": 200, "msg": "success", "data": []}', exceptions.KlingProtocolError),
     ],
 )
-def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError]) -> None:
+def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.parse_status(TASK, None, HttpResponse(status, {}, content))
 
@@ -317,18 +317,23 @@ def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[KlingError
 @pytest.mark.parametrize(
     ("fail_code", "fail_msg", "kind", "retryable"),
     [
-        ("400", "The content you uploaded contains sensitive information", KlingContentPolicyError, False),
-        ("SensitiveContent", "flagged", KlingContentPolicyError, False),
-        ("", "Your prompt violates our content policy", KlingContentPolicyError, False),
-        ("NSFW", "nsfw output", KlingContentPolicyError, False),
-        ("422", "Prohibited content detected", KlingContentPolicyError, False),
-        ("500", "Internal error, please try again later", KlingTaskFailedError, False),
-        ("501", "Generation timed out", KlingTaskFailedError, True),
-        (None, None, KlingTaskFailedError, False),
+        (
+            "400",
+            "The content you uploaded contains sensitive information",
+            exceptions.KlingContentPolicyError,
+            False,
+        ),
+        ("SensitiveContent", "flagged", exceptions.KlingContentPolicyError, False),
+        ("", "Your prompt violates our content policy", exceptions.KlingContentPolicyError, False),
+        ("NSFW", "nsfw output", exceptions.KlingContentPolicyError, False),
+        ("422", "Prohibited content detected", exceptions.KlingContentPolicyError, False),
+        ("500", "Internal error, please try again later", exceptions.KlingTaskFailedError, False),
+        ("501", "Generation timed out", exceptions.KlingTaskFailedError, True),
+        (None, None, exceptions.KlingTaskFailedError, False),
     ],
 )
 def test_failure_error(
-    gw: Gateway, fail_code: Any, fail_msg: Any, kind: type[KlingError], retryable: bool
+    gw: Gateway, fail_code: Any, fail_msg: Any, kind: type[exceptions.KlingError], retryable: bool
 ) -> None:
     task = gw.parse_status(TASK, None, respond(record("fail", failCode=fail_code, failMsg=fail_msg), 200))
     err = gw.failure_error(task)
@@ -363,15 +368,15 @@ def test_connection_ok(gw: Gateway, status: int, body: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (401, {"code": 401, "msg": "You do not have access permissions"}, KlingAuthError),
-        (200, {"code": 401, "msg": "You do not have access permissions"}, KlingAuthError),
-        (403, b"Forbidden", KlingAuthError),
-        (200, {"code": 455, "msg": "maintenance"}, KlingServerError),
-        (200, {"code": 500, "msg": "server error"}, KlingServerError),
-        (502, b"Bad Gateway", KlingServerError),
-        (200, b"<html>wrong host</html>", KlingProtocolError),
+        (401, {"code": 401, "msg": "You do not have access permissions"}, exceptions.KlingAuthError),
+        (200, {"code": 401, "msg": "You do not have access permissions"}, exceptions.KlingAuthError),
+        (403, b"Forbidden", exceptions.KlingAuthError),
+        (200, {"code": 455, "msg": "maintenance"}, exceptions.KlingServerError),
+        (200, {"code": 500, "msg": "server error"}, exceptions.KlingServerError),
+        (502, b"Bad Gateway", exceptions.KlingServerError),
+        (200, b"<html>wrong host</html>", exceptions.KlingProtocolError),
     ],
 )
-def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[KlingError]) -> None:
+def test_connection_fails(gw: Gateway, status: int, body: Any, kind: type[exceptions.KlingError]) -> None:
     with pytest.raises(kind):
         gw.check_test_connection(respond(body, status))

@@ -7,17 +7,7 @@ import json
 import jwt
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingRateLimitError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, HttpResponse
 from airflow_provider_kling.gateways.kling import JWT_NBF_SKEW, JWT_TTL, make_jwt
@@ -138,30 +128,32 @@ def test_failed_job_reason_is_in_task_status_msg() -> None:
     task = gw.parse_status("t1", "text2video", respond(body))
     assert task.state is TaskState.FAILED
     assert task.error_message == "Image pixel is invalid"
-    assert isinstance(gw.failure_error(task), KlingTaskFailedError)
+    assert isinstance(gw.failure_error(task), exceptions.KlingTaskFailedError)
     body["data"]["task_status_msg"] = "Failure to pass the risk control system"
-    assert isinstance(gw.failure_error(gw.parse_status("t1", None, respond(body))), KlingContentPolicyError)
+    assert isinstance(
+        gw.failure_error(gw.parse_status("t1", None, respond(body))), exceptions.KlingContentPolicyError
+    )
 
 
 def test_succeeded_without_url_is_a_protocol_error() -> None:
     body = {"code": 0, "data": {"task_id": "t1", "task_status": "succeed", "task_result": {"videos": []}}}
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status("t1", None, respond(body))
 
 
 @pytest.mark.parametrize(
     ("http", "code", "kind"),
     [
-        (401, 1004, KlingAuthError),
-        (429, 1102, KlingQuotaError),
-        (429, 1302, KlingRateLimitError),
-        (429, 1303, KlingRateLimitError),
-        (400, 1301, KlingContentPolicyError),
-        (400, 1201, KlingValidationError),
-        (404, 1203, KlingNotFoundError),
-        (500, 5000, KlingServerError),
-        (503, 5001, KlingServerError),
-        (200, 1201, KlingValidationError),
+        (401, 1004, exceptions.KlingAuthError),
+        (429, 1102, exceptions.KlingQuotaError),
+        (429, 1302, exceptions.KlingRateLimitError),
+        (429, 1303, exceptions.KlingRateLimitError),
+        (400, 1301, exceptions.KlingContentPolicyError),
+        (400, 1201, exceptions.KlingValidationError),
+        (404, 1203, exceptions.KlingNotFoundError),
+        (500, 5000, exceptions.KlingServerError),
+        (503, 5001, exceptions.KlingServerError),
+        (200, 1201, exceptions.KlingValidationError),
     ],
 )
 def test_error_codes(http: int, code: int, kind: type[Exception]) -> None:
@@ -173,7 +165,7 @@ def test_error_codes(http: int, code: int, kind: type[Exception]) -> None:
 
 def test_html_error_page_is_a_server_error() -> None:
     page = HttpResponse(502, {"content-type": "text/html"}, b"<html><body>Bad gateway</body></html>")
-    with pytest.raises(KlingServerError):
+    with pytest.raises(exceptions.KlingServerError):
         gw.parse_status("t", None, page)
 
 
@@ -205,7 +197,7 @@ def test_html_error_page_is_a_server_error() -> None:
     ],
 )
 def test_invalid_requests(fields: dict[str, object], field: str) -> None:
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(VideoRequest(**fields))  # type: ignore[arg-type]
     assert info.value.field == field
     assert "'kling'" in str(info.value) and field in str(info.value) and "allowed" in str(info.value)
@@ -222,7 +214,7 @@ def test_jwt_is_hs256_with_iss_exp_nbf() -> None:
 
 
 def test_jwt_needs_both_keys() -> None:
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.auth_headers(Credentials(api_key="SK"), 0)
 
 

@@ -8,17 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, Gateway
 from airflow_provider_kling.models import TaskState, VideoRequest
@@ -163,7 +153,7 @@ def test_class_facts(gw: Gateway) -> None:
     assert caps.local_images == "upload"
     assert caps.tiers == ()
     assert caps.cost_reporting is True
-    with pytest.raises(KlingValidationError, match="rivya"):
+    with pytest.raises(exceptions.KlingValidationError, match="rivya"):
         get_gateway("rivya", "kling-v2-6")
 
 
@@ -214,7 +204,7 @@ def test_succeeded_with_urls_only(gw: Gateway) -> None:
 
 def test_succeeded_without_url_is_a_protocol_error(gw: Gateway) -> None:
     body = {**SEED_CREATE_RESPONSE, "status": "succeeded", "result": {"primary_url": None, "urls": []}}
-    with pytest.raises(KlingProtocolError, match="without a video URL"):
+    with pytest.raises(exceptions.KlingProtocolError, match="without a video URL"):
         gw.parse_status("task_kling_2_6_example", None, respond(body))
 
 
@@ -231,7 +221,7 @@ def test_failed_is_returned_and_classified(gw: Gateway) -> None:
     assert task.error_message == "The model could not render this clip"
     assert task.finished_at is not None
     err = gw.failure_error(task)
-    assert type(err) is KlingTaskFailedError
+    assert type(err) is exceptions.KlingTaskFailedError
     assert err.code == "generation_failed"
 
 
@@ -242,7 +232,7 @@ def test_failed_by_moderation_is_content_policy(gw: Gateway) -> None:
         "error": {"code": "content_moderation_rejected", "message": "blocked"},
     }
     task = gw.parse_status("task_kling_2_6_example", None, respond(body))
-    assert type(gw.failure_error(task)) is KlingContentPolicyError
+    assert type(gw.failure_error(task)) is exceptions.KlingContentPolicyError
 
 
 def test_unknown_state_keeps_polling(gw: Gateway) -> None:
@@ -251,9 +241,9 @@ def test_unknown_state_keeps_polling(gw: Gateway) -> None:
 
 
 def test_submit_without_id_is_a_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_submit(VideoRequest(prompt="p"), respond({"status": "queued"}))
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_submit(VideoRequest(prompt="p"), respond(b"<html>oops</html>"))
 
 
@@ -280,7 +270,7 @@ def test_submit_without_id_is_a_protocol_error(gw: Gateway) -> None:
 )
 def test_invalid_requests(gw: Gateway, fields: dict[str, Any], field: str, allowed: str) -> None:
     request = VideoRequest(**{"prompt": "a prompt", **fields})
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(request)
     err = info.value
     assert err.gateway == "rivya"
@@ -313,27 +303,29 @@ def envelope(code: str, message: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("status", "code", "kind", "rejected"),
     [
-        (503, "public_api_disabled", KlingServerError, True),
-        (401, "api_key_missing", KlingAuthError, True),
-        (401, "api_key_invalid", KlingAuthError, True),
-        (401, "api_key_revoked", KlingAuthError, True),
-        (401, "api_key_expired", KlingAuthError, True),
-        (403, "api_scope_denied", KlingAuthError, True),
-        (400, "validation_failed", KlingValidationError, True),
-        (404, "not_found", KlingNotFoundError, True),
-        (400, "webhook_url_rejected", KlingValidationError, True),
-        (409, "idempotency_conflict", KlingValidationError, True),
-        (402, "insufficient_credits", KlingQuotaError, True),
-        (400, "insufficient_credits", KlingQuotaError, True),
-        (200, "insufficient_credits", KlingQuotaError, True),
-        (400, "content_policy_violation", KlingContentPolicyError, True),
-        (422, "prompt_moderation_failed", KlingContentPolicyError, True),
-        (500, "internal_error", KlingServerError, False),
-        (418, "brand_new_code", KlingValidationError, True),
+        (503, "public_api_disabled", exceptions.KlingServerError, True),
+        (401, "api_key_missing", exceptions.KlingAuthError, True),
+        (401, "api_key_invalid", exceptions.KlingAuthError, True),
+        (401, "api_key_revoked", exceptions.KlingAuthError, True),
+        (401, "api_key_expired", exceptions.KlingAuthError, True),
+        (403, "api_scope_denied", exceptions.KlingAuthError, True),
+        (400, "validation_failed", exceptions.KlingValidationError, True),
+        (404, "not_found", exceptions.KlingNotFoundError, True),
+        (400, "webhook_url_rejected", exceptions.KlingValidationError, True),
+        (409, "idempotency_conflict", exceptions.KlingValidationError, True),
+        (402, "insufficient_credits", exceptions.KlingQuotaError, True),
+        (400, "insufficient_credits", exceptions.KlingQuotaError, True),
+        (200, "insufficient_credits", exceptions.KlingQuotaError, True),
+        (400, "content_policy_violation", exceptions.KlingContentPolicyError, True),
+        (422, "prompt_moderation_failed", exceptions.KlingContentPolicyError, True),
+        (500, "internal_error", exceptions.KlingServerError, False),
+        (418, "brand_new_code", exceptions.KlingValidationError, True),
     ],
 )
-def test_error_envelopes(gw: Gateway, status: int, code: str, kind: type[KlingError], rejected: bool) -> None:
-    with pytest.raises(KlingError) as info:
+def test_error_envelopes(
+    gw: Gateway, status: int, code: str, kind: type[exceptions.KlingError], rejected: bool
+) -> None:
+    with pytest.raises(exceptions.KlingError) as info:
         gw.parse_submit(VideoRequest(prompt="p"), respond(envelope(code, "Something precise"), status))
     err = info.value
     assert type(err) is kind
@@ -346,17 +338,17 @@ def test_error_envelopes(gw: Gateway, status: int, code: str, kind: type[KlingEr
 
 
 def test_error_envelope_with_http_200(gw: Gateway) -> None:
-    with pytest.raises(KlingAuthError) as info:
+    with pytest.raises(exceptions.KlingAuthError) as info:
         gw.parse_status("t", None, respond(envelope("api_key_revoked", "Key revoked")))
     assert info.value.code == "api_key_revoked"
 
 
 def test_non_json_errors(gw: Gateway) -> None:
-    with pytest.raises(KlingServerError):
+    with pytest.raises(exceptions.KlingServerError):
         gw.parse_status("t", None, respond(b"<html>502 Bad Gateway</html>", 502))
-    with pytest.raises(KlingNotFoundError):
+    with pytest.raises(exceptions.KlingNotFoundError):
         gw.parse_status("t", None, respond(b"", 404))
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status("t", None, respond([1, 2, 3]))
 
 
@@ -364,7 +356,7 @@ def test_non_json_errors(gw: Gateway) -> None:
 def test_auth_header(gw: Gateway) -> None:
     headers = gw.auth_headers(Credentials(api_key="rvya_sk_test"), now=0.0)
     assert headers == {"Authorization": "Bearer rvya_sk_test"}
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.auth_headers(Credentials(api_key=""), now=0.0)
 
 
@@ -378,9 +370,9 @@ def test_connection_test(gw: Gateway) -> None:
     http = gw.build_test_connection()
     assert (http.method, http.path, http.json) == ("GET", "/api/v1/credits", None)
     gw.check_test_connection(respond({"balance": 1200, "currency": "credits"}))
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.check_test_connection(respond(envelope("api_key_invalid", "bad key"), 401))
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.check_test_connection(respond(envelope("api_scope_denied", "needs credits:read"), 403))
 
 
@@ -404,12 +396,12 @@ def test_parse_upload_is_lenient(gw: Gateway, body: dict[str, Any]) -> None:
 
 
 def test_parse_upload_errors(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_upload(respond({"id": "file_1"}))
-    with pytest.raises(KlingValidationError):
+    with pytest.raises(exceptions.KlingValidationError):
         gw.parse_upload(respond(envelope("validation_failed", "too large"), 400))
 
 
 def test_deeply_nested_json_is_a_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status("t", None, respond(b"[" * 100_000 + b"]" * 100_000))

@@ -8,17 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kling.exceptions import (
-    KlingAuthError,
-    KlingContentPolicyError,
-    KlingError,
-    KlingNotFoundError,
-    KlingProtocolError,
-    KlingQuotaError,
-    KlingServerError,
-    KlingTaskFailedError,
-    KlingValidationError,
-)
+from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, Gateway
 from airflow_provider_kling.models import TaskState, VideoRequest
@@ -204,7 +194,7 @@ def test_submit_ack_without_reference_takes_the_returned_uuid(gw: Gateway) -> No
 
 
 def test_submit_ack_without_uuid_is_a_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_submit(VideoRequest(prompt="pp"), respond({"data": []}))
 
 
@@ -267,7 +257,7 @@ def test_status_video_url_without_status_is_success_and_costs_add_up(gw: Gateway
 
 def test_status_success_without_url_is_a_protocol_error(gw: Gateway, uid: str) -> None:
     body = {"data": [{"taskType": "videoInference", "taskUUID": uid, "status": "success"}]}
-    with pytest.raises(KlingProtocolError, match="without a video URL"):
+    with pytest.raises(exceptions.KlingProtocolError, match="without a video URL"):
         gw.parse_status(uid, None, respond(body))
 
 
@@ -287,7 +277,7 @@ def test_status_error_item_is_failed(gw: Gateway, uid: str) -> None:
     assert task.state is TaskState.FAILED
     assert task.error_code == "inferenceError"
     assert task.error_message == "Provider failed to render"
-    assert type(gw.failure_error(task)) is KlingTaskFailedError
+    assert type(gw.failure_error(task)) is exceptions.KlingTaskFailedError
 
 
 def test_status_top_level_error_with_http_200_is_failed(gw: Gateway, uid: str) -> None:
@@ -307,7 +297,7 @@ def test_status_top_level_error_with_http_200_is_failed(gw: Gateway, uid: str) -
     assert task.error_code == "providerContentPolicyViolation"
     assert task.error_message == "The provider rejected the content of the prompt"
     err = gw.failure_error(task)
-    assert type(err) is KlingContentPolicyError
+    assert type(err) is exceptions.KlingContentPolicyError
     assert err.code == "providerContentPolicyViolation"
 
 
@@ -315,12 +305,12 @@ def test_status_top_level_provider_error_is_a_task_failure(gw: Gateway, uid: str
     body = {"errors": [{"code": "timeoutProvider", "message": "timed out", "taskUUID": uid}]}
     task = gw.parse_status(uid, None, respond(body))
     assert task.state is TaskState.FAILED
-    assert type(gw.failure_error(task)) is KlingTaskFailedError
+    assert type(gw.failure_error(task)) is exceptions.KlingTaskFailedError
 
 
 def test_status_auth_error_is_raised_not_returned(gw: Gateway, uid: str) -> None:
     body = {"errors": [{"code": "invalidApiKey", "message": "Invalid API key", "taskType": "authentication"}]}
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.parse_status(uid, None, respond(body))
 
 
@@ -361,7 +351,7 @@ def test_status_auth_error_is_raised_not_returned(gw: Gateway, uid: str) -> None
 def test_invalid_requests(model: str | None, fields: dict[str, Any], field: str, allowed: str) -> None:
     gw = get_gateway("runware", model)
     request = VideoRequest(**{"prompt": "a prompt", **fields})
-    with pytest.raises(KlingValidationError) as info:
+    with pytest.raises(exceptions.KlingValidationError) as info:
         gw.validate(request)
     err = info.value
     assert err.gateway == "runware"
@@ -395,7 +385,7 @@ def test_valid_requests(gw: Gateway, fields: dict[str, Any]) -> None:
 
 
 def test_unknown_model_id() -> None:
-    with pytest.raises(KlingValidationError, match="runware"):
+    with pytest.raises(exceptions.KlingValidationError, match="runware"):
         get_gateway("runware", "klingai:kling-video@2.5-turbo")
 
 
@@ -407,31 +397,31 @@ def errors(code: str, message: str, **more: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("status", "code", "kind", "rejected"),
     [
-        (401, "invalidApiKey", KlingAuthError, True),
-        (200, "invalidApiKey", KlingAuthError, True),
-        (402, "insufficientCredits", KlingQuotaError, True),
-        (200, "notEnoughBalance", KlingQuotaError, True),
-        (200, "quotaExceeded", KlingQuotaError, True),
-        (400, "contentPolicyViolation", KlingContentPolicyError, True),
-        (200, "nsfwContentDetected", KlingContentPolicyError, True),
-        (200, "promptBlocked", KlingContentPolicyError, True),
-        (400, "invalidPositivePrompt", KlingValidationError, True),
-        (200, "missingTaskUUID", KlingValidationError, True),
-        (400, "unsupportedDuration", KlingValidationError, True),
-        (200, "inferenceError", KlingServerError, False),
-        (200, "noAvailableServer", KlingServerError, False),
-        (503, "modelUnavailable", KlingServerError, False),
-        (500, "somethingNew", KlingServerError, False),
-        (400, "somethingNew", KlingValidationError, True),
-        (200, "somethingNew", KlingProtocolError, False),
+        (401, "invalidApiKey", exceptions.KlingAuthError, True),
+        (200, "invalidApiKey", exceptions.KlingAuthError, True),
+        (402, "insufficientCredits", exceptions.KlingQuotaError, True),
+        (200, "notEnoughBalance", exceptions.KlingQuotaError, True),
+        (200, "quotaExceeded", exceptions.KlingQuotaError, True),
+        (400, "contentPolicyViolation", exceptions.KlingContentPolicyError, True),
+        (200, "nsfwContentDetected", exceptions.KlingContentPolicyError, True),
+        (200, "promptBlocked", exceptions.KlingContentPolicyError, True),
+        (400, "invalidPositivePrompt", exceptions.KlingValidationError, True),
+        (200, "missingTaskUUID", exceptions.KlingValidationError, True),
+        (400, "unsupportedDuration", exceptions.KlingValidationError, True),
+        (200, "inferenceError", exceptions.KlingServerError, False),
+        (200, "noAvailableServer", exceptions.KlingServerError, False),
+        (503, "modelUnavailable", exceptions.KlingServerError, False),
+        (500, "somethingNew", exceptions.KlingServerError, False),
+        (400, "somethingNew", exceptions.KlingValidationError, True),
+        (200, "somethingNew", exceptions.KlingProtocolError, False),
     ],
 )
 def test_submit_error_envelopes(
-    gw: Gateway, uid: str, status: int, code: str, kind: type[KlingError], rejected: bool
+    gw: Gateway, uid: str, status: int, code: str, kind: type[exceptions.KlingError], rejected: bool
 ) -> None:
     request = VideoRequest(prompt="pp", client_reference=REF)
     body = errors(code, "Precise reason", parameter="positivePrompt", taskType="videoInference", taskUUID=uid)
-    with pytest.raises(KlingError) as info:
+    with pytest.raises(exceptions.KlingError) as info:
         gw.parse_submit(request, respond(body, status))
     err = info.value
     assert type(err) is kind
@@ -443,20 +433,20 @@ def test_submit_error_envelopes(
 
 
 def test_non_json_and_garbage(gw: Gateway, uid: str) -> None:
-    with pytest.raises(KlingServerError):
+    with pytest.raises(exceptions.KlingServerError):
         gw.parse_status(uid, None, respond(b"<html>bad gateway</html>", 502))
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(uid, None, respond(b"not json"))
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(uid, None, respond("just a string"))
-    with pytest.raises(KlingServerError):
+    with pytest.raises(exceptions.KlingServerError):
         gw.parse_status(uid, None, respond({"data": []}, 503))
 
 
 # ==================================================================== (5) auth
 def test_auth_header(gw: Gateway) -> None:
     assert gw.auth_headers(Credentials(api_key="rw-key"), now=0.0) == {"Authorization": "Bearer rw-key"}
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.auth_headers(Credentials(api_key=""), now=0.0)
 
 
@@ -477,7 +467,7 @@ def test_parse_lookup(gw: Gateway, uid: str) -> None:
     assert gw.parse_lookup(request, respond(errors("taskNotFound", "no such task", taskUUID=uid))) is None
     assert gw.parse_lookup(request, respond(errors("unknownTaskUUID", "unknown", taskUUID=uid), 400)) is None
     assert gw.parse_lookup(request, respond(errors("taskUUIDDoesNotExist", "gone"), 404)) is None
-    with pytest.raises(KlingNotFoundError):  # a bare 404 is a wrong URL, not an unknown task
+    with pytest.raises(exceptions.KlingNotFoundError):  # a bare 404 is a wrong URL, not an unknown task
         gw.parse_lookup(request, respond(b"", 404))
     # an earlier submit exists: attach to it
     found = gw.parse_lookup(
@@ -489,7 +479,7 @@ def test_parse_lookup(gw: Gateway, uid: str) -> None:
     assert failed is not None
     assert failed.state is TaskState.FAILED
     # errors about the call itself are raised
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.parse_lookup(request, respond(errors("invalidApiKey", "bad key", taskType="authentication"), 401))
     assert gw.parse_lookup(VideoRequest(prompt="pp"), respond({"data": []})) is None
 
@@ -499,18 +489,18 @@ def test_connection_test(gw: Gateway) -> None:
     assert (http.method, http.path) == ("POST", "/v1")
     assert http.json == [{"taskType": "ping", "ping": True}]
     gw.check_test_connection(respond({"data": [{"taskType": "ping", "pong": True}]}))
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.check_test_connection(
             respond(errors("invalidApiKey", "Invalid API key", taskType="authentication"))
         )
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.check_test_connection(respond(errors("weirdCode", "refused")))
-    with pytest.raises(KlingAuthError):
+    with pytest.raises(exceptions.KlingAuthError):
         gw.check_test_connection(respond({"data": []}, 401))
-    with pytest.raises(KlingServerError):
+    with pytest.raises(exceptions.KlingServerError):
         gw.check_test_connection(respond(b"down", 503))
 
 
 def test_deeply_nested_json_is_a_protocol_error(gw: Gateway) -> None:
-    with pytest.raises(KlingProtocolError):
+    with pytest.raises(exceptions.KlingProtocolError):
         gw.parse_status(UID, None, respond(b"[" * 100_000 + b"]" * 100_000))
