@@ -10,7 +10,7 @@
            "extra": {"gateway": "kling"}}'
 
    Any other gateway works unchanged: set ``extra.gateway`` to ``rivya``, ``runware``, ``apixo``,
-   ``apimart`` or ``kie`` and put its API key in ``password`` (``login`` is only for Kling's access
+   ``apimart``, ``kie``, ``fal`` or ``replicate`` and put its API key in ``password`` (``login`` is only for Kling's access
    key). Without an account, point it at the local emulator, which costs nothing::
 
        kling-emulator --port 8765 &
