@@ -259,6 +259,7 @@ async def submit(request: Request) -> Response:
         duration=int(getattr(req, "duration", 5)),
         aspect=None if ratio == "auto" else ratio,
         sound=bool(getattr(req, "generate_audio", model == "kling-4.0")),  # 4.0: audio always on
+        model=endpoint.rsplit("/", 1)[0],  # the model id, without its text/image-to-video subpath
         family=endpoint,
         extra={"app": app, "model": model, "webhook": request.query_params.get("fal_webhook")},
     )

@@ -230,6 +230,7 @@ async def create(request: Request, model: str) -> Response:
         duration=int(getattr(inp, "duration", 5)),
         aspect=None if getattr(inp, "start_image", None) else getattr(inp, "aspect_ratio", None),
         sound=bool(getattr(inp, "generate_audio", True)),
+        model=f"kwaivgi/{model}",
         family=model,
         extra={"model": MODELS[model][1], "webhook": req.webhook, "retention": RETENTION_SECONDS},
     )
