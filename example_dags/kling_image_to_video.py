@@ -19,7 +19,8 @@ Other checks made before spending: the file exists, has an image extension, and 
 
 ``aspect_ratio`` is left unset: the official API and Runware follow the image and refuse an explicit
 ratio with one; fal's and Replicate's Kling 2.6 take the ratio from the image. Rivya accepts
-``aspect_ratio`` with an image and its own default is 1:1: on a Rivya connection, add ``aspect_ratio="16:9"`` for this 16:9 photo (the emulator renders Rivya's 1:1).
+``aspect_ratio`` with an image and its own default is 1:1: on a Rivya connection, add
+``aspect_ratio="16:9"`` for this 16:9 photo (the emulator renders Rivya's 1:1).
 
 Connection set-up and ``KLING_DOWNLOAD_DIR``: see ``kling_quickstart``.
 """

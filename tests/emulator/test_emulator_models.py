@@ -86,7 +86,9 @@ def post(client: httpx.Client, kit: Any, gateway: str, body: Any, path: str = ""
 
 def accepted(r: httpx.Response) -> bool:
     body = r.json()
-    return r.status_code in (200, 201) and not (isinstance(body, dict) and (body.get("errors") or body.get("error")))
+    return r.status_code in (200, 201) and not (
+        isinstance(body, dict) and (body.get("errors") or body.get("error"))
+    )
 
 
 @pytest.mark.parametrize(
