@@ -10,10 +10,6 @@ queue and not billed, and the trigger's log says so. The first job, which nobody
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,42 +17,28 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import AirflowDeployment, EmulatorProcess, wait_until
+from tests.e2e.stack import EMULATOR_KEY_PAIR, EmulatorProcess, Stack, running_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
 DAGS = Path(__file__).resolve().parent / "dags_cancel"
 DAG_ID = "kling_e2e_fal_cancel"
-API_KEY = "fal-e2e-key-7c1d"
+#: the connection's key (its password); the test's own submit uses it too, so both share one account
+API_KEY = EMULATOR_KEY_PAIR[1]
 LATENCY = 120.0
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[EmulatorProcess, AirflowDeployment]]:
-    home = Path(tempfile.mkdtemp(prefix="kling-e2e-cancel-"))
-    emulator = EmulatorProcess(latency=LATENCY, log_path=home / "emulator.out")
-    airflow: AirflowDeployment | None = None
-    try:
-        emulator.start()
-        conn = {
-            "conn_type": "kling",
-            "host": emulator.url,
-            "password": API_KEY,
-            "extra": {"gateway": "fal", "model": "kling-3.0", "poll_interval": 1, "first_poll_delay": 1},
-        }
-        airflow = AirflowDeployment(DAGS, home=home, env={"AIRFLOW_CONN_KLING_FAL": json.dumps(conn)})
-        airflow.start()
-        airflow.wait_for_dags([DAG_ID])
-        yield emulator, airflow
-    finally:
-        leftovers: list[int] = []
-        if airflow is not None:
-            airflow.stop()
-            leftovers = airflow.leftover_pids()
-        emulator.stop()
-        if not os.environ.get("KLING_E2E_KEEP"):
-            shutil.rmtree(home, ignore_errors=True)
-        assert not leftovers, f"processes left behind: {leftovers}"
+def stack() -> Iterator[Stack]:
+    with running_stack(
+        DAGS,
+        latency=LATENCY,
+        conn_extra={"gateway": "fal", "model": "kling-3.0", "poll_interval": 1, "first_poll_delay": 1},
+        dag_ids=[DAG_ID],
+        prefix="kling-e2e-cancel-",
+        label="e2e-cancel",
+    ) as running:
+        yield running
 
 
 def fal_jobs(emulator: EmulatorProcess) -> list[dict[str, Any]]:
@@ -64,9 +46,9 @@ def fal_jobs(emulator: EmulatorProcess) -> list[dict[str, Any]]:
 
 
 def test_marking_a_deferred_fal_clip_failed_cancels_its_remote_job(
-    stack: tuple[EmulatorProcess, AirflowDeployment],
+    stack: Stack,
 ) -> None:
-    emulator, airflow = stack
+    emulator, airflow = stack.emulator, stack.airflow
     api = airflow.api
     assert (
         httpx.post(f"{emulator.url}/_emulator/limits", json={"concurrency": 1}, timeout=10).status_code == 200

@@ -1,5 +1,6 @@
 """The DAG of ``tests/e2e/test_cancel.py``: one deferrable Kling 3.0 render on fal (connection
-``kling_fal`` from the environment), waiting in fal's queue behind a job the test submitted first."""
+``kling_default``, which the suite's stack points at the emulator's fal), waiting in fal's queue
+behind a job the test submitted first."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ with DAG(
     KlingGenerateOperator(
         task_id="render",
         prompt="A queued clip nobody needs any more",
-        kling_conn_id="kling_fal",
         deferrable=True,
         download_to="/tmp",
         timeout=600,
