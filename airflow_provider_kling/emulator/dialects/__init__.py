@@ -13,8 +13,8 @@ ROUTERS: dict[str, APIRouter] = {
     "apixo": apixo.router,
     "apimart": apimart.router,
     "kie": kie.router,
-    "replicate": replicate.router,
     "fal": fal.router,
+    "replicate": replicate.router,
 }
 
 __all__ = ["ROUTERS"]
