@@ -17,7 +17,8 @@ from typing_extensions import Self
 
 from airflow_provider_kling.exceptions import KlingValidationError
 
-AspectRatio = Literal["16:9", "9:16", "1:1"]
+#: ``21:9`` where the (gateway, model) row has it (Kling 4.0 on fal)
+AspectRatio = Literal["16:9", "9:16", "1:1", "21:9"]
 #: ``4k`` where the (gateway, model) row has it (Kling 3.0 on the official API, Runware, APIMart)
 Tier = Literal["std", "pro", "4k"]
 
@@ -175,6 +176,8 @@ class VideoTask(BaseModel):
     finished_at: datetime | None = None
     expires_at: datetime | None = None
     client_reference: str | None = None
+    #: the job's place in the gateway's queue, where it reports one (fal: 0 is next)
+    queue_position: int | None = None
     raw: Any = Field(default=None, repr=False)
 
     @property
@@ -303,8 +306,8 @@ _ALLOWED: dict[str, str] = {
     "prompt": "a non-empty string",
     "model": "a model name such as 'kling-2.6' or 'kling-3.0' (or None for the connection's default)",
     "negative_prompt": "a string, or None",
-    "duration": "a whole number of seconds (5, 10 on Kling 2.6; 3 to 15 on Kling 3.0)",
-    "aspect_ratio": "16:9, 9:16, 1:1 (or None for the default)",
+    "duration": "a whole number of seconds (5, 10 on Kling 2.6; 3 to 15 on Kling 3.0; 3 to 30 on Kling 4.0)",
+    "aspect_ratio": "16:9, 9:16, 1:1, 21:9 where the model has it (or None for the default)",
     "sound": "true, false",
     "tier": "'std', 'pro', '4k' (or None for the gateway default)",
     "shots": 'a list of 1 to 6 {"prompt": str, "duration": seconds}, or None',

@@ -193,6 +193,8 @@ class WaitPolicy:
     failures: int = 0
     last_state: str | None = None
     progress_every: int = PROGRESS_EVERY_POLLS
+    #: the job's place in the gateway's queue at the last poll (fal reports one)
+    last_position: int | None = None
 
     def timed_out(self, now: float) -> bool:
         return now >= self.deadline
@@ -205,14 +207,15 @@ class WaitPolicy:
             pause = max(pause, retry_after)
         return max(0.0, min(pause, self.deadline - now))
 
-    def saw(self, state: str) -> bool:
+    def saw(self, state: str, position: int | None = None) -> bool:
         """Record a successful poll; ``True`` when it is worth a log line (:meth:`describe`): the
-        state changed, or another ``progress_every`` polls went by. Two comparisons and no formatting,
-        so a poll that logs nothing costs nothing extra."""
+        state or the queue position changed (a job queued at the gateway is a wait, and its position
+        says how long), or another ``progress_every`` polls went by. Two comparisons and no
+        formatting, so a poll that logs nothing costs nothing extra."""
         self.polls += 1
         self.failures = 0
-        changed = state != self.last_state
-        self.last_state = state
+        changed = state != self.last_state or position != self.last_position
+        self.last_state, self.last_position = state, position
         return changed or self.polls % self.progress_every == 0
 
     def begin(self, task_id: str, now: float, first_poll: float) -> str:
@@ -262,7 +265,12 @@ class WaitPolicy:
         polls = f"{self.polls} poll{'' if self.polls == 1 else 's'}"
         ended = _ENDED.get(task.state.value)
         if ended is None:
-            return f"Kling job {task.task_id} is {task.state.value} ({elapsed}, {polls})"
+            where = (
+                ""
+                if task.queue_position is None
+                else f", position {task.queue_position} in the gateway's queue"
+            )
+            return f"Kling job {task.task_id} is {task.state.value}{where} ({elapsed}, {polls})"
         details = "".join(f"; {d}" for d in final_details(task))
         return f"Kling job {task.task_id} {ended} after {elapsed} and {polls}{details}"
 

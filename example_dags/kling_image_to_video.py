@@ -8,7 +8,7 @@ How the local file reaches the gateway depends on the gateway of the ``kling_def
 (``extra.gateway``); the DAG does not change:
 
 * ``kling`` (official API): the hook inlines the image as raw base64 in ``image``;
-* ``runware``: the hook inlines it as a ``data:image/png;base64,...`` URI;
+* ``runware``, ``fal``, ``replicate``: the hook inlines it as a ``data:image/png;base64,...`` URI;
 * ``rivya``: the hook uploads it through Rivya's Files API first and sends the returned URL;
 * ``apixo``, ``apimart``, ``kie``: these gateways only take a *public* ``https://`` URL. A local
   path is refused by the validation step, before any request is sent (nothing is paid), with an
@@ -18,8 +18,9 @@ How the local file reaches the gateway depends on the gateway of the ``kling_def
 Other checks made before spending: the file exists, has an image extension, and is under 10 MB.
 
 ``aspect_ratio`` is left unset: the official API and Runware follow the image and refuse an explicit
-ratio with one. Rivya accepts ``aspect_ratio`` with an image and its own default is 1:1: on a Rivya
-connection, add ``aspect_ratio="16:9"`` for this 16:9 photo (the emulator renders Rivya's 1:1).
+ratio with one; fal's and Replicate's Kling 2.6 take the ratio from the image. Rivya accepts
+``aspect_ratio`` with an image and its own default is 1:1: on a Rivya connection, add
+``aspect_ratio="16:9"`` for this 16:9 photo (the emulator renders Rivya's 1:1).
 
 Connection set-up and ``KLING_DOWNLOAD_DIR``: see ``kling_quickstart``.
 """

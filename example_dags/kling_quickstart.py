@@ -10,8 +10,9 @@
            "extra": {"gateway": "kling"}}'
 
    Any other gateway works unchanged: set ``extra.gateway`` to ``rivya``, ``runware``, ``apixo``,
-   ``apimart`` or ``kie`` and put its API key in ``password`` (``login`` is only for Kling's access
-   key). Without an account, point it at the local emulator, which costs nothing::
+   ``apimart``, ``kie``, ``fal`` or ``replicate`` and put its API key in ``password`` (``login`` is
+   only for Kling's access key). Without an account, point it at the local emulator, which costs
+   nothing::
 
        kling-emulator --port 8765 &
        export AIRFLOW_CONN_KLING_DEFAULT='{"conn_type": "kling", "host": "http://127.0.0.1:8765",

@@ -1,4 +1,4 @@
-"""The FastAPI app: the six gateways plus the control API under ``/_emulator/``.
+"""The FastAPI app: every gateway (``dialects.ROUTERS``) plus the control API under ``/_emulator/``.
 
 Control API (no auth):
 
@@ -27,6 +27,7 @@ Control API (no auth):
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -126,6 +127,9 @@ async def video(request: Request, name: str) -> Response:
     phase = job.phase()
     if phase != "succeeded":
         return JSONResponse({"error": f"job {job_id} is {phase}, no video"}, status_code=404)
+    retention = job.extra.get("retention")  # a gateway that deletes outputs (Replicate: one hour)
+    if retention is not None and time.time() - job.finished_at >= float(retention):
+        return JSONResponse({"error": f"the output of job {job_id} was deleted"}, status_code=404)
     path = await run_in_threadpool(
         emu.videos.get, job.clean_prompt, job.duration, job.aspect, job.sound, job.shots
     )

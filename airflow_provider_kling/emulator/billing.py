@@ -37,6 +37,9 @@ RULES: dict[str, Rule] = {
     ),
     "apimart": Rule(None, None, bills_failed=True),
     "kie": Rule(None, None, bills_failed=True),
+    # the hosts charge per output second: a failed or cancelled job produced none (``Job.billed``)
+    "fal": Rule(None, None, bills_failed=False),
+    "replicate": Rule(None, None, bills_failed=False),
 }
 
 
@@ -49,6 +52,8 @@ def charge(job: Job) -> dict[str, Any]:
         billed = True
     elif phase == "failed":
         billed = rule.bills_failed
+    elif phase == "cancelled":
+        billed = False  # stopped before its video (a cancel that came too late leaves it succeeded)
     amount = rule.price(job) if billed and rule.price is not None else None
     return {
         "job_id": job.job_id,

@@ -17,6 +17,12 @@ client's back-off and slot accounting can be tested end to end; each dialect onl
   (gateway, key) holding ``max(1, rate)`` tokens, refilled at ``rate`` per second. Only accepted
   submits take a token; refusals do not.
 
+fal is the exception: over an account's limit its queue *holds* the request instead of refusing it
+(https://fal.ai/docs, "Queue"; the limit on requests in progress rises with credit). ``enqueue``
+gives such a submit a slot that starts when enough earlier jobs of the key have ended (first come,
+first served); the job stays ``queued`` until then (``Job.queue_delay``). A job cancelled while it
+waits keeps the later jobs' start times (they do not move up): a simplification, noted here.
+
 A refused submit creates no job. Its ``Retry-After`` header (whole seconds, at least 1) says when a
 slot frees or a token comes back; the gateways do not document the header's presence, and the
 emulator sends it on every limit refusal, as on its ``429`` fault.
@@ -71,10 +77,13 @@ class Refusal:
 class Ticket:
     """One slot held by a submit that passed the limits; bound to its job or released."""
 
-    def __init__(self, limits: Limits, scope: tuple[str, str]) -> None:
+    def __init__(self, limits: Limits, scope: tuple[str, str], start_delay: float = 0.0) -> None:
         self._limits = limits
         self.scope = scope
         self.ends: float = math.inf  # monotonic end; inf until bound to a job
+        #: seconds the job waits in the queue for this slot (``enqueue``); 0 for an admitted submit
+        self.start_delay = start_delay
+        self.job_id: str | None = None
 
     def bind(self, job: Job) -> None:
         """The job was stored: the slot is held until the job's latency has elapsed."""
@@ -165,6 +174,32 @@ class Limits:
             peak[gateway] = max(peak[gateway], self._gateway_in_flight(gateway, now))
             return ticket
 
+    def enqueue(self, gateway: str, account: str) -> Ticket:
+        """A slot for a submit that is queued, never refused, over the concurrency limit: its
+        ``start_delay`` says how long it waits until enough earlier jobs of the key have ended."""
+        scope = (gateway, account)
+        concurrency = self.config.concurrency
+        with self._lock:
+            now = time.monotonic()
+            held = self._live(scope, now)
+            delay = 0.0
+            if concurrency > 0 and len(held) >= concurrency:
+                ends = sorted(t.ends for t in held)
+                delay = max(0.0, ends[len(held) - concurrency] - now)
+            ticket = Ticket(self, scope, delay)
+            held.append(ticket)
+            peak = self._counts["peak_in_flight"]
+            peak[gateway] = max(peak[gateway], self._gateway_in_flight(gateway, now))
+            return ticket
+
+    def end(self, job: Job) -> None:
+        """The job stopped early (cancelled): its slot is free from now."""
+        with self._lock:
+            now = time.monotonic()
+            for ticket in self._held.get((job.gateway, job.account), []):
+                if ticket.job_id == job.job_id:
+                    ticket.ends = min(ticket.ends, now)
+
     def _take_token(self, scope: tuple[str, ...], rate: float, now: float) -> Refusal | None:
         """One token of the bucket of ``scope`` (``max(1, rate)`` tokens, ``rate`` back per second)."""
         capacity = max(1.0, rate)
@@ -183,7 +218,8 @@ class Limits:
 
     def bind(self, ticket: Ticket, job: Job) -> None:
         with self._lock:
-            ticket.ends = job.created_mono + job.latency
+            ticket.ends = job.created_mono + job.ends_after
+            ticket.job_id = job.job_id
             self._counts["accepted"][ticket.scope[0]] += 1
 
     def release(self, ticket: Ticket) -> None:

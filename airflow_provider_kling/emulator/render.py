@@ -3,7 +3,8 @@
 What a clip looks like: a background tinted by a hash of the prompt, the prompt's first words drawn
 with Pillow's default font, a bar sweeping left to right once per second in a colour from the same
 hash, and a progress line along the bottom. With sound, an AAC mono track plays a tone whose pitch
-comes from the hash. Sizes keep the aspect ratio: 16:9 -> 320x180, 9:16 -> 180x320, 1:1 -> 240x240.
+comes from the hash. Sizes keep the aspect ratio: 16:9 -> 320x180, 9:16 -> 180x320, 1:1 -> 240x240,
+21:9 -> 336x144.
 
 A multi-shot clip (Kling 3.0 ``shots``) is cut into its shots: each shot has its own tint, its own
 prompt as the caption, headed ``Shot i/n``, so the shots differ visibly; their lengths sum to the clip's.
@@ -22,7 +23,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-SIZES: dict[str, tuple[int, int]] = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
+SIZES: dict[str, tuple[int, int]] = {
+    "16:9": (320, 180),
+    "9:16": (180, 320),
+    "1:1": (240, 240),
+    "21:9": (336, 144),  # Kling 4.0 on fal
+}
 DEFAULT_ASPECT = "16:9"
 AUDIO_RATE = 22050
 RENDER_VERSION = "1"

@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from .faults import FaultSpec
 
-Phase = Literal["queued", "running", "succeeded", "failed"]
+Phase = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 #: Phases of a job that holds its price: gateways refund (or never charge) failed jobs.
 NOT_FAILED: tuple[Phase, ...] = ("queued", "running", "succeeded")
 
-GATEWAYS: tuple[str, ...] = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
+GATEWAYS: tuple[str, ...] = ("kling", "rivya", "runware", "apixo", "apimart", "kie", "fal", "replicate")
 
 COUNTER_NAMES: tuple[str, ...] = ("submits", "dedup_hits", "status_calls", "uploads", "rejected", "requests")
 
@@ -60,17 +60,59 @@ class Job:
     model: str = ""
     #: a multi-shot clip's shots, (prompt, seconds) each
     shots: tuple[tuple[str, float], ...] = ()
+    #: seconds the job waits in the gateway's queue for a free slot before its own latency starts
+    #: (fal queues work over an account's limit instead of refusing it; see ``limits.enqueue``)
+    queue_delay: float = 0.0
+    #: monotonic time a cancel stopped the job (``None``: not stopped); see :meth:`cancel`
+    cancelled_mono: float | None = None
+    #: what the last cancel call did: ``removed`` (from the queue), ``cancelled`` (stopped while
+    #: running), ``signal`` (asked, the job runs on) or ``too_late`` (it had already ended)
+    cancel_effect: str | None = None
 
     def elapsed(self, now_mono: float | None = None) -> float:
         return (time.monotonic() if now_mono is None else now_mono) - self.created_mono
 
+    @property
+    def ends_after(self) -> float:
+        """Seconds from the submit to the job's natural end (queue wait plus latency)."""
+        return self.queue_delay + self.latency
+
+    @property
+    def starts_after(self) -> float:
+        """Seconds from the submit to the moment the job leaves the queue."""
+        return self.queue_delay + self.latency * self.queued_fraction
+
     def phase(self, now_mono: float | None = None) -> Phase:
-        t = self.elapsed(now_mono)
-        if t >= self.latency:
+        now = time.monotonic() if now_mono is None else now_mono
+        if self.cancelled_mono is not None and now >= self.cancelled_mono:
+            return "cancelled"
+        t = now - self.created_mono
+        if t >= self.ends_after:
             return "succeeded" if self.outcome is None else "failed"
-        if t < self.latency * self.queued_fraction:
+        if t < self.starts_after:
             return "queued"
         return "running"
+
+    def cancel(self, stop: bool, now_mono: float | None = None) -> str:
+        """A cancel call: ``stop`` ends the job now if it has not ended; otherwise it is a signal the
+        job ignores (fal's in-progress cancel). Returns and records the effect."""
+        now = time.monotonic() if now_mono is None else now_mono
+        phase = self.phase(now)
+        if phase in ("succeeded", "failed", "cancelled"):
+            effect = "too_late" if phase != "cancelled" else (self.cancel_effect or "cancelled")
+        elif not stop:
+            effect = "signal"
+        else:
+            effect = "removed" if phase == "queued" else "cancelled"
+            self.cancelled_mono = now
+        self.cancel_effect = effect
+        return effect
+
+    @property
+    def billed(self) -> bool:
+        """Whether the job is charged: only a job that delivered its video is (the hosts charge per
+        output second; failed and cancelled jobs produce none)."""
+        return self.phase() == "succeeded"
 
     def progress(self, now_mono: float | None = None) -> float:
         """0.0 .. 1.0 share of the latency elapsed."""
@@ -81,17 +123,19 @@ class Job:
     @property
     def started_at(self) -> float:
         """Wall-clock time the job leaves the queue."""
-        return self.created + self.latency * self.queued_fraction
+        return self.created + self.starts_after
 
     @property
     def finished_at(self) -> float:
         """Wall-clock time the job reaches its terminal state."""
-        return self.created + self.latency
+        if self.cancelled_mono is not None:
+            return self.created + min(self.cancelled_mono - self.created_mono, self.ends_after)
+        return self.created + self.ends_after
 
     def updated_at(self, now_mono: float | None = None) -> float:
         """Wall-clock time of the last state change."""
         phase = self.phase(now_mono)
-        if phase in ("succeeded", "failed"):
+        if phase in ("succeeded", "failed", "cancelled"):
             return self.finished_at
         if phase == "running":
             return self.started_at
@@ -119,6 +163,9 @@ class Job:
             "client_id": self.client_id,
             "family": self.family,
             "status_calls": self.status_calls,
+            "queue_delay": round(self.queue_delay, 3),
+            "cancel": self.cancel_effect,
+            "billed": self.billed,
             "request": self.request,
             "extra": self.extra,
         }

@@ -16,6 +16,8 @@ GATEWAYS: dict[str, str] = {
     "apixo": "airflow_provider_kling.gateways.apixo:ApixoGateway",
     "apimart": "airflow_provider_kling.gateways.apimart:ApimartGateway",
     "kie": "airflow_provider_kling.gateways.kie:KieGateway",
+    "fal": "airflow_provider_kling.gateways.fal:FalGateway",
+    "replicate": "airflow_provider_kling.gateways.replicate:ReplicateGateway",
 }
 
 GATEWAY_NAMES: tuple[str, ...] = tuple(GATEWAYS)

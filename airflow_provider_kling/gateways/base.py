@@ -15,6 +15,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -70,6 +71,7 @@ from airflow_provider_kling.models import DEFAULT_MODEL, TaskState, VideoRequest
 __all__ = [
     "POLICY_WORDS",
     "TRANSIENT_FAILURE_WORDS",
+    "CancelOutcome",
     "Capabilities",
     "Credentials",
     "ErrorTable",
@@ -104,6 +106,20 @@ __all__ = [
 UNTYPED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What a cancel call did, in words the task log can say as they are.
+
+    ``stopped``: the job will not render (``None``: the answer does not say; ask for the job's state).
+    ``billed``: whether the job is still charged (``None``: unknown).
+    """
+
+    task_id: str
+    stopped: bool | None
+    billed: bool | None
+    message: str
+
+
 class Gateway(ABC):
     """One gateway's wire format. Subclasses set the class attributes and implement the builders/parsers."""
 
@@ -132,6 +148,9 @@ class Gateway(ABC):
     probe_api: ClassVar[str | None] = None
     #: whether a failed, refused or content-policy-rejected job is charged (``billing.py``)
     billing: ClassVar[FailureBilling] = FailureBilling()
+    #: seconds the gateway keeps a finished job's output (``None``: not documented as deleted);
+    #: the operator warns when such a job is not downloaded (``download_to``)
+    output_retention: ClassVar[float | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -293,9 +312,59 @@ class Gateway(ABC):
             raise
         except UNTYPED as error:
             raise self._unreadable(error, response) from error
-        if task.state is TaskState.SUCCEEDED and not task.video_urls:
+        if task.state is TaskState.SUCCEEDED and not task.video_urls and not self.has_result_step:
             self._checked(response, task)  # raises; the check is inline on the status poll's hot path
         return task
+
+    # ----------------------------------------------------------------- result (optional)
+    # A gateway whose status answer says "done" without the output (fal's queue) fetches it with a
+    # second request; the hook makes it when :meth:`parse_status` returns a success without URLs.
+    @property
+    def has_result_step(self) -> bool:
+        """Whether a finished job's video URLs come from a separate result request."""
+        return type(self).build_result is not Gateway.build_result
+
+    def build_result(self, task: VideoTask) -> HttpRequest:
+        """The request for a finished job's output (only where :attr:`has_result_step`)."""
+        raise KlingValidationError(f"gateway {self.name!r} has no result request", gateway=self.name)
+
+    def parse_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
+        """The finished job with its video URLs (a success without one is a protocol error)."""
+        try:
+            return self._checked(response, self.read_result(task, response))
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
+
+    def read_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
+        """The vendor's reading of a result answer."""
+        return task
+
+    # ----------------------------------------------------------------- cancel (optional)
+    @property
+    def can_cancel(self) -> bool:
+        """Whether the gateway documents a call that stops a job."""
+        return type(self).build_cancel is not Gateway.build_cancel
+
+    def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest | None:
+        """The request that cancels a job (``None``: the gateway has no cancel)."""
+        return None
+
+    def parse_cancel(
+        self, task_id: str, last_state: TaskState | None, response: HttpResponse
+    ) -> CancelOutcome:
+        """What the cancel did; ``last_state`` is the job's state at the last poll (``None``: unknown)."""
+        raise KlingValidationError(f"gateway {self.name!r} has no cancel", gateway=self.name)
+
+    def no_cancel(self, task_id: str) -> CancelOutcome:
+        """The outcome where there is no cancel: the job renders on and is charged."""
+        return CancelOutcome(
+            task_id,
+            stopped=False,
+            billed=True,
+            message=f"gateway {self.name!r} has no cancel: job {task_id} keeps rendering and will be billed",
+        )
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
         """A request that finds a job by the request's client reference, where the gateway allows it."""
@@ -414,6 +483,7 @@ class Gateway(ABC):
         expires_at: datetime | None = None,
         endpoint: str | None = None,
         client_reference: str | None = None,
+        queue_position: int | None = None,
     ) -> VideoTask:
         """A :class:`VideoTask`: ``failure`` (code, message) is kept for a failed or cancelled job only
         and ``finished_at`` for a finished one only, whatever the answer also said.
@@ -435,6 +505,7 @@ class Gateway(ABC):
             ("expires_at", expires_at),
             ("endpoint", endpoint),
             ("client_reference", client_reference),
+            ("queue_position", queue_position),
         ):
             if value is not None:
                 given[key] = value

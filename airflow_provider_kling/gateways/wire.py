@@ -24,7 +24,7 @@ class Credentials:
 class HttpRequest:
     """One HTTP request, relative to the connection's base URL. Auth headers are added by the hook."""
 
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "PUT"]
     path: str
     json: Any = None
     params: Mapping[str, str] | None = None

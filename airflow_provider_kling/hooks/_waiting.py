@@ -46,6 +46,6 @@ def wait_in_worker(
             continue
         retry_after = None
         task = polled
-        if wait.saw(task.state.value):
+        if wait.saw(task.state.value, task.queue_position):
             log.info("%s", wait.describe(task, time.time()))
     return task

@@ -39,7 +39,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.gateways import get_gateway
-from airflow_provider_kling.gateways.base import Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.base import CancelOutcome, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.pricing import (
     Balance,
     CostEstimate,
@@ -48,13 +48,13 @@ from airflow_provider_kling.gateways.pricing import (
     cost_text,
     estimate,
 )
-from airflow_provider_kling.hooks import _downloads, _late, _retry, _secrets, _submit
+from airflow_provider_kling.hooks import _cancel, _downloads, _late, _retry, _secrets, _submit
 from airflow_provider_kling.hooks._auth import AuthCache
 from airflow_provider_kling.hooks._images import check_local_images
 from airflow_provider_kling.hooks._settings import ConnectionSettings
 from airflow_provider_kling.hooks._transport import ASYNC_POOL, AsyncShell, HttpxAsyncShell, SyncShell
 from airflow_provider_kling.hooks._waiting import wait_in_worker
-from airflow_provider_kling.models import VideoRequest, VideoTask, build_request
+from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask, build_request
 from airflow_provider_kling.polling import PollSchedule, WaitPolicy
 
 if TYPE_CHECKING:
@@ -255,10 +255,47 @@ class KlingHook(BaseHook):
                 return await self.aget_task(task_or_id, endpoint, leased)
         shell = HttpxAsyncShell(client) if isinstance(client, httpx.AsyncClient) else client
         *first, last = self._endpoints(task_or_id, endpoint)
+        task: VideoTask | None = None
         for ep in first:  # an endpoint that does not know the job answers 404: try the next one
             with contextlib.suppress(KlingNotFoundError):
-                return await self._acall(shell, *self._status_call(task_or_id, ep))
-        return await self._acall(shell, *self._status_call(task_or_id, last))
+                task = await self._acall(shell, *self._status_call(task_or_id, ep))
+                break
+        if task is None:
+            task = await self._acall(shell, *self._status_call(task_or_id, last))
+        if self._needs_result(task):
+            task = await self._acall(shell, *self._result_call(task))
+        return task
+
+    def cancel_task(
+        self, task_or_id: VideoTask | str, endpoint: str | None = None, last_state: TaskState | None = None
+    ) -> CancelOutcome:
+        """Stop the remote job where the gateway has a cancel, and say whether it costs anything
+        (``last_state``: the job's state at the last poll, where known). See :mod:`._cancel`."""
+        task_id, endpoint = self._id_and_endpoint(task_or_id, endpoint)
+        return _cancel.cancel(
+            self.gateway,
+            task_id,
+            endpoint,
+            last_state,
+            lambda http, parse: self._call(http, parse, _retry.is_transient),
+            lambda: self.get_task(task_id, endpoint),
+        )
+
+    async def acancel_task(
+        self, task_or_id: VideoTask | str, endpoint: str | None = None, last_state: TaskState | None = None
+    ) -> CancelOutcome:
+        """Async :meth:`cancel_task` (the trigger's ``on_kill``), through a leased pooled session."""
+        settings = await self.aresolve()
+        task_id, endpoint = self._id_and_endpoint(task_or_id, endpoint)
+        async with ASYNC_POOL.lease(settings.pool_key, settings.verify, settings.timeout) as shell:
+            return await _cancel.acancel(
+                self.gateway,
+                task_id,
+                endpoint,
+                last_state,
+                lambda http, parse: self._acall(shell, http, parse, _retry.is_transient),
+                lambda: self.aget_task(task_id, endpoint, shell),
+            )
 
     def pooled_client(self) -> AbstractAsyncContextManager[AsyncShell]:
         """Lease the async client every trigger of this connection shares in this event loop (after
@@ -274,7 +311,14 @@ class KlingHook(BaseHook):
         if first:  # the job's endpoint is not known yet: each in turn
             return lambda shell: self.aget_task(task_or_id, endpoint, shell)
         http, parse, retry = self._status_call(task_or_id, last)
-        return lambda shell: self._acall(shell, http, parse, retry)
+
+        async def poll(shell: AsyncShell) -> VideoTask:
+            task = await self._acall(shell, http, parse, retry)
+            if self._needs_result(task):  # fal: the output comes from a second request
+                task = await self._acall(shell, *self._result_call(task))
+            return task
+
+        return poll
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """The typed error describing a failed or cancelled job (credentials scrubbed), saying whether
@@ -319,9 +363,20 @@ class KlingHook(BaseHook):
 
     def check_download_to(self, destination: str | os.PathLike[str] | None) -> None:
         """Fail before the submit (so before paying) when ``destination`` cannot work
-        (:func:`~airflow_provider_kling.hooks._downloads.check_destination`); ``None`` is fine."""
+        (:func:`~airflow_provider_kling.hooks._downloads.check_destination`); ``None`` is fine, but
+        on a gateway that deletes outputs (``output_retention``: Replicate, after an hour) it is
+        worth a warning: the video must be copied before then."""
         if destination is not None:
             _downloads.check_destination(destination)
+            return
+        retention = self.gateway.output_retention
+        if retention is not None:
+            self.log.warning(
+                "Gateway %s deletes outputs %.0f minutes after the job ends, and download_to is not "
+                "set: copy the video before then (set download_to, see the connections docs)",
+                self.gateway.name,
+                retention / 60,
+            )
 
     def download(
         self,
@@ -446,10 +501,34 @@ class KlingHook(BaseHook):
         self, task_or_id: VideoTask | str, endpoint: str | None, call: Callable[..., VideoTask]
     ) -> VideoTask:
         *first, last = self._endpoints(task_or_id, endpoint)
+        task: VideoTask | None = None
         for ep in first:
             with contextlib.suppress(KlingNotFoundError):
-                return call(*self._status_call(task_or_id, ep))
-        return call(*self._status_call(task_or_id, last))
+                task = call(*self._status_call(task_or_id, ep))
+                break
+        if task is None:
+            task = call(*self._status_call(task_or_id, last))
+        return call(*self._result_call(task)) if self._needs_result(task) else task
+
+    def _needs_result(self, task: VideoTask) -> bool:
+        """A finished job whose output the gateway hands out with a second request (fal)."""
+        return task.state is TaskState.SUCCEEDED and not task.video_urls and self.gateway.has_result_step
+
+    def _result_call(
+        self, task: VideoTask
+    ) -> tuple[HttpRequest, Callable[[HttpResponse], VideoTask], Callable[[BaseException], bool]]:
+        gateway = self.gateway
+        return (
+            gateway.build_result(task),
+            lambda response: gateway.parse_result(task, response),
+            _retry.is_transient_read,
+        )
+
+    @staticmethod
+    def _id_and_endpoint(task_or_id: VideoTask | str, endpoint: str | None) -> tuple[str, str | None]:
+        if isinstance(task_or_id, VideoTask):
+            return task_or_id.task_id, endpoint or task_or_id.endpoint
+        return str(task_or_id), endpoint
 
     def _upload(self, filename: str, content: bytes, mime: str) -> str:
         http = self.gateway.build_upload(filename, content, mime)

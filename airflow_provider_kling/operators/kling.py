@@ -162,6 +162,8 @@ class KlingGenerateOperator(BaseOperator):
         self.max_cost = max_cost
         self.max_cost_unit = max_cost_unit
         self.end_from_trigger = end_from_trigger
+        #: (conn id, remote task id, endpoint) while the worker waits: what ``on_kill`` cancels
+        self._waiting_on: tuple[str, str, str | None] | None = None
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_kling.hooks.kling import KlingHook
@@ -224,9 +226,30 @@ class KlingGenerateOperator(BaseOperator):
                 # A backstop: the trigger's own timeout event (with the last state) normally comes first.
                 timeout=defer_timeout(wait.deadline),
             )
-        with as_airflow_error():
-            task = hook.wait_for_task(task, max(0.0, wait.deadline - time.time()), schedule)
+        self._waiting_on = (self.kling_conn_id, task.task_id, task.endpoint)  # for on_kill
+        try:
+            with as_airflow_error():
+                task = hook.wait_for_task(task, max(0.0, wait.deadline - time.time()), schedule)
+        finally:
+            self._waiting_on = None
         return self._finish(hook, task, estimate)
+
+    def on_kill(self) -> None:
+        """The task was stopped while it waited in the worker: cancel the remote job where the
+        gateway can, and log whether it was stopped before any cost or keeps rendering and will be
+        billed. (A deferred wait is the trigger's: ``KlingTaskTrigger.on_kill``.)"""
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        waiting = getattr(self, "_waiting_on", None)
+        if waiting is None:
+            return
+        conn_id, task_id, endpoint = waiting
+        try:
+            outcome = KlingHook(kling_conn_id=conn_id).cancel_task(task_id, endpoint)
+        except Exception as exc:  # on_kill must not raise; the log says what happened
+            self.log.warning("Could not cancel Kling job %s: %s", task_id, exc)
+            return
+        self.log.warning("Task stopped: %s", outcome.message)
 
     def _submit_when_capacity(
         self, context: Context, hook: KlingHook, request: VideoRequest, wait: CapacityWait

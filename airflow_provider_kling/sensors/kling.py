@@ -122,7 +122,7 @@ class KlingTaskSensor(BaseSensorOperator):
                 err,
             )
             return False
-        if self.wait_policy.saw(task.state.value):
+        if self.wait_policy.saw(task.state.value, task.queue_position):
             self.log.info("%s", self.wait_policy.describe(task, time.time()))
         if not task.is_terminal:
             return False

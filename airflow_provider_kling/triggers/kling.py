@@ -24,6 +24,14 @@ Decisions, each made here once:
   the task SDK (``push_task_xcoms``), then sends a ``TaskSuccessEvent``, so the
   task ends without a worker resume and frees its pool slot at once. Failures and timeouts still
   resume in a worker, which raises the typed error under Airflow's retry rules.
+* **A person stopping the task cancels the job; a triggerer stopping does not.** Airflow (>= 3.3)
+  calls :meth:`on_kill` only when a user acts on the deferred task (mark failed, mark success,
+  clear): the triggerer cancels ``run`` with its "user action" message and then awaits ``on_kill``
+  (``TriggerRunner.cancel_triggers`` / ``run_trigger`` in ``airflow/jobs/triggerer_job_runner.py``).
+  A triggerer shutting down or a trigger moving to another triggerer cancels ``run`` without that
+  message and never calls ``on_kill``: the job keeps rendering and the next triggerer picks the
+  wait up from these kwargs. So the remote cancel lives in ``on_kill``, never in a
+  ``CancelledError`` handler or in ``cleanup`` (which run on every exit).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
 from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.links import video_link
+from airflow_provider_kling.models import TaskState
 from airflow_provider_kling.polling import LATE_JOB_NOTE, ObservedRenderTimes, PollSchedule, WaitPolicy
 from airflow_provider_kling.triggers.capacity import COORDINATOR
 
@@ -86,6 +95,7 @@ class KlingTaskTrigger(BaseTrigger):
         self.not_before = not_before
         self.failure_budget = failure_budget
         self.end_task = end_task
+        self._last_state: TaskState | None = None  # for on_kill: was the job still queued?
 
     def __repr__(self) -> str:
         return f"<KlingTaskTrigger conn_id={self.kling_conn_id!r} task_id={self.kling_task_id!r}>"
@@ -152,7 +162,8 @@ class KlingTaskTrigger(BaseTrigger):
                 if task.endpoint and task.endpoint != endpoint:
                     endpoint = task.endpoint
                     poll = hook.status_poll(self.kling_task_id, endpoint)
-                if wait.saw(task.state.value):
+                self.endpoint, self._last_state = endpoint, task.state
+                if wait.saw(task.state.value, task.queue_position):
                     self.log.info("%s", wait.describe(task, time.time()))
                 if task.is_terminal:
                     COORDINATOR.slot_freed(self.kling_conn_id)  # a clip waiting for capacity may go
@@ -197,6 +208,17 @@ class KlingTaskTrigger(BaseTrigger):
             dumped = task.model_dump(mode="json", exclude={"raw"})
             return TriggerEvent({"status": "success", "task": dumped})  # type: ignore[no-untyped-call]
         return TaskSuccessEvent()
+
+    async def on_kill(self) -> None:
+        """A user stopped the deferred task: cancel the remote job where the gateway can, and say
+        in the log whether it was stopped before any cost or keeps rendering and will be billed."""
+        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        try:
+            outcome = await hook.acancel_task(self.kling_task_id, self.endpoint, self._last_state)
+        except Exception as exc:  # the log line is all a user sees of this: say what happened
+            self.log.warning("Could not cancel Kling job %s: %s", self.kling_task_id, exc)
+            return
+        self.log.warning("Task stopped by a user: %s", outcome.message)
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

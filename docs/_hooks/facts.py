@@ -101,9 +101,9 @@ def price_rows() -> list[dict[str, str]]:
             VideoRequest(prompt="p"),
             VideoRequest(prompt="p", duration=10, sound=True, tier=sound_tier),
         ):
-            est = estimate(name, gateway.prices, request).estimate
+            est = estimate(name, gateway.prices_for(request), request).estimate
             cells.append(format_amount(est.amount, est.unit) if est else "none")
-        prices = gateway.prices
+        prices = gateway.prices_for(VideoRequest(prompt="p"))  # the default model's row
         balance = gateway.build_balance(0)
         rows.append(
             {

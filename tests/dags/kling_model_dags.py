@@ -14,7 +14,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 
-GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie")
+GATEWAYS = ("kling", "rivya", "runware", "apixo", "apimart", "kie", "fal", "replicate")
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 DOWNLOADS = os.environ.get("KLING_TEST_DOWNLOAD_DIR") or os.path.join(tempfile.gettempdir(), "kling-models")
 SHOTS = [

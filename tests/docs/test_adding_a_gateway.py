@@ -34,8 +34,8 @@ def checklist() -> list[str]:
     return [row.split("`")[1] for row in rows]
 
 
-def sample_cases() -> set[str]:
-    return set(re.findall(r"^- `([a-z_]+)`", section("samples"), re.M))
+def sample_cases(marker: str = "samples") -> set[str]:
+    return set(re.findall(r"^- `([a-z_]+)`", section(marker), re.M))
 
 
 def names(text: str, gateway: str) -> bool:
@@ -49,6 +49,8 @@ def test_the_checklist_reads() -> None:
     assert "airflow_provider_kling/gateways/<name>.py" in paths
     assert "tests/unit/gateways/samples/<name>/" in paths
     assert sample_cases() >= {"submit", "succeeded", "about", "undocumented"}
+    assert sample_cases("optional-samples") >= {"result", "canceled"}
+    assert not sample_cases() & sample_cases("optional-samples")
 
 
 @pytest.mark.parametrize("gateway", GATEWAY_NAMES)
@@ -69,8 +71,10 @@ def test_every_gateway_has_the_listed_samples(gateway: str) -> None:
     folder = REPO / "tests" / "unit" / "gateways" / "samples" / gateway
     present = {p.stem for p in folder.glob("*.json")}
     assert sample_cases() <= present, f"{gateway}: samples missing: {sorted(sample_cases() - present)}"
-    # Anything else is a sample of another model of the gateway, named after it (``v3_submit``).
-    assert all(re.fullmatch(r"[a-z0-9]+_[a-z_]+", extra) for extra in present - sample_cases())
+    # Anything else is a sample of an optional part (``result``) or of another model of the gateway,
+    # named after it (``v3_submit``).
+    others = present - sample_cases() - sample_cases("optional-samples")
+    assert all(re.fullmatch(r"[a-z0-9]+_[a-z_]+", extra) for extra in others), sorted(others)
     about = json.loads((folder / "about.json").read_text(encoding="utf-8"))
     listed = set(re.findall(r"`([a-z_]+)` \(", section("samples").split("`about`", 1)[1]))
     assert set(about) == listed == {"task_id", "probe_status", "rate_limit_code"}

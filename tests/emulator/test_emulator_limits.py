@@ -14,6 +14,7 @@ from airflow_provider_kling.emulator.limits import Limits
 from airflow_provider_kling.gateways import GATEWAY_NAMES
 
 LONG = "[latency:30]"  # holds its slot for the whole test
+FAL = {"Authorization": "Key fal-test-key"}
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,12 @@ def submit(
         return client.post(
             "/v1/videos/generations", json={"model": "kling-v2-6", "prompt": prompt}, headers=b
         )
+    if gateway == "fal":
+        body = {"prompt": prompt, "duration": "5"}
+        return client.post("/fal-ai/kling-video/v2.6/pro/text-to-video", json=body, headers=FAL)
+    if gateway == "replicate":
+        body = {"input": {"prompt": prompt, "duration": 5}}
+        return client.post("/v1/models/kwaivgi/kling-v2.6/predictions", json=body, headers=b)
     assert gateway == "kie"
     body = {
         "model": "kling-2.6/text-to-video",
@@ -96,6 +103,8 @@ def check_refusal(gateway: str, r: httpx.Response, kind: str) -> None:
     elif gateway == "apimart":
         assert body["code"] == 429
         assert body["error"]["type"] == "rate_limit_error"
+    elif gateway == "replicate":
+        assert body["status"] == 429 and body["title"] == "Request was throttled" and body["detail"]
     else:
         assert body == {"code": 429, "msg": body["msg"], "data": None}
 
@@ -104,13 +113,19 @@ def counters(client: httpx.Client) -> dict[str, Any]:
     return dict(client.get("/_emulator/counters").json())
 
 
-@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
+#: Gateways that queue a submit over the account's concurrency limit instead of refusing it.
+QUEUEING = ("fal",)
+#: The HTTP status of an accepted submit, where it is not 200.
+CREATED = {"replicate": 201}
+
+
+@pytest.mark.parametrize("gateway", [g for g in GATEWAY_NAMES if g not in QUEUEING])
 def test_capacity_refusal_creates_no_job(
     client: httpx.Client, kit: Any, limits: Callable[..., Any], gateway: str
 ) -> None:
     limits(concurrency=1)
     first = submit(client, kit, gateway, f"first {LONG}")
-    assert first.status_code == 200, first.text
+    assert first.status_code == CREATED.get(gateway, 200), first.text
     refused = submit(client, kit, gateway, f"second {LONG}")
     check_refusal(gateway, refused, "concurrency")
     assert 1 <= int(refused.headers["retry-after"]) <= 30
@@ -120,6 +135,21 @@ def test_capacity_refusal_creates_no_job(
     assert (c["in_flight"][gateway], c["peak_in_flight"][gateway]) == (1, 1)
     assert c["submits"][gateway] == 1
     assert c["rejected"][gateway] == 1
+
+
+@pytest.mark.parametrize("gateway", QUEUEING)
+def test_a_queueing_gateway_queues_over_capacity_and_refuses_nothing(
+    client: httpx.Client, kit: Any, limits: Callable[..., Any], gateway: str
+) -> None:
+    limits(concurrency=1)
+    first = submit(client, kit, gateway, f"first {LONG}")
+    second = submit(client, kit, gateway, f"second {LONG}")
+    assert (first.status_code, second.status_code) == (200, 200), second.text
+    jobs = {j["task_id"]: j for j in client.get("/_emulator/jobs", params={"gateway": gateway}).json()}
+    assert len(jobs) == 2
+    assert jobs[second.json()["request_id"]]["queue_delay"] > 0
+    c = counters(client)
+    assert (c["accepted"][gateway], c["refused"][gateway], c["rejected"][gateway]) == (2, 0, 0)
 
 
 def test_concurrency_is_per_key_and_per_gateway(

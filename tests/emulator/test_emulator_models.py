@@ -63,6 +63,12 @@ def runware(kit: Any, model: str = "klingai:kling-video@3-pro", **fields: Any) -
     return [{**task, "duration": 12, **fields}]
 
 
+FAL = {"Authorization": "Key fal-test-key"}
+FAL_V3 = {"prompt": "a cat", "duration": "12", "generate_audio": True}
+FAL_V4 = {"prompt": "a cat", "duration": 24, "resolution": "720p", "aspect_ratio": "21:9"}
+REPLICATE_V3 = {"input": {"prompt": "a cat", "duration": 12, "mode": "pro", "generate_audio": True}}
+
+
 def post(client: httpx.Client, kit: Any, gateway: str, body: Any, path: str = "") -> httpx.Response:
     routes = {
         "kling": ("/v1/videos/text2video", kit.kling_headers()),
@@ -71,6 +77,8 @@ def post(client: httpx.Client, kit: Any, gateway: str, body: Any, path: str = ""
         "apixo": ("/api/v1/generateTask/kling-3-0-std", kit.BEARER),
         "apimart": ("/v1/videos/generations", kit.BEARER),
         "kie": ("/api/v1/jobs/createTask", kit.BEARER),
+        "fal": ("/fal-ai/kling-video/v3/pro/text-to-video", FAL),
+        "replicate": ("/v1/models/kwaivgi/kling-v3-video/predictions", kit.BEARER),
     }
     route, headers = routes[gateway]
     return client.post(path or route, json=body, headers=headers)
@@ -78,7 +86,9 @@ def post(client: httpx.Client, kit: Any, gateway: str, body: Any, path: str = ""
 
 def accepted(r: httpx.Response) -> bool:
     body = r.json()
-    return r.status_code == 200 and not (isinstance(body, dict) and (body.get("errors") or body.get("error")))
+    return r.status_code in (200, 201) and not (
+        isinstance(body, dict) and (body.get("errors") or body.get("error"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,6 +104,10 @@ def accepted(r: httpx.Response) -> bool:
         ("apimart", {"model": "kling-3.0-turbo", "prompt": "a cat", "resolution": "720p", "duration": 3}, ""),
         ("kie", KIE_V3, ""),
         ("kie", KIE_SHOTS, ""),
+        ("fal", FAL_V3, ""),
+        ("fal", FAL_V3, "/fal-ai/kling-video/v3/standard/text-to-video"),
+        ("fal", FAL_V4, "/kling/v4/text-to-video"),
+        ("replicate", REPLICATE_V3, ""),
     ],
 )
 def test_documented_3_0_requests_are_accepted(
@@ -139,12 +153,20 @@ def test_runware_3_0_tiers_and_multi_prompt(client: httpx.Client, kit: Any) -> N
         ("apimart", {"model": "kling-3.0-turbo", "prompt": "a cat", "audio": True}, ""),
         ("kie", {**KIE_V3, "input": {**KIE_V3["input"], "mode": "4k"}}, ""),
         ("kie", {**KIE_SHOTS, "input": {**KIE_SHOTS["input"], "duration": "10"}}, ""),
+        ("fal", {**FAL_V3, "duration": "16"}, ""),
+        ("fal", {**FAL_V3, "duration": 12}, ""),  # a string on 3.0
+        ("fal", {**FAL_V4, "duration": 31}, "/kling/v4/text-to-video"),
+        ("fal", {**FAL_V4, "generate_audio": False}, "/kling/v4/text-to-video"),  # audio always on
+        ("replicate", {"input": {**REPLICATE_V3["input"], "duration": 16}}, ""),
+        ("replicate", {"input": {**REPLICATE_V3["input"], "mode": "4k"}}, ""),
         # 2.6 does not gain 3.0 features
         ("kling", {**KLING_V3, "model_name": "kling-v2-6", "duration": "5"}, ""),  # 4k
         ("rivya", {**RIVYA_V3, "model": "kling-2-6", "params": {"duration": "5", "mode": "pro"}}, ""),
         ("apixo", APIXO_V3, "/api/v1/generateTask/kling-2-6"),  # 12 s
         ("apimart", {**APIMART_SHOTS, "model": "kling-v2-6", "mode": "pro", "duration": 12}, ""),
         ("kie", KIE_26, ""),
+        ("fal", FAL_V3, "/fal-ai/kling-video/v2.6/pro/text-to-video"),  # 12 s
+        ("replicate", REPLICATE_V3, "/v1/models/kwaivgi/kling-v2.6/predictions"),  # mode, 12 s
     ],
 )
 def test_undocumented_fields_and_values_are_refused(

@@ -21,6 +21,7 @@ from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingRateLimitError
 from airflow_provider_kling.gateways import GATEWAY_NAMES
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import TaskState
 from airflow_provider_kling.operators import kling as operator_module
 from airflow_provider_kling.operators.kling import KlingGenerateOperator
 from airflow_provider_kling.triggers import capacity as capacity_module
@@ -67,7 +68,11 @@ def _block(gateway: str, seconds: float) -> None:
     hook.submit(hook.make_request(prompt=f"[latency:{seconds}] holds the only slot"))
 
 
-@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
+#: Gateways that queue a submit over the account's limit instead of refusing it (fal): a wait.
+QUEUEING = ("fal",)
+
+
+@pytest.mark.parametrize("gateway", [g for g in GATEWAY_NAMES if g not in QUEUEING])
 def test_every_gateway_refusal_is_a_typed_rejected_rate_limit(one_slot: EmulatorServer, gateway: str) -> None:
     _block(gateway, 2)
     before = counters(one_slot)
@@ -79,6 +84,21 @@ def test_every_gateway_refusal_is_a_typed_rejected_rate_limit(one_slot: Emulator
     after = counters(one_slot)
     assert after["refused"][gateway] == before["refused"][gateway] + 1  # raised at once: one refusal
     assert after["accepted"][gateway] == before["accepted"][gateway]
+
+
+@pytest.mark.parametrize("gateway", QUEUEING)
+def test_a_queueing_gateway_accepts_over_the_limit_and_the_job_waits_queued(
+    one_slot: EmulatorServer, gateway: str
+) -> None:
+    _block(gateway, 2)
+    before = counters(one_slot)
+    hook = KlingHook(f"kling_{gateway}")
+    task = hook.submit(hook.make_request(prompt="queued: no slot"), resend_refused=False)
+    status = hook.get_task(task.task_id, task.endpoint)
+    assert status.state is TaskState.QUEUED and status.queue_position is not None
+    after = counters(one_slot)
+    assert after["refused"][gateway] == before["refused"][gateway]
+    assert after["accepted"][gateway] == before["accepted"][gateway] + 1
 
 
 def test_in_worker_wait_submits_again_once_a_slot_frees(

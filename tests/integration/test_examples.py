@@ -206,11 +206,12 @@ def test_budget_gate_over_the_hard_limit_submits_nothing(outputs: Path, emulator
 
 # ------------------------------------------------------------------------------------ image to video
 #: Output aspect of image-to-video without ``aspect_ratio``: the emulator does not look at the image;
-#: it uses each API's own default (Rivya's is 1:1, documented; Kling's and Runware's 16:9).
-I2V_ASPECT = {"kling": "16:9", "runware": "16:9", "rivya": "1:1"}
+#: it uses each API's own default (Rivya's is 1:1, documented; Kling's, Runware's, fal's and
+#: Replicate's 16:9).
+I2V_ASPECT = {"kling": "16:9", "runware": "16:9", "rivya": "1:1", "fal": "16:9", "replicate": "16:9"}
 
 
-@pytest.mark.parametrize("gateway", ["kling", "runware", "rivya"])
+@pytest.mark.parametrize("gateway", sorted(I2V_ASPECT))
 def test_image_to_video_per_gateway(
     outputs: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, gateway: str
 ) -> None:
@@ -223,7 +224,8 @@ def test_image_to_video_per_gateway(
     [item] = result["downloads"]
     check_download(item, outputs / "videos" / "image-to-video", 5, I2V_ASPECT[gateway])
     assert xcom(tis["show"]) == [item["path"]]
-    # how the local PNG travelled: raw base64 (Kling), a data URI (Runware), a Files API upload (Rivya)
+    # how the local PNG travelled: raw base64 (Kling), a data URI (Runware, fal, Replicate), a Files
+    # API upload (Rivya)
     png_b64 = base64.b64encode((REPO / "example_dags" / "assets" / "product.png").read_bytes()).decode()
     sent = emulator.job(result["task_id"])["request"]
     if gateway == "kling":
@@ -232,6 +234,10 @@ def test_image_to_video_per_gateway(
         assert sent["inputs"]["frameImages"] == [
             {"image": f"data:image/png;base64,{png_b64}", "frame": "first"}
         ]
+    elif gateway == "fal":
+        assert sent["start_image_url"] == f"data:image/png;base64,{png_b64}"
+    elif gateway == "replicate":
+        assert sent["input"]["start_image"] == f"data:image/png;base64,{png_b64}"
     else:
         [ref] = sent["params"]["referenceMediaItems"]
         assert ref["url"].startswith(f"{emulator.url}/_emulator/files/") and ref["name"] == "product.png"

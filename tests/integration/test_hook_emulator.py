@@ -38,7 +38,7 @@ DEDUP = ("rivya",)
 RESENT_503 = ("rivya", "kie")
 #: Gateways that can be asked for a job by the client id sent with the submit.
 LOOKUP = ("kling", "runware")
-NO_LOOKUP = ("apixo", "apimart", "kie")
+NO_LOOKUP = ("apixo", "apimart", "kie", "fal", "replicate")
 
 
 def finished(hook: KlingHook, task: VideoTask, timeout: float = 30.0) -> VideoTask:

@@ -69,7 +69,8 @@ def test_3_0_12_s_with_sound_renders_a_12_s_clip(emulator: EmulatorServer, gatew
         12,
         True,
         {"kling": "kling-v3", "rivya": "kling-3-0", "runware": "klingai:kling-video@3-standard",
-         "apixo": "kling-3-0-std", "apimart": "kling-v3", "kie": "kling-3.0/video"}[gateway],
+         "apixo": "kling-3-0-std", "apimart": "kling-v3", "kie": "kling-3.0/video",
+         "fal": "fal-ai/kling-video/v3/standard", "replicate": "kwaivgi/kling-v3-video"}[gateway],
     )  # fmt: skip
     (download,) = result["downloads"]
     video = probe_video(Path(download["path"]))
@@ -100,7 +101,7 @@ def test_multi_shot_4_plus_8_renders_12_s_of_two_shots(emulator: EmulatorServer,
     assert max(abs(a - b) for a, b in zip(first, second, strict=True)) > 3  # the shots differ visibly
 
 
-@pytest.mark.parametrize("gateway", ["rivya", "apixo"])
+@pytest.mark.parametrize("gateway", ["rivya", "apixo", "fal", "replicate"])
 def test_multi_shot_is_refused_before_any_request_without_per_shot_prompts(
     emulator: EmulatorServer, gateway: str
 ) -> None:

@@ -22,6 +22,8 @@ REPORTED_COST = {
     "apixo": (False, None),
     "apimart": (False, None),
     "kie": (False, None),
+    "fal": (False, None),
+    "replicate": (False, None),
 }
 #: gateway -> (estimated amount, unit) from the published prices (None: no price published)
 ESTIMATE = {
@@ -31,6 +33,8 @@ ESTIMATE = {
     "apixo": (0.3, "USD"),
     "apimart": (None, None),
     "kie": (None, None),
+    "fal": (0.35, "USD"),  # Kling 2.6 Pro: $0.07 per second
+    "replicate": (None, None),
 }
 
 

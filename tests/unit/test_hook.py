@@ -260,6 +260,20 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png"},
         {"prompt": "p", "cfg_scale": 0.5},
     ],
+    "fal": [  # Kling 2.6 Pro: pro only, 5 or 10 s, a first frame only
+        {"prompt": "x" * 2501},
+        {"prompt": "p", "tier": "std"},
+        {"prompt": "p", "duration": 7},
+        {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png"},
+        {"prompt": "p", "model": "kling-4.0", "sound": False},
+    ],
+    "replicate": [  # kling-v2.6: no tier choice, 5 or 10 s, no last frame, no cfg_scale
+        {"prompt": "x" * 2501},
+        {"prompt": "p", "tier": "pro"},
+        {"prompt": "p", "duration": 7},
+        {"prompt": "p", "start_image": "https://a/s.png", "end_image": "https://a/e.png"},
+        {"prompt": "p", "cfg_scale": 0.5},
+    ],
 }
 
 

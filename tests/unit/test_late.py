@@ -37,6 +37,8 @@ LOG = logging.getLogger("test")
         ("apixo", "unknown"),
         ("apimart", "unknown"),
         ("kie", "unknown"),
+        ("fal", "unknown"),
+        ("replicate", "unknown"),
     ],
 )
 def test_each_gateway_states_whether_a_failed_job_is_billed(gateway: str, billed: str) -> None:

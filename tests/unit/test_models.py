@@ -141,7 +141,9 @@ def test_build_request_names_the_gateway() -> None:
     assert "a whole number of seconds" in str(info.value)
 
 
-@pytest.mark.parametrize("gateway", ["kling", "rivya", "runware", "apixo", "apimart", "kie"])
+@pytest.mark.parametrize(
+    "gateway", ["kling", "rivya", "runware", "apixo", "apimart", "kie", "fal", "replicate"]
+)
 def test_a_duration_kling_2_6_cannot_render_is_refused_by_the_row(gateway: str) -> None:
     from airflow_provider_kling.gateways import get_gateway
 

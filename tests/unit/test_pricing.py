@@ -34,6 +34,7 @@ PUBLISHED = {
     "kling": (1.5, 10.0, "units"),  # std 1.5 per 5 s; pro with audio 5 per 5 s, 10 s doubles
     "apixo": (0.30, 1.20, "USD"),  # $0.06 / s silent, $0.12 / s with sound
     "rivya": (55.0, 55.0, "credits"),  # 55 per clip, fixed
+    "fal": (0.35, 1.40, "USD"),  # Kling 2.6 Pro: $0.07 / s, $0.14 / s with audio
 }
 
 
@@ -46,8 +47,8 @@ def _sound_10(gateway: str) -> VideoRequest:
 def test_estimates_match_the_published_prices(gateway: str) -> None:
     silent, sound, unit = PUBLISHED[gateway]
     gw = get_gateway(gateway)
-    first = estimate(gateway, gw.prices, SILENT_5).estimate
-    second = estimate(gateway, gw.prices, _sound_10(gateway)).estimate
+    first = estimate(gateway, gw.prices_for(SILENT_5), SILENT_5).estimate
+    second = estimate(gateway, gw.prices_for(_sound_10(gateway)), _sound_10(gateway)).estimate
     assert first is not None and second is not None
     assert (first.amount, first.unit) == (pytest.approx(silent), unit)
     assert (second.amount, second.unit) == (pytest.approx(sound), unit)
@@ -62,7 +63,7 @@ def test_kling_pro_silent_and_std_ten_seconds() -> None:
 
 @pytest.mark.parametrize("gateway", sorted(set(GATEWAY_NAMES) - set(PUBLISHED)))
 def test_no_published_price_is_none_with_a_reason(gateway: str) -> None:
-    quote = estimate(gateway, get_gateway(gateway).prices, SILENT_5)
+    quote = estimate(gateway, get_gateway(gateway).prices_for(SILENT_5), SILENT_5)
     assert quote.estimate is None
     assert gateway in quote.reason and "extra.prices" in quote.reason
 
@@ -130,7 +131,7 @@ def test_a_reported_cost_carries_its_unit_to_xcom_and_the_final_line(gateway: st
     assert "cost_unit" not in silent.summary() and final_details(silent) == []
 
 
-@pytest.mark.parametrize("gateway", ["apixo", "apimart", "kie"])
+@pytest.mark.parametrize("gateway", ["apixo", "apimart", "kie", "fal", "replicate"])
 def test_gateways_without_a_cost_report_have_no_cost_unit(gateway: str) -> None:
     assert get_gateway(gateway).cost_unit is None
     assert get_gateway(gateway).build_balance(0) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import apimart, apixo, kie, kling, rivya, runware
+from . import apimart, apixo, fal, kie, kling, replicate, rivya, runware
 
 ROUTERS: dict[str, APIRouter] = {
     "kling": kling.router,
@@ -13,6 +13,8 @@ ROUTERS: dict[str, APIRouter] = {
     "apixo": apixo.router,
     "apimart": apimart.router,
     "kie": kie.router,
+    "fal": fal.router,
+    "replicate": replicate.router,
 }
 
 __all__ = ["ROUTERS"]

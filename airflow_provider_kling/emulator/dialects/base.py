@@ -95,6 +95,9 @@ class Dialect:
     name: ClassVar[str] = ""
     #: Envelope code of a limit refusal, by kind (``None``: the ``rate_limited`` default).
     limit_codes: ClassVar[dict[str, Any]] = {}
+    #: The gateway queues a submit over the account's concurrency limit instead of refusing it
+    #: (fal); the job then waits ``queued`` until a slot frees (``limits.Limits.enqueue``).
+    queues_over_limit: ClassVar[bool] = False
     #: Every error kind but ``server``: (HTTP status, the gateway's code or type; ``None``: none).
     errors: ClassVar[dict[str, tuple[int, Any]]] = {}
     #: A ``server`` error's code or type by HTTP status; key ``0``: any other status.
@@ -286,6 +289,9 @@ class Call:
     # -- limits and jobs --------------------------------------------------------------------------
     def admission(self) -> Refusal | None:
         """Take a slot under the account limits for this submit (``self.ticket``), or the refusal."""
+        if self.dialect.queues_over_limit:
+            self.ticket = self.emu.limits.enqueue(self.gateway, self.account)
+            return None
         outcome = self.emu.limits.acquire(self.gateway, self.account)
         if isinstance(outcome, Refusal):
             return outcome
@@ -322,8 +328,12 @@ class Call:
         return job if job is not None else self.error("not_found", missing)
 
     def new_job(self, **fields: Any) -> Job:
-        """``Emulator.new_job`` for this call's gateway and account."""
-        return self.emu.new_job(gateway=self.gateway, account=self.account, **fields)
+        """``Emulator.new_job`` for this call's gateway and account (queued behind the account's
+        earlier jobs when the gateway queues over its limit)."""
+        job = self.emu.new_job(gateway=self.gateway, account=self.account, **fields)
+        if self.ticket is not None:
+            job.queue_delay = self.ticket.start_delay
+        return job
 
     def store_job(
         self, job: Job, lookup_keys: tuple[str, ...] | None = None, unique_keys: tuple[str, ...] = ()

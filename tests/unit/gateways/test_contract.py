@@ -55,6 +55,16 @@ def status(gw: Gateway, name: str, case: str, code: int = 200) -> VideoTask:
     return gw.parse_status(TASK_IDS[name], gw.status_endpoints[0], respond(sample(name, case), code))
 
 
+def finished(gw: Gateway, name: str, case: str) -> VideoTask:
+    """A finished job with its output: the status answer, then (where the gateway's status answer
+    carries no output, fal's queue) the result answer: ``result``, or ``succeeded_no_url``."""
+    if not gw.has_result_step:
+        return status(gw, name, case)
+    done = status(gw, name, "succeeded")
+    assert done.state is TaskState.SUCCEEDED and not done.video_urls
+    return gw.parse_result(done, respond(sample(name, "result" if case == "succeeded" else case)))
+
+
 # ===================================================================== invalid requests
 @pytest.mark.parametrize(
     "change",
@@ -98,7 +108,7 @@ def test_status_answers_map_to_states(name: str) -> None:
     gw = get_gateway(name)
     assert status(gw, name, "queued").state is TaskState.QUEUED
     assert status(gw, name, "running").state is TaskState.RUNNING
-    done = status(gw, name, "succeeded")
+    done = finished(gw, name, "succeeded")
     assert done.state is TaskState.SUCCEEDED
     assert done.task_id == TASK_IDS[name]
     assert done.video_urls and all(url.startswith("https://") for url in done.video_urls)
@@ -108,7 +118,7 @@ def test_status_answers_map_to_states(name: str) -> None:
 def test_success_without_a_url_is_a_protocol_error(name: str) -> None:
     gw = get_gateway(name)
     with pytest.raises(KlingProtocolError, match="without a video URL"):
-        status(gw, name, "succeeded_no_url")
+        finished(gw, name, "succeeded_no_url")
 
 
 def test_a_failed_job_is_returned_with_its_reason_and_typed_by_failure_error(name: str) -> None:

@@ -4,7 +4,8 @@
 gateway's document says goes on the wire for it (``method``, ``path``, ``json``); ``<case>_submit``
 and ``<case>_succeeded`` are the answers its document shows. Cases: ``v3`` (Kling 3.0, 12 s with
 sound) on every gateway, ``v3_multishot`` (4 s + 8 s) where shots have prompts, and ``turbo`` where
-the gateway serves Kling 3.0 Turbo on a wire shape of its own (the official path-addressed family).
+the gateway serves Kling 3.0 Turbo on a wire shape of its own (the official path-addressed family),
+``v4`` (Kling 4.0, 20 s 21:9) on fal; a gateway with a result step (fal) has ``<case>_result`` too.
 The 2.6 samples next to them are untouched and still drive ``test_contract.py``.
 """
 
@@ -47,5 +48,9 @@ def test_the_answers_are_read_and_polled_where_the_job_lives(gateway: str, case:
     poll = gw.build_status(task.task_id, task.endpoint)
     assert task.task_id in poll.path or task.task_id in str(poll.params) or task.task_id in str(poll.json)
     done = gw.parse_status(task.task_id, task.endpoint, respond(sample(gateway, f"{case}_succeeded")))
+    if gw.has_result_step:  # the status carries no output (fal): the result request fetches it
+        assert done.state is TaskState.SUCCEEDED and not done.video_urls
+        assert task.task_id in gw.build_result(done).path
+        done = gw.parse_result(done, respond(sample(gateway, f"{case}_result")))
     assert done.state is TaskState.SUCCEEDED and done.video_urls
     assert done.endpoint == task.endpoint  # the next poll goes to the same route

@@ -25,6 +25,8 @@ V3_IDS = {
     "apixo": "kling-3-0-std",
     "apimart": "kling-v3",
     "kie": "kling-3.0/video",
+    "fal": "fal-ai/kling-video/v3/standard",
+    "replicate": "kwaivgi/kling-v3-video",
 }
 TURBO_GATEWAYS = ("kling", "runware", "apixo", "apimart")
 MULTI_SHOT = ("kling", "runware", "apimart", "kie")
