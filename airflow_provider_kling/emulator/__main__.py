@@ -50,7 +50,10 @@ control API (no auth), on the printed KLING_EMULATOR_URL:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kling-emulator",
-        description="Local emulator of the Kling API and of Rivya, Runware, APIXO, APIMart, kie.ai, fal and Replicate.",
+        description=(
+            "Local emulator of the Kling API and of Rivya, Runware, APIXO, APIMart, kie.ai, fal "
+            "and Replicate."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
