@@ -13,13 +13,14 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_kling._airflow import has_feature
 
-with DAG(
-    "kling_retry_policy_capacity",
-    schedule=None,
-    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
-    catchup=False,
-    tags=["kling-tests"],
-) as capacity_dag:
+START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _dag(dag_id: str) -> DAG:
+    return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["kling-tests"])
+
+
+with _dag("kling_retry_policy_capacity") as capacity_dag:
     policy = None
     if has_feature("retry_policy"):
         from airflow_provider_kling.retry_policy import KlingRetryPolicy

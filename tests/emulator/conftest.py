@@ -168,3 +168,16 @@ def client(emulator: EmulatorServer) -> Iterator[httpx.Client]:
     emulator.reset()
     with httpx.Client(base_url=emulator.url, timeout=15.0, trust_env=False) as c:
         yield c
+
+
+@pytest.fixture
+def limits(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Set limits through the control API; put the defaults back afterwards."""
+
+    def set_limits(**values: Any) -> dict[str, Any]:
+        r = client.post("/_emulator/limits", json=values)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    yield set_limits
+    set_limits(concurrency=0, rate=0.0, latency=LATENCY, latency_jitter=0.0)

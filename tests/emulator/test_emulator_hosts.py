@@ -4,7 +4,7 @@ the account limit, cancel (and what it costs), and Replicate's one-hour retentio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,17 +15,6 @@ from airflow_provider_kling.emulator import EmulatorServer
 FAL = {"Authorization": "Key fal-test-key"}
 REPLICATE = {"Authorization": "Bearer r8_test"}
 V3 = "/fal-ai/kling-video/v3/pro/text-to-video"
-
-
-@pytest.fixture
-def limits(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
-    def set_limits(**values: Any) -> dict[str, Any]:
-        r = client.post("/_emulator/limits", json=values)
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    yield set_limits
-    set_limits(concurrency=0, rate=0.0, latency=0.5, latency_jitter=0.0)
 
 
 def job(client: httpx.Client, task_id: str) -> dict[str, Any]:

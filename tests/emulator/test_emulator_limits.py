@@ -24,19 +24,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServe
         yield server
 
 
-@pytest.fixture
-def limits(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Set limits through the control API; put the defaults back afterwards."""
-
-    def set_limits(**values: Any) -> dict[str, Any]:
-        r = client.post("/_emulator/limits", json=values)
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    yield set_limits
-    set_limits(concurrency=0, rate=0.0, latency=0.5, latency_jitter=0.0)
-
-
 def submit(
     client: httpx.Client, kit: Any, gateway: str, prompt: str, ref: str | None = None
 ) -> httpx.Response:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.emulator.bodies import APIXO, KIE, RIVYA
+
 SHOTS = [{"prompt": "close-up", "duration": 4}, {"prompt": "wide shot", "duration": 8}]
 KLING_V3 = {"model_name": "kling-v3", "prompt": "a cat", "duration": "12", "mode": "4k", "sound": "on"}
 KLING_SHOTS = {
@@ -19,15 +21,8 @@ KLING_SHOTS = {
     ],
 }
 TURBO = {"prompt": "a cat", "settings": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 8}}
-RIVYA_V3 = {
-    "model": "kling-3-0",
-    "prompt": "a cat",
-    "params": {"mode": "std", "duration": "12", "sound": "true"},
-}
-APIXO_V3 = {
-    "request_type": "async",
-    "input": {"mode": "text-to-video", "prompt": "a cat", "duration": 12, "sound": True},
-}
+RIVYA_V3 = {**RIVYA, "model": "kling-3-0", "params": {"mode": "std", "duration": "12", "sound": "true"}}
+APIXO_V3 = {**APIXO, "input": {**APIXO["input"], "duration": 12, "sound": True}}
 APIMART_V3 = {"model": "kling-v3", "prompt": "a cat", "mode": "4k", "duration": 12, "audio": True}
 APIMART_SHOTS = {
     **APIMART_V3,
@@ -47,10 +42,7 @@ APIXO_TURBO = {
     "request_type": "async",
     "input": {"mode": "text-to-video", "prompt": "p", "duration": 9, "resolution": "720p"},
 }
-KIE_26 = {
-    "model": "kling-2.6/text-to-video",
-    "input": {"prompt": "p", "sound": False, "aspect_ratio": "1:1", "duration": "12"},
-}
+KIE_26 = {**KIE, "input": {**KIE["input"], "prompt": "p", "duration": "12"}}
 
 
 def runware(kit: Any, model: str = "klingai:kling-video@3-pro", **fields: Any) -> list[dict[str, Any]]:

@@ -10,21 +10,7 @@ import httpx
 import jwt
 import pytest
 
-KLING_T2V = {"model_name": "kling-v2-6", "prompt": "a cat", "duration": "5", "mode": "std", "sound": "off"}
-RIVYA = {
-    "model": "kling-2-6",
-    "prompt": "a cat",
-    "params": {"duration": "5", "sound": "false", "aspect_ratio": "1:1"},
-}
-APIXO = {
-    "request_type": "async",
-    "input": {"mode": "text-to-video", "prompt": "a cat", "duration": 5, "sound": False},
-}
-APIMART = {"model": "kling-v2-6", "prompt": "a cat", "duration": 5}
-KIE = {
-    "model": "kling-2.6/text-to-video",
-    "input": {"prompt": "a cat", "sound": False, "aspect_ratio": "1:1", "duration": "5"},
-}
+from tests.emulator.bodies import APIMART, APIXO, KIE, KLING_T2V, RIVYA
 
 
 def runware_task(kit: Any, **overrides: Any) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import pytest
 
 from airflow_provider_kling.emulator import EmulatorConfig, EmulatorServer
 from airflow_provider_kling.gateways import GATEWAY_NAMES
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import VideoRequest, VideoTask
 from tests.conftest import TEST_API_KEY
 from tests.helpers import KLING_ACCESS_KEY, KLING_SECRET_KEY
 
@@ -41,3 +43,17 @@ def emulator() -> Iterator[EmulatorServer]:
 
 def counters(emu: EmulatorServer) -> dict[str, Any]:
     return dict(httpx.get(f"{emu.url}/_emulator/counters", timeout=10).json())
+
+
+@pytest.fixture
+def strict_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An APIXO connection whose hook does not retry, so each failed poll counts against a wait's budget."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KLING_STRICT", json.dumps(connection(emulator.url, "apixo", max_retries=0))
+    )
+    return "kling_strict"
+
+
+def submit(conn_id: str, prompt: str) -> VideoTask:
+    """Submit ``prompt`` through a hook on ``conn_id``."""
+    return KlingHook(conn_id).submit(VideoRequest(prompt=prompt))

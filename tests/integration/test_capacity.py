@@ -68,6 +68,11 @@ def _block(gateway: str, seconds: float) -> None:
     hook.submit(hook.make_request(prompt=f"[latency:{seconds}] holds the only slot"))
 
 
+def _operator(task_id: str, prompt: str, gateway: str, **kwargs: Any) -> KlingGenerateOperator:
+    """The operator under test, on the ``kling_<gateway>`` connection."""
+    return KlingGenerateOperator(task_id=task_id, prompt=prompt, kling_conn_id=f"kling_{gateway}", **kwargs)
+
+
 #: Gateways that queue a submit over the account's limit instead of refusing it (fal): a wait.
 QUEUEING = ("fal",)
 
@@ -113,12 +118,7 @@ def test_in_worker_wait_submits_again_once_a_slot_frees(
     monkeypatch.setattr(operator_module, "_sleep", sleep)
     _block("apixo", 2)
     before = counters(one_slot)
-    op = KlingGenerateOperator(
-        task_id="in_worker",
-        prompt="[latency:0.5] waits in the worker",
-        kling_conn_id="kling_apixo",
-        deferrable=False,
-    )
+    op = _operator("in_worker", "[latency:0.5] waits in the worker", "apixo", deferrable=False)
     context = _context("in_worker")
     result = op.execute(context)  # type: ignore[arg-type]
     after = counters(one_slot)
@@ -137,13 +137,7 @@ def test_timeout_while_waiting_says_how_long_and_how_many(
 ) -> None:
     monkeypatch.setattr(operator_module, "_sleep", time.sleep)
     _block("kie", 4)
-    op = KlingGenerateOperator(
-        task_id="times_out",
-        prompt="never gets a slot",
-        kling_conn_id="kling_kie",
-        deferrable=False,
-        timeout=1.0,
-    )
+    op = _operator("times_out", "never gets a slot", "kie", deferrable=False, timeout=1.0)
     with pytest.raises(AirflowException, match=r"waited \d+ s for capacity, \d+ refusals?") as info:
         op.execute(_context("times_out"))  # type: ignore[arg-type]
     assert "no capacity before the task's timeout" in str(info.value)
@@ -155,12 +149,7 @@ def test_deferrable_wait_defers_to_the_capacity_trigger_and_resumes(
     monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.2)
     _block("rivya", 1.5)
     before = counters(one_slot)
-    op = KlingGenerateOperator(
-        task_id="deferred",
-        prompt="[latency:0.5] waits deferred",
-        kling_conn_id="kling_rivya",
-        deferrable=True,
-    )
+    op = _operator("deferred", "[latency:0.5] waits deferred", "rivya", deferrable=True)
     context = _context("deferred")
     with pytest.raises(TaskDeferred) as info:
         op.execute(context)  # type: ignore[arg-type]
@@ -197,7 +186,7 @@ def test_deferrable_wait_defers_to_the_capacity_trigger_and_resumes(
 
 
 def test_capacity_timeout_event_fails_the_task_with_the_counts() -> None:
-    op = KlingGenerateOperator(task_id="t", prompt="x", kling_conn_id="kling_kling", deferrable=True)
+    op = _operator("t", "x", "kling", deferrable=True)
     event = {
         "status": "timeout",
         "message": "no capacity before the task's timeout: waited 60 s for capacity, 7 refusals",

@@ -12,26 +12,12 @@ import pytest
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.hooks._transport import ASYNC_POOL
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import VideoRequest
 from airflow_provider_kling.polling import PollSchedule
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.conftest import TEST_API_KEY
-from tests.integration.conftest import KLING_SECRET_KEY, connection
+from tests.integration.conftest import KLING_SECRET_KEY, connection, submit
 
 FAST = PollSchedule(first_delay=0.2, interval=0.2, jitter=0.1).to_dict()
-
-
-@pytest.fixture
-def strict_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An APIXO connection whose hook does not retry, so each failed poll counts against the budget."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KLING_STRICT", json.dumps(connection(emulator.url, "apixo", max_retries=0))
-    )
-    return "kling_strict"
-
-
-def submit(conn_id: str, prompt: str) -> Any:
-    return KlingHook(conn_id).submit(VideoRequest(prompt=prompt))
 
 
 def trigger(conn_id: str, task_id: str, endpoint: str | None = None, **kw: Any) -> KlingTaskTrigger:

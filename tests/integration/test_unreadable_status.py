@@ -22,28 +22,16 @@ from airflow_provider_kling._airflow import AirflowFailException
 from airflow_provider_kling.emulator import EmulatorServer
 from airflow_provider_kling.exceptions import KlingProtocolError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
+from airflow_provider_kling.models import TaskState
 from airflow_provider_kling.polling import PollSchedule
 from airflow_provider_kling.sensors.kling import KlingTaskSensor
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.helpers import wait_until
-from tests.integration.conftest import connection
+from tests.integration.conftest import connection, submit
 
 FAST = PollSchedule(first_delay=0.1, interval=0.2, jitter=0.0)
 GARBLED_TWICE = "[fault:status-malformedx2] [latency:0.5] a lighthouse at dusk"
 GARBLED_ALWAYS = "[fault:status-malformed] [latency:0.5] a lighthouse in fog"
-
-
-@pytest.fixture
-def strict_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KLING_NORETRY", json.dumps(connection(emulator.url, "apixo", max_retries=0))
-    )
-    return "kling_noretry"
-
-
-def submit(conn_id: str, prompt: str) -> VideoTask:
-    return KlingHook(conn_id).submit(VideoRequest(prompt=prompt))
 
 
 # ------------------------------------------------------------------------------------ worker wait

@@ -11,7 +11,7 @@ from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-from tests.unit.gateways.fakes import respond
+from tests.unit.gateways.fakes import check_identity, respond
 
 CAT = "A golden cat running on a sunlit meadow, slow motion, cinematic quality"
 TASK = "task_01K8SGYNNNVBQTXNR4MM964S7K"
@@ -28,11 +28,8 @@ def sec(value: int) -> datetime:
 
 # ===================================================================== (1) the seed's example requests
 def test_identity_and_base_url(gw: Gateway) -> None:
-    assert gw.name == "apimart"
-    assert gw.model == "kling-v2-6"
-    assert gw.idempotency == "none"
-    assert gw.base_url(None) == "https://api.apimart.ai"
-    assert gw.base_url("https://gccai.example.com/v1") == "https://gccai.example.com"
+    hosts = {None: "https://api.apimart.ai", "https://gccai.example.com/v1": "https://gccai.example.com"}
+    check_identity(gw, "apimart", "kling-v2-6", "none", hosts)
 
 
 def test_full_body_first_and_last_frame_pro(gw: Gateway) -> None:

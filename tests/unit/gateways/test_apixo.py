@@ -12,7 +12,7 @@ from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-from tests.unit.gateways.fakes import respond
+from tests.unit.gateways.fakes import check_identity, respond
 
 
 @pytest.fixture
@@ -26,11 +26,8 @@ def ms(value: int) -> datetime:
 
 # ===================================================================== (1) the seed's example requests
 def test_identity_and_base_url(gw: Gateway) -> None:
-    assert gw.name == "apixo"
-    assert gw.model == "kling-2-6"
-    assert gw.idempotency == "none"
-    assert gw.base_url(None) == "https://api.apixo.ai"
-    assert gw.base_url("https://api.apixo.ai/api/v1/") == "https://api.apixo.ai"
+    hosts = {None: "https://api.apixo.ai", "https://api.apixo.ai/api/v1/": "https://api.apixo.ai"}
+    check_identity(gw, "apixo", "kling-2-6", "none", hosts)
 
 
 QUICKSTART_PROMPT = "a rainy neon street at night with reflections on the pavement and soft traffic ambience"

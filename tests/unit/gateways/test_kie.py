@@ -12,7 +12,7 @@ from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Gateway, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
-from tests.unit.gateways.fakes import respond
+from tests.unit.gateways.fakes import check_identity, respond
 
 SEED_PROMPT = (
     "Scene: A fashion live-streaming sales setting, with clothes hanging on racks and the host's figure "
@@ -35,12 +35,9 @@ def ms(value: int) -> datetime:
 
 # ===================================================================== (1) the seed's example requests
 def test_identity_and_base_url(gw: Gateway) -> None:
-    assert gw.name == "kie"
-    assert gw.model == "kling-2.6"
+    hosts = {None: "https://api.apikley.ru", "https://api.kie.ai/": "https://api.kie.ai"}
+    check_identity(gw, "kie", "kling-2.6", "none", hosts)
     assert list(gw.models) == ["kling-2.6", "kling-3.0/video"]
-    assert gw.idempotency == "none"
-    assert gw.base_url(None) == "https://api.apikley.ru"
-    assert gw.base_url("https://api.kie.ai/") == "https://api.kie.ai"
 
 
 def test_seed_openapi_example(gw: Gateway) -> None:

@@ -12,7 +12,7 @@ from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, Gateway
 from airflow_provider_kling.models import TaskState, VideoRequest
-from tests.unit.gateways.fakes import respond
+from tests.unit.gateways.fakes import check_identity, respond
 
 PROMPT = "A cinematic product reveal with smooth camera movement"
 
@@ -144,11 +144,8 @@ def test_status_request(gw: Gateway) -> None:
 
 
 def test_class_facts(gw: Gateway) -> None:
-    assert gw.name == "rivya"
-    assert gw.idempotency == "dedup"
-    assert gw.model == "kling-2-6"
-    assert gw.base_url(None) == "https://rivya.ai"
-    assert gw.base_url("https://rivya.ai/api/v1/") == "https://rivya.ai"
+    hosts = {None: "https://rivya.ai", "https://rivya.ai/api/v1/": "https://rivya.ai"}
+    check_identity(gw, "rivya", "kling-2-6", "dedup", hosts)
     caps = gw.capabilities_for(VideoRequest(prompt="p"))
     assert caps.local_images == "upload"
     assert caps.tiers == ()

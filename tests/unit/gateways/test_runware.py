@@ -12,7 +12,7 @@ from airflow_provider_kling import exceptions
 from airflow_provider_kling.gateways import get_gateway
 from airflow_provider_kling.gateways.base import Credentials, Gateway
 from airflow_provider_kling.models import TaskState, VideoRequest
-from tests.unit.gateways.fakes import respond
+from tests.unit.gateways.fakes import check_identity, respond
 from tests.unit.gateways.shapes import UID
 
 STD = "klingai:kling-video@2.6-standard"
@@ -163,11 +163,8 @@ def test_status_request(gw: Gateway, uid: str) -> None:
 
 
 def test_class_facts(gw: Gateway) -> None:
-    assert gw.name == "runware"
-    assert gw.idempotency == "lookup"
-    assert gw.model == STD
-    assert gw.base_url(None) == "https://api.runware.ai"
-    assert gw.base_url("https://api.runware.ai/v1") == "https://api.runware.ai"
+    hosts = {None: "https://api.runware.ai", "https://api.runware.ai/v1": "https://api.runware.ai"}
+    check_identity(gw, "runware", STD, "lookup", hosts)
     assert {STD, PRO} <= set(gw.models)
     caps = gw.capabilities_for(VideoRequest(prompt="pp"))
     assert caps.local_images == "data_uri"
