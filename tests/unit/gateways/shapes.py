@@ -73,70 +73,58 @@ _runware_item = st.fixed_dictionaries(
     },
 )
 
+_apimart = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": st.one_of(st.just(200), _apimart_values),
+        "message": _apimart_values,
+        "error": _apimart_values,
+        "data": st.one_of(_apimart_values, _apimart_job, st.lists(_apimart_job, max_size=2)),
+    },
+)
+_apixo = market(
+    ["pending", "processing", "success", "failed", "", "SensitiveContentDetected"],
+    "https://r2.apixo.ai/v.mp4",
+    lambda values: st.one_of(st.just(200), values),
+    "message",
+)
+_kie = market(
+    ["waiting", "queuing", "generating", "success", "fail", ""],
+    "https://x/v.mp4",
+    lambda values: st.one_of(
+        values, st.sampled_from([200, 401, 402, 404, 422, 429, 433, 455, 500, 501, 505])
+    ),
+    "msg",
+    "message",
+)
+_rivya = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "status": st.sampled_from(["queued", "processing", "succeeded", "failed", "x"]) | json_values,
+        "result": json_values
+        | st.fixed_dictionaries({}, optional={"primary_url": json_values, "urls": json_values}),
+        **dict.fromkeys(
+            ("error", "reserved_credits", "final_credits", "created_at", "updated_at"), json_values
+        ),
+    },
+)
+_runware = st.fixed_dictionaries(
+    {},
+    optional={
+        "data": st.lists(_runware_item | json_values, max_size=3) | json_values,
+        "errors": st.lists(_runware_item | json_values, max_size=3) | json_values,
+        "error": json_values,
+    },
+)
+#: the HTTP statuses APIMart's and APIXO's answers come with
+_STATUSES = [200, 400, 401, 403, 404, 429, 500, 503]
+
 #: gateway -> (answers in its shape, the task id its status answers are about, HTTP statuses)
 SHAPES: dict[str, tuple[Any, str, list[int]]] = {
-    "apimart": (
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "code": st.one_of(st.just(200), _apimart_values),
-                "message": _apimart_values,
-                "error": _apimart_values,
-                "data": st.one_of(_apimart_values, _apimart_job, st.lists(_apimart_job, max_size=2)),
-            },
-        ),
-        "task_01K8SGYNNNVBQTXNR4MM964S7K",
-        [200, 400, 401, 403, 404, 429, 500, 503],
-    ),
-    "apixo": (
-        market(
-            ["pending", "processing", "success", "failed", "", "SensitiveContentDetected"],
-            "https://r2.apixo.ai/v.mp4",
-            lambda values: st.one_of(st.just(200), values),
-            "message",
-        ),
-        "t",
-        [200, 400, 401, 403, 404, 429, 500, 503],
-    ),
-    "kie": (
-        market(
-            ["waiting", "queuing", "generating", "success", "fail", ""],
-            "https://x/v.mp4",
-            lambda values: st.one_of(
-                values, st.sampled_from([200, 401, 402, 404, 422, 429, 433, 455, 500, 501, 505])
-            ),
-            "msg",
-            "message",
-        ),
-        "task_kling-2.6_1765182425861",
-        [200, 400, 401, 404, 429, 455, 500, 501],
-    ),
-    "rivya": (
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "id": json_values,
-                "status": st.sampled_from(["queued", "processing", "succeeded", "failed", "x"]) | json_values,
-                "result": json_values
-                | st.fixed_dictionaries({}, optional={"primary_url": json_values, "urls": json_values}),
-                **dict.fromkeys(
-                    ("error", "reserved_credits", "final_credits", "created_at", "updated_at"), json_values
-                ),
-            },
-        ),
-        "t",
-        [200, 201, 400, 401, 404, 429, 500, 503],
-    ),
-    "runware": (
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "data": st.lists(_runware_item | json_values, max_size=3) | json_values,
-                "errors": st.lists(_runware_item | json_values, max_size=3) | json_values,
-                "error": json_values,
-            },
-        ),
-        UID,
-        [200, 400, 401, 404, 429, 500],
-    ),
+    "apimart": (_apimart, "task_01K8SGYNNNVBQTXNR4MM964S7K", _STATUSES),
+    "apixo": (_apixo, "t", _STATUSES),
+    "kie": (_kie, "task_kling-2.6_1765182425861", [200, 400, 401, 404, 429, 455, 500, 501]),
+    "rivya": (_rivya, "t", [200, 201, 400, 401, 404, 429, 500, 503]),
+    "runware": (_runware, UID, [200, 400, 401, 404, 429, 500]),
 }
