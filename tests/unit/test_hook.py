@@ -114,52 +114,49 @@ def test_retries_exhausted_raise_the_typed_error(monkeypatch: pytest.MonkeyPatch
     assert info.value.status_code == 502 and "upstream" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(httpx.ReadTimeout("timed out"), id="timeout"),
+        pytest.param(httpx.Response(500, json={"code": 500, "message": "oops"}), id="5xx"),
+    ],
+)
 @respx.mock
-def test_submit_timeout_without_idempotency_is_not_resent(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submit_without_idempotency_is_not_resent(
+    monkeypatch: pytest.MonkeyPatch, answer: httpx.Response | Exception
+) -> None:
     hook, _ = make_hook(monkeypatch, "apixo")
-    route = respx.post(APIXO_SUBMIT).mock(side_effect=httpx.ReadTimeout("timed out"))
+    route = respx.post(APIXO_SUBMIT).mock(side_effect=[answer])
     with pytest.raises(KlingSubmitUncertainError) as info:
         hook.submit(VideoRequest(prompt="a cat"))
     assert route.call_count == 1
     assert "not resent" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("refusal", "retry_after"),
+    [
+        # a refused connection proves the gateway never saw the request: resent after a backoff
+        pytest.param(httpx.ConnectError("refused"), None, id="connect-error"),
+        pytest.param(
+            httpx.Response(429, json={"code": 429, "message": "busy"}, headers={"Retry-After": "1"}),
+            1.0,
+            id="429-after-retry-after",
+        ),
+    ],
+)
 @respx.mock
-def test_submit_5xx_without_idempotency_is_not_resent(monkeypatch: pytest.MonkeyPatch) -> None:
-    hook, _ = make_hook(monkeypatch, "apixo")
-    route = respx.post(APIXO_SUBMIT).mock(
-        return_value=httpx.Response(500, json={"code": 500, "message": "oops"})
-    )
-    with pytest.raises(KlingSubmitUncertainError):
-        hook.submit(VideoRequest(prompt="a cat"))
-    assert route.call_count == 1
-
-
-@respx.mock
-def test_submit_connect_error_is_resent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A refused connection proves the gateway never saw the request."""
-    hook, _ = make_hook(monkeypatch, "apixo")
-    route = respx.post(APIXO_SUBMIT).mock(
-        side_effect=[
-            httpx.ConnectError("refused"),
-            httpx.Response(200, json={"code": 200, "data": {"taskId": "t9"}}),
-        ]
-    )
-    assert hook.submit(VideoRequest(prompt="a cat")).task_id == "t9"
-    assert route.call_count == 2
-
-
-@respx.mock
-def test_submit_429_is_resent_after_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submit_refused_is_resent(
+    monkeypatch: pytest.MonkeyPatch, refusal: httpx.Response | Exception, retry_after: float | None
+) -> None:
     hook, waits = make_hook(monkeypatch, "apixo")
     route = respx.post(APIXO_SUBMIT).mock(
-        side_effect=[
-            httpx.Response(429, json={"code": 429, "message": "busy"}, headers={"Retry-After": "1"}),
-            httpx.Response(200, json={"code": 200, "data": {"taskId": "t9"}}),
-        ]
+        side_effect=[refusal, httpx.Response(200, json={"code": 200, "data": {"taskId": "t9"}})]
     )
     assert hook.submit(VideoRequest(prompt="a cat")).task_id == "t9"
-    assert route.call_count == 2 and waits == [1.0]
+    assert route.call_count == 2 and len(waits) == 1
+    if retry_after is not None:
+        assert waits == [retry_after]
 
 
 @respx.mock
@@ -374,25 +371,27 @@ def test_a_host_that_is_not_a_url_is_named_before_any_request(
     assert "kling_badhost" in text and "host=" in text and info.value.field == "host"
 
 
-def _closed_port() -> int:
+def _refused_hook(monkeypatch: pytest.MonkeyPatch, conn_id: str, userinfo: str = "") -> tuple[KlingHook, int]:
+    """A hook (no retries) on an APIXO host whose port is bound but never listening: connecting is refused."""
     import socket
 
-    with socket.socket() as sock:  # bound, never listening: connecting is refused
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_a_refused_connection_names_the_url_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _closed_port()
+        port = int(sock.getsockname()[1])
     conn = {
         "conn_type": "kling",
-        "host": f"http://user:{TEST_API_KEY}@127.0.0.1:{port}",
+        "host": f"http://{userinfo}127.0.0.1:{port}",
         "password": TEST_API_KEY,
         "extra": {"gateway": "apixo", "max_retries": 0},
     }
-    monkeypatch.setenv("AIRFLOW_CONN_KLING_REFUSED", json.dumps(conn))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    return KlingHook(conn_id), port
+
+
+def test_a_refused_connection_names_the_url_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, port = _refused_hook(monkeypatch, "kling_refused", userinfo=f"user:{TEST_API_KEY}@")
     with pytest.raises(KlingServerError) as info:
-        KlingHook("kling_refused").get_task("t1")
+        hook.get_task("t1")
     text = str(info.value)
     assert f"http://127.0.0.1:{port}/api/v1/statusTask/kling-2-6" in text
     assert TEST_API_KEY not in text and "user" not in text and "taskId" not in text
@@ -400,15 +399,8 @@ def test_a_refused_connection_names_the_url_without_credentials(monkeypatch: pyt
 
 
 async def test_a_refused_connection_names_the_url_on_the_async_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _closed_port()
-    conn = {
-        "conn_type": "kling",
-        "host": f"http://127.0.0.1:{port}",
-        "password": TEST_API_KEY,
-        "extra": {"gateway": "apixo", "max_retries": 0},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_KLING_AREFUSED", json.dumps(conn))
+    hook, port = _refused_hook(monkeypatch, "kling_arefused")
     with pytest.raises(KlingServerError) as info:
-        await KlingHook("kling_arefused").aget_task("t1")  # through the pooled aiohttp session
+        await hook.aget_task("t1")  # through the pooled aiohttp session
     assert f"http://127.0.0.1:{port}/api/v1/statusTask/kling-2-6" in str(info.value)
     assert info.value.request_rejected
