@@ -9,9 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.emulator.bodies import KIE
+
 
 def kling_body(prompt: str, **extra: Any) -> dict[str, Any]:
     return {"model_name": "kling-v2-6", "prompt": prompt, "duration": "5", **extra}
+
+
+def kie_body(prompt: str) -> dict[str, Any]:
+    return {**KIE, "input": {**KIE["input"], "prompt": prompt}}
 
 
 # -- transport faults ----------------------------------------------------------------------------
@@ -68,15 +74,7 @@ def test_slow(client: httpx.Client, kit: Any, emulator: Any) -> None:
 
 
 def test_malformed(client: httpx.Client, kit: Any) -> None:
-    body = {
-        "model": "kling-2.6/text-to-video",
-        "input": {
-            "prompt": "broken [fault:malformed]",
-            "sound": False,
-            "aspect_ratio": "1:1",
-            "duration": "5",
-        },
-    }
+    body = kie_body("broken [fault:malformed]")
     r = client.post("/api/v1/jobs/createTask", json=body, headers=kit.BEARER)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/json")
@@ -118,10 +116,7 @@ def test_credits(client: httpx.Client, kit: Any) -> None:
     r = client.post("/api/v1/generations", json=rivya, headers=kit.BEARER)
     assert r.status_code == 402
     assert r.json()["error"]["code"] == "insufficient_credits"
-    kie = {
-        "model": "kling-2.6/text-to-video",
-        "input": {"prompt": "poor [fault:credits]", "sound": False, "aspect_ratio": "1:1", "duration": "5"},
-    }
+    kie = kie_body("poor [fault:credits]")
     r = client.post("/api/v1/jobs/createTask", json=kie, headers=kit.BEARER)
     assert r.status_code == 402
     assert r.json()["code"] == 402
@@ -197,15 +192,7 @@ def test_status_503_x2(client: httpx.Client, kit: Any) -> None:
 
 
 def test_status_malformed_on_kie(client: httpx.Client, kit: Any) -> None:
-    body = {
-        "model": "kling-2.6/text-to-video",
-        "input": {
-            "prompt": "[fault:status-malformedx1]",
-            "sound": False,
-            "aspect_ratio": "1:1",
-            "duration": "5",
-        },
-    }
+    body = kie_body("[fault:status-malformedx1]")
     task_id = client.post("/api/v1/jobs/createTask", json=body, headers=kit.BEARER).json()["data"]["taskId"]
     first = client.get("/api/v1/jobs/recordInfo", params={"taskId": task_id}, headers=kit.BEARER)
     with pytest.raises(json.JSONDecodeError):
