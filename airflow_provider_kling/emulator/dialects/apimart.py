@@ -55,17 +55,13 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 class ApimartDialect(Dialect):
     name = "apimart"
 
-    errors = {
-        "auth_missing": (401, "authentication_error"),
-        "auth_invalid": (401, "authentication_error"),
-        "bad_json": (400, "invalid_request_error"),
-        "validation": (400, "invalid_request_error"),
-        "conflict": (400, "invalid_request_error"),
-        "duplicate": (400, "invalid_request_error"),
-        "policy": (400, "content_policy_violation"),
-        "credits": (402, "insufficient_quota"),
-        "not_found": (404, "not_found_error"),
-        "rate_limited": (429, "rate_limit_error"),
+    codes = {
+        ("auth_missing", "auth_invalid"): "authentication_error",
+        ("bad_json", "validation", "conflict", "duplicate"): "invalid_request_error",
+        "policy": "content_policy_violation",
+        "credits": "insufficient_quota",
+        "not_found": "not_found_error",
+        "rate_limited": "rate_limit_error",
     }
     server_codes = {500: "server_error", 0: "upstream_error"}
 

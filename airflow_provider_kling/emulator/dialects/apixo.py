@@ -69,18 +69,7 @@ FAILURES = {
 class ApixoDialect(Dialect):
     name = "apixo"
 
-    errors = {
-        "auth_missing": (401, None),
-        "auth_invalid": (401, None),
-        "bad_json": (400, None),
-        "validation": (400, None),
-        "not_found": (404, None),
-        "credits": (402, None),
-        "policy": (403, None),
-        "rate_limited": (429, None),
-        "conflict": (400, None),
-        "duplicate": (400, None),
-    }
+    statuses = {"policy": 403}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         http, _ = self.status_and_code(kind, status)

@@ -1,8 +1,9 @@
 """What every gateway dialect shares: the per-request ``Call`` (auth, JSON, faults, counters) and
 the generic fault answers.
 
-A dialect only has to say how its errors look (``Dialect.error``); transport faults (429, 5xx),
-``malformed`` and ``html`` answers are built here from that.
+A dialect only has to say how its errors look (``Dialect.error``) and the codes and HTTP statuses
+that differ from the usual ones (``Dialect.codes``, ``Dialect.statuses``); transport faults (429,
+5xx), ``malformed`` and ``html`` answers are built here from that.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -42,6 +43,28 @@ SERVER_MESSAGES: dict[int, str] = {
     503: "service temporarily unavailable (emulated fault)",
     504: "gateway timeout: upstream provider timed out (emulated fault)",
 }
+
+
+#: The HTTP status of each error kind but ``server``, unless a dialect's ``statuses`` says otherwise.
+STATUSES: dict[str, int] = {
+    "auth_missing": 401,
+    "auth_invalid": 401,
+    "bad_json": 400,
+    "validation": 400,
+    "policy": 400,
+    "conflict": 400,
+    "duplicate": 400,
+    "credits": 402,
+    "not_found": 404,
+    "rate_limited": 429,
+}
+
+T = TypeVar("T")
+
+
+def by_kind(table: Mapping[str | tuple[str, ...], T]) -> dict[str, T]:
+    """A table by error kind, where a key may be a tuple of the kinds that share one value."""
+    return {kind: value for key, value in table.items() for kind in ((key,) if isinstance(key, str) else key)}
 
 
 class StrictModel(BaseModel):
@@ -98,10 +121,21 @@ class Dialect:
     #: The gateway queues a submit over the account's concurrency limit instead of refusing it
     #: (fal); the job then waits ``queued`` until a slot frees (``limits.Limits.enqueue``).
     queues_over_limit: ClassVar[bool] = False
-    #: Every error kind but ``server``: (HTTP status, the gateway's code or type; ``None``: none).
-    errors: ClassVar[dict[str, tuple[int, Any]]] = {}
+    #: The HTTP status of an error kind where the gateway's differs from ``STATUSES``.
+    statuses: ClassVar[Mapping[str | tuple[str, ...], int]] = {}
+    #: The gateway's code or type of each error kind but ``server`` (unlisted: none).
+    codes: ClassVar[Mapping[str | tuple[str, ...], Any]] = {}
+    #: ``statuses`` and ``codes`` by single kind (filled in from them)
+    _status_of: ClassVar[dict[str, int]] = {}
+    _code_of: ClassVar[dict[str, Any]] = {}
     #: A ``server`` error's code or type by HTTP status; key ``0``: any other status.
     server_codes: ClassVar[dict[int, Any]] = {}
+
+    def __init_subclass__(cls) -> None:
+        """A key of ``statuses`` or ``codes`` may be a tuple of the kinds that share one value."""
+        super().__init_subclass__()
+        cls._status_of = by_kind(cls.statuses)
+        cls._code_of = by_kind(cls.codes)
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
         """An error response.
@@ -117,8 +151,7 @@ class Dialect:
         if kind == "server":
             http = status or 500
             return http, self.server_codes.get(http, self.server_codes.get(0))
-        http, default = self.errors[kind]
-        return status or http, default
+        return status or self._status_of.get(kind, STATUSES[kind]), self._code_of.get(kind)
 
     def authenticate(self, call: Call) -> Response | None:
         """``Authorization: Bearer <key>`` by default; the official Kling API overrides it (JWT)."""

@@ -148,21 +148,10 @@ class FalDialect(Dialect):
         call.account = key
         return None
 
+    statuses = {("bad_json", "validation", "policy", "conflict", "duplicate"): 422, "credits": 403}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table = {
-            "auth_missing": 401,
-            "auth_invalid": 401,
-            "bad_json": 422,
-            "validation": 422,
-            "policy": 422,
-            "conflict": 422,
-            "duplicate": 422,
-            "credits": 403,
-            "not_found": 404,
-            "rate_limited": 429,
-            "server": 500,
-        }
-        http = status or table[kind]
+        http, _ = self.status_and_code(kind, status)
         detail: Any = message
         if kind in ("validation", "bad_json", "policy"):
             detail = [{"loc": ["body"], "msg": message, "type": code or "value_error"}]

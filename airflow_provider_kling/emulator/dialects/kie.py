@@ -68,18 +68,7 @@ FAILURES = {
 class KieDialect(Dialect):
     name = "kie"
 
-    errors = {
-        "auth_missing": (401, None),
-        "auth_invalid": (401, None),
-        "bad_json": (422, None),
-        "validation": (422, None),
-        "policy": (422, None),
-        "conflict": (422, None),
-        "duplicate": (422, None),
-        "credits": (402, None),
-        "not_found": (404, None),
-        "rate_limited": (429, None),
-    }
+    statuses = {("bad_json", "validation", "policy", "conflict", "duplicate"): 422}
     server_codes = {503: 455, 0: 500}
 
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:

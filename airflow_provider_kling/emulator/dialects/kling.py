@@ -92,17 +92,16 @@ class KlingDialect(Dialect):
     def authenticate(self, call: Call) -> Response | None:
         return authenticate(call)
 
-    errors = {
-        "auth_missing": (401, 1001),
-        "auth_invalid": (401, 1002),
-        "bad_json": (400, 1200),
-        "validation": (400, 1201),
-        "duplicate": (400, 1201),
-        "conflict": (400, 1201),
-        "not_found": (404, 1203),
-        "rate_limited": (429, 1302),
-        "credits": (429, 1102),
-        "policy": (400, 1301),
+    statuses = {"credits": 429}
+    codes = {
+        "auth_missing": 1001,
+        "auth_invalid": 1002,
+        "bad_json": 1200,
+        ("validation", "duplicate", "conflict"): 1201,
+        "not_found": 1203,
+        "rate_limited": 1302,
+        "credits": 1102,
+        "policy": 1301,
     }
     server_codes = {503: 5001, 504: 5002, 0: 5000}
 

@@ -102,22 +102,21 @@ class Create(StrictModel):
 class ReplicateDialect(Dialect):
     name = "replicate"
 
+    statuses = {("validation", "policy"): 422, ("conflict", "duplicate"): 409}
+    #: the problem's ``title``
+    codes = {
+        ("auth_missing", "auth_invalid"): "Unauthenticated",
+        "bad_json": "Bad request",
+        ("validation", "policy"): "Input validation failed",
+        ("conflict", "duplicate"): "Conflict",
+        "credits": "Insufficient credit",
+        "not_found": "Not found",
+        "rate_limited": "Request was throttled",
+    }
+    server_codes = {0: "Internal server error"}
+
     def error(self, kind: str, message: str, *, status: int | None = None, code: Any = None) -> Response:
-        table = {
-            "auth_missing": (401, "Unauthenticated"),
-            "auth_invalid": (401, "Unauthenticated"),
-            "bad_json": (400, "Bad request"),
-            "validation": (422, "Input validation failed"),
-            "policy": (422, "Input validation failed"),
-            "conflict": (409, "Conflict"),
-            "duplicate": (409, "Conflict"),
-            "credits": (402, "Insufficient credit"),
-            "not_found": (404, "Not found"),
-            "rate_limited": (429, "Request was throttled"),
-            "server": (500, "Internal server error"),
-        }
-        http, title = table[kind]
-        http = status or http
+        http, title = self.status_and_code(kind, status)
         body: dict[str, Any] = {"title": title, "detail": message, "status": http}
         if kind == "validation":
             body["invalid_fields"] = [{"type": "invalid", "field": code or "input", "description": message}]

@@ -71,17 +71,15 @@ FAILURES = {
 class RivyaDialect(Dialect):
     name = "rivya"
 
-    errors = {
-        "auth_missing": (401, "api_key_missing"),
-        "auth_invalid": (401, "api_key_invalid"),
-        "bad_json": (400, "validation_failed"),
-        "validation": (400, "validation_failed"),
-        "policy": (400, "validation_failed"),
-        "not_found": (404, "not_found"),
-        "conflict": (409, "idempotency_conflict"),
-        "duplicate": (409, "idempotency_conflict"),
-        "credits": (402, "insufficient_credits"),
-        "rate_limited": (429, "rate_limited"),
+    statuses = {"conflict": 409, "duplicate": 409}
+    codes = {
+        "auth_missing": "api_key_missing",
+        "auth_invalid": "api_key_invalid",
+        ("bad_json", "validation", "policy"): "validation_failed",
+        "not_found": "not_found",
+        ("conflict", "duplicate"): "idempotency_conflict",
+        "credits": "insufficient_credits",
+        "rate_limited": "rate_limited",
     }
     server_codes = {
         502: "upstream_error",

@@ -72,17 +72,17 @@ FAILURES = {
 class RunwareDialect(Dialect):
     name = "runware"
 
-    errors = {
-        "auth_missing": (401, "missingApiKey"),
-        "auth_invalid": (401, "invalidApiKey"),
-        "bad_json": (400, "invalidRequestBody"),
-        "validation": (400, "invalidParameter"),
-        "not_found": (400, "taskNotFound"),
-        "duplicate": (400, "duplicateTaskUUID"),
-        "conflict": (400, "duplicateTaskUUID"),
-        "credits": (402, "insufficientCredits"),
-        "policy": (400, "contentPolicyViolation"),
-        "rate_limited": (429, "rateLimitExceeded"),
+    statuses = {"not_found": 400}
+    codes = {
+        "auth_missing": "missingApiKey",
+        "auth_invalid": "invalidApiKey",
+        "bad_json": "invalidRequestBody",
+        "validation": "invalidParameter",
+        "not_found": "taskNotFound",
+        ("duplicate", "conflict"): "duplicateTaskUUID",
+        "credits": "insufficientCredits",
+        "policy": "contentPolicyViolation",
+        "rate_limited": "rateLimitExceeded",
     }
     server_codes = {503: "serviceUnavailable", 504: "timeoutProvider", 0: "serverError"}
 
