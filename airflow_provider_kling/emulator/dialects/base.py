@@ -67,6 +67,22 @@ def by_kind(table: Mapping[str | tuple[str, ...], T]) -> dict[str, T]:
     return {kind: value for key, value in table.items() for kind in ((key,) if isinstance(key, str) else key)}
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyWording:
+    """What ``Call.api_key`` answers to no ``Authorization`` header, another scheme, an unknown key."""
+
+    missing: str
+    scheme: str
+    key: str
+
+
+BEARER_WORDING = KeyWording(
+    missing="missing API key: send 'Authorization: Bearer <key>'",
+    scheme="invalid Authorization header: expected 'Bearer <key>'",
+    key="invalid API key",
+)
+
+
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are errors and JSON types are not coerced ("5" is not 5)."""
 
@@ -155,7 +171,7 @@ class Dialect:
 
     def authenticate(self, call: Call) -> Response | None:
         """``Authorization: Bearer <key>`` by default; the official Kling API overrides it (JWT)."""
-        return call.bearer()
+        return call.api_key()
 
     def too_many(self, message: str, retry_after: int, code: Any = None) -> Response:
         """The gateway's 429 answer with a ``Retry-After`` header."""
@@ -238,18 +254,23 @@ class Call:
         return self.reject(self.dialect.error(kind, message, status=status, code=code))
 
     # -- auth -------------------------------------------------------------------------------------
-    def bearer(self) -> Response | None:
-        """Check ``Authorization: Bearer <key>``; sets ``account`` or returns the 401."""
+    def api_key(self, scheme: str = "Bearer", wording: KeyWording = BEARER_WORDING) -> Response | None:
+        """Check ``Authorization: <scheme> <key>``; sets ``account`` or returns the 401.
+
+        ``Bearer`` is matched in any case, another scheme exactly; ``wording`` says what each refusal
+        answers.
+        """
         header = self.request.headers.get("authorization")
         if not header:
-            return self.error("auth_missing", "missing API key: send 'Authorization: Bearer <key>'")
-        scheme, _, key = header.partition(" ")
+            return self.error("auth_missing", wording.missing)
+        given, _, key = header.partition(" ")
         key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            return self.error("auth_invalid", "invalid Authorization header: expected 'Bearer <key>'")
+        same = given.lower() == "bearer" if scheme == "Bearer" else given == scheme
+        if not same or not key:
+            return self.error("auth_invalid", wording.scheme)
         accepted = self.emu.config.api_keys
         if (accepted is not None and key not in accepted) or (accepted is None and key.startswith("bad")):
-            return self.error("auth_invalid", "invalid API key")
+            return self.error("auth_invalid", wording.key)
         self.account = key
         return None
 

@@ -42,6 +42,7 @@ from ..state import Job
 from .base import (
     Call,
     Dialect,
+    KeyWording,
     StrictModel,
     SubmitSpec,
     is_http_url,
@@ -126,6 +127,12 @@ FAILURES = {
     "policy-task": ("content_policy_violation", "The content was flagged by the safety checker"),
 }
 
+KEY_WORDING = KeyWording(
+    missing="No authentication credentials: send 'Authorization: Key <key>'",
+    scheme="Invalid Authorization header: expected 'Key <key>'",
+    key="Invalid API key",
+)
+
 
 class FalDialect(Dialect):
     name = "fal"
@@ -133,20 +140,7 @@ class FalDialect(Dialect):
 
     def authenticate(self, call: Call) -> Response | None:
         """``Authorization: Key <key>`` (fal's scheme, not Bearer)."""
-        header = call.request.headers.get("authorization")
-        if not header:
-            return call.error(
-                "auth_missing", "No authentication credentials: send 'Authorization: Key <key>'"
-            )
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme != "Key" or not key:
-            return call.error("auth_invalid", "Invalid Authorization header: expected 'Key <key>'")
-        accepted = call.emu.config.api_keys
-        if (accepted is not None and key not in accepted) or (accepted is None and key.startswith("bad")):
-            return call.error("auth_invalid", "Invalid API key")
-        call.account = key
-        return None
+        return call.api_key("Key", KEY_WORDING)
 
     statuses = {("bad_json", "validation", "policy", "conflict", "duplicate"): 422, "credits": 403}
 
