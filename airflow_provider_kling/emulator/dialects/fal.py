@@ -76,13 +76,8 @@ class I2V26(StrictModel):
     generate_audio: bool = True
 
 
-class T2V30(StrictModel):
-    prompt: Prompt
+class T2V30(T2V26):
     duration: Duration30 = "5"
-    aspect_ratio: Ratio = "16:9"
-    negative_prompt: str | None = None
-    cfg_scale: Cfg | None = None
-    generate_audio: bool = True
 
 
 class I2V30(StrictModel):
