@@ -41,9 +41,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import Call, Dialect, StrictModel, SubmitSpec, is_http_url, json_response, lookup, submission
+from .base import (
+    Call,
+    Dialect,
+    StrictModel,
+    SubmitSpec,
+    is_http_url,
+    json_response,
+    lookup,
+    phase_words,
+    submission,
+)
 
-STATUS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
+STATUS = phase_words("pending", "processing", "completed", "failed")
 FAILURES = {
     "fail": ("generation_failed", "Video generation failed upstream, please retry"),
     "policy-task": ("content_policy_violation", "The generated content violated the content policy"),

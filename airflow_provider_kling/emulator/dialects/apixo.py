@@ -48,6 +48,7 @@ from .base import (
     json_response,
     lookup,
     ms,
+    phase_words,
     random_digits,
     submission,
 )
@@ -56,7 +57,7 @@ MODEL_PATH = "kling-2-6"
 V3_PATH = "kling-3-0-std"
 TURBO_PATH = "kling-3-0-turbo"
 MODEL_PATHS = (MODEL_PATH, V3_PATH, TURBO_PATH)
-STATE = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
+STATE = phase_words("pending", "processing", "success", "failed")
 FAILURES = {
     "fail": ("Timeout", "The provider timed out while generating the video. Please retry."),
     "policy-task": (

@@ -89,6 +89,14 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def phase_words(
+    queued: str, running: str, succeeded: str, failed: str, cancelled: str | None = None
+) -> dict[str, str]:
+    """A gateway's word for each job phase (``Job.phase``); ``cancelled`` where it can cancel."""
+    words = {"queued": queued, "running": running, "succeeded": succeeded, "failed": failed}
+    return words if cancelled is None else {**words, "cancelled": cancelled}
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """``field.path: message; ...`` from a pydantic error, short and readable."""
     parts = []

@@ -48,6 +48,7 @@ from .base import (
     is_http_url,
     json_response,
     lookup,
+    phase_words,
     submission,
 )
 
@@ -58,13 +59,19 @@ Duration26 = Literal["5", "10"]
 Duration30 = Literal["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"]
 
 
-class T2V26(StrictModel):
+class TextToVideo(StrictModel):
+    """Text-to-video on 2.6 and 3.0: the versions differ only in their durations."""
+
     prompt: Prompt
-    duration: Duration26 = "5"
+    duration: str = "5"
     aspect_ratio: Ratio = "16:9"
     negative_prompt: str | None = None
     cfg_scale: Cfg | None = None
     generate_audio: bool = True
+
+
+class T2V26(TextToVideo):
+    duration: Duration26 = "5"
 
 
 class I2V26(StrictModel):
@@ -76,7 +83,7 @@ class I2V26(StrictModel):
     generate_audio: bool = True
 
 
-class T2V30(T2V26):
+class T2V30(TextToVideo):
     duration: Duration30 = "5"
 
 
@@ -117,6 +124,7 @@ ENDPOINTS: dict[str, tuple[str, type[StrictModel], str]] = {
     "kling/v4/image-to-video": ("kling/v4", I2V40, "kling-4.0"),
 }
 APPS = frozenset(app for app, _, _ in ENDPOINTS.values())
+STATUS = phase_words("IN_QUEUE", "IN_PROGRESS", "COMPLETED", "COMPLETED", "CANCELED")
 FAILURES = {
     "fail": ("generation_failed", "Video generation failed, please try again"),
     "policy-task": ("content_policy_violation", "The content was flagged by the safety checker"),
@@ -195,14 +203,7 @@ def _queue_position(call: Call, job: Job) -> int:
 
 def status_body(call: Call, job: Job) -> dict[str, Any]:
     phase = job.phase()
-    word = {
-        "queued": "IN_QUEUE",
-        "running": "IN_PROGRESS",
-        "succeeded": "COMPLETED",
-        "failed": "COMPLETED",
-        "cancelled": "CANCELED",
-    }[phase]
-    body: dict[str, Any] = {"status": word, "request_id": job.task_id}
+    body: dict[str, Any] = {"status": STATUS[phase], "request_id": job.task_id}
     if phase == "queued":
         body["queue_position"] = _queue_position(call, job)
     body.update(_urls(call, job.extra["app"], job.task_id))

@@ -66,6 +66,7 @@ from .base import (
     json_response,
     lookup,
     ms,
+    phase_words,
     random_digits,
     submission,
 )
@@ -78,7 +79,7 @@ FAMILIES = ("text2video", "image2video")
 PATH_KINDS = ("text-to-video", "image-to-video")
 PATH_MODELS = ("kling-3.0", "kling-3.0-turbo")
 SECONDS = tuple(str(n) for n in range(3, 16))
-STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed"}
+STATUS = phase_words("submitted", "processing", "succeed", "failed")
 FAILURE_MESSAGES = {
     "fail": "Video generation failed due to an internal error, please try again later",
     "policy-task": "Failure to pass the risk control system: the generated content may contain risky content",

@@ -49,6 +49,7 @@ from .base import (
     is_http_url,
     json_response,
     lookup,
+    phase_words,
     submission,
 )
 
@@ -87,6 +88,7 @@ MODELS: dict[str, tuple[type[StrictModel], str]] = {
     "kling-v2.6": (Input26, "kling-2.6"),
     "kling-v3-video": (Input30, "kling-3.0"),
 }
+STATUS = phase_words("starting", "processing", "succeeded", "failed", "canceled")
 FAILURES = {
     "fail": "Prediction failed: the video generation service returned an error",
     "policy-task": "The input or output was flagged as sensitive (E005)",
@@ -182,13 +184,6 @@ SUBMIT = SubmitSpec(
 
 def prediction(call: Call, job: Job) -> dict[str, Any]:
     phase = job.phase()
-    word = {
-        "queued": "starting",
-        "running": "processing",
-        "succeeded": "succeeded",
-        "failed": "failed",
-        "cancelled": "canceled",
-    }[phase]
     ended = phase in ("succeeded", "failed", "cancelled")
     removed = ended and time.time() - job.finished_at >= RETENTION_SECONDS
     base = f"{call.emu.base_url(call.request)}/v1/predictions/{job.task_id}"
@@ -201,7 +196,7 @@ def prediction(call: Call, job: Job) -> dict[str, Any]:
         "output": call.emu.video_url(call.request, job) if phase == "succeeded" and not removed else None,
         "data_removed": removed,
         "error": FAILURES.get(job.outcome or "", "Prediction failed") if phase == "failed" else None,
-        "status": word,
+        "status": STATUS[phase],
         "source": "api",
         "created_at": _iso(job.created),
         "started_at": _iso(job.started_at) if phase != "queued" else None,

@@ -50,6 +50,7 @@ from .base import (
     is_http_url,
     json_response,
     lookup,
+    phase_words,
     submission,
 )
 
@@ -61,7 +62,7 @@ CREDITS = {MODEL: CREDITS_PER_TASK, V3_MODEL: 90}
 SECONDS = tuple(str(s) for s in range(3, 16))
 STARTING_CREDITS = 100_000
 IMAGE_MIME = ("image/jpeg", "image/png", "image/webp")
-STATUS = {"queued": "queued", "running": "processing", "succeeded": "succeeded", "failed": "failed"}
+STATUS = phase_words("queued", "processing", "succeeded", "failed")
 FAILURES = {
     "fail": ("generation_failed", "The generation failed upstream; credits were refunded."),
     "policy-task": ("content_policy_violation", "The output was blocked by the content safety filter."),
