@@ -74,27 +74,36 @@ class T2V26(TextToVideo):
     duration: Duration26 = "5"
 
 
-class I2V26(StrictModel):
+class StartFrame(StrictModel):
     prompt: Prompt
     start_image_url: str
-    duration: Duration26 = "5"
+
+
+class EndFrame(StartFrame):
+    end_image_url: str | None = None
+
+
+class ImageSettings(StrictModel):
+    """Image-to-video on 2.6 and 3.0 after the frames (3.0 adds an end frame): only the durations
+    differ. A version lists it before its frames class: pydantic orders the fields of the last base
+    first, so the frames come first on the wire's error list, as in the documented field order."""
+
+    duration: str = "5"
     negative_prompt: str | None = None
     cfg_scale: Cfg | None = None
     generate_audio: bool = True
+
+
+class I2V26(ImageSettings, StartFrame):
+    duration: Duration26 = "5"
 
 
 class T2V30(TextToVideo):
     duration: Duration30 = "5"
 
 
-class I2V30(StrictModel):
-    prompt: Prompt
-    start_image_url: str
-    end_image_url: str | None = None
+class I2V30(ImageSettings, EndFrame):
     duration: Duration30 = "5"
-    negative_prompt: str | None = None
-    cfg_scale: Cfg | None = None
-    generate_audio: bool = True
 
 
 class T2V40(StrictModel):
