@@ -41,17 +41,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import (
-    Call,
-    Dialect,
-    StrictModel,
-    SubmitSpec,
-    is_http_url,
-    json_response,
-    lookup,
-    phase_words,
-    submission,
-)
+from .base import Call, Dialect, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import is_http_url, phase_words
 
 STATUS = phase_words("pending", "processing", "completed", "failed")
 FAILURES = {

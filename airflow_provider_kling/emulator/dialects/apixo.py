@@ -39,19 +39,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import (
-    Call,
-    Dialect,
-    StrictModel,
-    SubmitSpec,
-    is_http_url,
-    json_response,
-    lookup,
-    ms,
-    phase_words,
-    random_digits,
-    submission,
-)
+from .base import Call, Dialect, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import is_http_url, ms, phase_words, random_digits
 
 MODEL_PATH = "kling-2-6"
 V3_PATH = "kling-3-0-std"

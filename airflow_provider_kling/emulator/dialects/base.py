@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
@@ -23,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from ..faults import MarkerError, Markers, parse_markers
 from ..limits import Refusal, Ticket
+from .values import describe_validation_error
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -87,49 +85,6 @@ class StrictModel(BaseModel):
     """Request bodies: unknown fields are errors and JSON types are not coerced ("5" is not 5)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def phase_words(
-    queued: str, running: str, succeeded: str, failed: str, cancelled: str | None = None
-) -> dict[str, str]:
-    """A gateway's word for each job phase (``Job.phase``); ``cancelled`` where it can cancel."""
-    words = {"queued": queued, "running": running, "succeeded": succeeded, "failed": failed}
-    return words if cancelled is None else {**words, "cancelled": cancelled}
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """``field.path: message; ...`` from a pydantic error, short and readable."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(parts[:5])
-
-
-def is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def random_digits(n: int) -> str:
-    return str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(n - 1))
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def ms(t: float) -> int:
-    return int(t * 1000)
-
-
-def canonical_fingerprint(body: Any) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -39,18 +39,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import (
-    Call,
-    Dialect,
-    KeyWording,
-    StrictModel,
-    SubmitSpec,
-    is_http_url,
-    json_response,
-    lookup,
-    phase_words,
-    submission,
-)
+from .base import Call, Dialect, KeyWording, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import is_http_url, phase_words
 
 Prompt = Annotated[str, Field(min_length=1, max_length=2500)]
 Cfg = Annotated[float, Field(ge=0, le=1)]

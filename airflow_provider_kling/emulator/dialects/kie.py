@@ -43,19 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import (
-    Call,
-    Dialect,
-    StrictModel,
-    SubmitSpec,
-    describe_validation_error,
-    is_http_url,
-    json_response,
-    lookup,
-    ms,
-    now_ms,
-    submission,
-)
+from .base import Call, Dialect, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import describe_validation_error, is_http_url, ms, now_ms
 
 T2V = "kling-2.6/text-to-video"
 I2V = "kling-2.6/image-to-video"

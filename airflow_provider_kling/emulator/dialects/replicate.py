@@ -40,18 +40,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import Job
-from .base import (
-    Call,
-    Dialect,
-    StrictModel,
-    SubmitSpec,
-    describe_validation_error,
-    is_http_url,
-    json_response,
-    lookup,
-    phase_words,
-    submission,
-)
+from .base import Call, Dialect, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import describe_validation_error, is_http_url, phase_words
 
 #: how long outputs are kept after a prediction ends (seconds)
 RETENTION_SECONDS = 3600.0

@@ -41,18 +41,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import NOT_FAILED, Job, StoredFile
-from .base import (
-    Call,
-    Dialect,
-    StrictModel,
-    SubmitSpec,
-    canonical_fingerprint,
-    is_http_url,
-    json_response,
-    lookup,
-    phase_words,
-    submission,
-)
+from .base import Call, Dialect, StrictModel, SubmitSpec, json_response, lookup, submission
+from .values import canonical_fingerprint, is_http_url, phase_words
 
 MODEL = "kling-2-6"
 V3_MODEL = "kling-3-0"

@@ -53,7 +53,8 @@ from starlette.responses import Response
 
 from ..faults import MarkerError, parse_markers
 from ..state import Job
-from .base import Call, Dialect, StrictModel, describe_validation_error, json_response
+from .base import Call, Dialect, StrictModel, json_response
+from .values import describe_validation_error
 
 MODELS = ("klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro")
 V3_MODELS = ("klingai:kling-video@3-standard", "klingai:kling-video@3-pro", "klingai:kling-video@3-4k")
