@@ -199,10 +199,10 @@ async def create(request: Request) -> Response:
     sub = await submission(request, DIALECT, SUBMIT)
     if isinstance(sub, Response):
         return sub
-    call, req = sub.call, sub.req
+    req = sub.req
     shots = tuple((s.prompt, float(s.duration)) for s in req.multi_prompt or []) if req.multi_shot else ()
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(_task_id),
+        ids=_task_id,
         prompt=req.prompt,
         duration=req.duration or 5,
         aspect=req.aspect_ratio or "16:9",
@@ -212,10 +212,7 @@ async def create(request: Request) -> Response:
         shots=shots,
         extra={"mode": req.mode or req.resolution or "std", "watermark": bool(req.watermark)},
     )
-    call.store_job(job)
-    return call.finish(
-        json_response({"code": 200, "data": [{"status": "submitted", "task_id": job.task_id}]})
-    )
+    return sub.accepted(job, {"code": 200, "data": [{"status": "submitted", "task_id": job.task_id}]})
 
 
 @router.get("/v1/tasks/{task_id}")

@@ -180,10 +180,10 @@ async def generate_task(request: Request, model: str) -> Response:
     sub = await submission(request, DIALECT, SUBMITS.get(model, SUBMITS[MODEL_PATH]))
     if isinstance(sub, Response):
         return sub
-    call, req = sub.call, sub.req
+    req = sub.req
     inp = req.input
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: f"task_{random_digits(12)}"),
+        ids=lambda: f"task_{random_digits(12)}",
         prompt=inp.prompt,
         duration=inp.duration or 5,
         aspect=inp.aspect_ratio,
@@ -192,8 +192,7 @@ async def generate_task(request: Request, model: str) -> Response:
         model=model,
         extra={"callback_url": req.callback_url, "provider": req.provider or "auto"},
     )
-    call.store_job(job)
-    return call.finish(json_response(_ok({"taskId": job.task_id})))
+    return sub.accepted(job, _ok({"taskId": job.task_id}))
 
 
 @router.get("/api/v1/statusTask/{model}")

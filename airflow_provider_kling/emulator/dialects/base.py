@@ -408,9 +408,16 @@ class Submission(Generic[M]):
     req: M
     markers: Markers
 
-    def new_job(self, **fields: Any) -> Job:
-        """``Call.new_job`` with this submit's markers and body."""
-        return self.call.new_job(markers=self.markers, request=self.body, **fields)
+    def new_job(self, ids: Callable[[], str], **fields: Any) -> Job:
+        """``Call.new_job`` with this submit's markers and body; its id is drawn from ``ids`` until
+        one is unused."""
+        job_id = self.call.emu.store.unique_id(ids)
+        return self.call.new_job(job_id=job_id, markers=self.markers, request=self.body, **fields)
+
+    def accepted(self, job: Job, payload: Any, status: int = 200) -> Response:
+        """Store ``job`` and answer ``payload`` (or the ``lost`` fault's 504)."""
+        self.call.store_job(job)
+        return self.call.finish(json_response(payload, status))
 
 
 async def submission(

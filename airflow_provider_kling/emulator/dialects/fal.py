@@ -229,10 +229,9 @@ async def submit(request: Request) -> Response:
         return sub
     call, req = sub.call, sub.req
     app, _, model = ENDPOINTS[endpoint]
-    request_id = call.emu.store.unique_id(lambda: str(uuid.uuid4()))
     ratio = getattr(req, "aspect_ratio", None)
     job = sub.new_job(
-        job_id=request_id,
+        ids=lambda: str(uuid.uuid4()),
         prompt=str(getattr(req, "prompt", "")),
         duration=int(getattr(req, "duration", 5)),
         aspect=None if ratio == "auto" else ratio,
@@ -241,8 +240,7 @@ async def submit(request: Request) -> Response:
         family=endpoint,
         extra={"app": app, "model": model, "webhook": request.query_params.get("fal_webhook")},
     )
-    call.store_job(job)
-    return call.finish(json_response({"request_id": request_id, **_urls(call, app, request_id)}))
+    return sub.accepted(job, {"request_id": job.job_id, **_urls(call, app, job.job_id)})
 
 
 async def _find(request: Request, request_id: str) -> tuple[Call, Job] | Response:

@@ -195,7 +195,7 @@ async def create_task(request: Request) -> Response:
     sub = await submission(request, DIALECT, SUBMIT, call_class=KieCall)
     if isinstance(sub, Response):
         return sub
-    call, req = sub.call, sub.req
+    req = sub.req
     inp = _input(req)
     v3 = isinstance(inp, V3Input)
     shots: tuple[tuple[str, float], ...] = ()
@@ -203,7 +203,7 @@ async def create_task(request: Request) -> Response:
         shots = tuple((s.prompt, float(s.duration)) for s in inp.multi_prompt or [])
     prefix = "kling-3.0" if v3 else "kling-2.6"
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: f"task_{prefix}_{now_ms()}{secrets.token_hex(2)}"),
+        ids=lambda: f"task_{prefix}_{now_ms()}{secrets.token_hex(2)}",
         prompt=inp.prompt,
         duration=int(inp.duration or "5"),
         aspect=None if isinstance(inp, ImageInput) else inp.aspect_ratio,
@@ -213,8 +213,7 @@ async def create_task(request: Request) -> Response:
         shots=shots,
         extra={"callback_url": req.callBackUrl},
     )
-    call.store_job(job)
-    return call.finish(json_response({"code": 200, "msg": "success", "data": {"taskId": job.task_id}}))
+    return sub.accepted(job, {"code": 200, "msg": "success", "data": {"taskId": job.task_id}})
 
 
 @router.get("/api/v1/jobs/recordInfo")

@@ -418,7 +418,7 @@ async def _submit(request: Request, family: str) -> Response:
     external = req.external_task_id or ""
     shots = tuple((s.prompt, float(s.duration)) for s in req.multi_prompt or []) if req.multi_shot else ()
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: random_digits(18)),
+        ids=lambda: random_digits(18),
         prompt=req.prompt,
         duration=int(req.duration or "5"),
         aspect=req.aspect_ratio,
@@ -620,7 +620,7 @@ async def path_submit(request: Request, model: str) -> Response:
     external = options.external_task_id or ""
     seconds = settings.duration or 5
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: random_digits(18)),
+        ids=lambda: random_digits(18),
         prompt=req.prompt,
         duration=seconds,
         aspect=settings.aspect_ratio,

@@ -209,7 +209,7 @@ async def create(request: Request, model: str) -> Response:
     call, req = sub.call, sub.req
     inp = _input(call, req)
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(_prediction_id),
+        ids=_prediction_id,
         prompt=str(getattr(inp, "prompt", "")),
         duration=int(getattr(inp, "duration", 5)),
         aspect=None if getattr(inp, "start_image", None) else getattr(inp, "aspect_ratio", None),
@@ -218,8 +218,7 @@ async def create(request: Request, model: str) -> Response:
         family=model,
         extra={"model": MODELS[model][1], "webhook": req.webhook, "retention": RETENTION_SECONDS},
     )
-    call.store_job(job)
-    return call.finish(json_response(prediction(call, job), 201))
+    return sub.accepted(job, prediction(call, job), 201)
 
 
 @router.get("/v1/predictions/{prediction_id}")

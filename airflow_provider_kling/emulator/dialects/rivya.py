@@ -220,7 +220,7 @@ async def create_generation(request: Request) -> Response:
     params = req.params or Params()
     idem_key = request.headers.get("idempotency-key") or ""
     job = sub.new_job(
-        job_id=call.emu.store.unique_id(lambda: f"task_{secrets.token_hex(12)}"),
+        ids=lambda: f"task_{secrets.token_hex(12)}",
         prompt=req.prompt,
         duration=int(params.duration or "5"),
         aspect=params.aspect_ratio or "1:1",
