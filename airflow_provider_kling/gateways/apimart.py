@@ -39,7 +39,7 @@ from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kling import NATIVE, V3
 from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
@@ -49,21 +49,17 @@ _STATES = fields.state_table(
     failed="failed failure error",
 )
 
-#: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
 #: Kling 3.0 per output second, as a third party saw APIMart's price page on 2026-10-12
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.0672, "pro": 0.0896, "pro+sound": 0.112},
-    per_seconds=1,
-    default_tier="std",
-    basis=(
-        "APIMart Kling 3.0 per second: 720p $0.0672, 1080p $0.0896, 1080p with sound $0.112 (seen 2026-10-12)"
-    ),
-    source="https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation",
+V3_PRICES = usd_per_second(
+    {"std": 0.0672, "pro": 0.0896, "pro+sound": 0.112},
+    "APIMart Kling 3.0 per second: 720p $0.0672, 1080p $0.0896, 1080p with sound $0.112 (seen 2026-10-12)",
+    "https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation",
+    "std",
 )
 #: the ``shape`` of the Turbo row (a resolution and ``first_frame_image`` instead of mode and image_urls)
 TURBO_SHAPE = "turbo"
 
+#: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate"
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
 #: the HTTP status decides, else the body ``code``; then the wording of the code and message: a 403
 #: about balance is quota (OpenAI-compatible relays answer 403 ``insufficient_user_quota``), and a
@@ -106,6 +102,7 @@ class ApimartGateway(Gateway):
     path_prefix = "/v1"
     states = _STATES
     errors = ERRORS
+    failure_words = _POLICY_WORDS  # an undocumented failure vocabulary
     probe_api = "an APIMart API"  # no free call is documented: ask about a task id that does not exist
     key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
@@ -235,10 +232,6 @@ class ApimartGateway(Gateway):
             finished_at=fields.timestamp(data.get("completed")) if state.is_terminal else None,
             expires_at=min(expiry) if expiry else None,
         )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
-        return self.failure_by_wording(task, _POLICY_WORDS)
 
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         return _envelope(body)

@@ -29,7 +29,7 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 PROVIDERS = ("auto", "value", "official")
@@ -74,12 +74,10 @@ ERRORS = ErrorTable(
 
 
 #: APIXO's Kling 2.6 price per second of output (its Kling 2.6 page); it reports no cost per task
-PRICES = Prices(
-    unit="USD",
-    rates={"silent": 0.06, "sound": 0.12},
-    per_seconds=1,
-    basis="APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
-    source="https://apixo.ai/docs/llms.txt",
+PRICES = usd_per_second(
+    {"silent": 0.06, "sound": 0.12},
+    "APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
+    "https://apixo.ai/docs/llms.txt",
 )
 #: the ``shape`` of the Turbo row (a resolution, no sound field)
 TURBO_SHAPE = "turbo"

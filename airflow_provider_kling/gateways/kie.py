@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
@@ -120,6 +119,7 @@ class KieGateway(Gateway):
     )
     models = {CAPS.model: CAPS, V3.model: V3}
     errors = ERRORS
+    failure_words = POLICY_WORDS  # Kling's ``failCode`` values here are undocumented
     #: no free call is documented: the connection test asks recordInfo about a task id that does not
     #: exist; 455 (maintenance) and 505 (function disabled) mean the gateway cannot serve too, while
     #: 501 ("generation failed") about a task id that does not exist still proves the key works
@@ -199,10 +199,6 @@ class KieGateway(Gateway):
             created_at=fields.timestamp(data.get("createTime")),
             finished_at=finished,
         )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
-        return self.failure_by_wording(task, POLICY_WORDS)
 
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         return None, fields.first_message(body, *_MESSAGE_KEYS)

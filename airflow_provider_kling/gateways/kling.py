@@ -42,7 +42,7 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import ErrorTable
-from airflow_provider_kling.gateways.pricing import Balance, Prices
+from airflow_provider_kling.gateways.pricing import Balance, Prices, usd_per_second
 from airflow_provider_kling.models import VideoRequest, VideoTask
 
 #: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
@@ -107,16 +107,12 @@ PRICES = Prices(
 )
 
 #: Kling 3.0 per output second, as a third party read the official card (sound +50 %)
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168, "4k": 0.42, "4k+sound": 0.63},
-    per_seconds=1,
-    default_tier="std",
-    basis=(
-        "Kling 3.0 per second: std $0.084, pro $0.112, 4K $0.42, +50 % with sound "
-        "(a third party's reading of the official card; the account is billed in units)"
-    ),
-    source="https://docs.powertokens.ai/en/zmodelVideo/kling/kling-v3-text2video",
+V3_PRICES = usd_per_second(
+    {"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168, "4k": 0.42, "4k+sound": 0.63},
+    "Kling 3.0 per second: std $0.084, pro $0.112, 4K $0.42, +50 % with sound "
+    "(a third party's reading of the official card; the account is billed in units)",
+    "https://docs.powertokens.ai/en/zmodelVideo/kling/kling-v3-text2video",
+    "std",
 )
 
 #: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it

@@ -38,7 +38,7 @@ from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequ
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -77,13 +77,11 @@ _EXTRA_FIELDS = {
 
 
 #: Runware's published Kling 3.0 prices, per output second (4K is not priced on its page)
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168},
-    per_seconds=1,
-    default_tier="std",
-    basis="Runware Kling 3.0 per second: standard $0.084 ($0.126 with sound), pro $0.112 ($0.168)",
-    source="https://runware.ai/docs/models/klingai-video-3-0-standard",
+V3_PRICES = usd_per_second(
+    {"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168},
+    "Runware Kling 3.0 per second: standard $0.084 ($0.126 with sound), pro $0.112 ($0.168)",
+    "https://runware.ai/docs/models/klingai-video-3-0-standard",
+    "std",
 )
 
 
