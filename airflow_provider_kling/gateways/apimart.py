@@ -37,7 +37,7 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.kling import NATIVE, V3
+from airflow_provider_kling.gateways.kling import NATIVE, V3, multi_shot_fields
 from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -169,12 +169,7 @@ class ApimartGateway(Gateway):
             body["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
         body["audio"] = bool(request.sound)
         if request.shots:
-            body["multi_shot"] = True
-            body["shot_type"] = "customize"
-            body["multi_prompt"] = [
-                {"index": i, "prompt": shot.prompt, "duration": int(shot.duration)}
-                for i, shot in enumerate(request.shots, start=1)
-            ]
+            body.update(multi_shot_fields(request.shots, int))
         if "watermark" in request.extra:
             body["watermark"] = request.extra["watermark"]
         return HttpRequest("POST", "/v1/videos/generations", json=body)

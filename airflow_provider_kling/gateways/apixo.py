@@ -28,6 +28,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -103,11 +104,10 @@ CAPS = Capabilities(
 V3 = replace(
     CAPS,
     model="kling-3-0-std",
-    name="kling-3.0",
+    **KLING_3,
     prompt_max=2500,
     negative_prompt=False,
     cfg_scale=False,
-    durations=tuple(range(3, 16)),
     tiers=("std",),
     prices=None,
     price_note="APIXO publishes no Kling 3.0 price",

@@ -51,6 +51,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -69,11 +70,10 @@ _SOURCE = "https://fal.ai/models (model pages, 2026-12)"
 def _v3(model: str, tier: str) -> Capabilities:
     return Capabilities(
         model=model,
-        name="kling-3.0",
+        **KLING_3,
         fixed_tier=tier,
         prompt_max=2500,
         negative_prompt=True,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro"),
         cfg_scale=True,
         end_image=True,

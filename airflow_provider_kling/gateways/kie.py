@@ -28,6 +28,7 @@ from typing import Any
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -84,11 +85,10 @@ V3_SHAPE = "v3"
 V3 = replace(
     CAPS,
     model="kling-3.0/video",
-    name="kling-3.0",
+    **KLING_3,
     aliases=("kling-3.0",),
     shape=V3_SHAPE,
     prompt_max=2500,
-    durations=tuple(range(3, 16)),
     tiers=("std", "pro"),
     default_tier="std",
     end_image=True,

@@ -40,6 +40,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -60,10 +61,9 @@ MODELS: dict[str, Capabilities] = {
     ),
     V3: Capabilities(
         model=V3,
-        name="kling-3.0",
+        **KLING_3,
         prompt_max=2500,
         negative_prompt=True,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro"),
         default_tier="std",
         end_image=True,

@@ -29,7 +29,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
@@ -156,9 +156,8 @@ CAPS = Capabilities(
 V3 = replace(
     CAPS,
     model="kling-3-0",
-    name="kling-3.0",
+    **KLING_3,
     prompt_max=2000,
-    durations=tuple(range(3, 16)),
     tiers=("std", "pro"),
     end_image=True,
     prices=V3_PRICES,

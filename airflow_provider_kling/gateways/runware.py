@@ -36,7 +36,7 @@ from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingEr
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -111,9 +111,8 @@ def _caps(model: str, tier: str) -> Capabilities:
 def _v3(model: str, tier: str) -> Capabilities:
     return replace(
         _caps(model, tier),
-        name="kling-3.0",
+        **KLING_3,
         shape=V3_SHAPE,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro", "4k"),
         multi_shot=True,
         multi_shot_end_image=True,
