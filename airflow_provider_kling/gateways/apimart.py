@@ -43,10 +43,7 @@ from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
-    queued="submitted pending queued waiting",
-    running="processing running in_progress",
-    succeeded="completed succeeded success",
-    failed="failed failure error",
+    fields.TASK_API_STATES, queued="submitted", running="in_progress", succeeded="completed", failed="failure"
 )
 
 #: Kling 3.0 per output second, as a third party saw APIMart's price page on 2026-10-12
@@ -207,24 +204,18 @@ class ApimartGateway(Gateway):
         state = self.state_of(data.get("status"))
         urls, expires = _videos(data.get("result"))
         expiry = [t for t in (*expires, fields.timestamp(data.get("expires_at"))) if t is not None]
-        failure = None
-        if state.is_failed:
-            error_code, reason = _error_fields(data.get("error"))
-            reason = (
-                reason
-                or fields.message_text(data.get("fail_reason"))
-                or fields.message_text(data.get("message"))
-                or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
-            )
-            failure = (error_code, reason)
+        error_code, reason = _error_fields(data.get("error"))
+        reason = (
+            reason or fields.message_text(data.get("fail_reason")) or fields.message_text(data.get("message"))
+        )
         return self.job(
             tid,
             state,
             data,
-            failure,
+            (error_code, reason),
             video_urls=urls,
             created_at=fields.timestamp(data.get("created")),
-            finished_at=fields.timestamp(data.get("completed")) if state.is_terminal else None,
+            finished_at=fields.timestamp(data.get("completed")),
             expires_at=min(expiry) if expiry else None,
         )
 

@@ -35,12 +35,7 @@ from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 PROVIDERS = ("auto", "value", "official")
 
-_STATES = fields.state_table(
-    queued="pending queued waiting",
-    running="processing running",
-    succeeded="success succeeded completed",
-    failed="failed fail error",
-)
+_STATES = fields.state_table(fields.TASK_API_STATES, succeeded="completed", failed="fail")
 _MESSAGE_KEYS = ("message", "msg", "error")
 
 #: documented ``failCode`` values of a content-safety refusal (compared case-insensitively)
@@ -226,11 +221,7 @@ class ApixoGateway(Gateway):
         data = self._data(response)
         tid = fields.first_str(data, "taskId", "task_id") or task_id
         state = self.state_of(data.get("state"))
-        failure = None
-        if state.is_failed:
-            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
-            reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
-            failure = (fields.opt_str(data.get("failCode")), reason)
+        failure = (fields.opt_str(data.get("failCode")), fields.message_text(data.get("failMsg")))
         return self.job(
             tid,
             state,

@@ -496,13 +496,16 @@ class Gateway(ABC):
         queue_position: int | None = None,
     ) -> VideoTask:
         """A :class:`VideoTask`: ``failure`` (code, message) is kept for a failed or cancelled job only
-        and ``finished_at`` for a finished one only, whatever the answer also said.
+        (without a message: "job <id> failed" / "was cancelled") and ``finished_at`` for a finished
+        one only, whatever the answer also said.
 
         Only the fields that have a value are given to the model: pydantic validates every value it
         is passed, and on a status poll (the hot path) most fields are empty."""
         given: dict[str, Any] = {}
         if failure is not None and state.is_failed:
-            given["error_code"], given["error_message"] = failure
+            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
+            given["error_code"], message = failure
+            given["error_message"] = message or f"job {task_id} {ended}"
         if finished_at is not None and state.is_terminal:
             given["finished_at"] = finished_at
         if video_urls:

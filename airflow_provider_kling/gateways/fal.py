@@ -136,7 +136,7 @@ _STATES = fields.state_table(
     queued="in_queue",
     running="in_progress",
     succeeded="completed",
-    cancelled="canceled cancelled cancellation_requested",
+    cancelled="cancellation_requested",  # besides the usual two spellings
 )
 
 #: fal's errors are HTTP statuses with a ``detail``: what the status means, except a 403 about money

@@ -32,12 +32,7 @@ from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
-_STATES = fields.state_table(
-    queued="waiting queuing queued pending",
-    running="generating processing running",
-    succeeded="success succeeded",
-    failed="fail failed error",
-)
+_STATES = fields.state_table(fields.TASK_API_STATES, queued="queuing", running="generating", failed="fail")
 
 #: the envelope ``code`` mirrors an HTTP status and wins over it; codes that are not listed mean what
 #: the status means. 455 (maintenance) and 505 (function disabled) prove no job was created although
@@ -183,13 +178,8 @@ class KieGateway(Gateway):
             urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
             code, reason = fields.opt_str(data.get("failCode")), None
         tid = fields.first_str(data, "taskId", "task_id") or task_id
-        failure = None
-        if state.is_failed:
-            word = "was cancelled" if state is TaskState.CANCELLED else "failed"
-            failure = (code, fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}")
-        finished = None
-        if state.is_terminal:
-            finished = fields.timestamp(data.get("completeTime")) or fields.timestamp(data.get("updateTime"))
+        failure = (code, fields.message_text(data.get("failMsg")) or reason)
+        finished = fields.timestamp(data.get("completeTime")) or fields.timestamp(data.get("updateTime"))
         return self.job(
             tid,
             state,

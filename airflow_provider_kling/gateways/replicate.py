@@ -78,7 +78,7 @@ _STATES = fields.state_table(
     running="processing",
     succeeded="succeeded",
     failed="failed",
-    cancelled="canceled cancelled aborted",
+    cancelled="aborted",  # besides the usual two spellings
 )
 #: Replicate's errors are HTTP statuses with problem JSON: what the status means, except a refused
 #: input worded as a safety refusal

@@ -124,10 +124,11 @@ def _v3(model: str, tier: str) -> Capabilities:
 
 #: item states: "accepted, not started" (the old SDK's pending set), started, finished
 _STATES = fields.state_table(
-    queued="queued pending scheduled waiting",
-    running="processing running in_progress inprogress started",
-    succeeded="success succeeded completed complete done",
-    failed="error failed failure",
+    fields.TASK_API_STATES,
+    queued="scheduled",
+    running="in_progress inprogress started",
+    succeeded="completed complete done",
+    failed="failure",
 )
 
 #: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them: exact codes first,
