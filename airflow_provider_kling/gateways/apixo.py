@@ -28,7 +28,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -141,7 +141,7 @@ class ApixoGateway(Gateway):
     path_prefix = "/api/v1"
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    models = {row.model: row for row in (CAPS, V3, TURBO)}
+    models = by_model(CAPS, V3, TURBO)
     prices = PRICES
     errors = ERRORS
     probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist

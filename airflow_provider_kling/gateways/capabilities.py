@@ -33,6 +33,11 @@ LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
 KLING_3: dict[str, Any] = {"name": "kling-3.0", "durations": tuple(range(3, 16))}
 
 
+def by_model(*rows: Capabilities) -> dict[str, Capabilities]:
+    """A gateway's ``models``: its rows, in order, keyed by their own ids (``Capabilities.model``)."""
+    return {row.model: row for row in rows}
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What one model id on one gateway can do. Data only: the checks live in :func:`check_capabilities`."""

@@ -28,7 +28,7 @@ from typing import Any
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -112,7 +112,7 @@ class KieGateway(Gateway):
         "API key from https://app.apikley.ru/keys (or kie.ai's API key page, with host "
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
-    models = {CAPS.model: CAPS, V3.model: V3}
+    models = by_model(CAPS, V3)
     errors = ERRORS
     failure_words = POLICY_WORDS  # Kling's ``failCode`` values here are undocumented
     #: no free call is documented: the connection test asks recordInfo about a task id that does not

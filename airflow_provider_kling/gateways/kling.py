@@ -42,7 +42,7 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import Balance, Prices, usd_per_second
 from airflow_provider_kling.models import Shot, VideoRequest, VideoTask
@@ -199,7 +199,7 @@ class KlingGateway(Gateway):
         "Access key (login) and secret key (password) from the Kling developer console; "
         "China-region keys need host https://api-beijing.klingai.com."
     )
-    models = {row.model: row for row in (NATIVE, V3, TURBO)}
+    models = by_model(NATIVE, V3, TURBO)
     prices = PRICES
     billing = BILLING
     errors = ERRORS
