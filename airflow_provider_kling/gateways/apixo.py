@@ -30,6 +30,7 @@ from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequ
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
+from airflow_provider_kling.gateways.kie import market_job
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -218,20 +219,8 @@ class ApixoGateway(Gateway):
         return HttpRequest("GET", f"/api/v1/statusTask/{route}", params={"taskId": task_id})
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        tid = fields.first_str(data, "taskId", "task_id") or task_id
-        state = self.state_of(data.get("state"))
-        failure = (fields.opt_str(data.get("failCode")), fields.message_text(data.get("failMsg")))
-        return self.job(
-            tid,
-            state,
-            data,
-            failure,
-            endpoint=endpoint if endpoint in self.models and endpoint != self.model else None,
-            video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
-            created_at=fields.timestamp(data.get("createTime")),
-            finished_at=fields.timestamp(data.get("completeTime")) if state.is_terminal else None,
-        )
+        own_route = endpoint if endpoint in self.models and endpoint != self.model else None
+        return market_job(self, self._data(response), task_id, endpoint=own_route)
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """``failCode`` decides: safety codes are content policy, RateLimited/Timeout may be retried."""

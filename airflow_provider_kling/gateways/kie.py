@@ -64,6 +64,41 @@ ERRORS = ErrorTable(
 _MESSAGE_KEYS = ("msg", "message", "error")
 
 
+#: where a job's end time is: ``completeTime``, else ``updateTime``
+_FINISHED_KEYS = ("completeTime", "updateTime")
+
+
+def market_job(
+    gateway: Gateway,
+    data: dict[str, Any],
+    task_id: str,
+    *,
+    failed: tuple[str | None, str | None] | None = None,
+    finished: tuple[str, ...] = ("completeTime",),
+    endpoint: str | None = None,
+) -> VideoTask:
+    """A job record of the Market format (APIXO's is the same): ``taskId``, ``state``, ``resultJson``,
+    ``failCode`` / ``failMsg``, ``createTime`` and the first of the ``finished`` keys that holds a
+    time. ``failed`` is the (code, message) of a failure the envelope reported instead of a state."""
+    if failed is None:
+        state = gateway.state_of(data.get("state"))
+        urls = fields.result_json_urls(gateway.name, data, required=state is TaskState.SUCCEEDED)
+        code, reason = fields.opt_str(data.get("failCode")), None
+    else:
+        state, urls, (code, reason) = TaskState.FAILED, [], failed
+    ended = next((t for t in map(fields.timestamp, map(data.get, finished)) if t is not None), None)
+    return gateway.job(
+        fields.first_str(data, "taskId", "task_id") or task_id,
+        state,
+        data,
+        (code, fields.message_text(data.get("failMsg")) or reason),
+        endpoint=endpoint,
+        video_urls=urls,
+        created_at=fields.timestamp(data.get("createTime")),
+        finished_at=ended,
+    )
+
+
 #: what Kling 2.6 can do through this gateway
 CAPS = Capabilities(
     model="kling-2.6",
@@ -165,30 +200,14 @@ class KieGateway(Gateway):
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self._body(response, generation_failed_ok=True)
-        if fields.opt_int(body.get("code")) == 501:
-            # "501 Generation Failed" on a status query: the job exists and failed; return it as such
-            found = body.get("data")
-            data: dict[str, Any] = found if isinstance(found, dict) else {}
-            state, urls = TaskState.FAILED, []
-            code: str | None = fields.opt_str(data.get("failCode")) or "501"
-            reason = fields.first_message(body, *_MESSAGE_KEYS)
-        else:
+        if fields.opt_int(body.get("code")) != 501:
             data = fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
-            state = self.state_of(data.get("state"))
-            urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
-            code, reason = fields.opt_str(data.get("failCode")), None
-        tid = fields.first_str(data, "taskId", "task_id") or task_id
-        failure = (code, fields.message_text(data.get("failMsg")) or reason)
-        finished = fields.timestamp(data.get("completeTime")) or fields.timestamp(data.get("updateTime"))
-        return self.job(
-            tid,
-            state,
-            data,
-            failure,
-            video_urls=urls,
-            created_at=fields.timestamp(data.get("createTime")),
-            finished_at=finished,
-        )
+            return market_job(self, data, task_id, finished=_FINISHED_KEYS)
+        # "501 Generation Failed" on a status query: the job exists and failed; return it as such
+        found = body.get("data")
+        data = found if isinstance(found, dict) else {}
+        failure = (fields.opt_str(data.get("failCode")) or "501", fields.first_message(body, *_MESSAGE_KEYS))
+        return market_job(self, data, task_id, failed=failure, finished=_FINISHED_KEYS)
 
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         return None, fields.first_message(body, *_MESSAGE_KEYS)
