@@ -155,8 +155,17 @@ class KlingValidationError(KlingError, ValueError, kind="validation"):
             else f"{value[:77]}... ({len(value)} chars)"
         )
         why = f" ({reason})" if reason else ""
+        return cls.not_accepted(
+            f"{field}={shown!r}", f"gateway {gateway!r}{why}", allowed, gateway, field, value
+        )
+
+    @classmethod
+    def not_accepted(
+        cls, subject: str, by: str, allowed: str, gateway: str | None, field: str, value: Any, more: str = ""
+    ) -> KlingValidationError:
+        """The one wording of a refused field: ``<subject> is not accepted by <by>; allowed: <allowed>``."""
         return cls(
-            f"{field}={shown!r} is not accepted by gateway {gateway!r}{why}; allowed: {allowed}",
+            f"{subject} is not accepted by {by}; allowed: {allowed}{more}",
             gateway=gateway,
             field=field,
             value=value,

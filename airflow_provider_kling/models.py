@@ -278,13 +278,7 @@ def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingV
     more = f" (also invalid: {', '.join(others)})" if others else ""
     subject = f"{field} (not given)" if missing else f"{field}={_shown(value)}"
     where = f"gateway {gateway!r}" if gateway else "VideoRequest"
-    return KlingValidationError(
-        f"{subject} is not accepted by {where}{why}; allowed: {allowed}{more}",
-        gateway=gateway,
-        field=field,
-        value=value,
-        allowed=allowed,
-    )
+    return KlingValidationError.not_accepted(subject, f"{where}{why}", allowed, gateway, field, value, more)
 
 
 _REPR = reprlib.Repr()

@@ -37,33 +37,26 @@ from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.kling import NATIVE, V3
+from airflow_provider_kling.gateways.kling import NATIVE, V3, multi_shot_fields
 from airflow_provider_kling.gateways.kling import TURBO as KLING_TURBO
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 _STATES = fields.state_table(
-    queued="submitted pending queued waiting",
-    running="processing running in_progress",
-    succeeded="completed succeeded success",
-    failed="failed failure error",
+    fields.TASK_API_STATES, queued="submitted", running="in_progress", succeeded="completed", failed="failure"
 )
 
-#: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate".
 #: Kling 3.0 per output second, as a third party saw APIMart's price page on 2026-10-12
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.0672, "pro": 0.0896, "pro+sound": 0.112},
-    per_seconds=1,
-    default_tier="std",
-    basis=(
-        "APIMart Kling 3.0 per second: 720p $0.0672, 1080p $0.0896, 1080p with sound $0.112 (seen 2026-10-12)"
-    ),
-    source="https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation",
+V3_PRICES = usd_per_second(
+    {"std": 0.0672, "pro": 0.0896, "pro+sound": 0.112},
+    "APIMart Kling 3.0 per second: 720p $0.0672, 1080p $0.0896, 1080p with sound $0.112 (seen 2026-10-12)",
+    "https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation",
+    "std",
 )
 #: the ``shape`` of the Turbo row (a resolution and ``first_frame_image`` instead of mode and image_urls)
 TURBO_SHAPE = "turbo"
 
+#: a content-safety refusal, in an error message/type/code: the shared wording plus "inappropriate"
 _POLICY_WORDS = re.compile(rf"{POLICY_WORDS.pattern}|inappropriate", re.IGNORECASE)
 #: the HTTP status decides, else the body ``code``; then the wording of the code and message: a 403
 #: about balance is quota (OpenAI-compatible relays answer 403 ``insufficient_user_quota``), and a
@@ -106,6 +99,7 @@ class ApimartGateway(Gateway):
     path_prefix = "/v1"
     states = _STATES
     errors = ERRORS
+    failure_words = _POLICY_WORDS  # an undocumented failure vocabulary
     probe_api = "an APIMart API"  # no free call is documented: ask about a task id that does not exist
     key_help = (
         "API key from the gateway's API key page (sent as a Bearer token) in the password field; "
@@ -172,12 +166,7 @@ class ApimartGateway(Gateway):
             body["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]
         body["audio"] = bool(request.sound)
         if request.shots:
-            body["multi_shot"] = True
-            body["shot_type"] = "customize"
-            body["multi_prompt"] = [
-                {"index": i, "prompt": shot.prompt, "duration": int(shot.duration)}
-                for i, shot in enumerate(request.shots, start=1)
-            ]
+            body.update(multi_shot_fields(request.shots, int))
         if "watermark" in request.extra:
             body["watermark"] = request.extra["watermark"]
         return HttpRequest("POST", "/v1/videos/generations", json=body)
@@ -215,30 +204,20 @@ class ApimartGateway(Gateway):
         state = self.state_of(data.get("status"))
         urls, expires = _videos(data.get("result"))
         expiry = [t for t in (*expires, fields.timestamp(data.get("expires_at"))) if t is not None]
-        failure = None
-        if state.is_failed:
-            error_code, reason = _error_fields(data.get("error"))
-            reason = (
-                reason
-                or fields.message_text(data.get("fail_reason"))
-                or fields.message_text(data.get("message"))
-                or f"job {tid} {'failed' if state is TaskState.FAILED else 'was cancelled'}"
-            )
-            failure = (error_code, reason)
+        error_code, reason = _error_fields(data.get("error"))
+        reason = (
+            reason or fields.message_text(data.get("fail_reason")) or fields.message_text(data.get("message"))
+        )
         return self.job(
             tid,
             state,
             data,
-            failure,
+            (error_code, reason),
             video_urls=urls,
             created_at=fields.timestamp(data.get("created")),
-            finished_at=fields.timestamp(data.get("completed")) if state.is_terminal else None,
+            finished_at=fields.timestamp(data.get("completed")),
             expires_at=min(expiry) if expiry else None,
         )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        """Undocumented failure vocabulary: safety wording means content policy, else generation failed."""
-        return self.failure_by_wording(task, _POLICY_WORDS)
 
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         return _envelope(body)

@@ -28,18 +28,15 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.kie import market_job
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 PROVIDERS = ("auto", "value", "official")
 
-_STATES = fields.state_table(
-    queued="pending queued waiting",
-    running="processing running",
-    succeeded="success succeeded completed",
-    failed="failed fail error",
-)
+_STATES = fields.state_table(fields.TASK_API_STATES, succeeded="completed", failed="fail")
 _MESSAGE_KEYS = ("message", "msg", "error")
 
 #: documented ``failCode`` values of a content-safety refusal (compared case-insensitively)
@@ -74,12 +71,10 @@ ERRORS = ErrorTable(
 
 
 #: APIXO's Kling 2.6 price per second of output (its Kling 2.6 page); it reports no cost per task
-PRICES = Prices(
-    unit="USD",
-    rates={"silent": 0.06, "sound": 0.12},
-    per_seconds=1,
-    basis="APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
-    source="https://apixo.ai/docs/llms.txt",
+PRICES = usd_per_second(
+    {"silent": 0.06, "sound": 0.12},
+    "APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
+    "https://apixo.ai/docs/llms.txt",
 )
 #: the ``shape`` of the Turbo row (a resolution, no sound field)
 TURBO_SHAPE = "turbo"
@@ -105,11 +100,10 @@ CAPS = Capabilities(
 V3 = replace(
     CAPS,
     model="kling-3-0-std",
-    name="kling-3.0",
+    **KLING_3,
     prompt_max=2500,
     negative_prompt=False,
     cfg_scale=False,
-    durations=tuple(range(3, 16)),
     tiers=("std",),
     prices=None,
     price_note="APIXO publishes no Kling 3.0 price",
@@ -148,7 +142,7 @@ class ApixoGateway(Gateway):
     path_prefix = "/api/v1"
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    models = {row.model: row for row in (CAPS, V3, TURBO)}
+    models = by_model(CAPS, V3, TURBO)
     prices = PRICES
     errors = ERRORS
     probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
@@ -225,24 +219,8 @@ class ApixoGateway(Gateway):
         return HttpRequest("GET", f"/api/v1/statusTask/{route}", params={"taskId": task_id})
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        data = self._data(response)
-        tid = fields.first_str(data, "taskId", "task_id") or task_id
-        state = self.state_of(data.get("state"))
-        failure = None
-        if state.is_failed:
-            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
-            reason = fields.message_text(data.get("failMsg")) or f"job {tid} {ended}"
-            failure = (fields.opt_str(data.get("failCode")), reason)
-        return self.job(
-            tid,
-            state,
-            data,
-            failure,
-            endpoint=endpoint if endpoint in self.models and endpoint != self.model else None,
-            video_urls=fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED),
-            created_at=fields.timestamp(data.get("createTime")),
-            finished_at=fields.timestamp(data.get("completeTime")) if state.is_terminal else None,
-        )
+        own_route = endpoint if endpoint in self.models and endpoint != self.model else None
+        return market_job(self, self._data(response), task_id, endpoint=own_route)
 
     def failure_error(self, task: VideoTask) -> KlingError:
         """``failCode`` decides: safety codes are content policy, RateLimited/Timeout may be retried."""

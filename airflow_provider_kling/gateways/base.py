@@ -14,10 +14,10 @@ import base64
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_kling.exceptions import (
     ErrorKind,
@@ -101,6 +101,8 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+
 #: what a reader may trip over in a malformed answer (typed errors, a ``KlingValidationError`` is
 #: a ``ValueError`` too, are caught first and passed on as they are)
 UNTYPED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
@@ -146,6 +148,9 @@ class Gateway(ABC):
     #: the API's name, for a gateway with no free call: the connection test then asks about a task id
     #: that does not exist (:meth:`build_test_connection`)
     probe_api: ClassVar[str | None] = None
+    #: the wording of a content-policy refusal in a failed job's code and message, for a gateway whose
+    #: failure vocabulary is free text or undocumented (:meth:`failure_error` reads it; ``None``: none)
+    failure_words: ClassVar[re.Pattern[str] | None] = None
     #: whether a failed, refused or content-policy-rejected job is charged (``billing.py``)
     billing: ClassVar[FailureBilling] = FailureBilling()
     #: seconds the gateway keeps a finished job's output (``None``: not documented as deleted);
@@ -284,12 +289,7 @@ class Gateway(ABC):
 
     def parse_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         """The created job, or raise the typed error the response describes."""
-        try:
-            return self._checked(response, self.read_submit(request, response))
-        except KlingError:
-            raise
-        except UNTYPED as error:
-            raise self._unreadable(error, response) from error
+        return self._checked(response, self._guarded(response, self.read_submit, request, response))
 
     @abstractmethod
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -330,12 +330,7 @@ class Gateway(ABC):
 
     def parse_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
         """The finished job with its video URLs (a success without one is a protocol error)."""
-        try:
-            return self._checked(response, self.read_result(task, response))
-        except KlingError:
-            raise
-        except UNTYPED as error:
-            raise self._unreadable(error, response) from error
+        return self._checked(response, self._guarded(response, self.read_result, task, response))
 
     def read_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
         """The vendor's reading of a result answer."""
@@ -372,12 +367,7 @@ class Gateway(ABC):
 
     def parse_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         """The job found by :meth:`build_lookup`'s request, or ``None`` when there is none."""
-        try:
-            found = self.read_lookup(request, response)
-        except KlingError:
-            raise
-        except UNTYPED as error:
-            raise self._unreadable(error, response) from error
+        found = self._guarded(response, self.read_lookup, request, response)
         return None if found is None else self._checked(response, found)
 
     # ----------------------------------------------------------------- the vendor's readers
@@ -393,6 +383,15 @@ class Gateway(ABC):
     def read_lookup(self, request: VideoRequest, response: HttpResponse) -> VideoTask | None:
         """The vendor's reading of a lookup answer (no lookup by default)."""
         return None
+
+    def _guarded(self, response: HttpResponse, read: Callable[..., _T], *args: Any) -> _T:
+        """``read(*args)``, with an untyped error turned into :meth:`_unreadable` (typed errors pass)."""
+        try:
+            return read(*args)
+        except KlingError:
+            raise
+        except UNTYPED as error:
+            raise self._unreadable(error, response) from error
 
     def _unreadable(self, error: Exception, response: HttpResponse) -> KlingProtocolError:
         """Only typed errors leave a parser: an answer that trips a reader in a way no test foresaw
@@ -412,7 +411,10 @@ class Gateway(ABC):
         return task
 
     def failure_error(self, task: VideoTask) -> KlingError:
-        """The typed error for a failed or cancelled job (content policy vs generation failure)."""
+        """The typed error for a failed or cancelled job (content policy vs generation failure): by
+        :attr:`failure_words` where the gateway sets them, else a generation failure."""
+        if self.failure_words is not None:
+            return self.failure_by_wording(task, self.failure_words)
         return self.job_error("task_failed", task)
 
     # ----------------------------------------------------------------- the vendor modules' toolkit
@@ -427,6 +429,14 @@ class Gateway(ABC):
         if type(body) is dict:
             return body
         return decode_object(self.name, response, refuse)  # raises the typed error
+
+    def status_body(self, response: HttpResponse) -> dict[str, Any]:
+        """The answer's JSON object on a wire whose errors are HTTP statuses (fal, Replicate): an error
+        status is refused with the status as its code and the message :meth:`error_fields` finds."""
+        body = self.decode(response, lambda: self.refusal(response, response.status_code))
+        if response.status_code >= 400:
+            raise self.refusal(response, response.status_code, self.error_fields(body)[1])
+        return body
 
     def refusal(
         self,
@@ -486,13 +496,16 @@ class Gateway(ABC):
         queue_position: int | None = None,
     ) -> VideoTask:
         """A :class:`VideoTask`: ``failure`` (code, message) is kept for a failed or cancelled job only
-        and ``finished_at`` for a finished one only, whatever the answer also said.
+        (without a message: "job <id> failed" / "was cancelled") and ``finished_at`` for a finished
+        one only, whatever the answer also said.
 
         Only the fields that have a value are given to the model: pydantic validates every value it
         is passed, and on a status poll (the hot path) most fields are empty."""
         given: dict[str, Any] = {}
         if failure is not None and state.is_failed:
-            given["error_code"], given["error_message"] = failure
+            ended = "was cancelled" if state is TaskState.CANCELLED else "failed"
+            given["error_code"], message = failure
+            given["error_message"] = message or f"job {task_id} {ended}"
         if finished_at is not None and state.is_terminal:
             given["finished_at"] = finished_at
         if video_urls:

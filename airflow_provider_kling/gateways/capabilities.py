@@ -29,6 +29,14 @@ Idempotency = Literal["dedup", "lookup", "none"]
 #: through the gateway's Files API, or not at all (the gateway takes public URLs only).
 LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
 
+#: what every Kling 3.0 row states, on any gateway: its normalized name and its 3-15 s clips
+KLING_3: dict[str, Any] = {"name": "kling-3.0", "durations": tuple(range(3, 16))}
+
+
+def by_model(*rows: Capabilities) -> dict[str, Capabilities]:
+    """A gateway's ``models``: its rows, in order, keyed by their own ids (``Capabilities.model``)."""
+    return {row.model: row for row in rows}
+
 
 @dataclass(frozen=True)
 class Capabilities:

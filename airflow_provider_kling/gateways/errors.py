@@ -120,18 +120,10 @@ def http_error(
     """
     status = response.status_code
     kind = kind or status_kind(status)
-    if kind is KlingRateLimitError:
-        if retry_after is None:
-            retry_after = retry_after_seconds(response, None)
-        return KlingRateLimitError(
-            message,
-            gateway=gateway,
-            status_code=status,
-            code=code,
-            retry_after=retry_after,
-            request_rejected=True,
-            retryable=retryable,
-        )
+    extra: dict[str, Any] = {}
+    if kind is KlingRateLimitError:  # a rate-limit refusal never created a job, whatever its status
+        extra["retry_after"] = retry_after_seconds(response, None) if retry_after is None else retry_after
+        rejected = True
     return kind(
         message,
         gateway=gateway,
@@ -139,6 +131,7 @@ def http_error(
         code=code,
         request_rejected=rejected or 400 <= status < 500,
         retryable=retryable,
+        **extra,
     )
 
 

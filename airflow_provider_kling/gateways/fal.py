@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_provider_kling.exceptions import KlingError, KlingValidationError
+from airflow_provider_kling.exceptions import KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import (
     CancelOutcome,
@@ -51,8 +51,9 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 V26_PRO = "fal-ai/kling-video/v2.6/pro"
@@ -69,11 +70,10 @@ _SOURCE = "https://fal.ai/models (model pages, 2026-12)"
 def _v3(model: str, tier: str) -> Capabilities:
     return Capabilities(
         model=model,
-        name="kling-3.0",
+        **KLING_3,
         fixed_tier=tier,
         prompt_max=2500,
         negative_prompt=True,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro"),
         cfg_scale=True,
         end_image=True,
@@ -94,13 +94,11 @@ MODELS: dict[str, Capabilities] = {
         tiers=("pro",),
         cfg_scale=True,
         local_images="data_uri",
-        prices=Prices(
-            unit="USD",
-            rates={"pro": 0.07, "pro+sound": 0.14},
-            per_seconds=1,
-            basis="fal's Kling 2.6 Pro page: $0.07 per second, $0.14 with audio",
-            source=_SOURCE,
-            default_tier="pro",
+        prices=usd_per_second(
+            {"pro": 0.07, "pro+sound": 0.14},
+            "fal's Kling 2.6 Pro page: $0.07 per second, $0.14 with audio",
+            _SOURCE,
+            "pro",
         ),
         notes="pro only; image-to-video takes a first frame (no last frame) and its aspect ratio from it",
     ),
@@ -118,13 +116,11 @@ MODELS: dict[str, Capabilities] = {
         tiers=("std", "pro"),
         end_image=True,
         local_images="data_uri",
-        prices=Prices(
-            unit="USD",
-            rates={"std+sound": 0.157, "pro+sound": 0.235},
-            per_seconds=1,
-            basis="fal's Kling 4.0 page: $0.157 per second at 720p, $0.235 at 1080p",
-            source=_SOURCE,
-            default_tier="pro",
+        prices=usd_per_second(
+            {"std+sound": 0.157, "pro+sound": 0.235},
+            "fal's Kling 4.0 page: $0.157 per second at 720p, $0.235 at 1080p",
+            _SOURCE,
+            "pro",
         ),
         notes="3-30 s, audio always on (sound=True required); tier std = 720p, pro = 1080p (default)",
     ),
@@ -140,7 +136,7 @@ _STATES = fields.state_table(
     queued="in_queue",
     running="in_progress",
     succeeded="completed",
-    cancelled="canceled cancelled cancellation_requested",
+    cancelled="cancellation_requested",  # besides the usual two spellings
 )
 
 #: fal's errors are HTTP statuses with a ``detail``: what the status means, except a 403 about money
@@ -170,6 +166,7 @@ class FalGateway(Gateway):
     )
     models = MODELS
     errors = ERRORS
+    failure_words = POLICY_WORDS  # fal's ``error_type`` is free text
     #: no free call is documented: the connection test asks for the status of a request that does not exist
     probe_api = "fal's queue"
 
@@ -215,7 +212,7 @@ class FalGateway(Gateway):
         return HttpRequest("POST", f"/{row.model}/{kind}", json=body, params=params)
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        body = self._body(response)
+        body = self.status_body(response)
         request_id = fields.first_str(body, "request_id")
         if request_id is None:
             raise self.protocol_error("request_id is missing", response)
@@ -236,7 +233,7 @@ class FalGateway(Gateway):
         return HttpRequest("GET", f"/{endpoint or self.app}/requests/{task_id}/status")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        body = self._body(response)
+        body = self.status_body(response)
         word = body.get("status")
         state = self.state_of(word)
         error = fields.message_text(body.get("error"))
@@ -261,7 +258,7 @@ class FalGateway(Gateway):
         return HttpRequest("GET", f"/{task.endpoint or self.app}/requests/{task.task_id}")
 
     def read_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
-        body = self._body(response)
+        body = self.status_body(response)
         video = body.get("video")
         url = fields.first_str(video, "url") if isinstance(video, dict) else None
         return self.job(
@@ -272,10 +269,6 @@ class FalGateway(Gateway):
             endpoint=task.endpoint,
             created_at=task.created_at,
         )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        """fal's ``error_type`` is free text: safety wording means content policy."""
-        return self.failure_by_wording(task, POLICY_WORDS)
 
     # ----------------------------------------------------------------- cancel
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -319,12 +312,6 @@ class FalGateway(Gateway):
     # ----------------------------------------------------------------- helpers
     def _decoded_any(self, response: HttpResponse) -> Any:
         return self.decode(response, lambda: self.refusal(response, response.status_code))
-
-    def _body(self, response: HttpResponse) -> dict[str, Any]:
-        body = self.decode(response, lambda: self.refusal(response, response.status_code))
-        if response.status_code >= 400:
-            raise self.refusal(response, response.status_code, _detail(body))
-        return body
 
 
 def _detail(body: Any) -> str | None:

@@ -166,14 +166,26 @@ def _timestamp(value: Any) -> datetime | None:
     return None
 
 
-def state_table(**words: str) -> dict[str, TaskState]:
-    """A vendor's state vocabulary: ``state_table(queued="waiting queuing", ...)``, keyed lower-case.
+def state_table(*shared: Mapping[str, TaskState], **words: str) -> dict[str, TaskState]:
+    """A vendor's state vocabulary: ``state_table(queued="waiting queuing", ...)``, keyed lower-case,
+    on top of the ``shared`` vocabularies it starts from (:data:`TASK_API_STATES`).
 
     "cancelled" (either spelling) means cancelled on every wire: read as an unknown word it would be
     "still running", and the job would be polled until the deadline."""
     table = dict.fromkeys(("cancelled", "canceled"), TaskState.CANCELLED)
+    for vocabulary in shared:
+        table.update(vocabulary)
     table.update((word, TaskState(state)) for state, spelled in words.items() for word in spelled.split())
     return table
+
+
+#: the state words the task APIs (APIMart, kie.ai, APIXO, Runware) all read; each adds its own
+TASK_API_STATES = state_table(
+    queued="pending queued waiting",
+    running="processing running",
+    succeeded="success succeeded",
+    failed="failed error",
+)
 
 
 def parse_json_string(gateway: str, value: Any, where: str) -> Any:

@@ -25,19 +25,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
-_STATES = fields.state_table(
-    queued="waiting queuing queued pending",
-    running="generating processing running",
-    succeeded="success succeeded",
-    failed="fail failed error",
-)
+_STATES = fields.state_table(fields.TASK_API_STATES, queued="queuing", running="generating", failed="fail")
 
 #: the envelope ``code`` mirrors an HTTP status and wins over it; codes that are not listed mean what
 #: the status means. 455 (maintenance) and 505 (function disabled) prove no job was created although
@@ -69,6 +64,41 @@ ERRORS = ErrorTable(
 _MESSAGE_KEYS = ("msg", "message", "error")
 
 
+#: where a job's end time is: ``completeTime``, else ``updateTime``
+_FINISHED_KEYS = ("completeTime", "updateTime")
+
+
+def market_job(
+    gateway: Gateway,
+    data: dict[str, Any],
+    task_id: str,
+    *,
+    failed: tuple[str | None, str | None] | None = None,
+    finished: tuple[str, ...] = ("completeTime",),
+    endpoint: str | None = None,
+) -> VideoTask:
+    """A job record of the Market format (APIXO's is the same): ``taskId``, ``state``, ``resultJson``,
+    ``failCode`` / ``failMsg``, ``createTime`` and the first of the ``finished`` keys that holds a
+    time. ``failed`` is the (code, message) of a failure the envelope reported instead of a state."""
+    if failed is None:
+        state = gateway.state_of(data.get("state"))
+        urls = fields.result_json_urls(gateway.name, data, required=state is TaskState.SUCCEEDED)
+        code, reason = fields.opt_str(data.get("failCode")), None
+    else:
+        state, urls, (code, reason) = TaskState.FAILED, [], failed
+    ended = next((t for t in map(fields.timestamp, map(data.get, finished)) if t is not None), None)
+    return gateway.job(
+        fields.first_str(data, "taskId", "task_id") or task_id,
+        state,
+        data,
+        (code, fields.message_text(data.get("failMsg")) or reason),
+        endpoint=endpoint,
+        video_urls=urls,
+        created_at=fields.timestamp(data.get("createTime")),
+        finished_at=ended,
+    )
+
+
 #: what Kling 2.6 can do through this gateway
 CAPS = Capabilities(
     model="kling-2.6",
@@ -85,11 +115,10 @@ V3_SHAPE = "v3"
 V3 = replace(
     CAPS,
     model="kling-3.0/video",
-    name="kling-3.0",
+    **KLING_3,
     aliases=("kling-3.0",),
     shape=V3_SHAPE,
     prompt_max=2500,
-    durations=tuple(range(3, 16)),
     tiers=("std", "pro"),
     default_tier="std",
     end_image=True,
@@ -118,8 +147,9 @@ class KieGateway(Gateway):
         "API key from https://app.apikley.ru/keys (or kie.ai's API key page, with host "
         "https://api.kie.ai) in the password field; it is sent as a Bearer token."
     )
-    models = {CAPS.model: CAPS, V3.model: V3}
+    models = by_model(CAPS, V3)
     errors = ERRORS
+    failure_words = POLICY_WORDS  # Kling's ``failCode`` values here are undocumented
     #: no free call is documented: the connection test asks recordInfo about a task id that does not
     #: exist; 455 (maintenance) and 505 (function disabled) mean the gateway cannot serve too, while
     #: 501 ("generation failed") about a task id that does not exist still proves the key works
@@ -170,39 +200,14 @@ class KieGateway(Gateway):
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self._body(response, generation_failed_ok=True)
-        if fields.opt_int(body.get("code")) == 501:
-            # "501 Generation Failed" on a status query: the job exists and failed; return it as such
-            found = body.get("data")
-            data: dict[str, Any] = found if isinstance(found, dict) else {}
-            state, urls = TaskState.FAILED, []
-            code: str | None = fields.opt_str(data.get("failCode")) or "501"
-            reason = fields.first_message(body, *_MESSAGE_KEYS)
-        else:
+        if fields.opt_int(body.get("code")) != 501:
             data = fields.expect_dict(self.name, body.get("data"), "data", response.status_code)
-            state = self.state_of(data.get("state"))
-            urls = fields.result_json_urls(self.name, data, required=state is TaskState.SUCCEEDED)
-            code, reason = fields.opt_str(data.get("failCode")), None
-        tid = fields.first_str(data, "taskId", "task_id") or task_id
-        failure = None
-        if state.is_failed:
-            word = "was cancelled" if state is TaskState.CANCELLED else "failed"
-            failure = (code, fields.message_text(data.get("failMsg")) or reason or f"job {tid} {word}")
-        finished = None
-        if state.is_terminal:
-            finished = fields.timestamp(data.get("completeTime")) or fields.timestamp(data.get("updateTime"))
-        return self.job(
-            tid,
-            state,
-            data,
-            failure,
-            video_urls=urls,
-            created_at=fields.timestamp(data.get("createTime")),
-            finished_at=finished,
-        )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        """Kling's ``failCode`` values here are undocumented: safety wording means content policy."""
-        return self.failure_by_wording(task, POLICY_WORDS)
+            return market_job(self, data, task_id, finished=_FINISHED_KEYS)
+        # "501 Generation Failed" on a status query: the job exists and failed; return it as such
+        found = body.get("data")
+        data = found if isinstance(found, dict) else {}
+        failure = (fields.opt_str(data.get("failCode")) or "501", fields.first_message(body, *_MESSAGE_KEYS))
+        return market_job(self, data, task_id, failed=failure, finished=_FINISHED_KEYS)
 
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         return None, fields.first_message(body, *_MESSAGE_KEYS)

@@ -25,6 +25,7 @@ for std / pro / 4K, +50 % with sound) [2ND]: estimates say so in their basis.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,9 +42,10 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import ErrorTable
-from airflow_provider_kling.gateways.pricing import Balance, Prices
-from airflow_provider_kling.models import VideoRequest, VideoTask
+from airflow_provider_kling.gateways.pricing import Balance, Prices, usd_per_second
+from airflow_provider_kling.models import Shot, VideoRequest, VideoTask
 
 #: JWT lifetime; the hook refreshes a token ``JWT_REFRESH_MARGIN`` seconds before it expires.
 JWT_TTL = 1800
@@ -107,17 +109,18 @@ PRICES = Prices(
 )
 
 #: Kling 3.0 per output second, as a third party read the official card (sound +50 %)
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168, "4k": 0.42, "4k+sound": 0.63},
-    per_seconds=1,
-    default_tier="std",
-    basis=(
-        "Kling 3.0 per second: std $0.084, pro $0.112, 4K $0.42, +50 % with sound "
-        "(a third party's reading of the official card; the account is billed in units)"
-    ),
-    source="https://docs.powertokens.ai/en/zmodelVideo/kling/kling-v3-text2video",
+V3_PRICES = usd_per_second(
+    {"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168, "4k": 0.42, "4k+sound": 0.63},
+    "Kling 3.0 per second: std $0.084, pro $0.112, 4K $0.42, +50 % with sound "
+    "(a third party's reading of the official card; the account is billed in units)",
+    "https://docs.powertokens.ai/en/zmodelVideo/kling/kling-v3-text2video",
+    "std",
 )
+
+#: Kling 2.6's own limits: sound needs pro, and a last frame needs pro and excludes sound (3.0 lifts them)
+_LIMITS = ("sound_needs_pro", "end_image_needs_pro", "end_image_excludes_sound")
+V26_LIMITS: dict[str, Any] = dict.fromkeys(_LIMITS, True)
+V3_LIMITS: dict[str, Any] = dict.fromkeys(_LIMITS, False)
 
 #: Kling 2.6 as its maker serves it; gateways relaying the same matrix start from it
 NATIVE = Capabilities(
@@ -126,10 +129,8 @@ NATIVE = Capabilities(
     negative_prompt=True,
     tiers=("std", "pro"),
     default_tier="std",
-    sound_needs_pro=True,
+    **V26_LIMITS,
     end_image=True,
-    end_image_needs_pro=True,
-    end_image_excludes_sound=True,
     end_image_needs_start=False,
     local_images="base64",
     extra_fields={"watermark": "bool: sent as watermark_info.enabled"},
@@ -142,12 +143,9 @@ NATIVE = Capabilities(
 V3 = replace(
     NATIVE,
     model="kling-v3",
-    name="kling-3.0",
-    durations=tuple(range(3, 16)),
+    **KLING_3,
     tiers=("std", "pro", "4k"),
-    sound_needs_pro=False,
-    end_image_needs_pro=False,
-    end_image_excludes_sound=False,
+    **V3_LIMITS,
     multi_shot=True,
     multi_shot_start_image=False,
     prices=V3_PRICES,
@@ -201,7 +199,7 @@ class KlingGateway(Gateway):
         "Access key (login) and secret key (password) from the Kling developer console; "
         "China-region keys need host https://api-beijing.klingai.com."
     )
-    models = {row.model: row for row in (NATIVE, V3, TURBO)}
+    models = by_model(NATIVE, V3, TURBO)
     prices = PRICES
     billing = BILLING
     errors = ERRORS
@@ -253,18 +251,8 @@ class KlingGateway(Gateway):
         else:
             body["aspect_ratio"] = request.aspect_ratio or "16:9"
         if request.shots:
-            body["multi_shot"] = True
-            body["shot_type"] = "customize"
-            body["multi_prompt"] = [
-                {"index": i, "prompt": shot.prompt, "duration": str(shot.duration)}
-                for i, shot in enumerate(request.shots, start=1)
-            ]
-        if request.callback_url is not None:
-            body["callback_url"] = request.callback_url
-        if request.client_reference is not None:
-            body["external_task_id"] = self.client_id(request.client_reference)
-        if "watermark" in request.extra:
-            body["watermark_info"] = {"enabled": request.extra["watermark"]}
+            body.update(multi_shot_fields(request.shots, str))
+        body.update(self._options(request))
         return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
 
     def _build_path(self, request: VideoRequest, row: Capabilities) -> HttpRequest:
@@ -281,6 +269,14 @@ class KlingGateway(Gateway):
         ]
         if contents:
             body["contents"] = contents
+        options = self._options(request)
+        if options:
+            body["options"] = options
+        return HttpRequest("POST", f"/{self.endpoint(request)}", json=body)
+
+    def _options(self, request: VideoRequest) -> dict[str, Any]:
+        """The callback, the external id and the watermark: top level on ``/v1``, ``options`` on the
+        path-addressed family."""
         options: dict[str, Any] = {}
         if request.callback_url is not None:
             options["callback_url"] = request.callback_url
@@ -288,9 +284,7 @@ class KlingGateway(Gateway):
             options["external_task_id"] = self.client_id(request.client_reference)
         if "watermark" in request.extra:
             options["watermark_info"] = {"enabled": request.extra["watermark"]}
-        if options:
-            body["options"] = options
-        return HttpRequest("POST", f"/{self.endpoint(request)}", json=body)
+        return options
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         return self._task(self._data(response), self.endpoint(request), response)
@@ -419,6 +413,16 @@ class KlingGateway(Gateway):
             ),
             client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
         )
+
+
+def multi_shot_fields(shots: list[Shot], duration: Callable[[int], Any]) -> dict[str, Any]:
+    """Kling's multi-shot fields: ``multi_shot``, ``shot_type: "customize"`` and the numbered
+    ``multi_prompt`` (``duration`` spells a shot's seconds: a string here, an integer on APIMart)."""
+    prompts = [
+        {"index": i, "prompt": shot.prompt, "duration": duration(shot.duration)}
+        for i, shot in enumerate(shots, start=1)
+    ]
+    return {"multi_shot": True, "shot_type": "customize", "multi_prompt": prompts}
 
 
 def _is_path_route(endpoint: str) -> bool:

@@ -49,6 +49,15 @@ class Prices:
             raise ValueError(f"unknown price unit {self.unit!r}; one of {', '.join(UNITS)}")
 
 
+def usd_per_second(
+    rates: Mapping[str, float], basis: str, source: str, default_tier: str | None = None
+) -> Prices:
+    """The usual published price list: US dollars per second of output."""
+    return Prices(
+        unit="USD", rates=rates, per_seconds=1, basis=basis, source=source, default_tier=default_tier
+    )
+
+
 @dataclass(frozen=True)
 class CostEstimate:
     """A price before the submit: ``amount`` in ``unit``, and where the price comes from (``basis``)."""

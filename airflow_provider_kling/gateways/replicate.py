@@ -24,10 +24,7 @@ A cancel of an official model's prediction before it has output stops the work; 
 these models per output, so a canceled prediction has nothing to bill (our reading of the pricing
 page; the log says "not billed for output").
 
-No ``fal-client`` / ``replicate`` dependency: the wire is a few plain JSON calls, and our own transport
-gives what those clients would not share: one pooled aiohttp session for every trigger of a
-connection in the triggerer, the retry policy, secret scrubbing and the typed errors. A vendor client
-would be a second HTTP stack (its own sessions and retries) per trigger.
+No ``replicate`` client dependency, for the reasons the :mod:`.fal` module gives.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_kling.exceptions import KlingError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import (
     CancelOutcome,
@@ -44,6 +40,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
+from airflow_provider_kling.gateways.capabilities import KLING_3
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -64,10 +61,9 @@ MODELS: dict[str, Capabilities] = {
     ),
     V3: Capabilities(
         model=V3,
-        name="kling-3.0",
+        **KLING_3,
         prompt_max=2500,
         negative_prompt=True,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro"),
         default_tier="std",
         end_image=True,
@@ -82,7 +78,7 @@ _STATES = fields.state_table(
     running="processing",
     succeeded="succeeded",
     failed="failed",
-    cancelled="canceled cancelled aborted",
+    cancelled="aborted",  # besides the usual two spellings
 )
 #: Replicate's errors are HTTP statuses with problem JSON: what the status means, except a refused
 #: input worded as a safety refusal
@@ -104,6 +100,7 @@ class ReplicateGateway(Gateway):
     )
     models = MODELS
     errors = ERRORS
+    failure_words = POLICY_WORDS
     output_retention = RETENTION_SECONDS
 
     # ----------------------------------------------------------------- submit
@@ -129,14 +126,14 @@ class ReplicateGateway(Gateway):
         return HttpRequest("POST", f"/v1/models/{row.model}/predictions", json=body)
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        return self._prediction(None, self._body(response), response)
+        return self._prediction(None, self.status_body(response), response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("GET", f"/v1/predictions/{task_id}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        return self._prediction(task_id, self._body(response), response)
+        return self._prediction(task_id, self.status_body(response), response)
 
     def _prediction(self, task_id: str | None, body: dict[str, Any], response: HttpResponse) -> VideoTask:
         pid = fields.first_str(body, "id") or task_id
@@ -160,9 +157,6 @@ class ReplicateGateway(Gateway):
             finished_at=finished,
             expires_at=expires,
         )
-
-    def failure_error(self, task: VideoTask) -> KlingError:
-        return self.failure_by_wording(task, POLICY_WORDS)
 
     # ----------------------------------------------------------------- cancel
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
@@ -197,16 +191,9 @@ class ReplicateGateway(Gateway):
         return HttpRequest("GET", "/v1/account")
 
     def check_test_connection(self, response: HttpResponse) -> None:
-        self._body(response)
+        self.status_body(response)
 
     # ----------------------------------------------------------------- helpers
-    def _body(self, response: HttpResponse) -> dict[str, Any]:
-        body = self.decode(response, lambda: self.refusal(response, response.status_code))
-        if response.status_code >= 400:
-            _code, message = self.error_fields(body)
-            raise self.refusal(response, response.status_code, message)
-        return body
-
     def error_fields(self, body: Any) -> tuple[str | int | None, str | None]:
         """Problem JSON: ``detail``, else ``title``."""
         if not isinstance(body, dict):

@@ -29,7 +29,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, by_model, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
@@ -53,7 +53,7 @@ _IMAGE_MIME = {
     ".png": "image/png",
     ".webp": "image/webp",
 }
-ALLOWED_MIME = ("image/jpeg", "image/png", "image/webp")
+ALLOWED_MIME = tuple(dict.fromkeys(_IMAGE_MIME.values()))
 #: Extensions we recognise as *other* media types: a start image ending in one is refused up front.
 _OTHER_MIME = {
     ".gif": "image/gif",
@@ -156,9 +156,8 @@ CAPS = Capabilities(
 V3 = replace(
     CAPS,
     model="kling-3-0",
-    name="kling-3.0",
+    **KLING_3,
     prompt_max=2000,
-    durations=tuple(range(3, 16)),
     tiers=("std", "pro"),
     end_image=True,
     prices=V3_PRICES,
@@ -193,7 +192,7 @@ class RivyaGateway(Gateway):
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
-    models = {CAPS.model: CAPS, V3.model: V3}
+    models = by_model(CAPS, V3)
     prices = PRICES
     errors = ERRORS
     billing = BILLING

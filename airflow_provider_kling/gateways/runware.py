@@ -36,9 +36,9 @@ from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingEr
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import int_in, reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
-from airflow_provider_kling.gateways.pricing import Prices
+from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
 STANDARD = "klingai:kling-video@2.6-standard"
@@ -77,13 +77,11 @@ _EXTRA_FIELDS = {
 
 
 #: Runware's published Kling 3.0 prices, per output second (4K is not priced on its page)
-V3_PRICES = Prices(
-    unit="USD",
-    rates={"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168},
-    per_seconds=1,
-    default_tier="std",
-    basis="Runware Kling 3.0 per second: standard $0.084 ($0.126 with sound), pro $0.112 ($0.168)",
-    source="https://runware.ai/docs/models/klingai-video-3-0-standard",
+V3_PRICES = usd_per_second(
+    {"std": 0.084, "std+sound": 0.126, "pro": 0.112, "pro+sound": 0.168},
+    "Runware Kling 3.0 per second: standard $0.084 ($0.126 with sound), pro $0.112 ($0.168)",
+    "https://runware.ai/docs/models/klingai-video-3-0-standard",
+    "std",
 )
 
 
@@ -113,9 +111,8 @@ def _caps(model: str, tier: str) -> Capabilities:
 def _v3(model: str, tier: str) -> Capabilities:
     return replace(
         _caps(model, tier),
-        name="kling-3.0",
+        **KLING_3,
         shape=V3_SHAPE,
-        durations=tuple(range(3, 16)),
         tiers=("std", "pro", "4k"),
         multi_shot=True,
         multi_shot_end_image=True,
@@ -127,10 +124,11 @@ def _v3(model: str, tier: str) -> Capabilities:
 
 #: item states: "accepted, not started" (the old SDK's pending set), started, finished
 _STATES = fields.state_table(
-    queued="queued pending scheduled waiting",
-    running="processing running in_progress inprogress started",
-    succeeded="success succeeded completed complete done",
-    failed="error failed failure",
+    fields.TASK_API_STATES,
+    queued="scheduled",
+    running="in_progress inprogress started",
+    succeeded="completed complete done",
+    failed="failure",
 )
 
 #: error codes, lower-cased, as ``runware-sdk`` (``runware/errors.py``) groups them: exact codes first,
