@@ -21,6 +21,26 @@ every tier, the sizes the pages list (720p: 1280x720, 960x960, 720x1280; 1080p: 
 1440x1440, 1080x1920), and multi-shot as ``providerSettings.klingai.multiPrompt: [{prompt,
 duration}]``. Kling 3.0 Turbo is ``klingai:kling-video@3.0-turbo`` (no sound setting listed).
 Published prices: 3.0 standard $0.084/s silent, $0.126/s with sound; pro $0.112 / $0.168; 4K none.
+
+Kling 2.5 Turbo is two numbered ids, one per tier, neither with a sound setting:
+``klingai:6@1`` (2.5 Turbo Pro: text- and image-to-video, first and last frame, 5 or 10 s, prompt and
+negative prompt 2-2500 characters, CFGScale 0-1, sizes 1280x720 / 720x720 / 720x1280) [DOC:
+https://runware.ai/docs/en/providers/klingai; its model page https://runware.ai/docs/models/klingai-2-5-turbo-pro
+speaks of "1080p clips" but lists no size we could read, so the provider page's sizes are sent] and
+``klingai:6@0`` (2.5 Turbo Standard: image-to-video only, 720p, $0.042/s) [DOC:
+https://runware.ai/docs/models/klingai-2-5-turbo-standard]. Its negative prompt and CFGScale are
+taken from a third party's model table [2ND], its last frame is not documented (refused). No
+2.5 Turbo Pro price was readable on Runware's pages: its estimate is refused with that reason.
+
+Kling 2.1 is three numbered ids, none with a sound setting: ``klingai:5@1`` (2.1 Standard:
+image-to-video only, 720p, $0.037/s) [DOC: https://runware.ai/docs/models/klingai-2-1-standard],
+``klingai:5@2`` (2.1 Pro: image-to-video only, first and last frame, CFGScale 0-1, 5 or 10 s, 1080p)
+[DOC: the provider page above; https://runware.ai/docs/models/klingai-2-1-pro, no price readable] and
+``klingai:5@3`` (2.1 Master, the name ``kling-2.1-master``: text- and image-to-video, 1920x1080 /
+1080x1080 / 1080x1920, $0.1848/s) [DOC: https://runware.ai/docs/models/klingai-2-1-master]. Their 5 or
+10 s for Standard and Master are Kling 2.1's own [2ND: docs.jiekou.ai kling-v2.1-i2v-master]; what no
+page we read lists (a negative prompt on 2.1, CFGScale on Standard and Master, their last frame) is
+refused.
 """
 
 from __future__ import annotations
@@ -47,14 +67,23 @@ V3_STANDARD = "klingai:kling-video@3-standard"
 V3_PRO = "klingai:kling-video@3-pro"
 V3_4K = "klingai:kling-video@3-4k"
 TURBO = "klingai:kling-video@3.0-turbo"
+TURBO25_PRO = "klingai:6@1"
+TURBO25_STANDARD = "klingai:6@0"
+V21_STANDARD = "klingai:5@1"
+V21_PRO = "klingai:5@2"
+V21_MASTER = "klingai:5@3"
 
 _720P = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
 _1080P = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1440, 1440)}
 #: width x height per aspect ratio. 2.6: Kling's native 720p (standard) and 1080p (pro) sizes; 3.0:
 #: the sizes its model pages list (4K: 2160p, not listed on the page we read).
+_KLING_720P = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
+_KLING_1080P = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)}
 SIZES: dict[str, dict[str, tuple[int, int]]] = {
-    STANDARD: {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)},
-    PRO: {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
+    STANDARD: _KLING_720P,
+    TURBO25_PRO: _KLING_720P,
+    PRO: _KLING_1080P,
+    V21_MASTER: _KLING_1080P,
     V3_STANDARD: _720P,
     V3_PRO: _1080P,
     V3_4K: {"16:9": (3840, 2160), "9:16": (2160, 3840), "1:1": (2160, 2160)},
@@ -119,6 +148,39 @@ def _v3(model: str, tier: str) -> Capabilities:
         prices=V3_PRICES,
         price_note="",
         notes="tier picks the model id (@3-standard, @3-pro, @3-4k); 3-15 s; sound in all tiers; multiPrompt",
+    )
+
+
+def _numbered(
+    model: str,
+    tier: str | None,
+    name: str,
+    title: str,
+    per_second: float | None = None,
+    *,
+    notes: str,
+    **changes: Any,
+) -> Capabilities:
+    """A numbered Kling 2.x id (``klingai:6@1``): 5 or 10 s, no sound setting, the tier it stands for
+    (``None``: no tier choice) and its published USD price per second on its model page, if any."""
+    page = f"https://runware.ai/docs/models/{title.lower().replace(' ', '-').replace('.', '-')}"
+    prices = (
+        None
+        if per_second is None
+        else usd_per_second(
+            {tier or "silent": per_second}, f"Runware {title}: ${per_second} per second", page, tier
+        )
+    )
+    return replace(
+        _caps(model, tier or ""),
+        name=name,
+        fixed_tier=tier,
+        tiers=("std", "pro") if tier else (),
+        sound=False,
+        prices=prices,
+        price_note="" if prices else f"no price for {title} was readable on Runware's pages",
+        notes=f"{notes}; 5 or 10 s; no sound",
+        **changes,
     )
 
 
@@ -219,6 +281,55 @@ class RunwareGateway(Gateway):
         V3_STANDARD: _v3(V3_STANDARD, "std"),
         V3_PRO: _v3(V3_PRO, "pro"),
         V3_4K: _v3(V3_4K, "4k"),
+        TURBO25_PRO: _numbered(
+            TURBO25_PRO,
+            "pro",
+            "kling-2.5-turbo",
+            "KlingAI 2.5 Turbo Pro",
+            notes="klingai:6@1 (pro, the default): text or first/last frame; 720p sizes",
+        ),
+        TURBO25_STANDARD: _numbered(
+            TURBO25_STANDARD,
+            "std",
+            "kling-2.5-turbo",
+            "KlingAI 2.5 Turbo Standard",
+            0.042,
+            text_to_video=False,
+            end_image=False,
+            notes="klingai:6@0 (std): image-to-video only, first frame only",
+        ),
+        V21_STANDARD: _numbered(
+            V21_STANDARD,
+            "std",
+            "kling-2.1",
+            "KlingAI 2.1 Standard",
+            0.037,
+            text_to_video=False,
+            end_image=False,
+            negative_prompt=False,
+            cfg_scale=False,
+            notes="klingai:5@1 (std, the default): image-to-video only, first frame only",
+        ),
+        V21_PRO: _numbered(
+            V21_PRO,
+            "pro",
+            "kling-2.1",
+            "KlingAI 2.1 Pro",
+            text_to_video=False,
+            negative_prompt=False,
+            notes="klingai:5@2 (pro): image-to-video only, first and last frame",
+        ),
+        V21_MASTER: _numbered(
+            V21_MASTER,
+            None,
+            "kling-2.1-master",
+            "KlingAI 2.1 Master",
+            0.1848,
+            end_image=False,
+            negative_prompt=False,
+            cfg_scale=False,
+            notes="klingai:5@3: text or first frame; 1080p; no tier choice",
+        ),
         TURBO: replace(
             _caps(TURBO, "std"),
             name="kling-3.0-turbo",

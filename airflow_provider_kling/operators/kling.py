@@ -66,9 +66,10 @@ class KlingGenerateOperator(BaseOperator):
     sum amounts per unit only.
 
     :param prompt: what to render (templated).
-    :param model: ``"kling-2.6"``, ``"kling-3.0"``, ``"kling-3.0-turbo"`` or the gateway's own id
-        (templated); ``None`` = the connection's ``extra.model``, else Kling 2.6. What each model
-        accepts on each gateway: the capability matrix's per-model tables.
+    :param model: ``"kling-2.6"``, ``"kling-3.0"``, ``"kling-3.0-turbo"``, ``"kling-2.5-turbo"``,
+        ``"kling-2.1"``, ``"kling-2.1-master"`` or the gateway's own id (templated); ``None`` = the
+        connection's ``extra.model``, else Kling 2.6.
+        What each model accepts on each gateway: the capability matrix's per-model tables.
     :param negative_prompt: what to avoid, where the gateway supports it (templated).
     :param duration: whole seconds: 5 or 10 on Kling 2.6, 3 to 15 on Kling 3.0.
     :param aspect_ratio: ``16:9``, ``9:16`` or ``1:1``; ``None`` = 16:9, or the start image's ratio.

@@ -38,6 +38,13 @@ Kling 3.0 (https://runware.ai/docs/models/klingai-video-3-0-standard, ``-pro``, 
 the clip is cut into those shots); cost per second $0.084 / $0.112 (x1.5 with sound), 4K $0.42 (an
 emulator choice: Runware prices no 4K). ``klingai:kling-video@3.0-turbo``: 3-15 s, no sound setting,
 no multiPrompt.
+
+Kling 2.5 Turbo and 2.1, numbered ids (https://runware.ai/docs/en/providers/klingai and the model
+pages ``klingai-2-5-turbo-standard``, ``klingai-2-1-standard``, ``-2-1-pro``, ``-2-1-master``): 5 or
+10 s, no sound setting, and per id (:data:`NUMBERED`) whether a first frame is required, a last frame,
+``negativePrompt`` and ``CFGScale`` are taken. Cost per second: the published $0.042 (2.5 Turbo
+Standard), $0.037 (2.1 Standard) and $0.1848 (2.1 Master); $0.07 for 2.5 Turbo Pro and 2.1 Pro (an
+emulator choice: no Runware price was readable).
 """
 
 from __future__ import annotations
@@ -59,8 +66,28 @@ from .values import describe_validation_error
 MODELS = ("klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro")
 V3_MODELS = ("klingai:kling-video@3-standard", "klingai:kling-video@3-pro", "klingai:kling-video@3-4k")
 TURBO = "klingai:kling-video@3.0-turbo"
-#: USD per output second of a 3.0 clip without sound (x1.5 with sound)
-V3_PER_SECOND = {V3_MODELS[0]: 0.084, V3_MODELS[1]: 0.112, V3_MODELS[2]: 0.42, TURBO: 0.084}
+TURBO25_PRO, TURBO25_STANDARD = "klingai:6@1", "klingai:6@0"
+V21_STANDARD, V21_PRO, V21_MASTER = "klingai:5@1", "klingai:5@2", "klingai:5@3"
+#: numbered Kling 2.x ids -> (image required, last frame, negativePrompt, CFGScale) as documented
+NUMBERED = {
+    TURBO25_PRO: (False, True, True, True),
+    TURBO25_STANDARD: (True, False, True, True),
+    V21_STANDARD: (True, False, False, False),
+    V21_PRO: (True, True, False, True),
+    V21_MASTER: (False, False, False, False),
+}
+#: USD per output second of a clip priced per second, without sound (x1.5 with sound)
+V3_PER_SECOND = {
+    V3_MODELS[0]: 0.084,
+    V3_MODELS[1]: 0.112,
+    V3_MODELS[2]: 0.42,
+    TURBO: 0.084,
+    TURBO25_PRO: 0.07,
+    TURBO25_STANDARD: 0.042,
+    V21_STANDARD: 0.037,
+    V21_PRO: 0.07,
+    V21_MASTER: 0.1848,
+}
 FAILURES = {
     "fail": ("taskFailed", "The provider failed to generate the video. Please try again."),
     "policy-task": (
@@ -146,6 +173,11 @@ class VideoInference(StrictModel):
         "klingai:kling-video@3-pro",
         "klingai:kling-video@3-4k",
         "klingai:kling-video@3.0-turbo",
+        "klingai:6@1",
+        "klingai:6@0",
+        "klingai:5@1",
+        "klingai:5@2",
+        "klingai:5@3",
     ]
     positivePrompt: Prompt
     negativePrompt: Prompt | None = None
@@ -232,7 +264,7 @@ def _model_problem(req: VideoInference) -> tuple[str, str, str] | None:
     """What the model's page allows: durations, multiPrompt, sound."""
     settings = req.providerSettings.klingai if req.providerSettings else None
     shots = settings.multiPrompt if settings else None
-    if req.model in MODELS:
+    if req.model in (*MODELS, *NUMBERED):
         if req.duration is not None and req.duration not in (5, 10):
             return ("invalidDuration", "duration must be 5 or 10", "duration")
     elif req.duration is not None and (req.duration != int(req.duration) or not 3 <= req.duration <= 15):
@@ -242,12 +274,28 @@ def _model_problem(req: VideoInference) -> tuple[str, str, str] | None:
             return ("unsupportedParameter", f"multiPrompt is not supported by {req.model}", "multiPrompt")
         if sum(shot.duration for shot in shots) != (req.duration or 5):
             return ("invalidMultiPrompt", "the shot durations must sum to duration", "multiPrompt")
-    if req.model == TURBO and settings is not None and settings.sound is not None:
+    if (req.model == TURBO or req.model in NUMBERED) and settings is not None and settings.sound is not None:
         return (
             "unsupportedParameter",
-            f"sound is not supported by {TURBO}",
+            f"sound is not supported by {req.model}",
             "providerSettings.klingai.sound",
         )
+    return _numbered_problem(req) if req.model in NUMBERED else None
+
+
+def _numbered_problem(req: VideoInference) -> tuple[str, str, str] | None:
+    """A numbered Kling 2.x id: what its page documents (:data:`NUMBERED`), nothing more."""
+    image_only, last_frame, negative, cfg = NUMBERED[req.model]
+    frames = (req.inputs.frameImages if req.inputs else None) or []
+    if image_only and not frames:
+        return ("missingFrameImages", f"{req.model} is image-to-video only", "inputs.frameImages")
+    last = [f for f in frames if not isinstance(f, str) and f.frame in ("last", -1)]
+    if not last_frame and (len(frames) > 1 or last):
+        return ("unsupportedParameter", f"{req.model} takes a first frame only", "inputs.frameImages")
+    if not negative and req.negativePrompt is not None:
+        return ("unsupportedParameter", f"negativePrompt is not supported by {req.model}", "negativePrompt")
+    if not cfg and req.CFGScale is not None:
+        return ("unsupportedParameter", f"CFGScale is not supported by {req.model}", "CFGScale")
     return None
 
 

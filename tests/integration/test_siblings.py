@@ -1,0 +1,65 @@
+"""Kling 2.5 Turbo and 2.1 through ``KlingHook`` on the emulator, on the gateway that has their rows
+(Runware).
+
+A render with ``model="kling-2.5-turbo"`` (or ``kling-2.1``, ``kling-2.1-master``) reaches the
+gateway's own id, lasts what was asked and is silent; what the row lacks fails before any request
+reaches the emulator (its counters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_kling.emulator import EmulatorServer
+from airflow_provider_kling.exceptions import KlingValidationError
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import TaskState
+from tests.conftest import REPO
+from tests.helpers import probe_video, wait_until
+from tests.integration.conftest import counters
+
+IMAGE = str(REPO / "example_dags" / "assets" / "product.png")
+
+
+@pytest.mark.parametrize(
+    ("model", "tier", "image", "model_id"),
+    [
+        ("kling-2.5-turbo", None, None, "klingai:6@1"),
+        ("kling-2.5-turbo", "std", IMAGE, "klingai:6@0"),
+        ("kling-2.1", None, IMAGE, "klingai:5@1"),
+        ("kling-2.1-master", None, None, "klingai:5@3"),
+    ],
+)
+def test_runware_siblings_render_through_the_hook(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    model: str,
+    tier: str | None,
+    image: str | None,
+    model_id: str,
+) -> None:
+    hook = KlingHook("kling_runware")
+    request = hook.make_request(
+        prompt="A paper boat on a rain puddle",
+        model=model,
+        duration=10,
+        tier=tier,
+        start_image=image,
+    )
+    task = hook.submit(request)
+    done = hook.raise_for_task(wait_until(lambda: hook.get_task(task), lambda t: t.is_terminal, 30.0))
+    assert done.state == TaskState.SUCCEEDED
+    assert emulator.job(task.task_id)["model"] == model_id
+    info = probe_video(Path(hook.download(done.video_urls[0], tmp_path)["path"]))
+    assert info["duration"] == pytest.approx(10, abs=0.3) and info["audio"] == 0
+
+
+def test_runware_2_5_turbo_with_sound_fails_before_any_request(emulator: EmulatorServer) -> None:
+    hook = KlingHook("kling_runware")
+    before = counters(emulator)["requests"]["runware"]
+    with pytest.raises(KlingValidationError) as info:
+        hook.submit(hook.make_request(prompt="A paper boat", model="kling-2.5-turbo", sound=True))
+    assert (info.value.gateway, info.value.field) == ("runware", "sound")
+    assert counters(emulator)["requests"]["runware"] == before
