@@ -1,6 +1,7 @@
-"""What the operator and the sensor share: turning results and errors into Airflow outcomes,
-Airflow's task state store and task identity as the hook's job store and client reference, and which
-Airflow features the running Airflow has (:data:`FEATURES`: the README's feature table).
+"""What the operators and the sensor share: the settings they all take and the hook built from them
+(:class:`KlingSettings`), turning results and errors into Airflow outcomes, Airflow's task state store
+and task identity as the hook's job store and client reference, and which Airflow features the running
+Airflow has (:data:`FEATURES`: the README's feature table).
 
 Kept free of heavy imports at module level (DAG files import the operator on every parse).
 """
@@ -13,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 # Re-exported (the `as` form): the operators import both from here, whatever the Airflow version.
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.exceptions import KlingError
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import VideoTask
+    from airflow_provider_kling.models import VideoRequest, VideoTask
     from airflow_provider_kling.polling import CapacityWait
 
 try:  # Airflow 3.x task SDK
@@ -101,6 +103,43 @@ def serialize_for_dag_test(dag_file: str | os.PathLike[str]) -> None:
 STATE_KEY = "kling_job"
 #: Event statuses a Kling trigger may send; anything else is a protocol error, never success.
 EVENT_STATUSES = ("success", "error", "timeout")
+
+
+class KlingSettings:
+    """A mixin for the operators and the sensor: the connection id and the Kling settings of waiting
+    and delivery, kept by :meth:`keep_settings` (each class still lists those it takes in its own
+    signature, for Airflow's argument checks and the docs), and :attr:`hook`, built once per try."""
+
+    #: what :meth:`keep_settings` keeps besides the connection id: how to wait, where videos go
+    SHARED = (
+        "deferrable", "wait_for_completion", "poll_interval", "failure_budget",
+        "download_to", "max_download_bytes", "video_link_base",
+    )  # fmt: skip
+
+    kling_conn_id: str
+    deferrable: bool
+    wait_for_completion: bool
+    poll_interval: float | None
+    failure_budget: int
+    download_to: str | os.PathLike[str] | None
+    max_download_bytes: int | None
+    video_link_base: str | None
+
+    def keep_settings(self, kling_conn_id: str, **shared: Any) -> None:
+        """Keep the ``kling`` connection id and those of :attr:`SHARED` this class takes."""
+        unknown = sorted(set(shared) - set(self.SHARED))
+        if unknown:
+            raise TypeError(f"not a shared Kling setting: {', '.join(unknown)}")
+        self.kling_conn_id = kling_conn_id
+        for name, value in shared.items():
+            setattr(self, name, value)
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        """One hook (connection, gateway, HTTP client) for this try; built on first use."""
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        return KlingHook(kling_conn_id=self.kling_conn_id)
 
 
 def default_deferrable() -> bool:
@@ -323,6 +362,20 @@ class TaskStateStore:
 
     def set(self, record: dict[str, Any]) -> None:
         self._store.set(self._key, record)
+
+
+def attach_or_submit(hook: KlingHook, request: VideoRequest, context: Context, log: Any) -> VideoTask:
+    """``KlingHook.submit_once`` for this task instance: its job store is Airflow's task state store
+    (where the running Airflow has one) and its client reference comes from the task's identity."""
+    store = context.get("task_state_store")
+    if store is None and not has_feature("task_state_store"):
+        log.info("%s (docs/guides/retries.md)", feature_message("task_state_store"))
+    return hook.submit_once(
+        request,
+        TaskStateStore(store, STATE_KEY) if store is not None else None,
+        reference=lambda generation: client_reference(context, generation),
+        resend_refused=False,  # a capacity refusal is the operator's to wait for (deferred or not)
+    )
 
 
 def client_reference(context: Context, generation: int) -> str:

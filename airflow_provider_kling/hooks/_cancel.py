@@ -10,6 +10,7 @@ only a signal and the job may be billed. Takes what it needs as arguments; never
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from airflow_provider_kling.gateways.base import CancelOutcome, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.models import TaskState, VideoTask
@@ -67,3 +68,11 @@ async def acancel(
         return gateway.no_cancel(task_id)
     outcome = await call(http, lambda response: gateway.parse_cancel(task_id, last_state, response))
     return confirmed(outcome, await poll()) if outcome.stopped is None else outcome
+
+
+def tell(log: Any, said: str, outcome: CancelOutcome | Exception, task_id: str = "") -> None:
+    """``on_kill``'s warning: what the cancel did (``said``: who stopped the task), or why it failed."""
+    if isinstance(outcome, Exception):
+        log.warning("Could not cancel Kling job %s: %s", task_id, outcome)
+    else:
+        log.warning("%s: %s", said, outcome.message)

@@ -297,6 +297,27 @@ class KlingHook(BaseHook):
                 lambda: self.aget_task(task_id, endpoint, shell),
             )
 
+    def cancel_on_kill(
+        self, task_id: str, endpoint: str | None, log: Any, said: str = "Task stopped"
+    ) -> None:
+        """An ``on_kill`` of a worker's wait: :meth:`cancel_task`, then ``log`` says whether the job
+        was stopped before any cost or keeps rendering and will be billed. Never raises (``on_kill``
+        must not): a failed cancel is a warning too."""
+        try:
+            _cancel.tell(log, said, self.cancel_task(task_id, endpoint))
+        except Exception as exc:  # the log line is all a user sees of this: say what happened
+            _cancel.tell(log, said, exc, task_id)
+
+    async def acancel_on_kill(
+        self, task_id: str, endpoint: str | None, last_state: TaskState | None, log: Any
+    ) -> None:
+        """:meth:`cancel_on_kill` for the trigger's ``on_kill`` (a user stopped the deferred task)."""
+        said = "Task stopped by a user"
+        try:
+            _cancel.tell(log, said, await self.acancel_task(task_id, endpoint, last_state))
+        except Exception as exc:
+            _cancel.tell(log, said, exc, task_id)
+
     def pooled_client(self) -> AbstractAsyncContextManager[AsyncShell]:
         """Lease the async client every trigger of this connection shares in this event loop (after
         :meth:`aresolve`): one pooled session, not one per waiting job."""

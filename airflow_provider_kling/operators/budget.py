@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_kling._airflow import KlingSettings
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ else:
 ESTIMATE_KEY = "kling_budget"
 
 
-class KlingBudgetGateOperator(_GateBase):
+class KlingBudgetGateOperator(KlingSettings, _GateBase):
     """Price a batch of clips; continue under ``approve_above``, fail over ``fail_above``, ask between.
 
     :param clips: the clips, as the render's keyword arguments (``prompt``, ``duration``, ``sound``,
@@ -91,7 +92,7 @@ class KlingBudgetGateOperator(_GateBase):
             BaseOperator.__init__(self, **kwargs)
             self.subject, self.body = subject, body
         self.clips = clips
-        self.kling_conn_id = kling_conn_id
+        self.keep_settings(kling_conn_id)
         self.approve_above = approve_above
         self.fail_above = fail_above
         self.unit = unit
@@ -101,11 +102,9 @@ class KlingBudgetGateOperator(_GateBase):
         from airflow_provider_kling._airflow import AirflowFailException, airflow_error
         from airflow_provider_kling.budget import decide
         from airflow_provider_kling.exceptions import KlingBudgetError, KlingError
-        from airflow_provider_kling.hooks.kling import KlingHook
 
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
-            batch = self._price(hook)
+            batch = self._price(self.hook)
         except KlingError as err:
             raise airflow_error(err) from None
         decision, reason = decide(batch, self.approve_above, self.fail_above, self.unit)

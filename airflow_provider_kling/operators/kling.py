@@ -26,22 +26,20 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_kling._airflow import (
     STATE_KEY,
-    TaskStateStore,
+    KlingSettings,
     airflow_error,
     as_airflow_error,
+    attach_or_submit,
     capacity_from_event,
     default_deferrable,
     defer_timeout,
-    feature_message,
     finish,
-    has_feature,
     resumed_event,
     success_line,
     success_result,
     task_from_event,
     trigger_end,
 )
-from airflow_provider_kling._airflow import client_reference as _client_reference
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_TASK_TIMEOUT, JOB_RECORD_KEY
 from airflow_provider_kling.links import KlingVideoLink
 from airflow_provider_kling.models import REQUEST_FIELDS
@@ -56,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["REQUEST_FIELDS", "STATE_KEY", "KlingGenerateOperator"]
 
 
-class KlingGenerateOperator(BaseOperator):
+class KlingGenerateOperator(KlingSettings, BaseOperator):
     """Submit a Kling video job and (by default) wait for it without paying twice on retries.
 
     XCom: ``kling_task_id`` (pushed right after submit) and ``return_value``: ``{"task_id", "gateway",
@@ -139,27 +137,16 @@ class KlingGenerateOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.model = model
-        self.negative_prompt = negative_prompt
-        self.duration = duration
-        self.aspect_ratio = aspect_ratio
-        self.sound = sound
-        self.tier = tier
-        self.shots = shots
-        self.cfg_scale = cfg_scale
-        self.start_image = start_image
-        self.end_image = end_image
-        self.callback_url = callback_url
-        self.extra = extra or {}
-        self.kling_conn_id = kling_conn_id
-        self.deferrable = deferrable
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = poll_interval
+        arguments = locals()
+        for name in REQUEST_FIELDS:  # the request's fields as given (``make_request`` checks them)
+            setattr(self, name, arguments[name])
+        self.extra = extra or {}  # None: no gateway-specific fields
+        self.keep_settings(
+            kling_conn_id, deferrable=deferrable, wait_for_completion=wait_for_completion,
+            poll_interval=poll_interval, download_to=download_to,
+            max_download_bytes=max_download_bytes, video_link_base=video_link_base,
+        )  # fmt: skip
         self.timeout = timeout
-        self.download_to = download_to
-        self.max_download_bytes = max_download_bytes
-        self.video_link_base = video_link_base
         self.max_cost = max_cost
         self.max_cost_unit = max_cost_unit
         self.end_from_trigger = end_from_trigger
@@ -167,10 +154,8 @@ class KlingGenerateOperator(BaseOperator):
         self._waiting_on: tuple[str, str, str | None] | None = None
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        hook = self.hook
         with as_airflow_error():  # everything that can fail before spending fails here, not retried
             request = hook.make_request(**self._request_fields())
             hook.check_download_to(self.download_to)
@@ -180,8 +165,6 @@ class KlingGenerateOperator(BaseOperator):
 
     def execute_after_capacity(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after ``KlingCapacityTrigger``: submit again with the same client reference."""
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         self.kling_result = None
         with as_airflow_error():  # a timeout event, or an event that is not a capacity event
             wait = capacity_from_event(event)
@@ -189,7 +172,7 @@ class KlingGenerateOperator(BaseOperator):
         self.log.info(
             "Submitting again after waiting for capacity (%s): %s", reason, wait.message(time.time())
         )
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        hook = self.hook
         with as_airflow_error():
             request = hook.make_request(**self._request_fields())
         return self._submit_and_wait(context, hook, request, wait, hook.estimate_for(self._request_fields()))
@@ -236,21 +219,14 @@ class KlingGenerateOperator(BaseOperator):
         return self._finish(hook, task, estimate)
 
     def on_kill(self) -> None:
-        """The task was stopped while it waited in the worker: cancel the remote job where the
-        gateway can, and log whether it was stopped before any cost or keeps rendering and will be
-        billed. (A deferred wait is the trigger's: ``KlingTaskTrigger.on_kill``.)"""
+        """Stopped while waiting in the worker: ``KlingHook.cancel_on_kill`` cancels the remote job
+        where the gateway can and logs what it costs. (A deferred wait is ``KlingTaskTrigger``'s.)"""
         from airflow_provider_kling.hooks.kling import KlingHook
 
         waiting = getattr(self, "_waiting_on", None)
-        if waiting is None:
-            return
-        conn_id, task_id, endpoint = waiting
-        try:
-            outcome = KlingHook(kling_conn_id=conn_id).cancel_task(task_id, endpoint)
-        except Exception as exc:  # on_kill must not raise; the log says what happened
-            self.log.warning("Could not cancel Kling job %s: %s", task_id, exc)
-            return
-        self.log.warning("Task stopped: %s", outcome.message)
+        if waiting is not None:  # a fresh hook: the waiting one may be in the middle of a request
+            conn_id, task_id, endpoint = waiting
+            KlingHook(kling_conn_id=conn_id).cancel_on_kill(task_id, endpoint, self.log)
 
     def _submit_when_capacity(
         self, context: Context, hook: KlingHook, request: VideoRequest, wait: CapacityWait
@@ -284,8 +260,6 @@ class KlingGenerateOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | str | None = None) -> Any:
         """Resume after the trigger (on a fresh operator instance: everything comes from the event)."""
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         self.kling_result = None
         self.log.info("Kling job ended; resuming in a worker (execute_complete)")
         task, err = task_from_event(resumed_event(event, context, self.kling_conn_id))
@@ -293,8 +267,7 @@ class KlingGenerateOperator(BaseOperator):
             self.log.error("Kling job failed: %s", err)
             raise airflow_error(err)
         assert task is not None
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
-        return self._finish(hook, task, hook.estimate_for(self._request_fields()))
+        return self._finish(self.hook, task, self.hook.estimate_for(self._request_fields()))
 
     # ------------------------------------------------------------------------------------ helpers
     def _request_fields(self) -> dict[str, Any]:
@@ -309,15 +282,7 @@ class KlingGenerateOperator(BaseOperator):
 
     def _attach_or_submit(self, hook: KlingHook, request: VideoRequest, context: Context) -> VideoTask:
         """Attach to an earlier try's live or succeeded job, else submit (see the module docstring)."""
-        store = context.get("task_state_store")
-        if store is None and not has_feature("task_state_store"):
-            self.log.info("%s (docs/guides/retries.md)", feature_message("task_state_store"))
-        return hook.submit_once(
-            request,
-            TaskStateStore(store, STATE_KEY) if store is not None else None,
-            reference=lambda generation: _client_reference(context, generation),
-            resend_refused=False,  # a capacity refusal is waited for here (deferred or not)
-        )
+        return attach_or_submit(hook, request, context, self.log)
 
 
 #: How the in-worker capacity wait sleeps (tests replace it).

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_kling._airflow import KlingSettings
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, JOB_RECORD_KEY
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ GAVE_UP = ("failed", "removed", "skipped", "upstream_failed")
 _MAPPED_KEY = re.compile(r"^(?P<task>.+)_(?P<index>\d+)$")
 
 
-class KlingReconcileOperator(BaseOperator):
+class KlingReconcileOperator(KlingSettings, BaseOperator):
     """Find the paid jobs of a DAG's clips that no task delivered, and deliver the late successes.
 
     For each task instance of ``dag_id`` that gave up (failed, removed, skipped) and recorded a job,
@@ -88,20 +89,16 @@ class KlingReconcileOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.keep_settings(kling_conn_id, download_to=download_to, max_download_bytes=max_download_bytes)
         self.target_dag_id = dag_id
         self.run_ids = run_ids
         self.task_ids = task_ids
         self.lookback = lookback
         self.submitted_after = submitted_after
         self.submitted_before = submitted_before
-        self.kling_conn_id = kling_conn_id
-        self.download_to = download_to
-        self.max_download_bytes = max_download_bytes
         self.list_unadopted = list_unadopted
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         after = _when(self.submitted_after)
         if self.lookback is not None:
             since = datetime.now(timezone.utc) - self.lookback
@@ -119,7 +116,7 @@ class KlingReconcileOperator(BaseOperator):
             "" if len(clips) == 1 else "s",
             self.target_dag_id or context["ti"].dag_id,
         )
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        hook = self.hook
         manifest = hook.reconcile(
             clips,
             download_to=self.download_to,
@@ -136,7 +133,7 @@ class KlingReconcileOperator(BaseOperator):
         return manifest
 
 
-class KlingRunCostOperator(BaseOperator):
+class KlingRunCostOperator(KlingSettings, BaseOperator):
     """What one DAG run's clips cost, per unit: estimated and reported, billed failures included.
 
     Reads every clip of the run (a succeeded clip's return value; a clip that gave up is asked at its
@@ -164,17 +161,15 @@ class KlingRunCostOperator(BaseOperator):
     ) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
+        self.keep_settings(kling_conn_id)
         self.target_dag_id = dag_id
         self.target_run_id = run_id
         self.task_ids = task_ids
-        self.kling_conn_id = kling_conn_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         run_id = self.target_run_id or context["ti"].run_id
         clips = read_clips(context, self.target_dag_id, [run_id], self.task_ids, states=None, results=True)
-        hook = KlingHook(kling_conn_id=self.kling_conn_id)
+        hook = self.hook
         manifest = hook.reconcile(clips, deliver=False, list_unadopted=False)
         self.log.info("What run %s cost:\n%s", run_id, hook.cost_table(manifest))
         return manifest

@@ -11,18 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_kling._airflow import airflow_error, default_deferrable, finish, task_from_event
+from airflow_provider_kling._airflow import (
+    KlingSettings,
+    airflow_error,
+    default_deferrable,
+    finish,
+    task_from_event,
+)
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, DEFAULT_FAILURE_BUDGET, DEFER_TIMEOUT_MARGIN
 from airflow_provider_kling.links import KlingVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.polling import WaitPolicy
 
 
-class KlingTaskSensor(BaseSensorOperator):
+class KlingTaskSensor(KlingSettings, BaseSensorOperator):
     """Succeeds when the Kling job ``kling_task_id`` succeeds; fails when it fails.
 
     Poke mode calls the gateway once per ``poke_interval``; deferrable mode hands the wait to
@@ -60,13 +65,12 @@ class KlingTaskSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.keep_settings(
+            kling_conn_id, deferrable=deferrable, download_to=download_to,
+            video_link_base=video_link_base, failure_budget=failure_budget,
+        )  # fmt: skip
         self.kling_task_id = kling_task_id
         self.endpoint = endpoint
-        self.kling_conn_id = kling_conn_id
-        self.deferrable = deferrable
-        self.download_to = download_to
-        self.video_link_base = video_link_base
-        self.failure_budget = failure_budget
 
     def execute(self, context: Context) -> Any:
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
@@ -90,13 +94,6 @@ class KlingTaskSensor(BaseSensorOperator):
             # A backstop: the trigger's own timeout event normally comes first.
             timeout=timedelta(seconds=float(self.timeout) + DEFER_TIMEOUT_MARGIN),
         )
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        """One hook (connection, gateway, HTTP client) for every poke of this try; built on first use."""
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(kling_conn_id=self.kling_conn_id)
 
     @cached_property
     def wait_policy(self) -> WaitPolicy:

@@ -213,12 +213,7 @@ class KlingTaskTrigger(BaseTrigger):
         """A user stopped the deferred task: cancel the remote job where the gateway can, and say
         in the log whether it was stopped before any cost or keeps rendering and will be billed."""
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
-        try:
-            outcome = await hook.acancel_task(self.kling_task_id, self.endpoint, self._last_state)
-        except Exception as exc:  # the log line is all a user sees of this: say what happened
-            self.log.warning("Could not cancel Kling job %s: %s", self.kling_task_id, exc)
-            return
-        self.log.warning("Task stopped by a user: %s", outcome.message)
+        await hook.acancel_on_kill(self.kling_task_id, self.endpoint, self._last_state, self.log)
 
     def _error(self, err: Any, task: dict[str, Any] | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": "error", "task_id": self.kling_task_id, "error": err.to_dict()}

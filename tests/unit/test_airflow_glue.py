@@ -230,3 +230,17 @@ def test_wait_policy_begin_tells_a_fresh_wait_from_a_resumed_one() -> None:
         "Kling job j1: resumed waiting after 97 s (about 10 polls so far), deadline in 1703 s",
         10,
     )
+
+
+def test_the_shared_settings_are_kept_and_a_misspelt_one_is_refused() -> None:
+    from airflow_provider_kling._airflow import KlingSettings
+    from airflow_provider_kling.operators.reconcile import KlingRunCostOperator
+    from airflow_provider_kling.sensors.kling import KlingTaskSensor
+
+    sensor = KlingTaskSensor(task_id="wait", kling_task_id="t1", kling_conn_id="c", download_to="/v")
+    assert (sensor.kling_conn_id, sensor.download_to, sensor.video_link_base) == ("c", "/v", None)
+    assert sensor.hook.kling_conn_id == "c" and sensor.hook is sensor.hook  # one hook per try
+    cost = KlingRunCostOperator(task_id="cost", kling_conn_id="c")
+    assert not hasattr(cost, "download_to")  # only the settings a class takes
+    with pytest.raises(TypeError, match="download_too"):
+        KlingSettings().keep_settings("c", download_too="/v")

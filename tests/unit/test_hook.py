@@ -404,3 +404,42 @@ async def test_a_refused_connection_names_the_url_on_the_async_path(monkeypatch:
         await hook.aget_task("t1")  # through the pooled aiohttp session
     assert f"http://127.0.0.1:{port}/api/v1/statusTask/kling-2-6" in str(info.value)
     assert info.value.request_rejected
+
+
+def test_cancel_on_kill_says_what_the_cancel_did_and_never_raises(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook, _ = make_hook(monkeypatch, "apixo")  # no cancel: the job renders on and is billed
+    said = logging.getLogger("test.on_kill")
+    with caplog.at_level(logging.WARNING, logger="test.on_kill"):
+        hook.cancel_on_kill("t1", None, said)
+
+        def broken(*args: Any) -> Any:
+            raise KlingServerError("gateway down")
+
+        monkeypatch.setattr(hook, "cancel_task", broken)
+        hook.cancel_on_kill("t2", None, said)  # does not raise
+    lines = [r.getMessage() for r in caplog.records if r.name == "test.on_kill"]
+    assert lines[0].startswith("Task stopped: ") and "t1" in lines[0]
+    assert lines[1] == "Could not cancel Kling job t2: gateway down"
+
+
+async def test_acancel_on_kill_says_who_stopped_the_task(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_kling.gateways.base import CancelOutcome
+
+    hook, _ = make_hook(monkeypatch, "apixo")
+    asked: list[Any] = []
+
+    async def cancelled(*args: Any) -> CancelOutcome:
+        asked.append(args)
+        return CancelOutcome("t1", True, False, "job t1 cancelled before any cost")
+
+    monkeypatch.setattr(hook, "acancel_task", cancelled)
+    with caplog.at_level(logging.WARNING, logger="test.on_kill"):
+        await hook.acancel_on_kill("t1", "text2video", TaskState.QUEUED, logging.getLogger("test.on_kill"))
+    assert asked == [("t1", "text2video", TaskState.QUEUED)]
+    assert [r.getMessage() for r in caplog.records if r.name == "test.on_kill"] == [
+        "Task stopped by a user: job t1 cancelled before any cost"
+    ]
