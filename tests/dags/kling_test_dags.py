@@ -12,8 +12,9 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_kling._airflow import client_reference
 from airflow_provider_kling.gateways import GATEWAY_NAMES
-from airflow_provider_kling.operators.kling import KlingGenerateOperator, _client_reference
+from airflow_provider_kling.operators.kling import KlingGenerateOperator
 from airflow_provider_kling.sensors.kling import KlingTaskSensor
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -39,7 +40,7 @@ class CrashBeforeRecord(KlingGenerateOperator):
 
     def _attach_or_submit(self, hook: Any, request: Any, context: Any) -> Any:
         if context["ti"].try_number == 1:
-            hook.submit(request.model_copy(update={"client_reference": _client_reference(context, 0)}))
+            hook.submit(request.model_copy(update={"client_reference": client_reference(context, 0)}))
             raise RuntimeError("worker died before recording the job")
         return super()._attach_or_submit(hook, request, context)
 
