@@ -16,6 +16,13 @@ Kling 3.0 is its own route, ``/generateTask/kling-3-0-std`` and ``/statusTask/kl
 refused. Kling 3.0 Turbo is ``kling-3-0-turbo`` (https://apixo.ai/docs/models/video/kling-3-0-turbo):
 ``resolution`` 720p/1080p, 3-15 s, exactly one image, no sound field. A job is polled on the route of
 its model (the task's ``endpoint``). No 3.0 price is published.
+
+Kling 2.5 Turbo Pro is ``kling-2-5-turbo-pro`` [DOC: https://apixo.ai/docs/models/video/kling-2-5-turbo-pro]:
+the 2.6 body without ``sound`` (the model is silent): ``mode`` text-to-video / image-to-video, a
+prompt of 1-2500 characters, ``duration`` 5 or 10 (an integer), 1-2 ``image_urls`` (the second is
+the last frame), ``aspect_ratio`` 16:9/9:16/1:1 for text only, ``negative_prompt`` (<= 2500),
+``cfg_scale`` 0-1. The page we read lists no price. Kling 2.1 (``kling-2-1``) is not offered: one
+route serves std, pro and Master through its own ``mode`` words, which this table cannot yet say.
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ PRICES = usd_per_second(
     "APIXO Kling 2.6: $0.06 per output second without sound, $0.12 with sound",
     "https://apixo.ai/docs/llms.txt",
 )
-#: the ``shape`` of the Turbo row (a resolution, no sound field)
+#: the ``shape`` of the 3.0 Turbo row (a resolution)
 TURBO_SHAPE = "turbo"
 
 #: what Kling 2.6 can do through this gateway
@@ -119,9 +126,23 @@ TURBO = replace(
     default_tier="std",
     resolutions={"std": "720p", "pro": "1080p"},
     sound=False,
+    sound_field=False,
     end_image=False,
     price_note="APIXO publishes no Kling 3.0 Turbo price",
     notes="route kling-3-0-turbo; tier std = 720p, pro = 1080p; exactly one image; no sound field",
+)
+
+#: Kling 2.5 Turbo Pro: the 2.6 body without a sound field; 5 or 10 s, first and last frame
+TURBO25 = replace(
+    CAPS,
+    model="kling-2-5-turbo-pro",
+    name="kling-2.5-turbo",
+    prompt_max=2500,
+    sound=False,
+    sound_field=False,
+    prices=None,
+    price_note="APIXO's Kling 2.5 Turbo Pro page lists no price",
+    notes="route kling-2-5-turbo-pro; 5 or 10 s; no sound; 1-2 image URLs (first and last frame)",
 )
 
 
@@ -142,7 +163,7 @@ class ApixoGateway(Gateway):
     path_prefix = "/api/v1"
     states = _STATES
     key_help = "API key from the APIXO dashboard (sent as a Bearer token) in the password field."
-    models = by_model(CAPS, V3, TURBO)
+    models = by_model(CAPS, V3, TURBO, TURBO25)
     prices = PRICES
     errors = ERRORS
     probe_api = "APIXO's API"  # no free call is documented: ask about a task id that does not exist
@@ -177,7 +198,7 @@ class ApixoGateway(Gateway):
         }
         if row.shape == TURBO_SHAPE:
             inp["resolution"] = row.resolutions[request.tier or row.default_tier or "std"]
-        else:
+        if row.sound_field:
             inp["sound"] = bool(request.sound)
         if request.is_image_to_video:
             inp["image_urls"] = [u for u in (request.start_image, request.end_image) if u is not None]

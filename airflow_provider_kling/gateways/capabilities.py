@@ -5,7 +5,8 @@ gateway's own id -> row); the docs' capability matrix is generated from them, an
 :func:`check_capabilities` refuses a request before any HTTP call (a refusal costs nothing, a job the
 gateway rejects later may cost credits). A new model is a new row: its normalized ``name``, its wire
 id (``model``) and ``aliases``, what it accepts (durations, tiers, sound, frames, multi-shot, prompt
-limits, aspect ratios), how the module spells it (``shape``, ``resolutions``) and its ``prices``.
+limits, aspect ratios), how the module spells it (``shape``, ``resolutions``, whether a sound field
+exists, ``image_fields``) and its ``prices``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Capabilities:
     #: tiers the user may choose; ``()`` means the gateway has no tier control
     tiers: tuple[str, ...] = ()
     sound: bool = True
+    #: whether the host's request has a sound field for this row at all (``False``: none is sent,
+    #: the model is silent or always audible, and ``sound`` says which)
+    sound_field: bool = True
     sound_needs_pro: bool = False
     text_to_video: bool = True
     start_image: bool = True
@@ -76,6 +80,9 @@ class Capabilities:
     end_image_needs_pro: bool = False
     end_image_excludes_sound: bool = False
     end_image_needs_start: bool = True
+    #: the host's names of the (first frame, last frame) fields where this row's differ from its
+    #: module's usual ones (``()``: the usual ones)
+    image_fields: tuple[str, ...] = ()
     cfg_scale: bool = False
     #: multi-shot with a prompt per shot (``shots``): how many shots, how long each shot's prompt
     multi_shot: bool = False
@@ -100,6 +107,10 @@ class Capabilities:
     def cost_reporting(self) -> bool:
         """Whether a finished job carries its cost (in :attr:`cost_unit`)."""
         return self.cost_unit is not None
+
+    def frame_fields(self, first: str, last: str) -> tuple[str, str]:
+        """The wire names of the first and last frame: the row's own, else ``first`` and ``last``."""
+        return (self.image_fields[0], self.image_fields[1]) if self.image_fields else (first, last)
 
     @property
     def ids(self) -> tuple[str, ...]:

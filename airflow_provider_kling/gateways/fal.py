@@ -24,6 +24,12 @@ Wire facts (re-checked 2026-12-05):
   3-30 (an *integer*), ``resolution`` ``720p|1080p`` (default 1080p), ``aspect_ratio`` incl. 21:9,
   audio always on, ``start_image_url``/``end_image_url``; $0.157/s at 720p, $0.235/s at 1080p.
   The page also said "API access is coming soon" when we read it: 4.0 may answer 404 on some accounts.
+  ``fal-ai/kling-video/v2.5-turbo/pro/{text,image}-to-video`` (Kling 2.5 Turbo Pro) [DOC:
+  https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt and
+  https://fal.ai/docs/model-api-reference/video-generation-api/kling-video-v2.5-turbo-pro.md]:
+  ``duration`` ``"5"|"10"``, ``aspect_ratio`` (text only), ``negative_prompt``, ``cfg_scale`` 0-1,
+  no ``generate_audio`` (silent), and its frames are ``image_url`` and ``tail_image_url`` (image
+  only); $0.35 for 5 s and $0.07 per further second, i.e. $0.07/s at 5 or 10 s.
 * Output: ``{"video": {"url", "content_type", "file_name", "file_size"}}``.
 
 Oddities written here: the status answer carries no output (a second request, :meth:`build_result`,
@@ -60,6 +66,7 @@ V26_PRO = "fal-ai/kling-video/v2.6/pro"
 V3_STANDARD = "fal-ai/kling-video/v3/standard"
 V3_PRO = "fal-ai/kling-video/v3/pro"
 V4 = "kling/v4"
+V25_TURBO_PRO = "fal-ai/kling-video/v2.5-turbo/pro"
 #: the ``shape`` of the 4.0 row: an integer ``duration``, the tier as ``resolution``, no
 #: ``generate_audio`` (audio is always rendered)
 V4_SHAPE = "v4"
@@ -122,7 +129,30 @@ MODELS: dict[str, Capabilities] = {
             _SOURCE,
             "pro",
         ),
+        sound_field=False,
         notes="3-30 s, audio always on (sound=True required); tier std = 720p, pro = 1080p (default)",
+    ),
+    V25_TURBO_PRO: Capabilities(
+        model=V25_TURBO_PRO,
+        name="kling-2.5-turbo",
+        default_tier="pro",
+        prompt_max=2500,
+        negative_prompt=True,
+        tiers=("pro",),
+        cfg_scale=True,
+        sound=False,
+        sound_field=False,
+        end_image=True,
+        image_fields=("image_url", "tail_image_url"),
+        local_images="data_uri",
+        prices=usd_per_second(
+            {"pro": 0.07},
+            "fal's Kling 2.5 Turbo Pro page: $0.35 for 5 s, $0.07 per further second",
+            "https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt",
+            "pro",
+        ),
+        notes="pro only; 5 or 10 s; no sound; image-to-video takes a first and last frame "
+        "(image_url, tail_image_url) and its aspect ratio from the image",
     ),
 }
 
@@ -162,7 +192,8 @@ class FalGateway(Gateway):
     states = _STATES
     key_help = (
         "API key from https://fal.ai/dashboard/keys in the password field; it is sent as "
-        "'Authorization: Key <key>'. extra.model: kling-2.6 (default), kling-3.0 or kling-4.0."
+        "'Authorization: Key <key>'. extra.model: kling-2.6 (default), kling-3.0, kling-4.0 or "
+        "kling-2.5-turbo."
     )
     models = MODELS
     errors = ERRORS
@@ -193,10 +224,11 @@ class FalGateway(Gateway):
         v4 = row.shape == V4_SHAPE
         kind = "image-to-video" if request.is_image_to_video else "text-to-video"
         body: dict[str, Any] = {"prompt": request.prompt}
+        first, last = row.frame_fields("start_image_url", "end_image_url")
         if request.start_image is not None:
-            body["start_image_url"] = request.start_image
+            body[first] = request.start_image
         if request.end_image is not None:
-            body["end_image_url"] = request.end_image
+            body[last] = request.end_image
         body["duration"] = int(request.duration) if v4 else str(request.duration)
         if row.resolutions:
             body["resolution"] = row.resolutions[request.tier or row.default_tier or "pro"]
@@ -206,7 +238,7 @@ class FalGateway(Gateway):
             body["negative_prompt"] = request.negative_prompt
         if request.cfg_scale is not None:
             body["cfg_scale"] = request.cfg_scale
-        if not v4:
+        if row.sound_field:
             body["generate_audio"] = bool(request.sound)
         params = {"fal_webhook": request.callback_url} if request.callback_url else None
         return HttpRequest("POST", f"/{row.model}/{kind}", json=body, params=params)

@@ -19,6 +19,16 @@ Wire facts (re-checked 2026-12-05):
   ``kling-v3-video``: also ``end_image``, ``mode`` ``standard|pro``, ``duration`` 3-15,
   ``multi_prompt`` (a JSON string; not used here). Prices are not in our sources: the estimate is
   refused with the reason unless the connection sets ``extra.prices``.
+  ``kling-v2.5-turbo-pro`` (Kling 2.5 Turbo Pro): ``prompt``, ``negative_prompt``, ``start_image``,
+  ``aspect_ratio`` (ignored with an image), ``duration`` 5|10; no ``end_image``, no ``mode``, no
+  ``generate_audio`` (silent). ``kling-v2.1`` (Kling 2.1): image-to-video only (``start_image``
+  required), ``mode`` ``standard`` (720p, default) | ``pro`` (1080p), ``end_image`` with pro only,
+  ``negative_prompt``, ``duration`` 5|10, no ``aspect_ratio``, no ``generate_audio``. Both [2ND:
+  their input schemas as api.core.today mirrors them,
+  https://api.core.today/v1/models/kwaivgi/kling-v2.5-turbo-pro/llms.txt and
+  .../kwaivgi/kling-v2.1/llms.txt, naming https://replicate.com/kwaivgi/kling-v2.5-turbo-pro and
+  https://replicate.com/kwaivgi/kling-v2.1 as their documentation; we could not read Replicate's
+  own pages]; no Replicate price in our sources.
 
 A cancel of an official model's prediction before it has output stops the work; Replicate prices
 these models per output, so a canceled prediction has nothing to bill (our reading of the pricing
@@ -49,6 +59,8 @@ MODES: dict[str, str] = {"std": "standard", "pro": "pro"}
 
 V26 = "kwaivgi/kling-v2.6"
 V3 = "kwaivgi/kling-v3-video"
+V25_TURBO_PRO = "kwaivgi/kling-v2.5-turbo-pro"
+V21 = "kwaivgi/kling-v2.1"
 #: a row per official model, keyed by Replicate's ``owner/name`` (the id in the submit path)
 MODELS: dict[str, Capabilities] = {
     V26: Capabilities(
@@ -70,6 +82,35 @@ MODELS: dict[str, Capabilities] = {
         local_images="data_uri",
         price_note="no Replicate price in our sources",
         notes="mode standard (std, default) or pro; first and last frame",
+    ),
+    V25_TURBO_PRO: Capabilities(
+        model=V25_TURBO_PRO,
+        name="kling-2.5-turbo",
+        prompt_max=2500,
+        negative_prompt=True,
+        sound=False,
+        sound_field=False,
+        local_images="data_uri",
+        price_note="no Replicate price in our sources",
+        notes="5 or 10 s; no sound, no tier choice, no last frame; image-to-video takes its aspect "
+        "ratio from the image",
+    ),
+    V21: Capabilities(
+        model=V21,
+        name="kling-2.1",
+        prompt_max=2500,
+        negative_prompt=True,
+        tiers=("std", "pro"),
+        default_tier="std",
+        sound=False,
+        sound_field=False,
+        text_to_video=False,
+        end_image=True,
+        end_image_needs_pro=True,
+        local_images="data_uri",
+        price_note="no Replicate price in our sources",
+        notes="image-to-video only; mode standard (std, 720p, default) or pro (1080p, last frame "
+        "too); 5 or 10 s; no sound",
     ),
 }
 
@@ -96,7 +137,7 @@ class ReplicateGateway(Gateway):
     states = _STATES
     key_help = (
         "API token from https://replicate.com/account/api-tokens in the password field; it is sent "
-        "as a Bearer token. extra.model: kling-2.6 (default) or kling-3.0."
+        "as a Bearer token. extra.model: kling-2.6 (default), kling-3.0, kling-2.5-turbo or kling-2.1."
     )
     models = MODELS
     errors = ERRORS
@@ -113,12 +154,13 @@ class ReplicateGateway(Gateway):
             inp["start_image"] = request.start_image
         if request.end_image is not None:
             inp["end_image"] = request.end_image
-        if row.default_tier is not None:  # the 3.0 row: the tier is ``mode``
+        if row.default_tier is not None:  # the 3.0 and 2.1 rows: the tier is ``mode``
             inp["mode"] = MODES[request.tier or row.default_tier]
         if not request.is_image_to_video:
             inp["aspect_ratio"] = request.aspect_ratio or "16:9"
         inp["duration"] = request.duration
-        inp["generate_audio"] = bool(request.sound)
+        if row.sound_field:
+            inp["generate_audio"] = bool(request.sound)
         body: dict[str, Any] = {"input": inp}
         if request.callback_url is not None:
             body["webhook"] = request.callback_url

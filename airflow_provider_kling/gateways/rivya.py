@@ -15,6 +15,15 @@ characters, ``params.mode`` std/pro (Rivya's default pro), ``params.duration`` `
 ``params.sound`` in every mode, up to two images in ``params.referenceMediaItems`` (first and last
 frame) and ``params.multi_shots`` ``"true"``/``"false"`` *without* per-shot prompts: a request with
 ``shots`` is refused before any call. 90 credits per clip, fixed.
+
+Kling 2.5 Turbo Pro is model id ``kling-v2-5-turbo-pro`` [DOC:
+https://rivya.ai/docs/api/models/kling-v2-5-turbo-pro]: a prompt of <= 2500 characters,
+``params.duration`` ``"5"``/``"10"``, ``params.aspect_ratio`` (default 16:9),
+``params.negative_prompt`` (text), ``params.cfg_scale`` (a *number* 0-1), up to two reference images
+(the second is the last frame) and no ``params.sound`` (silent); 42 credits per clip, fixed. Kling
+2.1 Master is ``kling-v2-1-master`` [DOC: https://rivya.ai/docs/api/models/kling-v2-1-master]: the
+same controls with a prompt of <= 5000 characters and one optional reference image; 160 credits per
+clip, fixed.
 """
 
 from __future__ import annotations
@@ -168,6 +177,44 @@ V3 = replace(
     ),
 )
 
+
+def _silent(model: str, name: str, credits: float, notes: str, **changes: Any) -> Capabilities:
+    """A Kling 2.x row without ``params.sound``: 5 or 10 s, a negative prompt and CFG, a fixed price."""
+    return replace(
+        CAPS,
+        model=model,
+        name=name,
+        negative_prompt=True,
+        cfg_scale=True,
+        sound=False,
+        sound_field=False,
+        prices=replace(
+            PRICES,
+            rates={"clip": credits},
+            basis=f"Rivya {name}: {credits:g} credits per clip, fixed",
+            source=f"https://rivya.ai/docs/api/models/{model}",
+        ),
+        notes=f"{notes}; 5 or 10 s; no sound; {credits:g} credits per clip",
+        **changes,
+    )
+
+
+TURBO25 = _silent(
+    "kling-v2-5-turbo-pro",
+    "kling-2.5-turbo",
+    42.0,
+    "up to two reference images (first and last frame) through the Files API",
+    prompt_max=2500,
+    end_image=True,
+)
+V21_MASTER = _silent(
+    "kling-v2-1-master",
+    "kling-2.1-master",
+    160.0,
+    "one optional reference image through the Files API",
+    prompt_max=5000,
+)
+
 #: Credits are reserved per generation and refunded when it fails (``final_credits`` 0).
 BILLING = FailureBilling(
     failed="no",
@@ -192,7 +239,7 @@ class RivyaGateway(Gateway):
         "API key (rvya_sk_...) from the Rivya dashboard, with the generations:create, generations:read, "
         "files:create and credits:read scopes."
     )
-    models = by_model(CAPS, V3)
+    models = by_model(CAPS, V3, TURBO25, V21_MASTER)
     prices = PRICES
     errors = ERRORS
     billing = BILLING
@@ -221,7 +268,12 @@ class RivyaGateway(Gateway):
         if request.tier is not None:
             params["mode"] = request.tier
         params["duration"] = str(request.duration)
-        params["sound"] = "true" if request.sound else "false"
+        if row.sound_field:
+            params["sound"] = "true" if request.sound else "false"
+        if request.negative_prompt is not None:
+            params["negative_prompt"] = request.negative_prompt
+        if request.cfg_scale is not None:
+            params["cfg_scale"] = request.cfg_scale
         if request.start_image is not None:
             # the image decides unless the user chose a ratio (Rivya honours one with an image)
             if request.aspect_ratio is not None:

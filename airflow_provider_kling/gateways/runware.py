@@ -177,6 +177,7 @@ def _numbered(
         fixed_tier=tier,
         tiers=("std", "pro") if tier else (),
         sound=False,
+        sound_field=False,
         prices=prices,
         price_note="" if prices else f"no price for {title} was readable on Runware's pages",
         notes=f"{notes}; 5 or 10 s; no sound",
@@ -337,6 +338,7 @@ class RunwareGateway(Gateway):
             fixed_tier=None,
             durations=tuple(range(3, 16)),
             sound=False,
+            sound_field=False,
             end_image=False,
             price_note="Runware publishes no Kling 3.0 Turbo price here",
             notes="one model id; tier std = 720p, pro = 1080p (the size sent); no sound setting",
@@ -406,7 +408,7 @@ class RunwareGateway(Gateway):
             "numberResults": 1,
             "includeCost": True,
         }
-        klingai: dict[str, Any] = {"sound": request.sound} if row.sound else {}
+        klingai: dict[str, Any] = {"sound": request.sound} if row.sound_field else {}
         if request.shots:
             klingai["multiPrompt"] = [
                 {"prompt": s.prompt, "duration": int(s.duration)} for s in request.shots
