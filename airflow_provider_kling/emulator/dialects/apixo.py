@@ -21,7 +21,10 @@ Kling 3.0 (https://apixo.ai/docs/models/video/kling-3-0-std) is the ``kling-3-0-
 takes ``mode``, ``prompt``, ``duration`` (an integer 3-15), ``sound`` (required boolean),
 ``aspect_ratio`` (text-to-video) and ``image_urls`` (1-2); no negative prompt, cfg or multi-shot
 field. ``kling-3-0-turbo`` takes ``resolution`` (720p|1080p) instead of ``sound`` and exactly one
-image. A job answers only on the route of the model that created it.
+image. ``kling-2-5-turbo-pro`` (https://apixo.ai/docs/models/video/kling-2-5-turbo-pro) is the 2.6
+body without ``sound`` (silent): a prompt of 1-2500 characters, ``duration`` 5|10, 1-2 images (the
+second the last frame), ``negative_prompt``, ``cfg_scale``. A job answers only on the route of the
+model that created it.
 
 Account limits (see ``limits``): 429 ``{"code": 429, ...}`` with ``Retry-After``. APIXO bills $0.06
 per output second silent and $0.12 with sound but reports no cost on tasks, so neither does the
@@ -45,7 +48,8 @@ from .values import is_http_url, ms, phase_words, random_digits
 MODEL_PATH = "kling-2-6"
 V3_PATH = "kling-3-0-std"
 TURBO_PATH = "kling-3-0-turbo"
-MODEL_PATHS = (MODEL_PATH, V3_PATH, TURBO_PATH)
+TURBO25_PATH = "kling-2-5-turbo-pro"
+MODEL_PATHS = (MODEL_PATH, V3_PATH, TURBO_PATH, TURBO25_PATH)
 STATE = phase_words("pending", "processing", "success", "failed")
 FAILURES = {
     "fail": ("Timeout", "The provider timed out while generating the video. Please retry."),
@@ -114,6 +118,20 @@ class SubmitTurbo(Submit):
     input: InputTurbo  # type: ignore[assignment]
 
 
+class InputTurbo25(StrictModel):
+    mode: Literal["text-to-video", "image-to-video"]
+    prompt: Annotated[str, Field(min_length=1, max_length=2500)]
+    duration: Literal[5, 10] | None = None
+    aspect_ratio: Literal["1:1", "9:16", "16:9"] | None = None
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=2)] | None = None
+    negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
+    cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class SubmitTurbo25(Submit):
+    input: InputTurbo25  # type: ignore[assignment]
+
+
 def _rules(call: Call, req: Submit) -> str | None:
     inp = req.input
     if isinstance(inp, Input) and inp.duration is not None and inp.duration not in (5, 10):
@@ -172,7 +190,12 @@ def _spec(schema: type[Submit]) -> SubmitSpec[Submit]:
 
 
 #: the request schema of each model route
-SUBMITS = {MODEL_PATH: _spec(Submit), V3_PATH: _spec(SubmitV3), TURBO_PATH: _spec(SubmitTurbo)}
+SUBMITS = {
+    MODEL_PATH: _spec(Submit),
+    V3_PATH: _spec(SubmitV3),
+    TURBO_PATH: _spec(SubmitTurbo),
+    TURBO25_PATH: _spec(SubmitTurbo25),
+}
 
 
 @router.post("/api/v1/generateTask/{model}")

@@ -24,6 +24,10 @@ and the model pages (https://fal.ai/models/fal-ai/kling-video/v2.6/pro/text-to-v
 * Errors: 401/403 ``{"detail": str}``, 422 ``{"detail": [{"loc", "msg", "type"}]}`` (validation, as
   FastAPI spells it), 404, 5xx (never charged).
 
+Kling 2.5 Turbo Pro (https://fal.ai/models/fal-ai/kling-video/v2.5-turbo/pro/image-to-video/llms.txt):
+``duration`` ``"5"|"10"``, ``negative_prompt``, ``cfg_scale``, no ``generate_audio`` (silent); text
+takes ``aspect_ratio``, image ``image_url`` (required) and ``tail_image_url``.
+
 Strict: a field a model page does not list is refused (422), and JSON types are not coerced
 (``duration`` is a *string* on 2.6 and 3.0, an *integer* on 4.0).
 """
@@ -111,6 +115,27 @@ class I2V40(StrictModel):
     resolution: Literal["720p", "1080p"] = "1080p"
 
 
+class T2V25(StrictModel):
+    """Kling 2.5 Turbo Pro, text: no audio field."""
+
+    prompt: Prompt
+    duration: Duration26 = "5"
+    aspect_ratio: Ratio = "16:9"
+    negative_prompt: str | None = None
+    cfg_scale: Cfg | None = None
+
+
+class I2V25(StrictModel):
+    """Kling 2.5 Turbo Pro, image: its frames are ``image_url`` and ``tail_image_url``."""
+
+    prompt: Prompt
+    image_url: str
+    duration: Duration26 = "5"
+    negative_prompt: str | None = None
+    cfg_scale: Cfg | None = None
+    tail_image_url: str | None = None
+
+
 #: submit path -> (app id of the status/result/cancel URLs, input schema, normalized model)
 ENDPOINTS: dict[str, tuple[str, type[StrictModel], str]] = {
     "fal-ai/kling-video/v2.6/pro/text-to-video": ("fal-ai/kling-video", T2V26, "kling-2.6"),
@@ -119,6 +144,8 @@ ENDPOINTS: dict[str, tuple[str, type[StrictModel], str]] = {
     "fal-ai/kling-video/v3/pro/text-to-video": ("fal-ai/kling-video", T2V30, "kling-3.0"),
     "fal-ai/kling-video/v3/standard/image-to-video": ("fal-ai/kling-video", I2V30, "kling-3.0"),
     "fal-ai/kling-video/v3/pro/image-to-video": ("fal-ai/kling-video", I2V30, "kling-3.0"),
+    "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": ("fal-ai/kling-video", T2V25, "kling-2.5-turbo"),
+    "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": ("fal-ai/kling-video", I2V25, "kling-2.5-turbo"),
     "kling/v4/text-to-video": ("kling/v4", T2V40, "kling-4.0"),
     "kling/v4/image-to-video": ("kling/v4", I2V40, "kling-4.0"),
 }
@@ -169,7 +196,7 @@ def _rules(endpoint: str) -> SubmitSpec[StrictModel]:
     _, schema, _ = ENDPOINTS[endpoint]
 
     def rules(call: Call, req: StrictModel) -> str | None:
-        for name in ("start_image_url", "end_image_url"):
+        for name in ("start_image_url", "end_image_url", "image_url", "tail_image_url"):
             value = getattr(req, name, None)
             if value is not None and not (is_http_url(value) or value.startswith("data:")):
                 return f"{name}: must be a URL or a data URI"

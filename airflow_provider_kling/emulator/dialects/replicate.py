@@ -22,6 +22,12 @@ https://replicate.com/kwaivgi/kling-v2.6/api and https://replicate.com/kwaivgi/k
 * Retention: inputs and outputs are deleted an hour after the prediction ends: ``output`` becomes
   ``null``, ``data_removed`` ``true`` and the file is gone (the emulator's video route answers 404).
 
+Kling 2.5 Turbo Pro (``kling-v2.5-turbo-pro``) and Kling 2.1 (``kling-v2.1``), as their schemas are
+mirrored at https://api.core.today/v1/models/kwaivgi/kling-v2.5-turbo-pro/llms.txt and
+.../kling-v2.1/llms.txt: neither has ``generate_audio`` (silent); 2.5 Turbo Pro takes a first frame
+only; 2.1 requires ``start_image``, has ``mode`` and takes ``end_image`` in pro mode only, and no
+``aspect_ratio``.
+
 Strict: ``input`` fields the model page does not list are refused, and types are not coerced
 (``duration`` is an integer, ``generate_audio`` a boolean).
 """
@@ -73,10 +79,29 @@ class Input30(StrictModel):
     multi_prompt: str | None = None
 
 
+class Input25Turbo(StrictModel):
+    prompt: Prompt
+    negative_prompt: str | None = None
+    start_image: str | None = None
+    aspect_ratio: Ratio = "16:9"
+    duration: Literal[5, 10] = 5
+
+
+class Input21(StrictModel):
+    prompt: Prompt
+    negative_prompt: str | None = None
+    start_image: str
+    end_image: str | None = None
+    mode: Literal["standard", "pro"] = "standard"
+    duration: Literal[5, 10] = 5
+
+
 #: model name -> (input schema, normalized model)
 MODELS: dict[str, tuple[type[StrictModel], str]] = {
     "kling-v2.6": (Input26, "kling-2.6"),
     "kling-v3-video": (Input30, "kling-3.0"),
+    "kling-v2.5-turbo-pro": (Input25Turbo, "kling-2.5-turbo"),
+    "kling-v2.1": (Input21, "kling-2.1"),
 }
 STATUS = phase_words("starting", "processing", "succeeded", "failed", "canceled")
 FAILURES = {
@@ -159,6 +184,8 @@ def _rules(call: Call, req: Create) -> str | None:
             return f"input.{name}: must be a URL or a data URI"
     if getattr(inp, "end_image", None) is not None and getattr(inp, "start_image", None) is None:
         return "input.end_image: requires start_image"
+    if isinstance(inp, Input21) and inp.end_image is not None and inp.mode != "pro":
+        return "input.end_image: only in pro mode"
     if req.webhook is not None and not is_http_url(req.webhook):
         return "webhook: must be an http(s) URL"
     return None
@@ -213,7 +240,7 @@ async def create(request: Request, model: str) -> Response:
         prompt=str(getattr(inp, "prompt", "")),
         duration=int(getattr(inp, "duration", 5)),
         aspect=None if getattr(inp, "start_image", None) else getattr(inp, "aspect_ratio", None),
-        sound=bool(getattr(inp, "generate_audio", True)),
+        sound=bool(getattr(inp, "generate_audio", False)),  # a model without the field is silent
         model=f"kwaivgi/{model}",
         family=model,
         extra={"model": MODELS[model][1], "webhook": req.webhook, "retention": RETENTION_SECONDS},

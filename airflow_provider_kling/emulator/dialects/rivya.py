@@ -18,6 +18,10 @@ with another body is ``409 idempotency_conflict``. Tasks and keys are scoped to 
 Kling 3.0 is ``model: "kling-3-0"`` (https://rivya.ai/docs/api/models/kling-3-0): a prompt of <= 2000
 characters, ``params.mode`` std|pro, ``params.multi_shots`` "false"|"true" (no per-shot prompts: the
 emulator cuts no shots), ``params.duration`` "3".."15", up to two reference images; 90 credits.
+Kling 2.5 Turbo Pro (``kling-v2-5-turbo-pro``, https://rivya.ai/docs/api/models/kling-v2-5-turbo-pro)
+and Kling 2.1 Master (``kling-v2-1-master``, .../kling-v2-1-master): ``params.duration`` "5"|"10",
+``params.negative_prompt`` (text), ``params.cfg_scale`` (a *number* 0-1), no ``params.sound``; a
+prompt of <= 2500 / <= 5000 characters, up to two / one reference images; 42 / 160 credits.
 
 Account limits (see ``limits``): ``rate_limited`` 429 with ``Retry-After``. Billing: every task
 reserves 55 credits (``reserved_credits``), ``final_credits`` is 55 once succeeded and 0 otherwise (a
@@ -46,9 +50,13 @@ from .values import canonical_fingerprint, is_http_url, phase_words
 
 MODEL = "kling-2-6"
 V3_MODEL = "kling-3-0"
+TURBO25_MODEL = "kling-v2-5-turbo-pro"
+V21_MASTER_MODEL = "kling-v2-1-master"
 CREDITS_PER_TASK = 55
 #: credits reserved per task, by model id
-CREDITS = {MODEL: CREDITS_PER_TASK, V3_MODEL: 90}
+CREDITS = {MODEL: CREDITS_PER_TASK, V3_MODEL: 90, TURBO25_MODEL: 42, V21_MASTER_MODEL: 160}
+#: the silent Kling 2.x models -> (prompt limit, reference images)
+SILENT = {TURBO25_MODEL: (2500, 2), V21_MASTER_MODEL: (5000, 1)}
 SECONDS = tuple(str(s) for s in range(3, 16))
 STARTING_CREDITS = 100_000
 IMAGE_MIME = ("image/jpeg", "image/png", "image/webp")
@@ -112,12 +120,14 @@ class Params(StrictModel):
     duration: str | None = None
     sound: Literal["false", "true"] | None = None
     aspect_ratio: Literal["1:1", "16:9", "9:16"] | None = None
+    negative_prompt: str | None = None
+    cfg_scale: Annotated[float, Field(ge=0, le=1)] | None = None
     referenceMediaItems: Annotated[list[ReferenceMediaItem], Field(max_length=2)] | None = None
 
 
 class Generation(StrictModel):
-    model: Literal["kling-2-6", "kling-3-0"]
-    prompt: Annotated[str, Field(min_length=1, max_length=2000)]
+    model: Literal["kling-2-6", "kling-3-0", "kling-v2-5-turbo-pro", "kling-v2-1-master"]
+    prompt: Annotated[str, Field(min_length=1, max_length=5000)]
     params: Params | None = None
     client_request_id: Annotated[str, Field(max_length=128)] | None = None
 
@@ -162,6 +172,12 @@ def _reference_problem(call: Call, item: ReferenceMediaItem) -> str | None:
 def _model_rules(req: Generation) -> str | None:
     """What one model's page allows beyond the shared schema."""
     params = req.params or Params()
+    if req.model in SILENT:
+        return _silent_rules(req, params)
+    if len(req.prompt) > 2000:
+        return f"prompt: at most 2000 characters for {req.model}"
+    if params.negative_prompt is not None or params.cfg_scale is not None:
+        return f"params: negative_prompt and cfg_scale are not parameters of {req.model}"
     if req.model == MODEL:
         if len(req.prompt) > 1000:
             return "prompt: at most 1000 characters for kling-2-6"
@@ -173,6 +189,20 @@ def _model_rules(req: Generation) -> str | None:
             return "params.referenceMediaItems: at most 1 item for kling-2-6"
     elif params.duration not in (None, *SECONDS):
         return "params.duration: must be one of '3'..'15'"
+    return None
+
+
+def _silent_rules(req: Generation, params: Params) -> str | None:
+    """A Kling 2.x model without ``params.sound``: 5 or 10 s, its prompt and reference limits."""
+    prompt_max, images = SILENT[req.model]
+    if len(req.prompt) > prompt_max:
+        return f"prompt: at most {prompt_max} characters for {req.model}"
+    if params.duration not in (None, "5", "10"):
+        return "params.duration: must be '5' or '10'"
+    if params.sound is not None or params.mode is not None or params.multi_shots is not None:
+        return f"params: sound, mode and multi_shots are not parameters of {req.model}"
+    if len(params.referenceMediaItems or []) > images:
+        return f"params.referenceMediaItems: at most {images} item(s) for {req.model}"
     return None
 
 
