@@ -5,7 +5,9 @@ gateway's document says goes on the wire for it (``method``, ``path``, ``json``)
 and ``<case>_succeeded`` are the answers its document shows. Cases: ``v3`` (Kling 3.0, 12 s with
 sound) on every gateway, ``v3_multishot`` (4 s + 8 s) where shots have prompts, and ``turbo`` where
 the gateway serves Kling 3.0 Turbo on a wire shape of its own (the official path-addressed family),
-``v4`` (Kling 4.0, 20 s 21:9) on fal; a gateway with a result step (fal) has ``<case>_result`` too.
+``v4`` (Kling 4.0, 20 s 21:9) on fal, ``turbo25`` (Kling 2.5 Turbo Pro, no sound field; on fal its
+frames are ``image_url`` / ``tail_image_url``) on fal, APIXO and Rivya, from their pages' examples;
+a gateway with a result step (fal) has ``<case>_result`` too.
 The 2.6 samples next to them are untouched and still drive ``test_contract.py``.
 """
 
