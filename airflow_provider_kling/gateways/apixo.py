@@ -35,7 +35,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
+from airflow_provider_kling.gateways.capabilities import KLING_3, KLING_25_TURBO, NO_SOUND, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.kie import market_job
 from airflow_provider_kling.gateways.pricing import usd_per_second
@@ -125,8 +125,7 @@ TURBO = replace(
     tiers=("std", "pro"),
     default_tier="std",
     resolutions={"std": "720p", "pro": "1080p"},
-    sound=False,
-    sound_field=False,
+    **NO_SOUND,
     end_image=False,
     price_note="APIXO publishes no Kling 3.0 Turbo price",
     notes="route kling-3-0-turbo; tier std = 720p, pro = 1080p; exactly one image; no sound field",
@@ -136,10 +135,7 @@ TURBO = replace(
 TURBO25 = replace(
     CAPS,
     model="kling-2-5-turbo-pro",
-    name="kling-2.5-turbo",
-    prompt_max=2500,
-    sound=False,
-    sound_field=False,
+    **KLING_25_TURBO,
     prices=None,
     price_note="APIXO's Kling 2.5 Turbo Pro page lists no price",
     notes="route kling-2-5-turbo-pro; 5 or 10 s; no sound; 1-2 image URLs (first and last frame)",

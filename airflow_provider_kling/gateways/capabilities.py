@@ -32,6 +32,10 @@ LocalImages = Literal["base64", "data_uri", "upload", "url_only"]
 
 #: what every Kling 3.0 row states, on any gateway: its normalized name and its 3-15 s clips
 KLING_3: dict[str, Any] = {"name": "kling-3.0", "durations": tuple(range(3, 16))}
+#: what a row states where the model is silent and the host's request has no sound field
+NO_SOUND: dict[str, Any] = {"sound": False, "sound_field": False}
+#: what every Kling 2.5 Turbo Pro row states, on any gateway: its name, its prompt limit, no sound
+KLING_25_TURBO: dict[str, Any] = {"name": "kling-2.5-turbo", "prompt_max": 2500, **NO_SOUND}
 
 
 def by_model(*rows: Capabilities) -> dict[str, Capabilities]:

@@ -57,7 +57,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
-from airflow_provider_kling.gateways.capabilities import KLING_3
+from airflow_provider_kling.gateways.capabilities import KLING_3, KLING_25_TURBO
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -134,14 +134,11 @@ MODELS: dict[str, Capabilities] = {
     ),
     V25_TURBO_PRO: Capabilities(
         model=V25_TURBO_PRO,
-        name="kling-2.5-turbo",
+        **KLING_25_TURBO,
         default_tier="pro",
-        prompt_max=2500,
         negative_prompt=True,
         tiers=("pro",),
         cfg_scale=True,
-        sound=False,
-        sound_field=False,
         end_image=True,
         image_fields=("image_url", "tail_image_url"),
         local_images="data_uri",

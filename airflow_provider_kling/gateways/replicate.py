@@ -39,6 +39,7 @@ No ``replicate`` client dependency, for the reasons the :mod:`.fal` module gives
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ from airflow_provider_kling.gateways.base import (
     HttpRequest,
     HttpResponse,
 )
-from airflow_provider_kling.gateways.capabilities import KLING_3
+from airflow_provider_kling.gateways.capabilities import KLING_3, KLING_25_TURBO, NO_SOUND, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 
@@ -61,58 +62,46 @@ V26 = "kwaivgi/kling-v2.6"
 V3 = "kwaivgi/kling-v3-video"
 V25_TURBO_PRO = "kwaivgi/kling-v2.5-turbo-pro"
 V21 = "kwaivgi/kling-v2.1"
+_V26_ROW = Capabilities(
+    model=V26,
+    prompt_max=2500,
+    negative_prompt=True,
+    local_images="data_uri",
+    price_note="no Replicate price in our sources",
+    notes="no tier choice, no last frame; image-to-video takes its aspect ratio from the image",
+)
+_V3_ROW = replace(
+    _V26_ROW,
+    model=V3,
+    **KLING_3,
+    tiers=("std", "pro"),
+    default_tier="std",
+    end_image=True,
+    notes="mode standard (std, default) or pro; first and last frame",
+)
 #: a row per official model, keyed by Replicate's ``owner/name`` (the id in the submit path)
-MODELS: dict[str, Capabilities] = {
-    V26: Capabilities(
-        model=V26,
-        prompt_max=2500,
-        negative_prompt=True,
-        local_images="data_uri",
-        price_note="no Replicate price in our sources",
-        notes="no tier choice, no last frame; image-to-video takes its aspect ratio from the image",
-    ),
-    V3: Capabilities(
-        model=V3,
-        **KLING_3,
-        prompt_max=2500,
-        negative_prompt=True,
-        tiers=("std", "pro"),
-        default_tier="std",
-        end_image=True,
-        local_images="data_uri",
-        price_note="no Replicate price in our sources",
-        notes="mode standard (std, default) or pro; first and last frame",
-    ),
-    V25_TURBO_PRO: Capabilities(
+MODELS: dict[str, Capabilities] = by_model(
+    _V26_ROW,
+    _V3_ROW,
+    replace(
+        _V26_ROW,
         model=V25_TURBO_PRO,
-        name="kling-2.5-turbo",
-        prompt_max=2500,
-        negative_prompt=True,
-        sound=False,
-        sound_field=False,
-        local_images="data_uri",
-        price_note="no Replicate price in our sources",
+        **KLING_25_TURBO,
         notes="5 or 10 s; no sound, no tier choice, no last frame; image-to-video takes its aspect "
         "ratio from the image",
     ),
-    V21: Capabilities(
+    replace(
+        _V3_ROW,
         model=V21,
         name="kling-2.1",
-        prompt_max=2500,
-        negative_prompt=True,
-        tiers=("std", "pro"),
-        default_tier="std",
-        sound=False,
-        sound_field=False,
+        durations=(5, 10),
+        **NO_SOUND,
         text_to_video=False,
-        end_image=True,
         end_image_needs_pro=True,
-        local_images="data_uri",
-        price_note="no Replicate price in our sources",
         notes="image-to-video only; mode standard (std, 720p, default) or pro (1080p, last frame "
         "too); 5 or 10 s; no sound",
     ),
-}
+)
 
 _STATES = fields.state_table(
     queued="starting",

@@ -38,7 +38,7 @@ from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3, by_model, reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, NO_SOUND, by_model, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable, WordRule
 from airflow_provider_kling.gateways.pricing import Balance, Prices
 from airflow_provider_kling.models import VideoRequest, VideoTask
@@ -186,8 +186,7 @@ def _silent(model: str, name: str, credits: float, notes: str, **changes: Any) -
         name=name,
         negative_prompt=True,
         cfg_scale=True,
-        sound=False,
-        sound_field=False,
+        **NO_SOUND,
         prices=replace(
             PRICES,
             rates={"clip": credits},

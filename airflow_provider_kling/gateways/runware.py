@@ -56,7 +56,7 @@ from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingEr
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3, int_in, reject_blank_images
+from airflow_provider_kling.gateways.capabilities import KLING_3, NO_SOUND, int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import usd_per_second
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
@@ -176,8 +176,7 @@ def _numbered(
         name=name,
         fixed_tier=tier,
         tiers=("std", "pro") if tier else (),
-        sound=False,
-        sound_field=False,
+        **NO_SOUND,
         prices=prices,
         price_note="" if prices else f"no price for {title} was readable on Runware's pages",
         notes=f"{notes}; 5 or 10 s; no sound",
@@ -337,8 +336,7 @@ class RunwareGateway(Gateway):
             shape=V3_SHAPE,
             fixed_tier=None,
             durations=tuple(range(3, 16)),
-            sound=False,
-            sound_field=False,
+            **NO_SOUND,
             end_image=False,
             price_note="Runware publishes no Kling 3.0 Turbo price here",
             notes="one model id; tier std = 720p, pro = 1080p (the size sent); no sound setting",

@@ -24,50 +24,12 @@ IMAGE = str(REPO / "example_dags" / "assets" / "product.png")
 
 
 @pytest.mark.parametrize(
-    ("model", "tier", "image", "model_id"),
-    [
-        ("kling-2.5-turbo", None, None, "klingai:6@1"),
-        ("kling-2.5-turbo", "std", IMAGE, "klingai:6@0"),
-        ("kling-2.1", None, IMAGE, "klingai:5@1"),
-        ("kling-2.1-master", None, None, "klingai:5@3"),
-    ],
-)
-def test_runware_siblings_render_through_the_hook(
-    emulator: EmulatorServer,
-    tmp_path: Path,
-    model: str,
-    tier: str | None,
-    image: str | None,
-    model_id: str,
-) -> None:
-    hook = KlingHook("kling_runware")
-    request = hook.make_request(
-        prompt="A paper boat on a rain puddle",
-        model=model,
-        duration=10,
-        tier=tier,
-        start_image=image,
-    )
-    task = hook.submit(request)
-    done = hook.raise_for_task(wait_until(lambda: hook.get_task(task), lambda t: t.is_terminal, 30.0))
-    assert done.state == TaskState.SUCCEEDED
-    assert emulator.job(task.task_id)["model"] == model_id
-    info = probe_video(Path(hook.download(done.video_urls[0], tmp_path)["path"]))
-    assert info["duration"] == pytest.approx(10, abs=0.3) and info["audio"] == 0
-
-
-def test_runware_2_5_turbo_with_sound_fails_before_any_request(emulator: EmulatorServer) -> None:
-    hook = KlingHook("kling_runware")
-    before = counters(emulator)["requests"]["runware"]
-    with pytest.raises(KlingValidationError) as info:
-        hook.submit(hook.make_request(prompt="A paper boat", model="kling-2.5-turbo", sound=True))
-    assert (info.value.gateway, info.value.field) == ("runware", "sound")
-    assert counters(emulator)["requests"]["runware"] == before
-
-
-@pytest.mark.parametrize(
     ("gateway", "model", "tier", "image", "model_id"),
     [
+        ("runware", "kling-2.5-turbo", None, None, "klingai:6@1"),
+        ("runware", "kling-2.5-turbo", "std", IMAGE, "klingai:6@0"),
+        ("runware", "kling-2.1", None, IMAGE, "klingai:5@1"),
+        ("runware", "kling-2.1-master", None, None, "klingai:5@3"),
         ("fal", "kling-2.5-turbo", None, IMAGE, "fal-ai/kling-video/v2.5-turbo/pro"),
         ("replicate", "kling-2.1", "pro", IMAGE, "kwaivgi/kling-v2.1"),
         ("replicate", "kling-2.5-turbo", None, None, "kwaivgi/kling-v2.5-turbo-pro"),
@@ -76,7 +38,7 @@ def test_runware_2_5_turbo_with_sound_fails_before_any_request(emulator: Emulato
         ("rivya", "kling-2.1-master", None, None, "kling-v2-1-master"),
     ],
 )
-def test_other_gateways_siblings_render_through_the_hook(
+def test_siblings_render_through_the_hook(
     emulator: EmulatorServer,
     tmp_path: Path,
     gateway: str,
@@ -97,7 +59,7 @@ def test_other_gateways_siblings_render_through_the_hook(
     assert info["duration"] == pytest.approx(10, abs=0.3) and info["audio"] == 0
 
 
-@pytest.mark.parametrize("gateway", ["fal", "replicate", "apixo", "rivya"])
+@pytest.mark.parametrize("gateway", ["runware", "fal", "replicate", "apixo", "rivya"])
 def test_2_5_turbo_with_sound_fails_before_any_request_on_every_host(
     emulator: EmulatorServer, gateway: str
 ) -> None:

@@ -53,14 +53,19 @@ Duration26 = Literal["5", "10"]
 Duration30 = Literal["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"]
 
 
-class TextToVideo(StrictModel):
-    """Text-to-video on 2.6 and 3.0: the versions differ only in their durations."""
+class SilentText(StrictModel):
+    """Text-to-video without an audio field (2.5 Turbo Pro); 2.6 and 3.0 add ``generate_audio``."""
 
     prompt: Prompt
     duration: str = "5"
     aspect_ratio: Ratio = "16:9"
     negative_prompt: str | None = None
     cfg_scale: Cfg | None = None
+
+
+class TextToVideo(SilentText):
+    """Text-to-video on 2.6 and 3.0: the versions differ only in their durations."""
+
     generate_audio: bool = True
 
 
@@ -115,14 +120,10 @@ class I2V40(StrictModel):
     resolution: Literal["720p", "1080p"] = "1080p"
 
 
-class T2V25(StrictModel):
+class T2V25(SilentText):
     """Kling 2.5 Turbo Pro, text: no audio field."""
 
-    prompt: Prompt
     duration: Duration26 = "5"
-    aspect_ratio: Ratio = "16:9"
-    negative_prompt: str | None = None
-    cfg_scale: Cfg | None = None
 
 
 class I2V25(StrictModel):

@@ -58,12 +58,15 @@ Prompt = Annotated[str, Field(min_length=1, max_length=2500)]
 Ratio = Literal["16:9", "9:16", "1:1"]
 
 
-class Input26(StrictModel):
+class Input25Turbo(StrictModel):
     prompt: Prompt
     negative_prompt: str | None = None
     start_image: str | None = None
     aspect_ratio: Ratio = "16:9"
     duration: Literal[5, 10] = 5
+
+
+class Input26(Input25Turbo):
     generate_audio: bool = True
 
 
@@ -77,14 +80,6 @@ class Input30(StrictModel):
     duration: Annotated[int, Field(ge=3, le=15)] = 5
     generate_audio: bool = True
     multi_prompt: str | None = None
-
-
-class Input25Turbo(StrictModel):
-    prompt: Prompt
-    negative_prompt: str | None = None
-    start_image: str | None = None
-    aspect_ratio: Ratio = "16:9"
-    duration: Literal[5, 10] = 5
 
 
 class Input21(StrictModel):
