@@ -39,7 +39,9 @@ def apixo_submit(client: httpx.Client, kit: Any, prompt: str) -> str:
 def test_a_job_nobody_polls_finishes_and_is_billed(client: httpx.Client, kit: Any) -> None:
     task_id = kling_submit(client, kit, "nobody waits [latency:0.5]")
     line = billing(client)["jobs"][0]
-    assert (line["task_id"], line["phase"], line["billed"], line["amount"]) == (task_id, "queued", None, None)
+    # not billed before it ends; queued or already running, as a loaded machine may read it late
+    assert (line["task_id"], line["billed"], line["amount"]) == (task_id, None, None)
+    assert line["phase"] in ("queued", "running")
     done = kit.poll(lambda: billing(client)["jobs"][0], lambda job: job["phase"] == "succeeded")
     assert (done["billed"], done["amount"], done["unit"]) == (True, 2.5, "units")
     assert client.get(f"/_emulator/jobs/{task_id}").json()["status_calls"] == 0  # nobody asked
