@@ -37,7 +37,7 @@ def apixo_submit(client: httpx.Client, kit: Any, prompt: str) -> str:
 
 
 def test_a_job_nobody_polls_finishes_and_is_billed(client: httpx.Client, kit: Any) -> None:
-    task_id = kling_submit(client, kit, "nobody waits [latency:0.5]")
+    task_id = kling_submit(client, kit, "nobody waits [latency:2]")
     line = billing(client)["jobs"][0]
     # not billed before it ends; queued or already running, as a loaded machine may read it late
     assert (line["task_id"], line["billed"], line["amount"]) == (task_id, None, None)
