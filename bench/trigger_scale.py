@@ -89,8 +89,6 @@ INTERVAL_BY_N = {10000: 10.0}
 APIXO_STATUS = "/api/v1/statusTask/kling-2-6"
 KLING_STATUS = "/v1/videos/text2video/"
 API_KEY = "bench-api-key"
-KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"  # the emulator's public default pair
 TARGET_CPU_RATIO = 0.25
 #: CPU per poll of the provider's trigger over the ``floor`` kind's, at 2,000 jobs (median of repeats).
 TARGET_FLOOR_RATIO = 1.25
@@ -256,15 +254,20 @@ class _FloorPoll:
 
 
 # ============================================================================================ controller
+def _emulator_key_pair() -> tuple[str, str]:
+    """The official API's key pair of the e2e stack (imported here, never in the measured worker)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.e2e.stack import EMULATOR_KEY_PAIR
+
+    return EMULATOR_KEY_PAIR
+
+
 def _kling_jwt(ttl: float = 7200) -> str:
     import jwt
 
+    access, secret = _emulator_key_pair()
     now = int(time.time())
-    return jwt.encode(
-        {"iss": KLING_ACCESS_KEY, "exp": now + int(ttl), "nbf": now - 5},
-        KLING_SECRET_KEY,
-        algorithm="HS256",
-    )
+    return jwt.encode({"iss": access, "exp": now + int(ttl), "nbf": now - 5}, secret, algorithm="HS256")
 
 
 async def _submit_apixo(emu: EmulatorProc, prompts: list[str | None], concurrency: int = 48) -> list[str]:
@@ -407,7 +410,7 @@ def run_one(
         latency=36000,
         response_delay_ms=delay_ms,
         log_path=log_dir / "emulator.log",
-        extra_args=["--kling-key", f"{KLING_ACCESS_KEY}:{KLING_SECRET_KEY}"],
+        extra_args=["--kling-key", ":".join(_emulator_key_pair())],
     ) as emu:
         emu_proc = psutil.Process(emu.pid)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}

@@ -134,6 +134,7 @@ __all__ = [
     "AirflowDeployment",
     "CeleryTopology",
     "DeploymentError",
+    "EMULATOR_KEY_PAIR",
     "DistributedServices",
     "EmulatorProcess",
     "Stack",
