@@ -39,9 +39,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
+import heapq
 import json
 import math
+import re
 import statistics
 import sys
 import time
@@ -57,8 +60,6 @@ from benchlib import loadavg, machine_info, read_result, rnd, verdict, write_res
 DAGS = BENCH.parent / "tests" / "e2e" / "dags_capacity"
 PARALLELISM = 4
 POOL = "kling_account"
-KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
 TARGETS = {"pool": 1.15, "no pool": 1.5}
 #: run name -> DAG (tests/e2e/dags_capacity/kling_capacity_dags.py)
 RUN_DAGS = {
@@ -115,6 +116,7 @@ def run_one(
     start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
     makespan = end - start if start is not None and end is not None else None
     ideal = math.ceil(n / c) * latency
+    gaps = slot_breakdown(airflow, emulator, dag_id, run_id, base, c)
     accepted = counters["accepted"].get("kling", 0)
     return {
         "run": name,
@@ -134,13 +136,110 @@ def run_one(
         "woken_by_freed_slot": woken,
         "resumed_in_worker": resumed,
         "worker_slot_s_per_clip": rnd(slot_seconds / n, 2),
+        "worker_log_s_per_clip": gaps.pop("worker_log_s_per_clip"),
         "max_running": max_running,
         "peak_in_flight": counters["peak_in_flight"].get("kling", 0),
         "makespan_s": rnd(makespan, 1),
         "ideal_s": ideal,
         "makespan_over_ideal": rnd(makespan / ideal, 2) if makespan else None,
+        "no_overhead_over_ideal": gaps.pop("no_overhead_over_ideal"),
+        "slot_gap_s": gaps,
         "loadavg_after": loadavg(),
     }
+
+
+#: Where an account slot's seconds go between one job's end and the next job's submit (in order).
+GAP_STEPS = (
+    ("detect", "job finished (emulator) -> the trigger's poll that saw it (trigger log)"),
+    ("end_path", "-> the clip's task instance ends (DB end_date; a worker resume included)"),
+    ("schedule", "-> the next clip queued (DB queued_dttm)"),
+    ("start", "-> the next clip running (its first task-log line)"),
+    ("parse", "-> DAG file parsed ('Worker startup parse complete')"),
+    ("pre_submit", "-> submit accepted by the emulator (the operator's start-up and submit)"),
+)
+#: ``schedule_start``: schedule and start together (a worker resume overwrites ``queued_dttm``);
+#: ``total``: the whole gap (medians do not add up: each step has its own spread).
+_CLIP = re.compile(r"Capacity clip (\d+):")
+_LOG = re.compile(r"map_index=(\d+)/attempt=\d+\.log(\.trigger\.\d+\.log)?$")
+
+
+def _db_time(value: Any) -> float | None:
+    """POSIX seconds of a metadata-database time (SQLite: naive UTC text)."""
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(str(value))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+def slot_breakdown(
+    airflow: Any, emulator: Any, dag_id: str, run_id: str, base: Path, c: int
+) -> dict[str, Any]:
+    """Median seconds of each step between a job's end and the next submit on the freed slot.
+
+    From what the run recorded: the emulator's job created/finished times, the task instances'
+    queued/start/end dates, and the task and trigger logs. The k-th slot freed (task instances by end
+    date) is paired with the k-th clip that had to wait for one (by start, after the first ``c``).
+    Also ``worker_log_s_per_clip``: the first to last line of each run of a clip in a worker (submit
+    run, and resume if any), a finer measure than the 1 s sampling; ``no_overhead_over_ideal``: the
+    makespan of these jobs' latencies on ``c`` slots with no gap at all, over the ideal.
+    """
+    from tests.e2e.harness import log_events
+
+    clips: dict[int, dict[str, float | None]] = {}
+    latencies = []
+    for job in sorted(emulator.jobs("kling"), key=lambda j: j["created"]):
+        latencies.append(job["finished_at"] - job["created"])
+        if m := _CLIP.search(str(job.get("prompt") or "")):
+            clips.setdefault(int(m.group(1)), {}).update(created=job["created"], finished=job["finished_at"])
+    where = f"dag_id = '{dag_id}' AND run_id = '{run_id}' AND task_id = 'render'"  # our own ids
+    rows = airflow.query(f"SELECT map_index, queued_dttm, end_date FROM task_instance WHERE {where}")  # noqa: S608
+    for map_index, queued, end in rows:
+        clips.setdefault(int(map_index), {}).update(queued=_db_time(queued), end=_db_time(end))
+    worker_s = []
+    for path in base.rglob("*.log*"):
+        m = _LOG.search(path.as_posix())
+        events = log_events(path) if m else []
+        if not m or not events:
+            continue
+        clip = clips.setdefault(int(m.group(1)), {})
+        if m.group(2):  # the trigger's log
+            clip["detected"] = next((t for t, e in events if " succeeded after " in e), None)
+            continue
+        runs: list[list[tuple[float, str]]] = [[]]
+        for t, e in events:
+            if e.startswith("::group::Pre Execute") and runs[-1]:
+                runs.append([])
+            runs[-1].append((t, e))
+        clip["running"] = runs[0][0][0]
+        clip["parsed"] = next((t for t, e in runs[0] if e.startswith("Worker startup parse complete")), None)
+        worker_s.append(sum(run[-1][0] - run[0][0] for run in runs))
+    done = [clip for clip in clips.values() if clip.get("end") and clip.get("running")]
+    freed = sorted(done, key=lambda clip: clip["end"] or 0.0)
+    waited = sorted(done, key=lambda clip: clip["running"] or 0.0)[c:]
+    steps: dict[str, list[float]] = {name: [] for name, _ in GAP_STEPS}
+    steps["schedule_start"], steps["total"] = [], []
+    for before, after in zip(freed, waited, strict=False):  # the last c freed none
+        keys = (("finished", before), ("detected", before), ("end", before), ("queued", after),
+                ("running", after), ("parsed", after), ("created", after))  # fmt: skip
+        points = [clip.get(key) for key, clip in keys]
+        if any(p is None for p in points[:3] + points[4:]):
+            continue
+        if points[3] is not None and points[3] > points[4]:  # type: ignore[operator]
+            points[3] = None  # the queued date of its worker resume, not of this start
+        for (name, _), a, b in zip(GAP_STEPS, points[:-1], points[1:], strict=True):
+            if a is not None and b is not None:
+                steps[name].append(b - a)
+        steps["schedule_start"].append(points[4] - points[2])  # type: ignore[operator]
+        steps["total"].append(points[-1] - points[0])  # type: ignore[operator]
+    out: dict[str, Any] = {"pairs": len(steps["total"])}
+    out.update({name: rnd(statistics.median(v), 2) for name, v in steps.items() if v})
+    out["worker_log_s_per_clip"] = rnd(sum(worker_s) / len(worker_s), 2) if worker_s else None
+    slots = [0.0] * c
+    for latency in latencies:  # in submit order, each on the first slot free
+        heapq.heapreplace(slots, slots[0] + latency)
+    ideal = math.ceil(len(latencies) / c) * emulator.latency if latencies else 0
+    out["no_overhead_over_ideal"] = rnd(max(slots) / ideal, 3) if ideal else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", nargs="+", choices=ORDER, default=["no pool", "pool", "no cap"])
     p.add_argument("--repeat", type=int, default=1, help="run the chosen runs K times, alternated")
     p.add_argument("--quick", action="store_true", help="40 clips, concurrency 5, latency 10 s")
+    p.add_argument(
+        "--scheduler-idle-sleep",
+        type=float,
+        help="[scheduler] scheduler_idle_sleep_time for the deployment, every run alike (default: the "
+        "e2e stack's 0.5 s; Airflow's own default is 1 s)",
+    )
     p.add_argument("--output", default="capacity")
     p.add_argument(
         "--keep",
@@ -163,26 +268,28 @@ def main(argv: list[str] | None = None) -> int:
     latency = args.latency or (10.0 if args.quick else 20.0)
     from tests.e2e import harness
 
+    # Bytecode for the provider, as a wheel install has: the components inherit the caller's
+    # environment, and with PYTHONDONTWRITEBYTECODE set every task process would compile the
+    # provider's modules (and the DAG file) from source again.
+    compileall.compile_dir(str(BENCH.parent / "airflow_provider_kling"), quiet=1)
     started = time.time()
     machine = machine_info()
     runs: list[dict[str, Any]] = []
     extra_args = ["--concurrency", str(c), "--latency-jitter", "0.3", "--latency-seed", "13"]
     with harness.EmulatorProcess(latency=latency, extra_args=extra_args) as emulator:
-        conn = {
-            "conn_type": "kling",
-            "host": emulator.url,
-            "login": KLING_ACCESS_KEY,
-            "password": KLING_SECRET_KEY,
-            # First poll when the fastest job (latency - 30 %) can be ready, then every second.
-            "extra": {"gateway": "kling", "poll_interval": 1, "first_poll_delay": round(latency * 0.7, 1)},
-        }
+        # The emulator's official-API key pair (the e2e stack's); first poll when the fastest job
+        # (latency - 30 %) can be ready, then every second.
+        extra = {"gateway": "kling", "poll_interval": 1, "first_poll_delay": round(latency * 0.7, 1)}
         env = {
-            "AIRFLOW_CONN_KLING_DEFAULT": json.dumps(conn),
+            "AIRFLOW_CONN_KLING_DEFAULT": harness.kling_connection(emulator.url, extra),
             "KLING_CAP_CLIPS": str(n),
             "KLING_CAP_POOL": POOL,
         }
+        if args.scheduler_idle_sleep is not None:
+            env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] = str(args.scheduler_idle_sleep)
         with harness.AirflowDeployment(DAGS, parallelism=PARALLELISM, env=env) as airflow:
             airflow.wait_for_dags(sorted({RUN_DAGS[name] for name in args.runs}), timeout=180)
+            compileall.compile_dir(str(airflow.dags_folder), quiet=1)
             airflow.api.post("/api/v2/pools", {"name": POOL, "slots": c, "include_deferred": True})
             print(
                 f"capacity: Airflow up (home {airflow.home}); "
@@ -235,12 +342,14 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     summary = summarize(runs)
-    targets += halving_targets(summary)
+    targets += halving_targets(runs, summary)
     print()
     print(table(runs))
-    if args.repeat > 1:
-        print()
-        print(summary_table(summary))
+    print()
+    print("Median seconds from a job's end to the next submit on its account slot:")
+    print(gap_table(runs))
+    print()
+    print(summary_table(summary))
     for t in targets:
         print(f"target: {t['target']}: {t['value']} -> {verdict(t['met'])}")
     data = {
@@ -253,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             "latency_jitter": 0.3,
             "parallelism": PARALLELISM,
             "repeat": args.repeat,
+            "scheduler_idle_sleep_s": args.scheduler_idle_sleep,
+            "bytecode": "compiled before the start",
         },
         "runs": runs,
         "summary": summary,
@@ -261,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     path = write_result(args.output, data)
     print(f"\nwrote {path}")
-    return 0 if all(t["met"] for t in targets) and len(targets) else 1
+    return 0 if all(t["met"] for t in targets if not t.get("informative")) and len(targets) else 1
 
 
 def table(runs: list[dict[str, Any]]) -> str:
@@ -285,7 +396,10 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 
 #: Figures summarized per run name over the repeats.
-SUMMARY_FIGURES = ("makespan_over_ideal", "worker_slot_s_per_clip", "accepted_per_clip", "resumed_in_worker")
+SUMMARY_FIGURES = (
+    "makespan_over_ideal", "no_overhead_over_ideal", "worker_slot_s_per_clip", "worker_log_s_per_clip",
+    "accepted_per_clip", "resumed_in_worker",
+)  # fmt: skip
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -304,28 +418,41 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def halving_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ending from the trigger at least halves the worker-slot seconds per clip of a worker resume."""
-    before = summary.get("pool, worker resume", {}).get("worker_slot_s_per_clip")
-    after = summary.get("pool", {}).get("worker_slot_s_per_clip")
-    if not before or not after:
-        return []
-    ratio = after["median"] / before["median"] if before["median"] else None
-    return [
-        {
-            "target": "pool: worker-slot s per clip <= 0.5x the worker resume's (median)",
-            "value": rnd(ratio, 2) if ratio is not None else None,
-            "met": ratio is not None and ratio <= 0.5,
-        }
-    ]
+def halving_targets(runs: list[dict[str, Any]], summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ending from the trigger at least halves the worker-slot seconds per clip of a worker resume:
+    the ratio of the medians, sampled (the target) and from the task logs, and repeat by repeat."""
+    out = []
+    for key, label in (("worker_slot_s_per_clip", "sampled"), ("worker_log_s_per_clip", "task logs")):
+        before = summary.get("pool, worker resume", {}).get(key)
+        after = summary.get("pool", {}).get(key)
+        if not before or not after or not before["median"]:
+            continue
+        ratio = after["median"] / before["median"]
+        pairs = []
+        for repeat in sorted({r.get("repeat") for r in runs}, key=lambda x: (x is None, x)):
+            by = {r["run"]: r for r in runs if r.get("repeat") == repeat and "error" not in r}
+            if by.get("pool", {}).get(key) and by.get("pool, worker resume", {}).get(key):
+                pairs.append(f"{by['pool'][key]:g} / {by['pool, worker resume'][key]:g}")
+        out.append(
+            {
+                "target": f"pool: worker-slot s per clip ({label}) <= 0.5x the worker resume's (median)"
+                + ("" if label == "sampled" else ", for information"),
+                "value": f"{ratio:.2f} ({after['median']:g} / {before['median']:g}; by repeat: "
+                + ", ".join(pairs)
+                + ")",
+                "met": ratio <= 0.5,
+                **({} if label == "sampled" else {"informative": True}),
+            }
+        )
+    return out
 
 
 def summary_table(summary: dict[str, dict[str, Any]]) -> str:
     """Median (min-max) of each figure per run, over the alternated repeats."""
     rows = [
-        "| run | repeats | makespan / ideal | worker-slot s per clip | accepted submits per clip "
-        "| resumed in a worker |",
-        "|---|---|---|---|---|---|",
+        "| run | repeats | makespan / ideal | with no gap at all | worker-slot s per clip (sampled) "
+        "| (task logs) | accepted submits per clip | resumed in a worker |",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def cell(row: dict[str, Any], key: str) -> str:
@@ -335,9 +462,28 @@ def summary_table(summary: dict[str, dict[str, Any]]) -> str:
     for name, row in summary.items():
         rows.append(
             f"| {name} | {row['repeats']} | {cell(row, 'makespan_over_ideal')} "
-            f"| {cell(row, 'worker_slot_s_per_clip')} | {cell(row, 'accepted_per_clip')} "
+            f"| {cell(row, 'no_overhead_over_ideal')} | {cell(row, 'worker_slot_s_per_clip')} "
+            f"| {cell(row, 'worker_log_s_per_clip')} | {cell(row, 'accepted_per_clip')} "
             f"| {cell(row, 'resumed_in_worker')} |"
         )
+    return "\n".join(rows)
+
+
+def gap_table(runs: list[dict[str, Any]]) -> str:
+    """Per run: median seconds of each step between a job's end and the next submit on its slot."""
+    names = [name for name, _ in GAP_STEPS] + ["schedule_start", "total"]
+    rows = [
+        "| run | repeat | pairs | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for r in runs:
+        gaps = r.get("slot_gap_s")
+        if not gaps:
+            continue
+        cells = " | ".join("" if gaps.get(n) is None else f"{gaps[n]:g}" for n in names)
+        rows.append(f"| {r['run']} | {r.get('repeat', '')} | {gaps.get('pairs', '')} | {cells} |")
+    rows.append("")
+    rows.extend(f"{name}: {text}" for name, text in GAP_STEPS)
     return "\n".join(rows)
 
 
