@@ -128,13 +128,13 @@ from tests.e2e.stack.services import (
 
 __all__ = [
     "COMPONENTS",
+    "EMULATOR_KEY_PAIR",
     "POSTGRES_URL",
     "REDIS_URL",
     "AirflowApi",
     "AirflowDeployment",
     "CeleryTopology",
     "DeploymentError",
-    "EMULATOR_KEY_PAIR",
     "DistributedServices",
     "EmulatorProcess",
     "Stack",
