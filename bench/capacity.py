@@ -25,7 +25,9 @@ Per run: succeeded / failed clips, accepted submits per clip (exactly 1.00: neve
 refusals, worker-slot seconds per clip (the number of ``running`` task instances sampled every
 second, integrated over time), the emulator's peak jobs in flight, makespan (DAG run start to end)
 and makespan / ideal, where ideal = ceil(N / C) x L (the ``no cap`` run has no such bound and shows
-the ratio for comparison only). Every refusal is also checked to have been waited for deferred: the
+the ratio for comparison only). Pooled runs also break down, step by step, where each account
+slot's seconds go between a job's end and the next submit (``slot_gap_s``, median seconds; see
+``slot_breakdown``). Every refusal is also checked to have been waited for deferred: the
 task logs hold one "Waiting for capacity" line per refusal, none of them an in-worker wait.
 
 Usage::
@@ -116,7 +118,7 @@ def run_one(
     start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
     makespan = end - start if start is not None and end is not None else None
     ideal = math.ceil(n / c) * latency
-    gaps = slot_breakdown(airflow, emulator, dag_id, run_id, base, c)
+    gaps = slot_breakdown(airflow, emulator, dag_id, run_id, base, c, pooled="pooled" in dag_id)
     accepted = counters["accepted"].get("kling", 0)
     return {
         "run": name,
@@ -172,13 +174,14 @@ def _db_time(value: Any) -> float | None:
 
 
 def slot_breakdown(
-    airflow: Any, emulator: Any, dag_id: str, run_id: str, base: Path, c: int
+    airflow: Any, emulator: Any, dag_id: str, run_id: str, base: Path, c: int, pooled: bool
 ) -> dict[str, Any]:
     """Median seconds of each step between a job's end and the next submit on the freed slot.
 
     From what the run recorded: the emulator's job created/finished times, the task instances'
     queued/start/end dates, and the task and trigger logs. The k-th slot freed (task instances by end
-    date) is paired with the k-th clip that had to wait for one (by start, after the first ``c``).
+    date) is paired with the k-th clip that had to wait for one (by start, after the first ``c``);
+    only for a pooled run (without a pool, clips start at once and wait refused, not in turn).
     Also ``worker_log_s_per_clip``: the first to last line of each run of a clip in a worker (submit
     run, and resume if any), a finer measure than the 1 s sampling; ``no_overhead_over_ideal``: the
     makespan of these jobs' latencies on ``c`` slots with no gap at all, over the ideal.
@@ -202,8 +205,9 @@ def slot_breakdown(
         if not m or not events:
             continue
         clip = clips.setdefault(int(m.group(1)), {})
-        if m.group(2):  # the trigger's log
-            clip["detected"] = next((t for t, e in events if " succeeded after " in e), None)
+        if m.group(2):  # a trigger's log (a capacity trigger's has no such line)
+            seen = next((t for t, e in events if " succeeded after " in e), None)
+            clip["detected"] = seen if seen is not None else clip.get("detected")
             continue
         runs: list[list[tuple[float, str]]] = [[]]
         for t, e in events:
@@ -213,7 +217,7 @@ def slot_breakdown(
         clip["running"] = runs[0][0][0]
         clip["parsed"] = next((t for t, e in runs[0] if e.startswith("Worker startup parse complete")), None)
         worker_s.append(sum(run[-1][0] - run[0][0] for run in runs))
-    done = [clip for clip in clips.values() if clip.get("end") and clip.get("running")]
+    done = [clip for clip in clips.values() if clip.get("end") and clip.get("running")] if pooled else []
     freed = sorted(done, key=lambda clip: clip["end"] or 0.0)
     waited = sorted(done, key=lambda clip: clip["running"] or 0.0)[c:]
     steps: dict[str, list[float]] = {name: [] for name, _ in GAP_STEPS}
