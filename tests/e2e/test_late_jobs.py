@@ -22,12 +22,12 @@ import httpx
 import pytest
 
 from tests.e2e.harness import AirflowDeployment, EmulatorProcess, wait_until
+from tests.e2e.stack import EMULATOR_KEY_PAIR
 
 pytestmark = pytest.mark.e2e
 
 DAG_FILE = Path(__file__).resolve().parent / "dags_late" / "kling_late_e2e.py"
-KLING_ACCESS_KEY = "emulator-access-key"
-KLING_SECRET_KEY = "emulator-secret-key-for-local-tests-only"
+KLING_ACCESS_KEY, KLING_SECRET_KEY = EMULATOR_KEY_PAIR
 CLIPS = 6
 
 
