@@ -70,6 +70,17 @@ def _triggerer_comms_on_airflow_3_1(request: pytest.FixtureRequest) -> Iterator[
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_connection_lookups() -> Iterator[None]:
+    """Each test looks its connections up afresh: the async path keeps a looked-up connection for
+    half a minute (``hooks/_lookup.py``), and tests reuse connection ids with other settings."""
+    from airflow_provider_kling.hooks.kling import CONNECTIONS
+
+    CONNECTIONS.clear()
+    yield
+    CONNECTIONS.clear()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata database (``dag.test()`` needs one)."""

@@ -48,7 +48,7 @@ from airflow_provider_kling.gateways.pricing import (
     cost_text,
     estimate,
 )
-from airflow_provider_kling.hooks import _cancel, _downloads, _late, _retry, _secrets, _submit
+from airflow_provider_kling.hooks import _cancel, _downloads, _late, _lookup, _retry, _secrets, _submit
 from airflow_provider_kling.hooks._auth import AuthCache
 from airflow_provider_kling.hooks._images import check_local_images
 from airflow_provider_kling.hooks._settings import ConnectionSettings
@@ -67,6 +67,13 @@ __all__ = ["ConnectionSettings", "CostEstimate", "KlingHook", "cost_text"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+#: The async path's connection lookups, shared by the hooks of this process (``hooks/_lookup.py``).
+CONNECTIONS: _lookup.SharedLookups[ConnectionSettings] = _lookup.SharedLookups()
+
+
+async def _read_settings(conn_id: str) -> ConnectionSettings:
+    return ConnectionSettings.from_connection(await BaseHook.aget_connection(conn_id))
 
 
 class KlingHook(BaseHook):
@@ -107,9 +114,15 @@ class KlingHook(BaseHook):
         return self._settings
 
     async def aresolve(self) -> ConnectionSettings:
-        """Resolve the connection without blocking the event loop (for triggers)."""
+        """Resolve the connection without blocking the event loop (for triggers).
+
+        Hooks of one connection id in this process share the lookup: one at a time, its settings kept
+        for :data:`~airflow_provider_kling.hooks._lookup.KEEP_SECONDS` (``hooks/_lookup.py``), so that
+        10,000 triggers starting at once make one lookup, not 10,000.
+        """
         if self._settings is None:
-            self._use(ConnectionSettings.from_connection(await BaseHook.aget_connection(self.kling_conn_id)))
+            conn_id = self.kling_conn_id
+            self._use(await CONNECTIONS.get(conn_id, lambda: _read_settings(conn_id)))
         assert self._settings is not None
         return self._settings
 
