@@ -21,6 +21,11 @@ Timeline of one run (absolute times, ``I`` = poll interval)::
     end of window . a subset of jobs becomes ready at known times over 2*I seconds
     ... + 2*I + 3*I: the worker stops; lag = event time - ready time for that subset
 
+The start-up (``kling`` and the floors): each job's first poll is due at a time the worker planned
+over ``[go, go + I]``; ``first_poll_late_p50_s``/``_p95_s``/``_max_s`` are how late the emulator saw
+it (its ``first_status_at`` of the job), ``all_first_polls_s`` when the last job's first poll came
+after ``go``, ``never_polled`` the jobs that had none by the end.
+
 The route polled: the APIXO status call ``GET /api/v1/statusTask/kling-2-6?taskId=`` (the emulator's
 cheapest status route, so the emulator is not the bottleneck). ``HttpSensorTrigger`` fires on the first
 answer that is not a 404, so the anchor polls ids that answer 404 on that same route; its lag subset
@@ -132,6 +137,7 @@ def _worker(spec_path: Path) -> None:
     t_go, t_end = float(plan["t_go"]), float(plan["t_end"])
     rng = random.Random(7)
     events: list[list[Any] | None] = [None] * n
+    planned: list[float | None] = [None] * n  # when each job's first poll is due (kling and floors)
     errors: dict[str, int] = {}
     profile = None
 
@@ -162,18 +168,20 @@ def _worker(spec_path: Path) -> None:
             session = aiohttp.ClientSession(connector=connector)
             floor_url = f"{conn['host']}{APIXO_STATUS}"
             for i, task_id in enumerate(ids):
-                trigger = _FloorPoll(session, floor_url, task_id, interval, t_go + rng.uniform(0, interval))
+                planned[i] = t_go + rng.uniform(0, interval)
+                trigger = _FloorPoll(session, floor_url, task_id, interval, planned[i])
                 tasks.append(asyncio.create_task(drive(i, trigger, 0.0)))
         elif kind == "kling":
             # A plain schedule (no render-time window, no refinement): the poll's cost is measured here.
             schedule = PollSchedule(first_delay=interval, interval=interval).to_dict()
             for i, task_id in enumerate(ids):
+                planned[i] = t_go + rng.uniform(0, interval)
                 trigger = KlingTaskTrigger(
                     kling_conn_id="bench_kling",
                     kling_task_id=task_id,
                     poll_schedule=schedule,
                     deadline=t_end + 3600,
-                    not_before=t_go + rng.uniform(0, interval),
+                    not_before=planned[i],
                 )
                 tasks.append(asyncio.create_task(drive(i, trigger, 0.0)))
         else:
@@ -214,7 +222,11 @@ def _worker(spec_path: Path) -> None:
         await asyncio.sleep(0.2)  # let connectors close
 
     asyncio.run(main())
-    out: dict[str, Any] = {"events": [e for e in events if e is not None], "errors": errors}
+    out: dict[str, Any] = {
+        "events": [e for e in events if e is not None],
+        "errors": errors,
+        "planned": planned,
+    }
     if profile is not None:
         import io
         import pstats
@@ -554,6 +566,7 @@ def run_one(
                     ext = (job.get("extra") or {}).get("external_task_id")
                     if ext:
                         ready[ext] = float(job["created"])
+            result.update(_first_polls(emu.control("GET", "jobs"), ids, out.get("planned") or [], t_go))
             lags = []
             unexpected = 0
             statuses: dict[str, int] = {}
@@ -589,6 +602,39 @@ def run_one(
                 worker.kill()
                 worker.wait(10)
     return result
+
+
+def _first_polls(
+    jobs: list[dict[str, Any]], ids: list[str], planned: list[float | None], t_go: float
+) -> dict[str, Any]:
+    """How late each job's first status call came after it was due (the start-up of N triggers).
+
+    ``first_poll_late_*``: the emulator's time of a job's first status call minus the time the worker
+    planned it for (``not_before``, spread over the first interval); ``all_first_polls_s``: from the
+    go time until the last job's first poll; ``never_polled``: jobs with no status call by the end.
+    """
+    first = {j["task_id"]: j.get("first_status_at") for j in jobs}
+    late: list[float] = []
+    seen: list[float] = []
+    never = 0
+    for task_id, due in zip(ids, planned, strict=False):
+        if due is None:
+            continue
+        at = first.get(task_id)
+        if at is None:
+            never += 1
+            continue
+        late.append(at - due)
+        seen.append(at)
+    if not late:
+        return {}
+    return {
+        "first_poll_late_p50_s": rnd(percentile(late, 50), 3),
+        "first_poll_late_p95_s": rnd(percentile(late, 95), 3),
+        "first_poll_late_max_s": rnd(max(late), 3),
+        "all_first_polls_s": rnd(max(seen) - t_go, 2),
+        "never_polled": never,
+    }
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -749,7 +795,7 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     head = (
         f"{'kind':7} {'N':>6} {'delay':>5} {'int':>4} {'polls/s':>8} {'exp/s':>6} {'ms/poll':>8} "
         f"{'KiB/job':>8} {'RSS MiB':>8} {'socks':>6} {'lag p50':>7} {'p95':>6} {'miss':>5} {'emu cpu':>7} "
-        f"{'rq wait':>7} {'wall':>5}"
+        f"{'rq wait':>7} {'1st p95':>7} {'wall':>5}"
     )
     print(head)
     for r in runs:
@@ -762,7 +808,7 @@ def print_table(runs: list[dict[str, Any]]) -> None:
             f"{r['expected_polls_per_s']:>6} {r['cpu_ms_per_poll']!s:>8} {r['kib_per_job']!s:>8} "
             f"{r['rss_mib']!s:>8} {socks!s:>6} {r['lag_p50_s']!s:>7} {r['lag_p95_s']!s:>6} "
             f"{r['lag_missed']!s:>5} {r['emulator_cpu_cores']!s:>7} {r.get('runqueue_wait_share')!s:>7} "
-            f"{r.get('wall_s')!s:>5}",
+            f"{r.get('first_poll_late_p95_s')!s:>7} {r.get('wall_s')!s:>5}",
             flush=True,
         )
 

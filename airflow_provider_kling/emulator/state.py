@@ -56,6 +56,8 @@ class Job:
     request: Any = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     status_calls: int = 0
+    #: wall-clock time of the first status call (``None``: never polled); the trigger bench's start-up
+    first_status_at: float | None = None
     #: the gateway's own id of the model the job renders (``""``: its Kling 2.6)
     model: str = ""
     #: a multi-shot clip's shots, (prompt, seconds) each
@@ -163,6 +165,7 @@ class Job:
             "client_id": self.client_id,
             "family": self.family,
             "status_calls": self.status_calls,
+            "first_status_at": self.first_status_at,
             "queue_delay": round(self.queue_delay, 3),
             "cancel": self.cancel_effect,
             "billed": self.billed,

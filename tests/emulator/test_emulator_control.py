@@ -96,6 +96,14 @@ def test_jobs_and_reset(client: httpx.Client, kit: Any) -> None:
     assert job["gateway"] == "apimart"
     assert job["prompt"] == "debug me"
     assert job["phase"] in ("queued", "running", "succeeded")
+    assert (job["status_calls"], job["first_status_at"]) == (0, None)
+    before = time.time()
+    client.get(f"/v1/tasks/{task_id}", headers=kit.BEARER)
+    first = client.get(f"/_emulator/jobs/{task_id}").json()["first_status_at"]
+    assert before <= first <= time.time()
+    client.get(f"/v1/tasks/{task_id}", headers=kit.BEARER)
+    job = client.get(f"/_emulator/jobs/{task_id}").json()
+    assert (job["status_calls"], job["first_status_at"]) == (2, first)  # the first one, kept
     assert client.post("/_emulator/reset").json() == {"ok": True}
     assert client.get(f"/_emulator/jobs/{task_id}").status_code == 404
     assert client.get("/_emulator/counters").json()["submits"]["apimart"] == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -298,6 +299,8 @@ class Call:
         if job is None:
             return await self._apply(self.emu.faults.call_fault("status"))
         job.status_calls += 1
+        if job.first_status_at is None:
+            job.first_status_at = time.time()
         return await self._apply(self.emu.faults.status_fault(job.job_id, job.status_faults))
 
     async def call_fault(self) -> Response | None:
