@@ -82,7 +82,8 @@ class KlingHook(BaseHook):
     :param kling_conn_id: a connection of type ``kling`` (see the connection docs for each gateway).
 
     The constructor never reads the connection: sync methods resolve it lazily, the async path with
-    ``await BaseHook.aget_connection(...)`` (see :meth:`aresolve`).
+    ``await BaseHook.aget_connection(...)``, one lookup shared by the hooks of the process (see
+    :meth:`aresolve`).
     """
 
     conn_name_attr = "kling_conn_id"

@@ -4,7 +4,8 @@ Decisions, each made here once:
 
 * **Serialized state is ids only**: connection id, remote task id (+ endpoint), poll schedule and
   absolute wall-clock times. Never a secret: the trigger resolves the connection itself with
-  ``await BaseHook.aget_connection`` when it runs.
+  ``await BaseHook.aget_connection`` when it runs (one lookup for the triggers of a connection
+  that start together, kept 30 s: ``KlingHook.aresolve``).
 * **Absolute times** (``deadline``, ``not_before``): a triggerer restart re-creates the trigger from
   these kwargs; relative times would restart the clock and wait longer than the user asked.
 * **One shared session**: every Kling trigger of the same connection in this triggerer polls through
