@@ -88,6 +88,8 @@ class Capabilities:
     #: module's usual ones (``()``: the usual ones)
     image_fields: tuple[str, ...] = ()
     cfg_scale: bool = False
+    #: whether ``cfg_scale`` may accompany a start image (``False``: the host's image-to-video has none)
+    cfg_scale_with_image: bool = True
     #: multi-shot with a prompt per shot (``shots``): how many shots, how long each shot's prompt
     multi_shot: bool = False
     max_shots: int = 6
@@ -164,6 +166,12 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
     if request.cfg_scale is not None:
         if not caps.cfg_scale:
             raise bad("cfg_scale", request.cfg_scale, "None (not supported for this gateway/model)")
+        if request.is_image_to_video and not caps.cfg_scale_with_image:
+            raise bad(
+                "cfg_scale",
+                request.cfg_scale,
+                "None with an image (no cfg_scale in this model's image-to-video)",
+            )
         if not (isinstance(request.cfg_scale, float | int) and 0 <= request.cfg_scale <= 1) or math.isnan(
             request.cfg_scale
         ):

@@ -16,7 +16,7 @@ Wire facts (re-checked 2026-12-05):
   5xx answers are never charged (https://fal.ai/docs/faq). A job queued at fal is a wait.
 * Models (model pages and their ``/llms.txt``):
   ``fal-ai/kling-video/v2.6/pro/{text,image}-to-video``: ``duration`` ``"5"|"10"`` (a string),
-  ``aspect_ratio`` (text only), ``negative_prompt``, ``cfg_scale``, ``generate_audio``,
+  ``aspect_ratio`` (text only), ``negative_prompt``, ``cfg_scale`` (text only), ``generate_audio``,
   ``start_image_url`` (image only); $0.07/s, $0.14/s with audio.
   ``fal-ai/kling-video/v3/{standard,pro}/{text,image}-to-video``: ``duration`` ``"3"``..``"15"``,
   ``end_image_url`` too; no fal price in our sources (estimate refused with the reason).
@@ -100,6 +100,7 @@ MODELS: dict[str, Capabilities] = {
         negative_prompt=True,
         tiers=("pro",),
         cfg_scale=True,
+        cfg_scale_with_image=False,
         local_images="data_uri",
         prices=usd_per_second(
             {"pro": 0.07, "pro+sound": 0.14},
@@ -163,6 +164,7 @@ _STATES = fields.state_table(
     queued="in_queue",
     running="in_progress",
     succeeded="completed",
+    failed="failed",  # some of fal's schemas list it; most report a failure as COMPLETED with an error
     cancelled="cancellation_requested",  # besides the usual two spellings
 )
 
@@ -271,6 +273,8 @@ class FalGateway(Gateway):
             # a failed run is COMPLETED with an error (there is no output to fetch)
             state = TaskState.FAILED
             failure = (fields.opt_str(body.get("error_type")), error)
+        elif state is TaskState.FAILED:
+            failure = (fields.opt_str(body.get("error_type")), error or f"request {task_id} failed")
         elif state is TaskState.CANCELLED:
             failure = ("cancelled", f"request {task_id} was cancelled")
         position = fields.opt_int(body.get("queue_position")) if state is TaskState.QUEUED else None

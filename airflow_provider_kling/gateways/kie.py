@@ -14,7 +14,8 @@ the HTTP status): 200, 401, 402, 404, 422, 429, 433 (sub-key usage limit), 455 (
 ``message``: both are read. No idempotency key, no cost report.
 
 Kling 3.0 (https://docs.kie.ai/market/kling/kling-3.0) is one model id for both task kinds,
-``"kling-3.0/video"`` (one English example shows ``"kling-3.0"``: a connection may name either), with
+``"kling-3.0/video"`` (one English example shows ``"kling-3.0"``; we send the id the API reference
+gives: ``"kling-3.0"`` is also the normalized name, which names this row), with
 ``input.mode`` std/pro, ``input.duration`` a string ``"3"``..``"15"``, ``input.sound``, up to two
 ``input.image_urls`` (first and last frame), and multi-shot as ``input.multi_shots: true`` +
 ``input.multi_prompt: [{prompt, duration}]`` (first frame only). No 3.0 price is published here.
@@ -116,7 +117,6 @@ V3 = replace(
     CAPS,
     model="kling-3.0/video",
     **KLING_3,
-    aliases=("kling-3.0",),
     shape=V3_SHAPE,
     prompt_max=2500,
     tiers=("std", "pro"),

@@ -112,11 +112,14 @@ def estimate(
     request: VideoRequest,
     reported_unit: str | None = None,
     model: str = DEFAULT_MODEL,
+    fixed_tier: str | None = None,
 ) -> Quote:
     """Price ``request`` from ``prices`` (``None``: the gateway publishes none, the connection none).
 
     ``reported_unit``: the unit of the cost the gateway reports after the job, said in the reason
-    when there is no estimate; ``model``: the normalized name of the model priced, for that reason.
+    when there is no estimate; ``model``: the normalized name of the model priced, for that reason;
+    ``fixed_tier``: the tier the model id itself renders at (Runware's ``@3-pro``), which prices a
+    request that names no tier before the price list's default does.
     """
     if prices is None:
         reported = f"; it reports the actual cost after the job, in {reported_unit}" if reported_unit else ""
@@ -125,7 +128,7 @@ def estimate(
             f"gateway {gateway!r} publishes no {model_title(model)} price; set one in the connection's "
             f"extra.prices to get an estimate{reported}",
         )
-    tier = request.tier or prices.default_tier
+    tier = request.tier or fixed_tier or prices.default_tier
     key = "clip" if "clip" in prices.rates else rate_key(tier, request.sound)
     rate = prices.rates.get(key)
     if rate is None:

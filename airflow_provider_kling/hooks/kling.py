@@ -174,7 +174,7 @@ class KlingHook(BaseHook):
         row = gateway.capabilities_for(request)
         own = gateway.models[gateway.model].name  # every tier of the connection's model
         prices = self.settings.prices if row.name == own else row.prices
-        return estimate(gateway.name, prices, request, row.cost_unit, row.name)
+        return estimate(gateway.name, prices, request, row.cost_unit, row.name, row.fixed_tier)
 
     def estimate_cost(self, request: VideoRequest) -> CostEstimate | None:
         """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why)."""

@@ -150,7 +150,10 @@ TOPICS: list[tuple[str, str, list[Row]]] = [
         [
             ("Prompt length (characters)", lambda c: f"{c.prompt_min}-{c.prompt_max}"),
             ("Negative prompt (characters)", _negative),
-            ("`cfg_scale` (0-1)", lambda c: yes_no(c.cfg_scale)),
+            (
+                "`cfg_scale` (0-1)",
+                lambda c: "text only" if c.cfg_scale and not c.cfg_scale_with_image else yes_no(c.cfg_scale),
+            ),
         ],
     ),
     (

@@ -71,7 +71,8 @@ def test_cells_reflect_the_capabilities() -> None:
     for name in GATEWAYS:
         gateway = gateway_class(name)
         caps = gateway.models[gateway.default_model]
-        assert matrix["`cfg_scale` (0-1)"][name] == ("yes" if caps.cfg_scale else "no")
+        cfg = "text only" if caps.cfg_scale and not caps.cfg_scale_with_image else "yes"
+        assert matrix["`cfg_scale` (0-1)"][name] == (cfg if caps.cfg_scale else "no")
         assert matrix["Prompt length (characters)"][name] == f"{caps.prompt_min}-{caps.prompt_max}"
         assert matrix["Durations (`duration`, s)"][name] == ", ".join(map(str, caps.durations))
         reported = f"yes ({caps.cost_unit})" if caps.cost_reporting else "no"

@@ -70,6 +70,12 @@ def test_fal_kling_4_is_30_seconds_21_9_with_audio(client: httpx.Client, kit: An
         ("/kling/v4/text-to-video", {"prompt": "x", "duration": "5"}, "duration"),  # an integer on 4.0
         ("/kling/v4/text-to-video", {"prompt": "x", "generate_audio": False}, "generate_audio"),
         ("/fal-ai/kling-video/v2.6/pro/text-to-video", {"prompt": "x", "duration": "7"}, "duration"),
+        # 2.6's image-to-video lists no cfg_scale (its text-to-video does)
+        (
+            "/fal-ai/kling-video/v2.6/pro/image-to-video",
+            {"prompt": "x", "start_image_url": "https://a/1.png", "cfg_scale": 0.5},
+            "cfg_scale",
+        ),
     ],
 )
 def test_fal_is_strict(client: httpx.Client, path: str, body: dict[str, Any], word: str) -> None:

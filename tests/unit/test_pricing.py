@@ -204,3 +204,22 @@ def test_estimate_to_dict_is_json() -> None:
     est = estimate("apixo", get_gateway("apixo").prices, SILENT_5).estimate
     assert est is not None
     assert json.loads(json.dumps(est.to_dict()))["unit"] == "USD"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("klingai:kling-video@3-standard", 1.26),  # $0.126 / s with sound
+        ("klingai:kling-video@3-pro", 1.68),  # $0.168 / s: the id's own tier, not the list's default
+        ("klingai:kling-video@3-4k", None),  # 4K has no published Runware price
+    ],
+)
+def test_a_model_id_that_names_its_tier_is_priced_at_that_tier(
+    monkeypatch: pytest.MonkeyPatch, model: str, expected: float | None
+) -> None:
+    hook, _ = make_hook(monkeypatch, "runware", model=model)
+    quote = hook.quote(VideoRequest(prompt="p", **SOUND_10))
+    if expected is None:
+        assert quote.estimate is None and "'4k+sound'" in quote.reason
+    else:
+        assert quote.estimate is not None and quote.estimate.amount == pytest.approx(expected)

@@ -82,18 +82,23 @@ class EndFrame(StartFrame):
     end_image_url: str | None = None
 
 
-class ImageSettings(StrictModel):
-    """Image-to-video on 2.6 and 3.0 after the frames (3.0 adds an end frame): only the durations
-    differ. A version lists it before its frames class: pydantic orders the fields of the last base
-    first, so the frames come first on the wire's error list, as in the documented field order."""
+class ImageSettings26(StrictModel):
+    """Image-to-video on 2.6 after the frames (no ``cfg_scale``: the page lists it for text only).
+    A version lists it before its frames class: pydantic orders the fields of the last base first, so
+    the frames come first on the wire's error list, as in the documented field order."""
 
     duration: str = "5"
     negative_prompt: str | None = None
-    cfg_scale: Cfg | None = None
     generate_audio: bool = True
 
 
-class I2V26(ImageSettings, StartFrame):
+class ImageSettings(ImageSettings26):
+    """Image-to-video on 3.0 after the frames: 2.6's fields and ``cfg_scale``."""
+
+    cfg_scale: Cfg | None = None
+
+
+class I2V26(ImageSettings26, StartFrame):
     duration: Duration26 = "5"
 
 

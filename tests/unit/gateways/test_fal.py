@@ -40,6 +40,25 @@ def test_kling_30_tier_picks_the_path_and_images_their_fields() -> None:
     assert gw.build_submit(VideoRequest(prompt="p")).path == "/fal-ai/kling-video/v3/standard/text-to-video"
 
 
+def test_kling_26_takes_cfg_scale_for_text_only() -> None:
+    gw = get_gateway("fal", "kling-2.6")
+    assert gw.build_submit(VideoRequest(prompt="p", cfg_scale=0.3)).json["cfg_scale"] == 0.3
+    with pytest.raises(KlingValidationError) as err:
+        gw.validate(VideoRequest(prompt="p", start_image="https://a/1.png", cfg_scale=0.3))
+    assert "cfg_scale" in str(err.value) and "0.3" in str(err.value) and "with an image" in str(err.value)
+    # 3.0's image-to-video has it
+    get_gateway("fal", "kling-3.0").validate(
+        VideoRequest(prompt="p", start_image="https://a/1.png", cfg_scale=0.3)
+    )
+
+
+def test_a_failed_status_word_is_a_failure_not_a_wait() -> None:
+    gw = get_gateway("fal", "kling-2.6")
+    task = gw.parse_status(RID, None, respond({"status": "FAILED", "request_id": RID}))
+    assert task.state is TaskState.FAILED
+    assert RID in str(task.error_message)
+
+
 def test_kling_40_sends_an_integer_duration_and_a_resolution_and_needs_sound() -> None:
     gw = get_gateway("fal", "kling-4.0")
     http = gw.build_submit(VideoRequest(prompt="p", duration=10, sound=True, tier="std"))
