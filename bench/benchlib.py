@@ -1,7 +1,8 @@
-"""Helpers shared by the benchmark scripts: the emulator as a separate process, machine facts, results.
+"""Helpers shared by the benchmark scripts: machine facts, numbers, results.
 
 Not a test module and not part of the package. Every script in ``bench/`` runs on its own
-(``uv run --group bench python bench/<script>.py``) and imports this file from its own directory.
+(``uv run --group bench python bench/<script>.py``) and imports this file from its own directory. The
+emulator as a separate process is the e2e stack's ``tests.e2e.stack.EmulatorProcess`` (``https=True``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,120 +19,6 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
-
-
-# ============================================================================================ emulator
-class EmulatorProc:
-    """``python -m airflow_provider_kling.emulator --https`` in its own process (its CPU is not ours).
-
-    The emulator keeps its jobs in memory, so it runs as one process (its CLI has no ``--workers``; a
-    second uvicorn worker would not see the first one's jobs). ``url`` and ``ca`` are read from the
-    lines the CLI prints once it answers.
-    """
-
-    def __init__(
-        self,
-        *,
-        https: bool = True,
-        latency: float = 3600.0,
-        response_delay_ms: float = 0.0,
-        log_path: Path | None = None,
-        python: str = sys.executable,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self.https = https
-        self.extra_args = list(extra_args)
-        self.latency = latency
-        self.response_delay_ms = response_delay_ms
-        self._dir = Path(tempfile.mkdtemp(prefix="kling-bench-emulator-"))
-        self.log_path = log_path or self._dir / "emulator.log"
-        self.python = python
-        self.url = ""
-        self.ca: str | None = None
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 60.0) -> EmulatorProc:
-        port_file = self._dir / "url"
-        cmd = [
-            self.python,
-            "-m",
-            "airflow_provider_kling.emulator",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--latency",
-            str(self.latency),
-            "--response-delay-ms",
-            str(self.response_delay_ms),
-            "--cache-dir",
-            str(self._dir / "cache"),
-        ]
-        if self.https:
-            cmd.append("--https")
-        cmd += self.extra_args
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"emulator exited: {self.log_path.read_text(errors='replace')[-2000:]}")
-            key, _, value = line.strip().partition("=")
-            if key == "KLING_EMULATOR_URL":
-                self.url = value
-            elif key == "KLING_EMULATOR_CA":
-                self.ca = value
-            if self.url and (self.ca or not self.https):
-                return self
-        raise TimeoutError("the emulator did not start")
-
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        with httpx.Client(verify=self.ca or True, timeout=60.0, trust_env=False) as client:
-            response = client.request(method, f"{self.url}/_emulator/{path}", **kwargs)
-            response.raise_for_status()
-            return response.json()
-
-    def status_calls(self) -> int:
-        return int(sum(self.control("GET", "counters")["status_calls"].values()))
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
-
-    def __enter__(self) -> EmulatorProc:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # ============================================================================================ machine

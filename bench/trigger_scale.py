@@ -67,13 +67,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     REPO,
-    EmulatorProc,
     loadavg,
     machine_info,
     percentile,
@@ -81,6 +80,9 @@ from benchlib import (
     verdict,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from tests.e2e.stack import EmulatorProcess
 
 KINDS = ("kling", "floor", "floor_loaded", "anchor")
 FLOORS = ("floor", "floor_loaded")
@@ -274,6 +276,21 @@ def _emulator_key_pair() -> tuple[str, str]:
     return EMULATOR_KEY_PAIR
 
 
+def _emulator(latency: float, response_delay_ms: float, log_path: Path) -> EmulatorProcess:
+    """The e2e stack's emulator process, over HTTPS, accepting the official API's key pair (imported
+    here, never in the measured worker)."""
+    key_pair = _emulator_key_pair()  # puts the repository on sys.path
+    from tests.e2e.stack import EmulatorProcess
+
+    return EmulatorProcess(
+        latency=latency,
+        response_delay_ms=response_delay_ms,
+        log_path=log_path,
+        extra_args=["--kling-key", ":".join(key_pair)],
+        https=True,
+    )
+
+
 def _kling_jwt(ttl: float = 7200) -> str:
     import jwt
 
@@ -282,7 +299,7 @@ def _kling_jwt(ttl: float = 7200) -> str:
     return jwt.encode({"iss": access, "exp": now + int(ttl), "nbf": now - 5}, secret, algorithm="HS256")
 
 
-async def _submit_apixo(emu: EmulatorProc, prompts: list[str | None], concurrency: int = 48) -> list[str]:
+async def _submit_apixo(emu: EmulatorProcess, prompts: list[str | None], concurrency: int = 48) -> list[str]:
     """Create jobs through the APIXO submit route; ``None`` prompt -> the emulator's default latency.
 
     A prompt may be a callable-free template ``"...[latency:@READY]"``; ``@READY`` is replaced by the
@@ -327,7 +344,7 @@ async def _submit_apixo(emu: EmulatorProc, prompts: list[str | None], concurrenc
 
 
 def _submit_kling_at(
-    emu: EmulatorProc, schedule: list[tuple[float, str]], token: str
+    emu: EmulatorProcess, schedule: list[tuple[float, str]], token: str
 ) -> list[threading.Thread]:
     """Submit official-API jobs with ``external_task_id`` at the given absolute times (anchor's subset).
 
@@ -418,12 +435,7 @@ def run_one(
         "loadavg_before": loadavg(),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f"kling-bench-{kind}-{n}-"))
-    with EmulatorProc(
-        latency=36000,
-        response_delay_ms=delay_ms,
-        log_path=log_dir / "emulator.log",
-        extra_args=["--kling-key", ":".join(_emulator_key_pair())],
-    ) as emu:
+    with _emulator(latency=36000, response_delay_ms=delay_ms, log_path=log_dir / "emulator.log") as emu:
         emu_proc = psutil.Process(emu.pid)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
         env["AIRFLOW_CONN_BENCH_KLING"] = json.dumps(

@@ -86,11 +86,14 @@ API of the parts
     task instance's response carries its ``trigger`` (id, classpath, ``triggerer_id``; ``kwargs`` always
     emptied by the API), which is what ``triggers()`` returns.
 
-``EmulatorProcess(latency=20.0, extra_args=(), log_path=None)``
-    ``python -m airflow_provider_kling.emulator --port 0 --port-file F`` in its own session.
-    ``start()`` (waits for the port file, then ``/_emulator/health``), ``url``, ``counters()``,
-    ``jobs(gateway)``, ``reset()``, ``stop()`` (also removes its temporary directory); also a context
-    manager.
+``EmulatorProcess(latency=20.0, extra_args=(), log_path=None, *, https=False, response_delay_ms=0)``
+    ``python -m airflow_provider_kling.emulator --port 0 --port-file F`` in its own session (stdout and
+    stderr into ``log_path``). ``start()`` (waits for the port file, with ``https`` for the
+    ``KLING_EMULATOR_CA=`` line the CLI prints, then ``/_emulator/health``), ``url``, ``ca`` (the CA
+    file of an ``https`` emulator, else ``None``), ``pid``, ``control(method, path, **kw)`` (any
+    ``/_emulator/`` route, verified with ``ca``: its JSON), ``counters()``, ``status_calls()`` (all
+    gateways), ``jobs(gateway)``, ``reset()``, ``stop()`` (also removes its temporary directory); also a
+    context manager. ``bench/`` runs its emulator with it too.
 
 Every process is started in its own session with ``PR_SET_PDEATHSIG`` (Linux), so it gets SIGTERM if
 the thread that started it dies, even by SIGKILL: start components from a long-lived thread.
