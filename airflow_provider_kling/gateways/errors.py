@@ -44,9 +44,10 @@ TRANSIENT_FAILURE_WORDS = re.compile(
     r"timeout|timed out|time out|rate[ _-]?limit|overload|busy", re.IGNORECASE
 )
 #: content-safety wording in a gateway's error or failure message. ``content`` must not be the header
-#: name (``Content-Type``).
+#: name (``Content-Type``) nor kie.ai's plain failure ("Content generation task execution failed").
 POLICY_WORDS = re.compile(
-    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe|\bcontent\b(?![-_ ]?(?:type|length|encoding))",
+    r"sensitive|nsfw|prohibit|moderat|polic|violat|unsafe"
+    r"|\bcontent\b(?![-_ ]?(?:type|length|encoding|generation))",
     re.IGNORECASE,
 )
 

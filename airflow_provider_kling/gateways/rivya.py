@@ -389,7 +389,9 @@ class RivyaGateway(Gateway):
                 code, reason = fields.opt_str(error.get("code")), fields.opt_str(error.get("message"))
             failure = (code, reason or f"generation {status or 'failed'}")
         final = fields.opt_float(data.get("final_credits"))
-        cost = final if final is not None and final > 0 else fields.opt_float(data.get("reserved_credits"))
+        reserved = fields.opt_float(data.get("reserved_credits"))
+        # a failed job is refunded (its final_credits, 0, is what it cost); a live one holds credits
+        cost = final if state.is_failed or (final is not None and final > 0) else reserved
         expires = result.get("expires_at") if isinstance(result, dict) else None
         return self.job(
             found,

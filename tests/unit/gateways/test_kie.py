@@ -278,6 +278,8 @@ def test_envelope_codes(
         (501, "Generation failed: sensitive content detected", exceptions.KlingContentPolicyError),
         (422, "input.duration must be one of '5', '10'", exceptions.KlingValidationError),
         (422, "Content-Type must be application/json", exceptions.KlingValidationError),
+        # the document's own words for 501: a failed job, not a safety refusal
+        (501, "Content generation task execution failed", exceptions.KlingTaskFailedError),
     ],
 )
 def test_submit_refusal_wording(
@@ -326,6 +328,7 @@ def test_garbage(gw: Gateway, status: int, content: bytes, kind: type[exceptions
         ("422", "Prohibited content detected", exceptions.KlingContentPolicyError, False),
         ("500", "Internal error, please try again later", exceptions.KlingTaskFailedError, False),
         ("501", "Generation timed out", exceptions.KlingTaskFailedError, True),
+        ("501", "Content generation task execution failed", exceptions.KlingTaskFailedError, False),
         (None, None, exceptions.KlingTaskFailedError, False),
     ],
 )

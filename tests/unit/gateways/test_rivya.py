@@ -217,6 +217,7 @@ def test_failed_is_returned_and_classified(gw: Gateway) -> None:
     assert task.error_code == "generation_failed"
     assert task.error_message == "The model could not render this clip"
     assert task.finished_at is not None
+    assert task.cost == 0.0  # refunded (final_credits 0), not the 55 credits held while it ran
     err = gw.failure_error(task)
     assert type(err) is exceptions.KlingTaskFailedError
     assert err.code == "generation_failed"
