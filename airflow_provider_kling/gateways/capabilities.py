@@ -208,7 +208,7 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
             value = getattr(request, name)
             if value is not None and not _is_remote(value) and caps.local_images == "url_only":
                 raise bad(
-                    name, value, "a public http(s) URL (this gateway does not take local files or data URIs)"
+                    name, value, "a public http(s) URL (this gateway/model takes no local files or data URIs)"
                 )
     elif not caps.text_to_video:
         raise bad("start_image", None, "an image (this model is image-to-video only)")

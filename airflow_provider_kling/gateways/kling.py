@@ -1,4 +1,4 @@
-"""The official Kling API (Kuaishou), ``/v1/videos/*`` routes.
+"""The official Kling API (Kuaishou): ``/v1/videos/*``, and the path-addressed family (Turbo).
 
 Wire facts (https://app.klingai.com/global/dev/document-api/apiReference/model/textToVideo and
 ``.../imageToVideo``): JWT auth (HS256, ``iss`` = access key, signed with the secret key); ``duration``
@@ -13,12 +13,27 @@ std/pro/4k, ``duration`` a string ``"3"``..``"15"``, sound in every tier, and mu
 ``multi_shot: true`` + ``shot_type: "customize"`` + ``multi_prompt: [{index, prompt, duration}]``
 (1-6 shots of <= 512 characters summing to the clip; no start/end frame with it) [2ND: the Vercel AI
 SDK's official-API adapter, AceDataCloud/Nexior PRs #562 and #581, docs.powertokens.ai
-kling-v3-text2video]. Kling 3.0 Turbo lives on the newer *path-addressed* family instead: ``POST
-/text-to-video/kling-3.0-turbo`` (``/image-to-video/...``) with ``{prompt, settings: {resolution
-720p|1080p, aspect_ratio, duration <int>}, contents: [{type: "first_frame"|"last_frame", ...}],
-options: {callback_url, external_task_id, watermark_info}}``, answered ``{code, data: {id, status,
-create_time}}`` [2ND: docs.comfy.org kling-3-0-turbo; docs.cloudsway.net KL_3.0_turbo]. Its status
-route is not published; this module polls ``GET /<route>/<id>`` and reads either answer shape.
+kling-v3-text2video]. Kling 3.0 Turbo lives on the newer *path-addressed* family instead (GATEWAYS.md
+section 1.9, "Newer path-addressed route family" [2ND: inference-sh/grid ``KlingV2API``,
+cluely/unmodel; docs.comfy.org kling-3-0-turbo; docs.cloudsway.net KL_3.0_turbo]):
+
+- ``POST /text-to-video/kling-3.0-turbo`` with ``{prompt, settings: {resolution 720p|1080p,
+  aspect_ratio, duration <int>}, options: {callback_url, external_task_id, watermark_info}}``;
+- ``POST /image-to-video/kling-3.0-turbo`` with ``{contents: [{type: "prompt", text}, {type:
+  "first_frame", url}, {type: "last_frame", url}], settings, options}``: the prompt is a ``contents``
+  item, not a top-level field, and the frames are URLs (the documents give no base64 form, so the
+  Turbo row takes public image URLs only and refuses a local file or ``data:`` URI before any request);
+- ``settings.audio`` (native|off) is the family's sound field, sent only by a row that has one: Turbo
+  has no sound field and no multi-shot (MODELS.md); its row offers no last frame either;
+- the submit is answered ``{code, data: {id, status, create_time}}``; a job is polled with ``GET
+  /tasks?task_ids=<id>``, answered ``data: [{id, status, message, create_time, update_time,
+  external_id, outputs: [{type: "video", url, id, duration, watermark_url}]}]``, terminal
+  ``succeeded`` / ``failed``, the failure's reason in ``message``. The reader is lenient: ``data`` as an
+  object and the ``/v1``-like ``task_result.videos`` shape are read too.
+- No query by external id is published for the family: no lookup there (``build_lookup``).
+- Auth: section 1.9 says "static API key as Bearer"; this module sends the same ``Bearer <JWT>`` as on
+  ``/v1`` (one connection, one key pair), which the emulator checks on both families.
+
 Prices for 3.0 are a third party's reading of the official card ($0.084 / $0.112 / $0.42 per second
 for std / pro / 4K, +50 % with sound) [2ND]: estimates say so in their basis.
 """
@@ -42,7 +57,7 @@ from airflow_provider_kling.exceptions import (
 from airflow_provider_kling.gateways import fields
 from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
 from airflow_provider_kling.gateways.billing import FailureBilling
-from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
+from airflow_provider_kling.gateways.capabilities import KLING_3, NO_SOUND, by_model
 from airflow_provider_kling.gateways.errors import ErrorTable
 from airflow_provider_kling.gateways.pricing import Balance, Prices, usd_per_second
 from airflow_provider_kling.models import Shot, VideoRequest, VideoTask
@@ -58,9 +73,14 @@ FAMILIES: tuple[str, ...] = ("text2video", "image2video")
 PATH_ROUTES = {False: "text-to-video", True: "image-to-video"}
 #: the ``shape`` of the rows served on the path-addressed family
 PATH = "path"
+#: the path-addressed family's status query: ``GET /tasks?task_ids=<id>`` (GATEWAYS.md 1.9)
+PATH_STATUS = "/tasks"
 
 _STATES = fields.state_table(
-    queued="submitted", running="processing", succeeded="succeed succeeded success", failed="failed fail"
+    queued="submitted queued",
+    running="processing running",
+    succeeded="succeed succeeded success",
+    failed="failed fail",
 )
 
 #: envelope ``code`` groups, from the error-code table of the API's "common info" page
@@ -152,7 +172,8 @@ V3 = replace(
     notes="3-15 s; sound and last frame in every tier; 4K; multi-shot (1-6 shots) without start/end frame",
 )
 
-#: Kling 3.0 Turbo on the path-addressed family: a resolution instead of a mode, no sound field
+#: Kling 3.0 Turbo on the path-addressed family: a resolution instead of a mode, no sound field, and
+#: frames as ``contents`` items carrying a ``url`` (GATEWAYS.md 1.9 gives no base64 form)
 TURBO = Capabilities(
     model="kling-3.0-turbo",
     name="kling-3.0-turbo",
@@ -162,12 +183,13 @@ TURBO = Capabilities(
     tiers=("std", "pro"),
     default_tier="std",
     resolutions={"std": "720p", "pro": "1080p"},
-    sound=False,
-    local_images="base64",
+    **NO_SOUND,
+    local_images="url_only",
     extra_fields={"watermark": "bool: sent as options.watermark_info.enabled"},
     cost_unit="units",
     price_note="the official API publishes no Kling 3.0 Turbo price",
-    notes="path-addressed route; tier std = 720p, pro = 1080p; no sound, last frame or multi-shot fields",
+    notes="path-addressed route; tier std = 720p, pro = 1080p; image URLs only; no sound, last frame or "
+    "multi-shot fields",
 )
 
 #: Only a task deducts units (``final_unit_deduction``), and "failed tasks are not charged".
@@ -256,19 +278,24 @@ class KlingGateway(Gateway):
         return HttpRequest("POST", f"/v1/videos/{self.family(request)}", json=body)
 
     def _build_path(self, request: VideoRequest, row: Capabilities) -> HttpRequest:
-        """The path-addressed family: ``settings`` (resolution, aspect ratio, duration as an integer),
-        ``contents`` (the frames) and ``options`` (callback, external id, watermark)."""
+        """The path-addressed family (GATEWAYS.md 1.9): ``settings`` (resolution, aspect ratio,
+        duration as an integer, ``audio`` where the row has a sound field) and ``options`` (callback,
+        external id, watermark); text-to-video has a top-level ``prompt``, image-to-video has none and
+        sends ``contents``: the prompt item, then the frames as URLs (the row refused anything else)."""
         settings: dict[str, Any] = {"resolution": row.resolutions[request.tier or row.default_tier or "std"]}
         if not request.is_image_to_video:
             settings["aspect_ratio"] = request.aspect_ratio or "16:9"
         settings["duration"] = int(request.duration)
-        body: dict[str, Any] = {"prompt": request.prompt, "settings": settings}
-        frames = (("first_frame", request.start_image), ("last_frame", request.end_image))
-        contents = [
-            {"type": kind, "image": _strip_data_uri(image)} for kind, image in frames if image is not None
-        ]
-        if contents:
-            body["contents"] = contents
+        if row.sound_field:
+            settings["audio"] = "native" if request.sound else "off"
+        body: dict[str, Any]
+        if request.is_image_to_video:
+            frames = (("first_frame", request.start_image), ("last_frame", request.end_image))
+            contents: list[dict[str, Any]] = [{"type": "prompt", "text": request.prompt}]
+            contents += [{"type": kind, "url": url} for kind, url in frames if url is not None]
+            body = {"contents": contents, "settings": settings}
+        else:
+            body = {"prompt": request.prompt, "settings": settings}
         options = self._options(request)
         if options:
             body["options"] = options
@@ -287,18 +314,42 @@ class KlingGateway(Gateway):
         return options
 
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
-        return self._task(self._data(response), self.endpoint(request), response)
+        data = self._data(response, allow_list=True)
+        if isinstance(data, list):  # lenient: a path-addressed answer listing the one new task
+            data = fields.expect_dict(self.name, (data or [None])[0], "data[0]", response.status_code)
+        return self._task(data, self.endpoint(request), response)
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
+        """``/v1``: ``GET /v1/videos/{family}/{id}``; a path-addressed job (its endpoint is its route,
+        ``image-to-video/kling-3.0-turbo``): ``GET /tasks?task_ids=<id>`` (GATEWAYS.md 1.9)."""
         if endpoint is not None and _is_path_route(endpoint):
-            return HttpRequest("GET", f"/{endpoint}/{task_id}")
+            return HttpRequest("GET", PATH_STATUS, params={"task_ids": task_id})
         family = endpoint if endpoint in FAMILIES else "text2video"
         return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
-        known = endpoint if endpoint in FAMILIES or (endpoint and _is_path_route(endpoint)) else None
+        if endpoint is not None and _is_path_route(endpoint):
+            return self._task(self._path_item(task_id, response), endpoint, response)
+        known = endpoint if endpoint in FAMILIES else None
         return self._task(self._data(response), known or "text2video", response)
+
+    def _path_item(self, task_id: str, response: HttpResponse) -> dict[str, Any]:
+        """The job's item in a ``GET /tasks?task_ids=`` answer: ``data`` is a list of tasks (the one
+        whose ``id`` is ``task_id``); a lone object is read as that task (lenient). No such item: the
+        job is not known to this account."""
+        data = self._data(response, allow_list=True)
+        if isinstance(data, dict):
+            return data
+        items = fields.objects(data)
+        for item in items:
+            if fields.opt_str(item.get("id", item.get("task_id"))) == task_id:
+                return item
+        if items:
+            raise self.protocol_error(f"data[] has no item with id {task_id!r}", response)
+        raise KlingNotFoundError(
+            f"task not found: {task_id}", gateway=self.name, status_code=response.status_code
+        )
 
     def build_lookup(self, request: VideoRequest) -> HttpRequest | None:
         # the path-addressed family publishes no query by external id: no lookup there
@@ -378,7 +429,8 @@ class KlingGateway(Gateway):
         return fields.expect_dict(self.name, data, "data", response.status_code)
 
     def _task(self, data: dict[str, Any], family: str, response: HttpResponse) -> VideoTask:
-        # ``/v1`` says task_id / task_status / task_result; the path-addressed family id / status
+        # ``/v1`` says task_id / task_status / task_status_msg / task_result.videos / task_info; the
+        # path-addressed family id / status / message / outputs / external_id (either is read)
         task_id = fields.opt_str(data.get("task_id")) or fields.opt_str(data.get("id"))
         if task_id is None:
             raise self.protocol_error("data.task_id is missing", response)
@@ -390,13 +442,13 @@ class KlingGateway(Gateway):
             for video in result["videos"]:
                 if isinstance(video, dict):
                     urls.extend(fields.url_list(video.get("url")))
+        urls.extend(u for u in _output_urls(data.get("outputs")) if u not in urls)
         info = data.get("task_info")
+        external = fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None
         failure = None
         if state.is_failed:
-            failure = (
-                str(status).lower(),
-                fields.opt_str(data.get("task_status_msg")) or "generation failed",
-            )
+            message = fields.opt_str(data.get("task_status_msg")) or fields.opt_str(data.get("message"))
+            failure = (str(status).lower(), message or "generation failed")
         return self.job(
             task_id,
             state,
@@ -411,7 +463,9 @@ class KlingGateway(Gateway):
                 if state.is_terminal
                 else None
             ),
-            client_reference=fields.opt_str(info.get("external_task_id")) if isinstance(info, dict) else None,
+            client_reference=external
+            or fields.opt_str(data.get("external_id"))
+            or fields.opt_str(data.get("external_task_id")),
         )
 
 
@@ -423,6 +477,17 @@ def multi_shot_fields(shots: list[Shot], duration: Callable[[int], Any]) -> dict
         for i, shot in enumerate(shots, start=1)
     ]
     return {"multi_shot": True, "shot_type": "customize", "multi_prompt": prompts}
+
+
+def _output_urls(outputs: Any) -> list[str]:
+    """The video URLs of a path-addressed task's ``outputs`` (``[{type: "video", url, ...}]``); when
+    no item says ``video``, the URL of the first item that has one (lenient)."""
+    items = fields.objects(outputs)
+    videos = [item for item in items if str(item.get("type", "")).lower() == "video"]
+    urls = [url for item in videos for url in fields.url_list(item.get("url"))]
+    if urls:
+        return urls
+    return next((found for item in items if (found := fields.url_list(item.get("url")))), [])[:1]
 
 
 def _is_path_route(endpoint: str) -> bool:

@@ -180,8 +180,15 @@ def test_kling_turbo_is_the_path_addressed_family() -> None:
     }
     image = submit_body(gw, v3(model="kling-3.0-turbo", start_image="https://i/a.png"))
     assert image.path == "/image-to-video/kling-3.0-turbo"
-    assert image.json["contents"] == [{"type": "first_frame", "image": "https://i/a.png"}]
-    assert gw.build_status("t9", "text-to-video/kling-3.0-turbo").path == "/text-to-video/kling-3.0-turbo/t9"
+    assert image.json == {  # the prompt is a contents item on image-to-video (GATEWAYS.md 1.9)
+        "contents": [
+            {"type": "prompt", "text": "a red fox in snow"},
+            {"type": "first_frame", "url": "https://i/a.png"},
+        ],
+        "settings": {"resolution": "720p", "duration": 5},
+    }
+    poll = gw.build_status("t9", "text-to-video/kling-3.0-turbo")
+    assert (poll.method, poll.path, poll.params) == ("GET", "/tasks", {"task_ids": "t9"})
     assert gw.build_lookup(request) is None  # no published query by external id on that family
 
 
