@@ -21,6 +21,14 @@ KLING_SHOTS = {
     ],
 }
 TURBO = {"prompt": "a cat", "settings": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 8}}
+#: GATEWAYS.md 1.9: image-to-video carries the prompt and the frames (as URLs) in ``contents``
+TURBO_I2V = {
+    "contents": [{"type": "prompt", "text": "a cat"}, {"type": "first_frame", "url": "https://i/cat.png"}],
+    "settings": {"resolution": "720p", "duration": 5},
+    "options": {"external_task_id": "turbo-i2v-1"},
+}
+TURBO_I2V_PATH = "/image-to-video/kling-3.0-turbo"
+TURBO_FRAME = TURBO_I2V["contents"][1]
 RIVYA_V3 = {**RIVYA, "model": "kling-3-0", "params": {"mode": "std", "duration": "12", "sound": "true"}}
 APIXO_V3 = {**APIXO, "input": {**APIXO["input"], "duration": 12, "sound": True}}
 APIMART_V3 = {"model": "kling-v3", "prompt": "a cat", "mode": "4k", "duration": 12, "audio": True}
@@ -89,6 +97,8 @@ def accepted(r: httpx.Response) -> bool:
         ("kling", KLING_V3, ""),
         ("kling", KLING_SHOTS, ""),
         ("kling", TURBO, "/text-to-video/kling-3.0-turbo"),
+        ("kling", {**TURBO_I2V, "options": {}}, TURBO_I2V_PATH),
+        ("kling", {"contents": [TURBO_FRAME]}, TURBO_I2V_PATH),  # the prompt item is optional
         ("rivya", RIVYA_V3, ""),
         ("apixo", APIXO_V3, ""),
         ("apixo", APIXO_TURBO, "/api/v1/generateTask/kling-3-0-turbo"),
@@ -137,6 +147,25 @@ def test_runware_3_0_tiers_and_multi_prompt(client: httpx.Client, kit: Any) -> N
             {**TURBO, "settings": {**TURBO["settings"], "resolution": "4k"}},
             "/text-to-video/kling-3.0-turbo",
         ),
+        # the path route's image-to-video (GATEWAYS.md 1.9)
+        ("kling", {**TURBO_I2V, "prompt": "a cat"}, TURBO_I2V_PATH),  # no top-level prompt there
+        ("kling", {**TURBO, "contents": TURBO_I2V["contents"]}, "/text-to-video/kling-3.0-turbo"),
+        ("kling", {"contents": [{"type": "prompt", "text": "a cat"}]}, TURBO_I2V_PATH),  # no frame
+        ("kling", {"contents": [{"type": "first_frame", "image": "https://i/cat.png"}]}, TURBO_I2V_PATH),
+        ("kling", {"contents": [{"type": "first_frame", "url": "iVBORw0KGgo="}]}, TURBO_I2V_PATH),  # base64
+        (
+            "kling",
+            {"contents": [{"type": "first_frame", "url": "data:image/png;base64,QUJD"}]},
+            TURBO_I2V_PATH,
+        ),
+        ("kling", {"contents": [{"type": "first_frame", "url": 7}]}, TURBO_I2V_PATH),
+        (
+            "kling",
+            {"contents": [TURBO_FRAME, {"type": "last_frame", "url": "https://i/b.png"}]},
+            TURBO_I2V_PATH,
+        ),
+        ("kling", {"contents": [TURBO_FRAME, TURBO_FRAME]}, TURBO_I2V_PATH),
+        ("kling", {"contents": [TURBO_FRAME], "settings": {"audio": "off"}}, TURBO_I2V_PATH),
         ("rivya", {**RIVYA_V3, "params": {**RIVYA_V3["params"], "mode": "4k"}}, ""),
         ("rivya", {**RIVYA_V3, "params": {**RIVYA_V3["params"], "duration": "16"}}, ""),
         ("apixo", {**APIXO_V3, "input": {**APIXO_V3["input"], "negative_prompt": "blur"}}, ""),
@@ -176,9 +205,37 @@ def test_a_3_0_job_answers_on_its_own_route_only(client: httpx.Client, kit: Any)
     other = client.get("/api/v1/statusTask/kling-2-6", params={"taskId": task_id}, headers=kit.BEARER)
     assert other.status_code == 404
     ack = post(client, kit, "kling", TURBO, "/text-to-video/kling-3.0-turbo").json()["data"]
-    turbo = client.get(f"/text-to-video/kling-3.0-turbo/{ack['id']}", headers=kit.kling_headers())
-    assert turbo.status_code == 200 and turbo.json()["data"]["id"] == ack["id"]
+    turbo = client.get("/tasks", params={"task_ids": ack["id"]}, headers=kit.kling_headers())
+    assert turbo.status_code == 200 and [item["id"] for item in turbo.json()["data"]] == [ack["id"]]
     assert client.get(f"/v1/videos/text2video/{ack['id']}", headers=kit.kling_headers()).status_code == 404
+    gone = client.get(f"/text-to-video/kling-3.0-turbo/{ack['id']}", headers=kit.kling_headers())
+    assert gone.status_code == 404  # the invented per-route status path is gone
+
+
+def test_turbo_image_to_video_is_polled_with_a_task_ids_query(client: httpx.Client, kit: Any) -> None:
+    """GATEWAYS.md 1.9: ``GET /tasks?task_ids=<id>`` answers ``data[]`` items with ``outputs``."""
+    ack = post(client, kit, "kling", TURBO_I2V, TURBO_I2V_PATH)
+    assert accepted(ack), ack.text
+    task_id = ack.json()["data"]["id"]
+
+    def poll() -> dict[str, Any]:
+        r = client.get("/tasks", params={"task_ids": task_id}, headers=kit.kling_headers())
+        assert r.status_code == 200 and r.json()["code"] == 0, r.text
+        (item,) = r.json()["data"]
+        return dict(item)
+
+    done = kit.poll(poll, lambda item: item["status"] in ("succeeded", "failed"))
+    assert done["status"] == "succeeded" and done["external_id"] == "turbo-i2v-1"
+    assert set(done) == {"id", "status", "message", "create_time", "update_time", "external_id", "outputs"}
+    (video,) = done["outputs"]
+    assert set(video) == {"type", "url", "id", "duration", "watermark_url"} and video["type"] == "video"
+    kit.check_video(client, video["url"], 5, "16:9", False)
+    unknown = client.get("/tasks", params={"task_ids": "404404"}, headers=kit.kling_headers())
+    assert unknown.status_code == 200 and unknown.json()["data"] == []
+    both = client.get("/tasks", params={"task_ids": f"404404,{task_id}"}, headers=kit.kling_headers())
+    assert [item["id"] for item in both.json()["data"]] == [task_id]
+    assert client.get("/tasks", headers=kit.kling_headers()).json()["code"] == 1201  # task_ids required
+    assert client.get("/tasks", params={"task_ids": task_id}).status_code == 401  # Bearer auth as on /v1
 
 
 def test_a_multi_shot_clip_is_cut_into_its_shots(client: httpx.Client, kit: Any) -> None:

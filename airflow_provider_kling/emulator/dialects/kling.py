@@ -1,4 +1,4 @@
-"""Official Kling API (``/v1/videos/*``), server side.
+"""Official Kling API (``/v1/videos/*`` and the path-addressed family), server side.
 
 Wire format: https://klingai.com/document-api (video, account, error codes). Every answer is the envelope
 ``{"code": int, "message": str, "request_id": str, "data": ...}`` with ``code`` 0 on success and ``data``
@@ -12,7 +12,8 @@ future, 1004 expired.
 
 Errors: 1200 (400) body is not JSON; 1201 (400) any invalid/unknown field or 2.6 rule, including a
 duplicate ``external_task_id`` (that submit creates no job); 1203 (404) unknown task (ids are scoped to
-the access key, and to the family the task was created in); 1301 (400) content policy; 1102 (429)
+the access key, and to the family the task was created in; a path-addressed one is only found by
+``GET /tasks``); 1301 (400) content policy; 1102 (429)
 resource pack depleted (``credits`` fault); 1302 (429) rate limit; 5000 (500, also used for an
 emulated 502), 5001 (503), 5002 (504).
 
@@ -25,13 +26,22 @@ recorded but not delivered.
 Kling 3.0 on ``/v1`` (``model_name: "kling-v3"``): ``mode`` std|pro|4k, ``duration`` ``"3"``..``"15"``,
 sound in every mode, end frame with sound, and multi-shot as ``multi_shot: true`` + ``shot_type``
 customize|intelligence + ``multi_prompt: [{index, prompt (<= 512), duration}]`` (1-6 shots summing to
-the clip; no ``image``/``image_tail`` with it); the clip is cut into those shots. Kling 3.0 Turbo (and
-3.0) on the path-addressed family: ``POST /text-to-video/<model>`` and ``/image-to-video/<model>``
-with ``{prompt (<= 3072), settings: {resolution, aspect_ratio, duration <int>, audio?}, contents:
-[{type: first_frame|last_frame, image}], options: {callback_url, external_task_id, watermark_info}}``,
-answered ``data: {id, status, message, create_time, update_time}`` and polled at
-``GET /<kind>/<model>/<id>`` (the route is the emulator's choice: none is published). Turbo takes
-720p|1080p, no ``audio`` and no last frame.
+the clip; no ``image``/``image_tail`` with it); the clip is cut into those shots.
+
+Kling 3.0 Turbo (and 3.0) on the path-addressed family, as GATEWAYS.md section 1.9 describes it:
+``POST /text-to-video/<model>`` with ``{prompt (<= 3072), settings: {resolution, aspect_ratio,
+duration <int>, audio?}, options: {callback_url, external_task_id, watermark_info}}``, and ``POST
+/image-to-video/<model>`` with ``{contents: [{type: "prompt", text}, {type: "first_frame", url},
+{type: "last_frame", url}, {type: "voice", voice_id, id}], settings, options}``: no top-level prompt
+there (an unknown field, refused like any other), at most one prompt, first_frame and last_frame and
+two voices, at least one frame,
+frame ``url`` an http(s) URL (no base64 form is documented). Answered ``data: {id, status, message,
+create_time, update_time}``; polled with ``GET /tasks?task_ids=<id>[,<id>...]``, answered ``data: [{id,
+status, message, create_time, update_time, external_id, outputs: [{type: "video", url, id, duration,
+watermark_url}]}]`` with ``succeeded`` / ``failed`` as terminal words; an unknown id is left out of
+the list (no document says what an unknown id gets). Turbo takes 720p|1080p, no ``audio``, no
+multi-shot and no last frame. Auth is the same ``Bearer <JWT>`` as on ``/v1`` (section 1.9 says a
+static API key as Bearer; the provider sends its JWT on both families).
 
 Account limits (see ``limits``): a submit beyond ``--concurrency`` tasks in flight gets 429 / 1303
 ("parallel task over resource pack limit"), beyond ``--rate`` 429 / 1302, both with ``Retry-After``.
@@ -69,6 +79,7 @@ PATH_KINDS = ("text-to-video", "image-to-video")
 PATH_MODELS = ("kling-3.0", "kling-3.0-turbo")
 SECONDS = tuple(str(n) for n in range(3, 16))
 STATUS = phase_words("submitted", "processing", "succeed", "failed")
+PATH_STATUS = phase_words("submitted", "processing", "succeeded", "failed")
 FAILURE_MESSAGES = {
     "fail": "Video generation failed due to an internal error, please try again later",
     "policy-task": "Failure to pass the risk control system: the generated content may contain risky content",
@@ -527,7 +538,7 @@ for _family in FAMILIES:
     _family_routes(_family)
 
 
-# -- the path-addressed family (Kling 3.0 Turbo) ---------------------------------------------------
+# -- the path-addressed family (Kling 3.0 Turbo; GATEWAYS.md 1.9) ---------------------------------
 class PathSettings(StrictModel):
     resolution: Literal["720p", "1080p", "4k"] | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
@@ -536,9 +547,23 @@ class PathSettings(StrictModel):
     multi_shot: bool | None = None
 
 
-class Content(StrictModel):
+class PromptItem(StrictModel):
+    type: Literal["prompt"]
+    text: Annotated[str, Field(min_length=1, max_length=3072)]
+
+
+class FrameItem(StrictModel):
     type: Literal["first_frame", "last_frame"]
-    image: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(min_length=1)]
+
+
+class VoiceItem(StrictModel):
+    type: Literal["voice"]
+    voice_id: Annotated[str, Field(min_length=1)]
+    id: Annotated[str, Field(min_length=1)]
+
+
+Content = Annotated[PromptItem | FrameItem | VoiceItem, Field(discriminator="type")]
 
 
 class PathOptions(StrictModel):
@@ -547,11 +572,32 @@ class PathOptions(StrictModel):
     watermark_info: WatermarkInfo | None = None
 
 
-class PathSubmit(StrictModel):
+class PathText(StrictModel):
+    """``POST /text-to-video/<model>``: the prompt at the top level, no ``contents``."""
+
     prompt: Annotated[str, Field(min_length=1, max_length=3072)]
     settings: PathSettings | None = None
-    contents: Annotated[list[Content], Field(min_length=1, max_length=2)] | None = None
     options: PathOptions | None = None
+
+
+class PathImage(StrictModel):
+    """``POST /image-to-video/<model>``: the prompt and the frames are ``contents`` items; a top-level
+    ``prompt`` (or ``image``) is an unknown field, refused."""
+
+    contents: Annotated[list[Content], Field(min_length=1, max_length=5)]
+    settings: PathSettings | None = None
+    options: PathOptions | None = None
+
+    @property
+    def prompt(self) -> str:
+        return next((c.text for c in self.contents if isinstance(c, PromptItem)), "")
+
+    @property
+    def frames(self) -> list[FrameItem]:
+        return [c for c in self.contents if isinstance(c, FrameItem)]
+
+
+PathSubmit = PathText | PathImage
 
 
 def _kind_model(call: Call) -> tuple[str, str | None]:
@@ -560,19 +606,26 @@ def _kind_model(call: Call) -> tuple[str, str | None]:
 
 
 def _path_rules(call: Call, req: PathSubmit) -> str | None:
-    kind, model = _kind_model(call)
+    _, model = _kind_model(call)
     settings = req.settings or PathSettings()
-    contents = req.contents or []
-    if (kind == "image-to-video") != bool(contents):
-        return "contents (the frames) are required on image-to-video and refused on text-to-video"
-    if model == "kling-3.0-turbo":
-        if settings.resolution == "4k" or settings.audio is not None or settings.multi_shot is not None:
-            return "kling-3.0-turbo takes resolution 720p|1080p and no audio or multi_shot setting"
-        if any(c.type == "last_frame" for c in contents):
+    turbo = model == "kling-3.0-turbo"
+    if turbo and (
+        settings.resolution == "4k" or settings.audio is not None or settings.multi_shot is not None
+    ):
+        return "kling-3.0-turbo takes resolution 720p|1080p and no audio or multi_shot setting"
+    if isinstance(req, PathImage):
+        types = [c.type for c in req.contents]
+        if any(types.count(kind) > 1 for kind in ("prompt", "first_frame", "last_frame")):
+            return "contents: at most one prompt, one first_frame and one last_frame"
+        if not req.frames:
+            return "contents: image-to-video needs a first_frame or a last_frame item"
+        if turbo and "last_frame" in types:
             return "kling-3.0-turbo takes no last_frame"
-    for content in contents:
-        if problem := _check_image(f"contents.{content.type}", content.image):
-            return problem
+        if "voice" in types and settings.audio != "native":
+            return "contents: a voice item needs settings.audio 'native'"
+        for frame in req.frames:
+            if not is_http_url(frame.url):
+                return f"contents.{frame.type}.url must be an http(s) URL"
     options = req.options or PathOptions()
     if options.callback_url and not is_http_url(options.callback_url):
         return "options.callback_url must be an http(s) URL"
@@ -586,32 +639,52 @@ def _path_route(call: Call) -> Response | None:
     return call.error("not_found", f"no route /{kind}/{model}")
 
 
-PATH_SUBMIT = SubmitSpec(
-    PathSubmit,
-    prompt=lambda req: req.prompt,
-    prefix="Invalid request parameters: ",
-    rules=_path_rules,
-    before=_path_route,
-)
+def _path_spec(schema: type[PathText] | type[PathImage]) -> SubmitSpec[Any]:
+    return SubmitSpec(
+        schema,
+        prompt=lambda req: req.prompt,
+        prefix="Invalid request parameters: ",
+        rules=_path_rules,
+        before=_path_route,
+    )
 
 
-def path_data(call: Call, job: Job) -> dict[str, Any]:
-    """A path-addressed task: ``id``/``status``/``create_time`` where ``/v1`` says ``task_id``/..."""
-    v1 = task_data(call, job)
-    data: dict[str, Any] = {
-        "id": v1.pop("task_id"),
-        "status": v1.pop("task_status"),
-        "message": v1.pop("task_status_msg"),
-        "create_time": v1.pop("created_at"),
-        "update_time": v1.pop("updated_at"),
+PATH_SUBMITS = {"text-to-video": _path_spec(PathText), "image-to-video": _path_spec(PathImage)}
+#: the lookup key prefix of every path-addressed job: ``GET /tasks`` names no route
+PATH_TASKS = "tasks"
+
+
+def path_item(call: Call, job: Job) -> dict[str, Any]:
+    """One item of ``GET /tasks?task_ids=``: ``{id, status, message, create_time, update_time,
+    external_id, outputs: [{type: "video", url, id, duration, watermark_url}]}``, terminal
+    ``succeeded`` / ``failed`` (GATEWAYS.md 1.9)."""
+    phase = job.phase()
+    item: dict[str, Any] = {
+        "id": job.task_id,
+        "status": PATH_STATUS[phase],
+        "message": FAILURE_MESSAGES[job.outcome] if phase == "failed" and job.outcome else "",
+        "create_time": ms(job.created),
+        "update_time": ms(job.updated_at()),
+        "external_id": job.extra.get("external_task_id") or "",
+        "outputs": [],
     }
-    v1.pop("task_info", None)
-    return {**data, **v1}
+    if phase == "succeeded":
+        url = call.emu.video_url(call.request, job)
+        item["outputs"] = [
+            {
+                "type": "video",
+                "url": url,
+                "id": job.extra["video_id"],
+                "duration": f"{job.duration:.1f}",
+                "watermark_url": url if job.extra.get("watermark") else "",
+            }
+        ]
+    return item
 
 
 async def path_submit(request: Request, model: str) -> Response:
     kind = request.url.path.strip("/").split("/")[0]
-    sub = await submission(request, DIALECT, PATH_SUBMIT)
+    sub = await submission(request, DIALECT, PATH_SUBMITS[kind])
     if isinstance(sub, Response):
         return sub
     call, req = sub.call, sub.req
@@ -637,24 +710,34 @@ async def path_submit(request: Request, model: str) -> Response:
             "callback_url": options.callback_url or None,
         },
     )
-    if (duplicate := _store(call, job, f"{kind}/{model}", external)) is not None:
+    if (duplicate := _store(call, job, PATH_TASKS, external)) is not None:
         return duplicate
     data = {"id": job.task_id, "status": "submitted", "message": "", "create_time": ms(job.created)}
     return call.finish(_envelope({**data, "update_time": ms(job.created)}))
 
 
-async def path_status(request: Request, model: str, task_id: str) -> Response:
-    route = f"{request.url.path.strip('/').split('/')[0]}/{model}"
-    keys = (f"{route}/task/{task_id}", f"{route}/ext/{task_id}")
-    found = await lookup(request, DIALECT, *keys, missing=f"task not found: {task_id}", before=_path_route)
-    return found if isinstance(found, Response) else _envelope(path_data(*found))
+@router.get("/tasks")
+async def path_tasks(request: Request) -> Response:
+    """``GET /tasks?task_ids=<id>[,<id>...]``: ``data`` lists the account's path-addressed jobs among
+    the ids, in the order asked (an unknown id is left out, so one unknown id gives ``[]``)."""
+    call = await Call.enter(request, DIALECT, "status")
+    if isinstance(call, Response):
+        return call
+    ids = [i.strip() for i in request.query_params.get("task_ids", "").split(",") if i.strip()]
+    if not ids:
+        return call.error("validation", "Invalid request parameters: task_ids is required")
+    items = []
+    for task_id in dict.fromkeys(ids):
+        job = call.emu.store.find(DIALECT.name, call.account, f"{PATH_TASKS}/task/{task_id}")
+        if (fault := await call.status_fault(job)) is not None:
+            return fault
+        if job is not None:
+            items.append(path_item(call, job))
+    return _envelope(items)
 
 
 for _kind in PATH_KINDS:  # explicit prefixes: a bare /{kind}/{model} would shadow other routes
     router.add_api_route(f"/{_kind}/{{model}}", path_submit, methods=["POST"], name=f"submit_{_kind}")
-    router.add_api_route(
-        f"/{_kind}/{{model}}/{{task_id}}", path_status, methods=["GET"], name=f"status_{_kind}"
-    )
 
 
 @router.get("/account/costs")
