@@ -182,3 +182,23 @@ def test_error_envelopes_have_the_samples_shape(client: httpx.Client, name: str)
     refused = Wire(client, name, refused_key=True).send(wire.gw.build_submit(request))
     assert refused.status_code in (401, 403)
     assert_same_shape(name, "refused_key", refused)
+
+
+def test_turbo_path_route_answers_have_the_samples_shape(client: httpx.Client) -> None:
+    """The official gateway's Kling 3.0 Turbo image-to-video (GATEWAYS.md 1.9): the submit answer and
+    the ``GET /tasks?task_ids=`` answer have the shape of ``turbo_i2v_submit`` / ``turbo_i2v_succeeded``."""
+    wire = Wire(client, "kling")
+    recorded = sample("kling", "turbo_i2v_request")["request"]
+    fresh = {"prompt": "a lighthouse in a storm [latency:1]", "client_reference": f"ref-{uuid.uuid4().hex}"}
+    request = VideoRequest(**{**recorded, **fresh})
+    wire.gw.validate(request)
+    response = wire.send(wire.gw.build_submit(request))
+    assert_same_shape("kling", "turbo_i2v_submit", response)
+    task = wire.gw.parse_submit(request, response)
+
+    def status() -> tuple[HttpResponse, TaskState]:
+        answer = wire.send(wire.gw.build_status(task.task_id, task.endpoint))
+        return answer, wire.gw.parse_status(task.task_id, task.endpoint, answer).state
+
+    done, _ = wait_until(status, lambda answer: answer[1] is TaskState.SUCCEEDED, 60.0, 0.2)
+    assert_same_shape("kling", "turbo_i2v_succeeded", done)
