@@ -172,3 +172,53 @@ def test_wire_shaped_answers_raise_only_kling_errors(name: str, data: st.DataObj
                 assert isinstance(gateway.failure_error(result), KlingError)
                 if result.state is TaskState.SUCCEEDED:
                     assert result.video_urls
+
+
+_turbo_values = st.one_of(
+    json_values,
+    st.sampled_from(["submitted", "processing", "queued", "succeeded", "failed", "t1", "video", ""]),
+    st.just("https://x/v.mp4"),
+)
+_turbo_output = st.fixed_dictionaries(
+    {}, optional={k: _turbo_values for k in ("type", "url", "id", "duration")}
+)
+_turbo_item = st.fixed_dictionaries(
+    {},
+    optional={
+        **{
+            k: _turbo_values for k in ("id", "status", "message", "create_time", "update_time", "external_id")
+        },
+        "outputs": st.one_of(_turbo_values, st.lists(_turbo_output, max_size=3)),
+    },
+)
+#: a ``GET /tasks?task_ids=`` answer of the official path-addressed family (GATEWAYS.md 1.9)
+_turbo_tasks = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": st.one_of(st.just(0), _turbo_values),
+        "message": _turbo_values,
+        "data": st.one_of(_turbo_values, _turbo_item, st.lists(_turbo_item, max_size=3)),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.one_of(json_values, _turbo_tasks), status=st.sampled_from([200, 400, 404, 429, 500]))
+def test_kling_path_route_answers_raise_only_kling_errors(body: Any, status: int) -> None:
+    """The official Kling 3.0 Turbo reader (``data[]`` items, ``outputs``): typed errors only, and a job
+    reported as succeeded has a URL."""
+    gateway = get_gateway("kling")
+    response = HttpResponse(status, {}, _body(body, None))
+    request = VideoRequest(prompt="pp", model="kling-3.0-turbo", start_image="https://i/a.png")
+    route = gateway.endpoint(request)
+    for parse in (
+        lambda: gateway.parse_submit(request, response),
+        lambda: gateway.parse_status("t1", route, response),
+    ):
+        try:
+            result = parse()
+        except KlingError:
+            continue
+        assert isinstance(gateway.failure_error(result), KlingError)
+        if result.state is TaskState.SUCCEEDED:
+            assert result.video_urls
