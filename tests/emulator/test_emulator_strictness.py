@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import time
+import warnings
 from typing import Any
 
 import httpx
@@ -256,6 +258,15 @@ def test_kling_jwt_checks(client: httpx.Client, kit: Any) -> None:
         assert r.json()["code"] == code, (headers, r.json())
     no_exp = jwt.encode({"iss": kit.ACCESS_KEY}, "x" * 32, algorithm="HS256")
     assert submit({"Authorization": f"Bearer {no_exp}"}).json()["code"] in (1000, 1002)
+    # the documented payload carries nbf; and the header is "Bearer" and one space
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        no_nbf = jwt.encode(
+            {"iss": kit.ACCESS_KEY, "exp": int(time.time() + 1800)}, kit.SECRET_KEY, algorithm="HS256"
+        )
+    assert submit({"Authorization": f"Bearer {no_nbf}"}).json()["code"] == 1002
+    two_spaces = {"Authorization": kit.kling_headers()["Authorization"].replace(" ", "  ", 1)}
+    assert submit(two_spaces).json()["code"] == 1002
     assert submit(kit.kling_headers()).status_code == 200
 
 

@@ -140,8 +140,7 @@ def authenticate(call: Call) -> Response | None:
     if not header:
         return call.error("auth_missing", "Authorization header is empty", code=1001)
     scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme != "Bearer" or not token:
+    if scheme != "Bearer" or not token or token != token.strip():
         return call.error(
             "auth_invalid", "Authorization header is invalid: expected 'Bearer <JWT>'", code=1002
         )
@@ -169,7 +168,7 @@ def authenticate(call: Call) -> Response | None:
                 "verify_signature": False,
                 "verify_exp": True,
                 "verify_nbf": True,
-                "require": ["iss", "exp"],
+                "require": ["iss", "exp", "nbf"],
             },
             leeway=call.emu.config.jwt_leeway,
         )
