@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import uuid
 from typing import Any
 
 import httpx
@@ -234,6 +235,60 @@ def test_kie_duration_must_be_a_string(client: httpx.Client, kit: Any) -> None:
     for path, value in (("input.aspect_ratio", ...), ("input.sound", "false"), ("model", "kling-2.6/other")):
         r = client.post("/api/v1/jobs/createTask", json=with_(KIE, path, value), headers=kit.BEARER)
         assert r.status_code == 422, (path, r.text)
+
+
+# -- documented value rules -------------------------------------------------------------------------
+def runware_refusal(client: httpx.Client, kit: Any, **overrides: Any) -> dict[str, Any]:
+    """The one error of a ``videoInference`` with ``overrides``, after checking its HTTP 400."""
+    r = client.post("/v1", json=[runware_task(kit, **overrides)], headers=kit.BEARER)
+    assert r.status_code == 400, (overrides, r.text)
+    assert "data" not in r.json()
+    (err,) = r.json()["errors"]
+    assert err["taskType"] == "videoInference"
+    return dict(err)
+
+
+def runware_accepts(client: httpx.Client, kit: Any, **overrides: Any) -> None:
+    r = client.post("/v1", json=[runware_task(kit, **overrides)], headers=kit.BEARER)
+    assert r.status_code == 200, (overrides, r.text)
+
+
+@pytest.mark.parametrize(
+    "task_uuid",
+    [
+        "f98baf08-f0d9-11f1-a54e-02fc00000001",  # v1
+        "4fd35a71-71ef-5a55-a9d9-aa75c889a6d0",  # v5
+        "00000000-0000-0000-0000-000000000000",  # nil
+        "0b7c6f8e111142228333444455556666",  # v4, but not the hyphenated form
+    ],
+    ids=["v1", "v5", "nil", "unhyphenated"],
+)
+def test_runware_task_uuid_must_be_v4(client: httpx.Client, kit: Any, task_uuid: str) -> None:
+    """The model pages: ``taskUUID`` "string required UUID v4"."""
+    err = runware_refusal(client, kit, taskUUID=task_uuid)
+    assert (err["code"], err["parameter"]) == ("invalidTaskUUID", "taskUUID")
+    assert "taskUUID" in err["message"]
+    runware_accepts(client, kit, taskUUID=str(uuid.uuid4()))
+    runware_accepts(client, kit, taskUUID=str(uuid.uuid4()).upper())
+
+
+def test_runware_cfg_scale_steps_of_hundredths(client: httpx.Client, kit: Any) -> None:
+    """``CFGScale`` "min: 0 max: 1 step: 0.01"."""
+    for value in (0.505, 0.001, 0.9999):
+        err = runware_refusal(client, kit, CFGScale=value)
+        assert (err["code"], err["parameter"]) == ("invalidCFGScale", "CFGScale"), value
+        assert "CFGScale" in err["message"]
+    for value in (0.0, 0.07, 0.29, 0.51, 1.0):
+        runware_accepts(client, kit, CFGScale=value)
+
+
+def test_runware_upload_endpoint_is_a_uri(client: httpx.Client, kit: Any) -> None:
+    """``uploadEndpoint`` "string URI" (Runware PUTs the video there)."""
+    for value in ("not a url", "", "https://", "bucket/key.mp4"):
+        err = runware_refusal(client, kit, uploadEndpoint=value)
+        assert (err["code"], err["parameter"]) == ("invalidUploadEndpoint", "uploadEndpoint"), value
+        assert "uploadEndpoint" in err["message"]
+    runware_accepts(client, kit, uploadEndpoint="https://bucket.s3.amazonaws.com/x.mp4?X-Amz-Signature=1")
 
 
 # -- auth -------------------------------------------------------------------------------------------
