@@ -291,6 +291,16 @@ def test_runware_upload_endpoint_is_a_uri(client: httpx.Client, kit: Any) -> Non
     runware_accepts(client, kit, uploadEndpoint="https://bucket.s3.amazonaws.com/x.mp4?X-Amz-Signature=1")
 
 
+def test_rivya_503_is_public_api_disabled(client: httpx.Client, kit: Any) -> None:
+    """The documented code for Rivya's 503 is ``public_api_disabled``."""
+    r = client.post("/api/v1/generations", json=with_(RIVYA, "prompt", "off [fault:503]"), headers=kit.BEARER)
+    assert r.status_code == 503, r.text
+    err = r.json()["error"]
+    assert err["code"] == "public_api_disabled"
+    assert err["requestId"].startswith("req_")
+    assert err["message"]
+
+
 # -- auth -------------------------------------------------------------------------------------------
 def test_kling_jwt_checks(client: httpx.Client, kit: Any) -> None:
     def submit(headers: dict[str, str]) -> httpx.Response:
