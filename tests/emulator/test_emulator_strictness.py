@@ -301,6 +301,21 @@ def test_rivya_503_is_public_api_disabled(client: httpx.Client, kit: Any) -> Non
     assert err["message"]
 
 
+def test_apixo_callback_url_must_be_https(client: httpx.Client, kit: Any) -> None:
+    """``callback_url``: "Must be a public HTTPS URL"."""
+    callback = with_(APIXO, "request_type", "callback")
+    for url in ("http://example.com/hook", "ftp://example.com/hook", "https://"):
+        r = client.post(
+            "/api/v1/generateTask/kling-2-6", json=with_(callback, "callback_url", url), headers=kit.BEARER
+        )
+        assert r.status_code == 400, (url, r.text)
+        body = r.json()
+        assert (body["code"], body["data"]) == (400, None)
+        assert "callback_url" in body["message"]
+    ok = with_(callback, "callback_url", "https://example.com/hook")
+    assert client.post("/api/v1/generateTask/kling-2-6", json=ok, headers=kit.BEARER).status_code == 200
+
+
 # -- auth -------------------------------------------------------------------------------------------
 def test_kling_jwt_checks(client: httpx.Client, kit: Any) -> None:
     def submit(headers: dict[str, str]) -> httpx.Response:
