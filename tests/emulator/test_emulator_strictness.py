@@ -316,6 +316,19 @@ def test_apixo_callback_url_must_be_https(client: httpx.Client, kit: Any) -> Non
     assert client.post("/api/v1/generateTask/kling-2-6", json=ok, headers=kit.BEARER).status_code == 200
 
 
+@pytest.mark.parametrize("model", ["kling-v2-6", "kling-v3"])
+def test_apimart_empty_image_urls_refused(client: httpx.Client, kit: Any, model: str) -> None:
+    """``image_urls`` is "Not used" for text-to-video and "Required (1-2 images)" for image-to-video."""
+    body = with_(with_(APIMART, "model", model), "image_urls", [])
+    r = client.post("/v1/videos/generations", json=body, headers=kit.BEARER)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert "image_urls" in r.json()["error"]["message"]
+    one = with_(body, "image_urls", ["https://e.com/a.jpg"])
+    assert client.post("/v1/videos/generations", json=one, headers=kit.BEARER).status_code == 200
+
+
 # -- auth -------------------------------------------------------------------------------------------
 def test_kling_jwt_checks(client: httpx.Client, kit: Any) -> None:
     def submit(headers: dict[str, str]) -> httpx.Response:
