@@ -329,6 +329,19 @@ def test_apimart_empty_image_urls_refused(client: httpx.Client, kit: Any, model:
     assert client.post("/v1/videos/generations", json=one, headers=kit.BEARER).status_code == 200
 
 
+@pytest.mark.parametrize("model", ["kling-2.6/text-to-video", "kling-3.0/video"])
+def test_kie_callback_url_null_refused(client: httpx.Client, kit: Any, model: str) -> None:
+    """``callBackUrl`` is typed string (format uri): JSON null is refused, leaving it out is fine."""
+    body = with_(KIE, "model", model)
+    r = client.post("/api/v1/jobs/createTask", json=with_(body, "callBackUrl", None), headers=kit.BEARER)
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["data"]) == (422, None)
+    assert "callBackUrl" in r.json()["msg"]
+    assert client.post("/api/v1/jobs/createTask", json=body, headers=kit.BEARER).status_code == 200
+    hook = with_(body, "callBackUrl", "https://example.com/hook")
+    assert client.post("/api/v1/jobs/createTask", json=hook, headers=kit.BEARER).status_code == 200
+
+
 # -- auth -------------------------------------------------------------------------------------------
 def test_kling_jwt_checks(client: httpx.Client, kit: Any) -> None:
     def submit(headers: dict[str, str]) -> httpx.Response:
