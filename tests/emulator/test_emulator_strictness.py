@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+import uuid
 import warnings
 from typing import Any
 
@@ -236,6 +237,111 @@ def test_kie_duration_must_be_a_string(client: httpx.Client, kit: Any) -> None:
     for path, value in (("input.aspect_ratio", ...), ("input.sound", "false"), ("model", "kling-2.6/other")):
         r = client.post("/api/v1/jobs/createTask", json=with_(KIE, path, value), headers=kit.BEARER)
         assert r.status_code == 422, (path, r.text)
+
+
+# -- documented value rules -------------------------------------------------------------------------
+def runware_refusal(client: httpx.Client, kit: Any, **overrides: Any) -> dict[str, Any]:
+    """The one error of a ``videoInference`` with ``overrides``, after checking its HTTP 400."""
+    r = client.post("/v1", json=[runware_task(kit, **overrides)], headers=kit.BEARER)
+    assert r.status_code == 400, (overrides, r.text)
+    assert "data" not in r.json()
+    (err,) = r.json()["errors"]
+    assert err["taskType"] == "videoInference"
+    return dict(err)
+
+
+def runware_accepts(client: httpx.Client, kit: Any, **overrides: Any) -> None:
+    r = client.post("/v1", json=[runware_task(kit, **overrides)], headers=kit.BEARER)
+    assert r.status_code == 200, (overrides, r.text)
+
+
+@pytest.mark.parametrize(
+    "task_uuid",
+    [
+        "f98baf08-f0d9-11f1-a54e-02fc00000001",  # v1
+        "4fd35a71-71ef-5a55-a9d9-aa75c889a6d0",  # v5
+        "00000000-0000-0000-0000-000000000000",  # nil
+        "0b7c6f8e111142228333444455556666",  # v4, but not the hyphenated form
+    ],
+    ids=["v1", "v5", "nil", "unhyphenated"],
+)
+def test_runware_task_uuid_must_be_v4(client: httpx.Client, kit: Any, task_uuid: str) -> None:
+    """The model pages: ``taskUUID`` "string required UUID v4"."""
+    err = runware_refusal(client, kit, taskUUID=task_uuid)
+    assert (err["code"], err["parameter"]) == ("invalidTaskUUID", "taskUUID")
+    assert "taskUUID" in err["message"]
+    runware_accepts(client, kit, taskUUID=str(uuid.uuid4()))
+    runware_accepts(client, kit, taskUUID=str(uuid.uuid4()).upper())
+
+
+def test_runware_cfg_scale_steps_of_hundredths(client: httpx.Client, kit: Any) -> None:
+    """``CFGScale`` "min: 0 max: 1 step: 0.01"."""
+    for value in (0.505, 0.001, 0.9999):
+        err = runware_refusal(client, kit, CFGScale=value)
+        assert (err["code"], err["parameter"]) == ("invalidCFGScale", "CFGScale"), value
+        assert "CFGScale" in err["message"]
+    for value in (0.0, 0.07, 0.29, 0.51, 1.0):
+        runware_accepts(client, kit, CFGScale=value)
+
+
+def test_runware_upload_endpoint_is_a_uri(client: httpx.Client, kit: Any) -> None:
+    """``uploadEndpoint`` "string URI" (Runware PUTs the video there)."""
+    for value in ("not a url", "", "https://", "bucket/key.mp4"):
+        err = runware_refusal(client, kit, uploadEndpoint=value)
+        assert (err["code"], err["parameter"]) == ("invalidUploadEndpoint", "uploadEndpoint"), value
+        assert "uploadEndpoint" in err["message"]
+    runware_accepts(client, kit, uploadEndpoint="https://bucket.s3.amazonaws.com/x.mp4?X-Amz-Signature=1")
+
+
+def test_rivya_503_is_public_api_disabled(client: httpx.Client, kit: Any) -> None:
+    """The documented code for Rivya's 503 is ``public_api_disabled``."""
+    r = client.post("/api/v1/generations", json=with_(RIVYA, "prompt", "off [fault:503]"), headers=kit.BEARER)
+    assert r.status_code == 503, r.text
+    err = r.json()["error"]
+    assert err["code"] == "public_api_disabled"
+    assert err["requestId"].startswith("req_")
+    assert err["message"]
+
+
+def test_apixo_callback_url_must_be_https(client: httpx.Client, kit: Any) -> None:
+    """``callback_url``: "Must be a public HTTPS URL"."""
+    callback = with_(APIXO, "request_type", "callback")
+    for url in ("http://example.com/hook", "ftp://example.com/hook", "https://"):
+        r = client.post(
+            "/api/v1/generateTask/kling-2-6", json=with_(callback, "callback_url", url), headers=kit.BEARER
+        )
+        assert r.status_code == 400, (url, r.text)
+        body = r.json()
+        assert (body["code"], body["data"]) == (400, None)
+        assert "callback_url" in body["message"]
+    ok = with_(callback, "callback_url", "https://example.com/hook")
+    assert client.post("/api/v1/generateTask/kling-2-6", json=ok, headers=kit.BEARER).status_code == 200
+
+
+@pytest.mark.parametrize("model", ["kling-v2-6", "kling-v3"])
+def test_apimart_empty_image_urls_refused(client: httpx.Client, kit: Any, model: str) -> None:
+    """``image_urls`` is "Not used" for text-to-video and "Required (1-2 images)" for image-to-video."""
+    body = with_(with_(APIMART, "model", model), "image_urls", [])
+    r = client.post("/v1/videos/generations", json=body, headers=kit.BEARER)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert "image_urls" in r.json()["error"]["message"]
+    one = with_(body, "image_urls", ["https://e.com/a.jpg"])
+    assert client.post("/v1/videos/generations", json=one, headers=kit.BEARER).status_code == 200
+
+
+@pytest.mark.parametrize("model", ["kling-2.6/text-to-video", "kling-3.0/video"])
+def test_kie_callback_url_null_refused(client: httpx.Client, kit: Any, model: str) -> None:
+    """``callBackUrl`` is typed string (format uri): JSON null is refused, leaving it out is fine."""
+    body = with_(KIE, "model", model)
+    r = client.post("/api/v1/jobs/createTask", json=with_(body, "callBackUrl", None), headers=kit.BEARER)
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["data"]) == (422, None)
+    assert "callBackUrl" in r.json()["msg"]
+    assert client.post("/api/v1/jobs/createTask", json=body, headers=kit.BEARER).status_code == 200
+    hook = with_(body, "callBackUrl", "https://example.com/hook")
+    assert client.post("/api/v1/jobs/createTask", json=hook, headers=kit.BEARER).status_code == 200
 
 
 # -- auth -------------------------------------------------------------------------------------------

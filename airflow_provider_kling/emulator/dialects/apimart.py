@@ -15,7 +15,9 @@ types: 400 ``invalid_request_error`` (validation, body not JSON), 400 ``content_
 429 ``rate_limit_error``, 5xx ``server_error`` (500) / ``upstream_error`` (502, 503, 504).
 
 Rules: ``model`` ``kling-v2-6``; ``prompt`` 1..2500; ``duration`` integer 5|10; ``mode`` std|pro;
-``image_urls`` 0..2 http(s) URLs (2 need pro); ``audio`` needs pro and excludes a last frame.
+``image_urls`` absent (text-to-video) or 1..2 http(s) URLs (image-to-video; 2 need pro; ``[]`` is
+refused: the page marks it "Not used" for text-to-video and "Required (1-2 images)" otherwise);
+``audio`` needs pro and excludes a last frame.
 
 Kling 3.0 (https://docs.apimart.ai/en/api-reference/videos/kling-v3/generation): ``model``
 ``kling-v3``, ``prompt`` 1..3072, ``duration`` integer 3..15, ``mode`` std|pro|4k, audio in every
@@ -89,7 +91,7 @@ class Generation(StrictModel):
     duration: int | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
     negative_prompt: Annotated[str, Field(max_length=2500)] | None = None
-    image_urls: Annotated[list[str], Field(max_length=2)] | None = None
+    image_urls: Annotated[list[str], Field(min_length=1, max_length=2)] | None = None
     first_frame_image: Annotated[str, Field(min_length=1)] | None = None
     audio: bool | None = None
     multi_shot: bool | None = None

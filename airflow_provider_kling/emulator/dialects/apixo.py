@@ -12,10 +12,11 @@ on success, ``failCode``/``failMsg``/``completeTime`` on failure (``policy-task`
 ``SensitiveContentDetected``, ``fail`` -> ``Timeout``). The envelope ``code`` stays 200 for failed
 tasks.
 
-Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback`` needs an http(s)
-``callback_url``); ``input.mode`` and ``input.sound`` (boolean) are required; ``duration`` is an
-integer 5|10 (default 5); ``aspect_ratio`` only for text-to-video; ``image_urls`` (1-2 http(s) URLs)
-required for image-to-video and rejected for text-to-video; ``cfg_scale`` 0..1.
+Strictness: ``request_type`` is required (``async`` | ``callback``; ``callback`` needs a
+``callback_url``, which must be an https URL: "Must be a public HTTPS URL"); ``input.mode`` and
+``input.sound`` (boolean) are required; ``duration`` is an integer 5|10 (default 5); ``aspect_ratio``
+only for text-to-video; ``image_urls`` (1-2 http(s) URLs) required for image-to-video and rejected
+for text-to-video; ``cfg_scale`` 0..1.
 
 Kling 3.0 (https://apixo.ai/docs/models/video/kling-3-0-std) is the ``kling-3-0-std`` route: ``input``
 takes ``mode``, ``prompt``, ``duration`` (an integer 3-15), ``sound`` (required boolean),
@@ -138,8 +139,10 @@ def _rules(call: Call, req: Submit) -> str | None:
         return "input.duration must be 5 or 10"
     if req.request_type == "callback" and not req.callback_url:
         return "callback_url is required when request_type is 'callback'"
-    if req.callback_url is not None and not is_http_url(req.callback_url):
-        return "callback_url must be a public http(s) URL"
+    if req.callback_url is not None and not (
+        is_http_url(req.callback_url) and req.callback_url.lower().startswith("https://")
+    ):
+        return "callback_url must be a public HTTPS URL"
     if inp.mode == "text-to-video":
         if inp.image_urls is not None:
             return "input.image_urls is only allowed for mode 'image-to-video'"

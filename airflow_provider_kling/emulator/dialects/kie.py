@@ -20,7 +20,8 @@ only the body carries the code, as kie.ai itself often does.
 Rules: ``kling-2.6/text-to-video`` requires ``input.prompt`` (1..1000), ``sound`` (bool),
 ``aspect_ratio`` and ``duration`` (``"5"|"10"`` string); ``kling-2.6/image-to-video`` requires
 ``prompt``, ``image_urls`` (exactly one http(s) URL), ``sound``, ``duration`` and has no
-``aspect_ratio``. ``callBackUrl`` (optional) must be an http(s) URL; callbacks are not delivered.
+``aspect_ratio``. ``callBackUrl`` (optional; a string, so JSON ``null`` is refused) must be an http(s)
+URL; callbacks are not delivered.
 ``kling-3.0/video`` (https://docs.kie.ai/market/kling/kling-3.0; also spelled ``kling-3.0``): one model
 for both kinds; ``input`` takes ``prompt``, ``image_urls`` (0-2: first and last frame; 1 with
 multi-shot), ``sound``, ``aspect_ratio``, ``duration`` (a string ``"3"``..``"15"``), ``mode`` std|pro,
@@ -178,6 +179,8 @@ def _rules(call: Call, req: Submit) -> str | None:
         inp = _input(req)
     except ValidationError as exc:
         return describe_validation_error(exc)
+    if "callBackUrl" in req.model_fields_set and req.callBackUrl is None:
+        return "callBackUrl: must be a string (leave it out rather than send null)"
     if req.callBackUrl is not None and not is_http_url(req.callBackUrl):
         return "callBackUrl must be an http(s) URL"
     if isinstance(inp, ImageInput) and not is_http_url(inp.image_urls[0]):

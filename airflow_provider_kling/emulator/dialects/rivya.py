@@ -4,9 +4,10 @@ Wire format: https://rivya.ai/docs/api (generations, files, credits, errors). Er
 {"code": str, "message": str, "requestId": "req_..."}}`` with these codes/HTTP statuses:
 ``api_key_missing``/``api_key_invalid`` 401, ``validation_failed`` 400 (also for a body that is not JSON
 and for the ``policy`` fault, whose message says "content policy"), ``not_found`` 404,
-``idempotency_conflict`` 409, ``insufficient_credits`` 402, ``rate_limited`` 429; for emulated server
-faults (codes not documented by Rivya): ``internal_error`` 500, ``upstream_error`` 502,
-``service_unavailable`` 503, ``upstream_timeout`` 504.
+``idempotency_conflict`` 409, ``insufficient_credits`` 402, ``rate_limited`` 429,
+``public_api_disabled`` 503 (the documented code for 503); for the other emulated server faults
+(codes not documented by Rivya): ``internal_error`` 500, ``upstream_error`` 502, ``upstream_timeout``
+504.
 
 ``params`` values are strings (``"5"``, ``"false"``): a JSON number or boolean is a
 ``validation_failed``. ``Idempotency-Key``: the same key with the same body returns the same task
@@ -82,7 +83,7 @@ class RivyaDialect(Dialect):
     }
     server_codes = {
         502: "upstream_error",
-        503: "service_unavailable",
+        503: "public_api_disabled",
         504: "upstream_timeout",
         0: "internal_error",
     }

@@ -21,8 +21,12 @@ HTTP statuses / codes: validation 400 with ``missing<Field>`` / ``invalid<Field>
 standardized"). Several tasks in one array are answered together (HTTP 200 when any task produced
 data, otherwise the first error's status); a transport fault answers the whole request.
 
-Choices where the docs are silent: ``taskUUID`` must be a UUID (any version is accepted, so clients may
-derive deterministic ones); ``width``/``height`` are optional, must come together and have a 16:9,
+Documented checks: ``taskUUID`` must be a UUID **v4** in its canonical hyphenated form (the model pages:
+"string required UUID v4"; a v1 or v5 UUID is ``invalidTaskUUID``), ``CFGScale`` 0-1 in steps of 0.01
+(``invalidCFGScale``) and ``uploadEndpoint`` a URI (an http(s) URL, where Runware PUTs the video:
+``invalidUploadEndpoint``).
+
+Choices where the docs are silent: ``width``/``height`` are optional, must come together and have a 16:9,
 9:16 or 1:1 ratio (the emulator renders that aspect; default 16:9); ``outputFormat`` WEBM/MOV are
 accepted but the emulator always serves MP4; ``numberResults > 1`` yields that many success items
 that share one video URL.
@@ -54,14 +58,14 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..faults import MarkerError, parse_markers
 from ..state import Job
 from .base import Call, Dialect, StrictModel, json_response
-from .values import describe_validation_error
+from .values import describe_validation_error, is_http_url
 
 MODELS = ("klingai:kling-video@2.6-standard", "klingai:kling-video@2.6-pro")
 V3_MODELS = ("klingai:kling-video@3-standard", "klingai:kling-video@3-pro", "klingai:kling-video@3-4k")
@@ -163,6 +167,13 @@ class Safety(StrictModel):
 Prompt = Annotated[str, Field(min_length=2, max_length=2500)]
 
 
+def _hundredths(value: float) -> float:
+    """``CFGScale`` is documented with "step: 0.01": a value between two steps is refused."""
+    if abs(value * 100 - round(value * 100)) > 1e-6:
+        raise ValueError("CFGScale must be a multiple of 0.01")
+    return value
+
+
 class VideoInference(StrictModel):
     taskType: Literal["videoInference"]
     taskUUID: str
@@ -182,7 +193,7 @@ class VideoInference(StrictModel):
     positivePrompt: Prompt
     negativePrompt: Prompt | None = None
     duration: float | None = None
-    CFGScale: Annotated[float, Field(ge=0, le=1)] | None = None
+    CFGScale: Annotated[float, Field(ge=0, le=1), AfterValidator(_hundredths)] | None = None
     width: Annotated[int, Field(gt=0, le=4096)] | None = None
     height: Annotated[int, Field(gt=0, le=4096)] | None = None
     deliveryMethod: Literal["async"] | None = None
@@ -240,12 +251,13 @@ def _item(code: str, message: str, task: dict[str, Any], parameter: str | None =
     return item
 
 
-def _is_uuid(value: str) -> bool:
+def _is_uuid_v4(value: str) -> bool:
+    """A canonical ``8-4-4-4-12`` UUID whose version is 4 (and variant RFC 4122)."""
     try:
-        uuid.UUID(value)
+        parsed = uuid.UUID(value)
     except ValueError:
         return False
-    return len(value) == 36
+    return str(parsed) == value.lower() and parsed.version == 4
 
 
 def _aspect(req: VideoInference) -> str | Literal[False]:
@@ -337,7 +349,7 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
         return None
     problem: tuple[str, str, str] | None = None
     aspect = _aspect(req)
-    if not _is_uuid(req.taskUUID):
+    if not _is_uuid_v4(req.taskUUID):
         problem = ("invalidTaskUUID", "taskUUID must be a UUID (v4)", "taskUUID")
     elif (problem := _model_problem(req)) is not None:
         pass
@@ -349,6 +361,8 @@ async def _video_inference(call: Call, task: dict[str, Any], batch: _Batch) -> R
         )
     elif req.webhookURL is not None and not req.webhookURL.startswith(("http://", "https://")):
         problem = ("invalidWebhookURL", "webhookURL must be an http(s) URL", "webhookURL")
+    elif req.uploadEndpoint is not None and not is_http_url(req.uploadEndpoint):
+        problem = ("invalidUploadEndpoint", "uploadEndpoint must be an http(s) URL (a URI)", "uploadEndpoint")
     if problem is not None:
         call.count("rejected")
         batch.errors.append((400, _item(problem[0], problem[1], task, parameter=problem[2])))
