@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from typing_extensions import Self
 
 from airflow_provider_kling.exceptions import KlingValidationError
@@ -39,13 +39,27 @@ def _whole_number(value: Any) -> Any:
 #: a clip's or a shot's length in seconds (the model layer checks the type; the row, the values)
 Seconds = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=600)]
 
+# The other fields are strict too: pydantic's lax mode would read ``sound="yes"`` (or ``1``) as
+# ``True``, ``cfg_scale=True`` as ``1.0``, ``cfg_scale="0.5"`` as ``0.5`` and ``b"text"`` as
+# ``"text"``. A wrong-typed value is refused, naming the field. Strict mode still reads ``true`` and
+# ``0.5`` from JSON, and from text in ``model_validate_strings`` (whose input is all text).
+
+#: a string; ``Text`` also needs one non-space character (a blank prompt is no prompt)
+Str = Annotated[str, Strict()]
+Text = Annotated[str, Strict(), Field(min_length=1, pattern=r"\S")]
+
+
+def _list_of_shots(value: Any) -> Any:
+    """Shots come as a list (a tuple is read as one); a set or another iterable is refused (strict)."""
+    return list(value) if isinstance(value, tuple) else value
+
 
 class Shot(BaseModel):
     """One shot of a multi-shot clip: its own prompt and length (the lengths sum to the clip's)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(min_length=1)
+    prompt: Text
     duration: Seconds
 
 
@@ -84,6 +98,12 @@ class VideoRequest(BaseModel):
     allows it). ``client_reference`` is the idempotency key; operators derive it from the task
     instance. ``extra`` carries gateway-specific fields, validated by the gateway (unknown keys fail).
 
+    Values are taken as given, not converted: ``sound`` is a bool (``"yes"`` or ``1`` is refused),
+    ``cfg_scale`` a number (not ``True`` or ``"0.5"``), the text fields are ``str``, ``shots`` a list
+    (or tuple) and ``extra`` a dict with string keys; ``prompt``, ``negative_prompt`` and each shot's
+    prompt need a non-space character. JSON's ``true`` and ``0.5``, and the text that
+    ``model_validate_strings`` reads, are still understood; ``strict=False`` does not loosen this.
+
     Every way of making one validates and raises :class:`KlingValidationError` (a ``KlingError`` and a
     ``ValueError``) naming the field, the value given and what is allowed: ``VideoRequest(...)``,
     ``model_validate``, ``model_validate_json``, ``model_validate_strings`` and
@@ -96,20 +116,21 @@ class VideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
-    prompt: str = Field(min_length=1)
-    model: str | None = Field(default=None, min_length=1)
-    negative_prompt: str | None = None
+    prompt: Text
+    model: Str | None = Field(default=None, min_length=1)
+    negative_prompt: Text | None = None
     duration: Seconds = 5
     aspect_ratio: AspectRatio | None = None
-    sound: bool = False
+    sound: Annotated[bool, Strict()] = False
     tier: Tier | None = None
-    shots: list[Shot] | None = None
-    cfg_scale: float | None = None
-    start_image: str | None = None
-    end_image: str | None = None
-    callback_url: str | None = None
-    client_reference: str | None = Field(default=None, max_length=128)
-    extra: dict[str, Any] = Field(default_factory=dict)
+    shots: Annotated[Annotated[list[Shot], Strict()] | None, BeforeValidator(_list_of_shots)] = None
+    #: a number (an int is read as a float; ``True`` is not a number here)
+    cfg_scale: Annotated[float, Strict()] | None = None
+    start_image: Str | None = None
+    end_image: Str | None = None
+    callback_url: Str | None = None
+    client_reference: Str | None = Field(default=None, max_length=128)
+    extra: Annotated[dict[Str, Any], Strict()] = Field(default_factory=dict)
 
     if not TYPE_CHECKING:
         # Hidden from type checkers so that the pydantic mypy plugin keeps the typed, per-field
@@ -128,14 +149,17 @@ class VideoRequest(BaseModel):
 
         @classmethod
         def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
+            kwargs = _never_lax(kwargs)
             return _converted(lambda: super(VideoRequest, cls).model_validate(*args, **kwargs))
 
         @classmethod
         def model_validate_json(cls, *args: Any, **kwargs: Any) -> Self:
+            kwargs = _never_lax(kwargs)
             return _converted(lambda: super(VideoRequest, cls).model_validate_json(*args, **kwargs))
 
         @classmethod
         def model_validate_strings(cls, *args: Any, **kwargs: Any) -> Self:
+            kwargs = _never_lax(kwargs)
             return _converted(lambda: super(VideoRequest, cls).model_validate_strings(*args, **kwargs))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -243,6 +267,13 @@ def build_request(gateway: str, fields: dict[str, Any]) -> VideoRequest:
 _T = TypeVar("_T")
 
 
+def _never_lax(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``strict=False`` would switch off the fields' own strictness (pydantic lets the call override
+    it): read it as "no preference", so ``sound="yes"`` stays refused. ``strict=True`` keeps its
+    meaning (every field strict, ``duration`` too)."""
+    return {**kwargs, "strict": None} if kwargs.get("strict") is False else kwargs
+
+
 def _converted(build: Callable[[], _T]) -> _T:
     """Run ``build`` (a pydantic validation of a VideoRequest), raising KlingValidationError instead.
 
@@ -271,7 +302,12 @@ def validation_error(exc: ValidationError, gateway: str | None = None) -> KlingV
     top = str(loc[0]) if loc else "request"
     missing = first["type"] == "missing"
     value, reason = (None, "required") if missing else (first.get("input"), first["msg"])
-    own = _UNKNOWN_FIELD if first["type"] == "extra_forbidden" else _ALLOWED.get(top)
+    if first["type"] == "extra_forbidden":
+        own = _UNKNOWN_FIELD if len(loc) == 1 else _ALLOWED.get(top)  # a shot's unknown key: shots
+    elif top == "shots" and len(loc) == 3:  # shots.<n>.<field>
+        own = _ALLOWED_IN_SHOT.get(str(loc[2]))
+    else:
+        own = _ALLOWED.get(top)
     allowed = own or reason
     why = f" ({reason})" if own and first["type"] in _SPECIFIC_REASONS else ""
     others = sorted({".".join(str(p) for p in e["loc"]) for e in errors[1:]} - {field})
@@ -297,20 +333,26 @@ def _shown(value: Any) -> str:
 #: What each VideoRequest field takes, in the words of the error message (tests check every field
 #: has an entry).
 _ALLOWED: dict[str, str] = {
-    "prompt": "a non-empty string",
+    "prompt": "a non-empty string (at least one non-space character)",
     "model": "a model name such as 'kling-2.6' or 'kling-3.0' (or None for the connection's default)",
-    "negative_prompt": "a string, or None",
+    "negative_prompt": "a string with at least one non-space character, or None",
     "duration": "a whole number of seconds (5, 10 on Kling 2.6; 3 to 15 on Kling 3.0; 3 to 30 on Kling 4.0)",
     "aspect_ratio": "16:9, 9:16, 1:1, 21:9 where the model has it (or None for the default)",
-    "sound": "true, false",
+    "sound": "true, false (a bool)",
     "tier": "'std', 'pro', '4k' (or None for the gateway default)",
     "shots": 'a list of 1 to 6 {"prompt": str, "duration": seconds}, or None',
-    "cfg_scale": "a number, or None",
+    "cfg_scale": "a number (int or float, not a bool or a string), or None",
     "start_image": "one image (an https:// URL, a data: URI or a local file path), or None",
     "end_image": "one image (an https:// URL, a data: URI or a local file path), or None",
     "callback_url": "a URL string, or None",
     "client_reference": "a string of at most 128 characters, or None",
-    "extra": "a dict of gateway-specific fields",
+    "extra": "a dict of gateway-specific fields (string keys)",
+}
+
+#: What each field of one shot (``shots.<n>.<field>``) takes.
+_ALLOWED_IN_SHOT: dict[str, str] = {
+    "prompt": "a non-empty string (at least one non-space character)",
+    "duration": "a whole number of seconds (the shots' lengths sum to the clip's duration)",
 }
 
 #: pydantic error types whose message says more than what is allowed: a validator's own words.

@@ -8,6 +8,7 @@ request was built: the constructor, ``model_validate*``, ``model_copy(update=...
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -211,6 +212,17 @@ def test_inside_another_model_pydantic_reports_the_nested_field() -> None:
 def test_strict_and_context_still_reach_validation() -> None:
     # Not routed through the constructor: model_validate's own options keep their meaning.
     with pytest.raises(KlingValidationError) as info:
-        VideoRequest.model_validate({"prompt": "p", "sound": "true"}, strict=True)
-    assert info.value.field == "sound"
-    assert VideoRequest.model_validate({"prompt": "p", "sound": "true"}).sound is True
+        VideoRequest.model_validate({"prompt": "p", "duration": Decimal(10)}, strict=True)
+    assert info.value.field == "duration"
+    assert VideoRequest.model_validate({"prompt": "p", "duration": Decimal(10)}).duration == 10
+
+
+@pytest.mark.parametrize("method", ["model_validate", "model_validate_json"])
+def test_strict_false_does_not_loosen_the_strict_fields(method: str) -> None:
+    # (model_validate_strings reads text by design: "true" or "yes" is how it spells a bool.)
+    data: Any = {"prompt": "p", "sound": "yes"}
+    if method == "model_validate_json":
+        data = json.dumps(data)
+    with pytest.raises(KlingValidationError) as info:
+        getattr(VideoRequest, method)(data, strict=False)
+    assert (info.value.field, info.value.value) == ("sound", "yes")
