@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from airflow_provider_kling.exceptions import KlingValidationError
 from airflow_provider_kling.gateways.pricing import Prices
@@ -179,8 +180,12 @@ def check_capabilities(gateway: str, caps: Capabilities, request: VideoRequest) 
     if request.callback_url is not None:
         if not caps.callback:
             raise bad("callback_url", request.callback_url, "None (no per-request callback on this gateway)")
-        if not request.callback_url.startswith(("https://", "http://")):
-            raise bad("callback_url", request.callback_url, "an http(s) URL")
+        if not is_http_url(request.callback_url):
+            raise bad(
+                "callback_url",
+                request.callback_url,
+                "an absolute http(s) URL with a host and no spaces (https://example.com/hook)",
+            )
     for name in ("start_image", "end_image"):
         if getattr(request, name) == "":
             raise bad(name, "", "None or a non-empty URL, data: URI or file path")
@@ -249,6 +254,19 @@ def _check_shots(caps: Capabilities, request: VideoRequest, bad: Any) -> None:
         raise bad("start_image", request.start_image, "None with shots (no first frame in multi-shot)")
     if request.end_image is not None and not caps.multi_shot_end_image:
         raise bad("end_image", request.end_image, "None with shots (no last frame in multi-shot)")
+
+
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host (and a valid port, if any) and no
+    whitespace or control characters: what a gateway can call back (``https://`` alone is not)."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _is_remote(value: str) -> bool:
