@@ -169,7 +169,12 @@ class KlingHook(BaseHook):
     def quote(self, request: VideoRequest) -> Quote:
         """The price of ``request``, or why there is none (no HTTP): the published prices of the model
         it renders; for the connection's own model, with its ``extra.prices`` over them
-        (:mod:`~airflow_provider_kling.gateways.pricing`)."""
+        (:mod:`~airflow_provider_kling.gateways.pricing`). A request the gateway would refuse has no
+        price: it is validated first (:meth:`validate`, :class:`KlingValidationError`)."""
+        self.validate(request)
+        return self._quote(request)
+
+    def _quote(self, request: VideoRequest) -> Quote:
         gateway = self.gateway
         row = gateway.capabilities_for(request)
         own = gateway.models[gateway.model].name  # every tier of the connection's model
@@ -177,14 +182,16 @@ class KlingHook(BaseHook):
         return estimate(gateway.name, prices, request, row.cost_unit, row.name, row.fixed_tier)
 
     def estimate_cost(self, request: VideoRequest) -> CostEstimate | None:
-        """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why)."""
+        """Amount, unit and basis of ``request``'s price; ``None`` without one (:meth:`quote` says why,
+        and raises :class:`KlingValidationError` for a request the gateway would refuse)."""
         return self.quote(request).estimate
 
     def estimate_for(self, fields: dict[str, Any]) -> CostEstimate | None:
         """The estimate of the request ``fields`` make, or ``None``; never raises (after a deferral the
-        job is submitted already: its price is reported, never worth failing it for)."""
+        job is submitted already: its price is reported, never worth failing it for; so the request is
+        not validated again, as :meth:`quote` does: a local image deleted since changes no price)."""
         try:
-            return self.estimate_cost(build_request(self.gateway.name, fields))
+            return self._quote(build_request(self.gateway.name, fields)).estimate
         except KlingError:
             return None
 
@@ -192,7 +199,8 @@ class KlingHook(BaseHook):
         self, request: VideoRequest, max_cost: float | None = None, max_cost_unit: str | None = None
     ) -> CostEstimate | None:
         """Log ``request``'s estimate and return it; raise :class:`KlingBudgetError` (before any
-        request to the gateway) when ``max_cost`` refuses it (:func:`~..gateways.pricing.cap_refusal`)."""
+        request to the gateway) when ``max_cost`` refuses it (:func:`~..gateways.pricing.cap_refusal`),
+        and :class:`KlingValidationError` for a request the gateway would refuse (:meth:`quote`)."""
         quote = self.quote(request)
         if quote.estimate is not None:
             log.info("Kling job estimate: %s", quote.estimate)
@@ -238,7 +246,11 @@ class KlingHook(BaseHook):
     ) -> VideoTask:
         """Attach to the job an earlier try of this task instance submitted, else submit one:
         ``store`` records the last job across tries (``None``: nowhere), ``reference(n)`` is the
-        client reference of generation ``n``. The policy: :mod:`airflow_provider_kling.hooks._submit`."""
+        client reference of generation ``n``. The policy: :mod:`airflow_provider_kling.hooks._submit`.
+
+        Validates first: a bad request raises :class:`KlingValidationError` before any request (the
+        look-up of an earlier try's job included)."""
+        self.validate(request)
         return _submit.submit_once(self, request, store, reference, log, resend_refused)
 
     def find_existing(self, request: VideoRequest) -> VideoTask | None:

@@ -191,11 +191,12 @@ def test_hook_estimate_and_balance(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_hook_estimate_from_connection_prices_and_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     hook, _ = make_hook(monkeypatch, "runware")
-    quote = hook.quote(SILENT_5)
+    # (Runware takes prompts of 2 characters or more: quote validates the request first)
+    quote = hook.quote(VideoRequest(prompt="pp", duration=5))
     assert quote.estimate is None and "reports the actual cost after the job, in USD" in quote.reason
     prices = {"unit": "USD", "per_seconds": 5, "rates": {"std": 0.21, "pro": 0.35}, "basis": "our contract"}
     hook, _ = make_hook(monkeypatch, "runware", prices=prices)
-    est = hook.estimate_cost(VideoRequest(prompt="p", tier="pro", duration=10))
+    est = hook.estimate_cost(VideoRequest(prompt="pp", tier="pro", duration=10))
     assert est is not None and est.amount == pytest.approx(0.70) and est.basis == "our contract"
     assert hook.get_balance() is None  # Runware has no free balance endpoint
 
@@ -218,7 +219,7 @@ def test_a_model_id_that_names_its_tier_is_priced_at_that_tier(
     monkeypatch: pytest.MonkeyPatch, model: str, expected: float | None
 ) -> None:
     hook, _ = make_hook(monkeypatch, "runware", model=model)
-    quote = hook.quote(VideoRequest(prompt="p", **SOUND_10))
+    quote = hook.quote(VideoRequest(prompt="pp", **SOUND_10))
     if expected is None:
         assert quote.estimate is None and "'4k+sound'" in quote.reason
     else:
