@@ -177,7 +177,7 @@ def with_overrides(gateway: str, published: Prices | None, override: Any) -> Pri
     if not isinstance(given, dict):
         raise bad(".rates", given, 'an object such as {"std": 0.21, "pro+sound": 0.7} or {"clip": 55}')
     for key, value in given.items():
-        if not _amount(value):
+        if not is_amount(value):
             raise bad(f".rates.{key}", value, "a number >= 0")
     same = published is not None and unit == published.unit and per == published.per_seconds
     rates = {**(published.rates if published is not None and same else {}), **given}
@@ -195,7 +195,8 @@ def with_overrides(gateway: str, published: Prices | None, override: Any) -> Pri
     )
 
 
-def _amount(value: Any) -> bool:
+def is_amount(value: Any) -> bool:
+    """A finite number >= 0 that is not a bool (``True`` is not a price of 1)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return math.isfinite(value) and value >= 0
@@ -216,11 +217,33 @@ class Balance:
         return {"amount": self.amount, "unit": self.unit, "source": self.source}
 
 
+#: what ``max_cost`` and ``max_cost_unit`` may be, in the words of the error
+CAP_AMOUNTS = "a finite number >= 0 (int or float), or None for no cap"
+CAP_UNITS = f"one of {', '.join(UNITS)} (case matters), or None for the estimate's unit"
+
+
+def check_cap(max_cost: Any, max_cost_unit: Any = None, gateway: str | None = None) -> None:
+    """Raise :class:`KlingValidationError` naming ``max_cost`` or ``max_cost_unit`` when a cap cannot
+    mean anything: a string, a bool, NaN or infinity (which would compare as no cap at all), a
+    negative amount, or a unit that is not one of :data:`UNITS`."""
+    by = "the cost cap"
+    if max_cost is not None and not is_amount(max_cost):
+        raise KlingValidationError.not_accepted(
+            f"max_cost={max_cost!r}", by, CAP_AMOUNTS, gateway, "max_cost", max_cost
+        )
+    if max_cost_unit is not None and (not isinstance(max_cost_unit, str) or max_cost_unit not in UNITS):
+        raise KlingValidationError.not_accepted(
+            f"max_cost_unit={max_cost_unit!r}", by, CAP_UNITS, gateway, "max_cost_unit", max_cost_unit
+        )
+
+
 def cap_refusal(quote: Quote, max_cost: float, max_cost_unit: str | None = None) -> str | None:
     """Why a job with this ``quote`` must not be submitted under ``max_cost`` (``None``: it may).
 
     A cap with no estimate refuses: the user asked for a limit and nothing can show it holds.
-    A cap in another unit than the estimate refuses too (dollars and credits do not compare)."""
+    A cap in another unit than the estimate refuses too (dollars and credits do not compare).
+    A cap that is not one (:func:`check_cap`) raises :class:`KlingValidationError`."""
+    check_cap(max_cost, max_cost_unit)
     est = quote.estimate
     if est is None:
         return f"max_cost={max_cost:g} is set but the cost cannot be estimated: {quote.reason}"

@@ -45,6 +45,7 @@ from airflow_provider_kling.gateways.pricing import (
     CostEstimate,
     Quote,
     cap_refusal,
+    check_cap,
     cost_text,
     estimate,
 )
@@ -200,7 +201,9 @@ class KlingHook(BaseHook):
     ) -> CostEstimate | None:
         """Log ``request``'s estimate and return it; raise :class:`KlingBudgetError` (before any
         request to the gateway) when ``max_cost`` refuses it (:func:`~..gateways.pricing.cap_refusal`),
-        and :class:`KlingValidationError` for a request the gateway would refuse (:meth:`quote`)."""
+        and :class:`KlingValidationError` for a request the gateway would refuse (:meth:`quote`) or
+        a ``max_cost`` / ``max_cost_unit`` that is not a cap at all."""
+        check_cap(max_cost, max_cost_unit, self.gateway.name)
         quote = self.quote(request)
         if quote.estimate is not None:
             log.info("Kling job estimate: %s", quote.estimate)
