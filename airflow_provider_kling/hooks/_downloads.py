@@ -33,6 +33,7 @@ from contextlib import contextmanager, suppress
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -71,14 +72,18 @@ def download(
     :param filename: the file's name in ``destination``; default: the URL path's last segment.
     :param max_bytes: refuse a larger file, before writing when the server declares its size.
     """
+    check_url(url, gateway)
     if filename is not None and (
-        not filename or filename in (".", "..") or "/" in filename or "\\" in filename
+        not isinstance(filename, str)
+        or not filename
+        or filename in (".", "..")
+        or "/" in filename
+        or "\\" in filename
     ):
         raise KlingValidationError.for_field(
-            gateway, "filename", filename, "a plain file name without directory parts"
+            gateway, "filename", filename, "a plain file name without directory parts, or None"
         )
-    if max_bytes <= 0:
-        raise KlingValidationError.for_field(gateway, "max_bytes", max_bytes, "a positive integer")
+    check_max_bytes(max_bytes, "max_bytes", gateway)
     name = filename or filename_from_url(url)
     shown = shown_url(url)  # signed query strings are long, secret, and of no use in a message
     try:
@@ -121,6 +126,40 @@ def download(
 
     with http_client(verify, timeout, follow_redirects=True) as client:
         return retrying(lambda: attempt_once(client))
+
+
+#: what a result URL may be, in the words of the error
+RESULT_URLS = "an http(s) URL with a host name (a result URL the gateway returned)"
+#: what a byte cap may be, in the words of the error
+BYTE_CAPS = "a positive integer (bytes)"
+
+
+def check_url(url: Any, gateway: str) -> None:
+    """Only http(s) URLs are fetched: an empty string, a relative path, ``ftp://`` or ``file://``
+    (which would read a local file) is a :class:`KlingValidationError` naming ``url``."""
+    why = ""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            why = "not an http(s) URL with a host"
+        elif any(c.isspace() for c in url):
+            why = "white space in the URL"
+    except ValueError as exc:  # an unbalanced IPv6 bracket, a port that is not a number
+        why = str(exc)
+    if why:
+        shown = shown_url(url) if isinstance(url, str) else url
+        raise KlingValidationError.for_field(gateway, "url", shown, RESULT_URLS, reason=why)
+
+
+def check_max_bytes(value: Any, field: str, gateway: str | None = None, by: str = "the download") -> int:
+    """``value`` if it is a positive ``int`` (not a bool, a string or a float: ``nan`` would compare
+    as no cap at all), else a :class:`KlingValidationError` naming ``field`` (``max_bytes`` of
+    :meth:`KlingHook.download`, the operators' ``max_download_bytes``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if gateway:
+            raise KlingValidationError.for_field(gateway, field, value, BYTE_CAPS)
+        raise KlingValidationError.not_accepted(f"{field}={value!r}", by, BYTE_CAPS, None, field, value)
+    return value
 
 
 def check_head(gateway: str, shown: str, status: int, headers: Any, first: bytes, max_bytes: int) -> str:
@@ -196,10 +235,30 @@ def _is_local_or_text(path: Any) -> bool:
     return isinstance(path, str | os.PathLike) and not hasattr(type(path), "fs")
 
 
+def _is_destination(value: Any) -> bool:
+    """A string or path (not bytes), or an ``ObjectStoragePath`` (it has a filesystem)."""
+    if _is_local_or_text(value):
+        return isinstance(os.fspath(value), str)
+    return hasattr(type(value), "fs")
+
+
+def _check_kind(destination: Any) -> None:
+    """``ValueError`` for what cannot be a destination at all: not a path (a number, bytes), or an
+    empty or blank path (it would land in the working directory, or create a folder named by
+    spaces)."""
+    if not _is_destination(destination):
+        raise ValueError(f"a {type(destination).__name__} is not a directory, URI or ObjectStoragePath")
+    if _is_local_or_text(destination) and not os.fspath(destination).strip():
+        raise ValueError("an empty or blank path")
+
+
 def destination_error(destination: Any, exc: BaseException) -> KlingValidationError:
     """``download_to`` cannot work (no filesystem for its scheme, a directory that cannot be created or
     written): a configuration problem, named as such and not blamed on the gateway."""
-    shown = os.fspath(destination) if _is_local_or_text(destination) else str(destination)
+    if not _is_destination(destination):
+        shown: Any = destination
+    else:
+        shown = os.fspath(destination) if _is_local_or_text(destination) else str(destination)
     return KlingValidationError(
         f"download_to={shown!r} cannot be used ({type(exc).__name__}: {exc}); allowed: {DESTINATIONS}",
         field="download_to",
@@ -215,8 +274,9 @@ def check_destination(destination: Any) -> None:
     and removed; an object-storage URI must have a filesystem installed for its scheme (nothing is
     written there: a key-scoped credential may be allowed to write objects but not to list).
     """
-    text = os.fspath(destination) if _is_local_or_text(destination) else None
     try:
+        _check_kind(destination)
+        text = os.fspath(destination) if _is_local_or_text(destination) else None
         if text is not None and ("://" not in text or text.startswith("file://")):
             _, probe = destination_paths(text, ".kling-write-check")
             probe.write_bytes(b"")
@@ -237,6 +297,7 @@ def destination_paths(destination: Any, name: str) -> tuple[Any, Any]:
     ``os.replace``); other URIs and ``ObjectStoragePath`` objects give ``ObjectStoragePath`` objects.
     The temporary name is hidden and unique, so concurrent downloads of one name do not collide.
     """
+    _check_kind(destination)
     tmp_name = f".{name}.{uuid.uuid4().hex[:12]}.part"
     if not _is_local_or_text(destination):  # an ObjectStoragePath
         base: Any = destination
@@ -253,12 +314,15 @@ def destination_paths(destination: Any, name: str) -> tuple[Any, Any]:
             parsed = urlparse(text)
             if parsed.netloc not in ("", "localhost"):
                 raise ValueError(f"{text!r}: only file:///path or file://localhost/path URIs are local")
+            if not parsed.path:
+                raise ValueError(f"{text!r}: a file:// URI needs a directory path")
             local = Path(url2pathname(parsed.path)).absolute()
             local.mkdir(parents=True, exist_ok=True)
             return local / name, local / tmp_name
         from airflow.sdk import ObjectStoragePath
 
         base = ObjectStoragePath(text)
+    _ = base.fs  # the scheme's filesystem, as check_destination loads it (ValueError when none)
     # Object stores have no directories: this creates the bucket/prefix where that means anything;
     # a key-scoped credential may not see the bucket, and then the write itself will tell.
     with suppress(FileExistsError, NotImplementedError, PermissionError):
