@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -105,6 +106,10 @@ STATE_KEY = "kling_job"
 EVENT_STATUSES = ("success", "error", "timeout")
 
 
+#: what a duration setting (``timeout``, ``poll_interval``) may be, in the words of the error
+SECONDS = "a finite number of seconds > 0"
+
+
 class KlingSettings:
     """A mixin for the operators and the sensor: the connection id and the Kling settings of waiting
     and delivery, kept by :meth:`keep_settings` (each class still lists those it takes in its own
@@ -133,6 +138,31 @@ class KlingSettings:
         self.kling_conn_id = kling_conn_id
         for name, value in shared.items():
             setattr(self, name, value)
+
+    def check_settings(self, **more: Any) -> None:
+        """Raise :class:`KlingValidationError` naming the first setting that cannot work, before any
+        request: ``poll_interval`` and ``max_download_bytes`` where this class takes them, and
+        ``more`` (the operator's ``timeout``). ``download_to`` is the hook's
+        (:meth:`KlingHook.check_download_to`), the cost cap :meth:`KlingHook.check_cost`'s."""
+        from airflow_provider_kling.exceptions import KlingValidationError
+        from airflow_provider_kling.hooks._downloads import check_max_bytes
+
+        owner = type(self).__name__
+        given = {
+            name: getattr(self, name)
+            for name in ("poll_interval", "max_download_bytes")
+            if hasattr(self, name)
+        }
+        for name, value in {**given, **more}.items():
+            if value is None and name != "timeout":
+                continue  # the default
+            if name == "max_download_bytes":
+                check_max_bytes(value, name, by=owner)
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+                allowed = SECONDS if name == "timeout" else f"{SECONDS}, or None for the default"
+                raise KlingValidationError.not_accepted(
+                    f"{name}={value!r}", owner, allowed, None, name, value
+                )
 
     @cached_property
     def hook(self) -> KlingHook:

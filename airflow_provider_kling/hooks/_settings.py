@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ class ConnectionSettings:
             timeout=_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway.name),
             max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway.name)),
             verify=_verify(extra.get("verify", True)),
-            poll_interval=_opt_number(extra, "poll_interval", gateway.name),
+            poll_interval=_poll_interval(extra, gateway.name),
             first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
             # the connection's prices are those of its model (extra.model, else Kling 2.6)
             prices=with_overrides(gateway.name, gateway.models[gateway.model].prices, extra.get("prices")),
@@ -117,6 +118,21 @@ def _opt_number(extra: dict[str, Any], key: str, gateway: str) -> float | None:
         raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number") from None
     if number < 0:
         raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number >= 0")
+    return number
+
+
+def _poll_interval(extra: dict[str, Any], gateway: str) -> float | None:
+    """``extra.poll_interval``: seconds between status calls, so a finite number > 0 (0 would poll
+    without a pause); empty or missing: the default schedule."""
+    value = extra.get("poll_interval")
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 < number < math.inf:
+        raise KlingValidationError.for_field(gateway, "extra.poll_interval", value, "a number of seconds > 0")
     return number
 
 

@@ -1,7 +1,8 @@
 """KlingGenerateOperator: render one Kling 2.6 clip from a DAG.
 
-Flow, a short sequence of hook calls: validate, check ``download_to`` and the cost cap (before any
-HTTP request; failures are ``AirflowFailException``, never retried) -> find the job an earlier try
+Flow, a short sequence of hook calls: validate the request and the settings (``timeout``,
+``poll_interval``, ``max_download_bytes``), check ``download_to`` and the cost cap (before any HTTP
+request; failures are ``AirflowFailException``, never retried) -> find the job an earlier try
 submitted, else submit -> record the remote id (task state store and XCom ``kling_task_id``) at once
 -> finish if already terminal, else wait in the worker, defer to
 :class:`~airflow_provider_kling.triggers.kling.KlingTaskTrigger`, or return (``wait_for_completion``
@@ -157,6 +158,7 @@ class KlingGenerateOperator(KlingSettings, BaseOperator):
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
         hook = self.hook
         with as_airflow_error():  # everything that can fail before spending fails here, not retried
+            self.check_settings(timeout=self.timeout)
             request = hook.make_request(**self._request_fields())
             hook.check_download_to(self.download_to)
             estimate = hook.check_cost(request, self.max_cost, self.max_cost_unit)
