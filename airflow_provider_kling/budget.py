@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from airflow_provider_kling.gateways.pricing import Balance, Quote, format_amount
+from airflow_provider_kling.exceptions import KlingValidationError
+from airflow_provider_kling.gateways.pricing import UNITS, Balance, Quote, format_amount, is_amount
 
 Decision = Literal["continue", "ask", "fail"]
 
@@ -77,6 +78,37 @@ class BatchEstimate:
 Threshold = float | dict[str, float] | None
 
 
+#: what a threshold and the thresholds' unit may be, in the words of the error
+THRESHOLDS = (
+    f"a finite number >= 0, an object of one per unit ({{unit: number}}, units {', '.join(UNITS)}), or None"
+)
+THRESHOLD_UNITS = f"one of {', '.join(UNITS)} (case matters), or None for the estimate's unit"
+
+
+def check_thresholds(
+    approve_above: Any, fail_above: Any, unit: Any = None, by: str = "the budget gate"
+) -> None:
+    """Raise :class:`KlingValidationError` naming ``approve_above``, ``fail_above`` (``fail_above.USD``
+    for an amount of a per-unit object) or ``unit`` when it cannot be a threshold: a string, a bool,
+    NaN or infinity (a hard limit that never holds back anything), a negative amount, or a unit
+    that is not one of :data:`~airflow_provider_kling.gateways.pricing.UNITS`."""
+
+    def bad(name: str, value: Any, allowed: str) -> KlingValidationError:
+        return KlingValidationError.not_accepted(f"{name}={value!r}", by, allowed, None, name, value)
+
+    for name, given in (("approve_above", approve_above), ("fail_above", fail_above)):
+        if isinstance(given, dict):
+            for key, amount in given.items():
+                if key not in UNITS:
+                    raise bad(name, given, THRESHOLDS + f" (unknown unit {key!r})")
+                if not is_amount(amount):
+                    raise bad(f"{name}.{key}", amount, "a finite number >= 0")
+        elif given is not None and not is_amount(given):
+            raise bad(name, given, THRESHOLDS)
+    if unit is not None and (not isinstance(unit, str) or unit not in UNITS):
+        raise bad("unit", unit, THRESHOLD_UNITS)
+
+
 def decide(
     batch: BatchEstimate,
     approve_above: Threshold,
@@ -87,7 +119,9 @@ def decide(
 
     A threshold is a number in ``unit`` (default: the batch's one unit), or a number per unit, so
     one DAG works on any gateway. ``None`` disables it (``approve_above=None``: never ask, except
-    for unpriced clips)."""
+    for unpriced clips). A threshold or unit that cannot be one raises :class:`KlingValidationError`
+    (:func:`check_thresholds`)."""
+    check_thresholds(approve_above, fail_above, unit)
     if len(batch.totals) > 1:
         per_unit = all(isinstance(t, dict | None) for t in (approve_above, fail_above))
         if not per_unit:

@@ -100,10 +100,11 @@ class KlingBudgetGateOperator(KlingSettings, _GateBase):
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_kling._airflow import AirflowFailException, airflow_error
-        from airflow_provider_kling.budget import decide
+        from airflow_provider_kling.budget import check_thresholds, decide
         from airflow_provider_kling.exceptions import KlingBudgetError, KlingError
 
-        try:
+        try:  # the thresholds first: pricing may read the balance (a request)
+            check_thresholds(self.approve_above, self.fail_above, self.unit, type(self).__name__)
             batch = self._price(self.hook)
         except KlingError as err:
             raise airflow_error(err) from None
