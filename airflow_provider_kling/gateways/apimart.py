@@ -30,7 +30,6 @@ import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
@@ -196,7 +195,7 @@ class ApimartGateway(Gateway):
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/v1/tasks/{quote(task_id, safe='')}", params={"language": "en"})
+        return HttpRequest("GET", f"/v1/tasks/{self.task_ref(task_id)}", params={"language": "en"})
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         data = self._data(response)

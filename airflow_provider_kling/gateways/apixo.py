@@ -33,7 +33,13 @@ from typing import Any
 
 from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
-from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    check_task_id,
+)
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import KLING_3, KLING_25_TURBO, NO_SOUND, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
@@ -233,7 +239,9 @@ class ApixoGateway(Gateway):
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         route = endpoint if endpoint in self.models else self.model
-        return HttpRequest("GET", f"/api/v1/statusTask/{route}", params={"taskId": task_id})
+        return HttpRequest(
+            "GET", f"/api/v1/statusTask/{route}", params={"taskId": check_task_id(self.name, task_id)}
+        )
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         own_route = endpoint if endpoint in self.models and endpoint != self.model else None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 from airflow_provider_kling.exceptions import (
     ErrorKind,
@@ -81,6 +82,7 @@ __all__ = [
     "Idempotency",
     "LocalImages",
     "check_capabilities",
+    "check_task_id",
     "decode_json",
     "decode_json_or_none",
     "expect_dict",
@@ -106,6 +108,22 @@ _T = TypeVar("_T")
 #: what a reader may trip over in a malformed answer (typed errors, a ``KlingValidationError`` is
 #: a ``ValueError`` too, are caught first and passed on as they are)
 UNTYPED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
+#: what a job id may be, in the words of the error (:func:`check_task_id`)
+TASK_IDS = (
+    "the job id the gateway returned at submit (XCom kling_task_id): a non-empty string, not 'None' "
+    "(what a template renders when its xcom_pull found nothing)"
+)
+
+
+def check_task_id(gateway: str, task_id: Any) -> str:
+    """``task_id`` if it can name a job, else a :class:`KlingValidationError` naming ``kling_task_id``
+    (before any request: an empty, blank, ``"None"``, ``"."`` or ``".."`` id would ask the gateway
+    about another path, or about nothing)."""
+    if not isinstance(task_id, str) or not task_id.strip() or task_id.strip() in ("None", ".", ".."):
+        raise KlingValidationError.for_field(gateway, "kling_task_id", task_id, TASK_IDS)
+    return task_id
 
 
 @dataclass(frozen=True)
@@ -281,6 +299,11 @@ class Gateway(ABC):
     def client_id(self, client_reference: str) -> str:
         """The id this gateway gets for a client reference (by default the reference itself)."""
         return client_reference
+
+    def task_ref(self, task_id: str) -> str:
+        """``task_id`` checked (:func:`check_task_id`) and percent-encoded as one path segment: an
+        id never adds path segments or a query to a status, result or cancel URL."""
+        return quote(check_task_id(self.name, task_id), safe="")
 
     # ----------------------------------------------------------------- submit and status
     @abstractmethod

@@ -261,7 +261,7 @@ class FalGateway(Gateway):
 
     # ----------------------------------------------------------------- status and result
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/{endpoint or self.app}/requests/{task_id}/status")
+        return HttpRequest("GET", f"/{endpoint or self.app}/requests/{self.task_ref(task_id)}/status")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self.status_body(response)
@@ -288,7 +288,7 @@ class FalGateway(Gateway):
         )
 
     def build_result(self, task: VideoTask) -> HttpRequest:
-        return HttpRequest("GET", f"/{task.endpoint or self.app}/requests/{task.task_id}")
+        return HttpRequest("GET", f"/{task.endpoint or self.app}/requests/{self.task_ref(task.task_id)}")
 
     def read_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
         body = self.status_body(response)
@@ -305,7 +305,7 @@ class FalGateway(Gateway):
 
     # ----------------------------------------------------------------- cancel
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("PUT", f"/{endpoint or self.app}/requests/{task_id}/cancel")
+        return HttpRequest("PUT", f"/{endpoint or self.app}/requests/{self.task_ref(task_id)}/cancel")
 
     def parse_cancel(
         self, task_id: str, last_state: TaskState | None, response: HttpResponse

@@ -27,7 +27,13 @@ from dataclasses import replace
 from typing import Any
 
 from airflow_provider_kling.gateways import fields
-from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    check_task_id,
+)
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import KLING_3, by_model
 from airflow_provider_kling.gateways.errors import POLICY_WORDS, ErrorTable, WordRule
@@ -196,7 +202,9 @@ class KieGateway(Gateway):
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", "/api/v1/jobs/recordInfo", params={"taskId": task_id})
+        return HttpRequest(
+            "GET", "/api/v1/jobs/recordInfo", params={"taskId": check_task_id(self.name, task_id)}
+        )
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self._body(response, generation_failed_ok=True)

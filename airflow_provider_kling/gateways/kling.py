@@ -55,7 +55,14 @@ from airflow_provider_kling.exceptions import (
     error_class,
 )
 from airflow_provider_kling.gateways import fields
-from airflow_provider_kling.gateways.base import Capabilities, Credentials, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Credentials,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    check_task_id,
+)
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import KLING_3, NO_SOUND, by_model
 from airflow_provider_kling.gateways.errors import ErrorTable
@@ -324,9 +331,9 @@ class KlingGateway(Gateway):
         """``/v1``: ``GET /v1/videos/{family}/{id}``; a path-addressed job (its endpoint is its route,
         ``image-to-video/kling-3.0-turbo``): ``GET /tasks?task_ids=<id>`` (GATEWAYS.md 1.9)."""
         if endpoint is not None and _is_path_route(endpoint):
-            return HttpRequest("GET", PATH_STATUS, params={"task_ids": task_id})
+            return HttpRequest("GET", PATH_STATUS, params={"task_ids": check_task_id(self.name, task_id)})
         family = endpoint if endpoint in FAMILIES else "text2video"
-        return HttpRequest("GET", f"/v1/videos/{family}/{task_id}")
+        return HttpRequest("GET", f"/v1/videos/{family}/{self.task_ref(task_id)}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         if endpoint is not None and _is_path_route(endpoint):

@@ -161,7 +161,7 @@ class ReplicateGateway(Gateway):
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/v1/predictions/{task_id}")
+        return HttpRequest("GET", f"/v1/predictions/{self.task_ref(task_id)}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._prediction(task_id, self.status_body(response), response)
@@ -191,7 +191,7 @@ class ReplicateGateway(Gateway):
 
     # ----------------------------------------------------------------- cancel
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("POST", f"/v1/predictions/{task_id}/cancel")
+        return HttpRequest("POST", f"/v1/predictions/{self.task_ref(task_id)}/cancel")
 
     def parse_cancel(
         self, task_id: str, last_state: TaskState | None, response: HttpResponse

@@ -297,7 +297,7 @@ class RivyaGateway(Gateway):
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/api/v1/generations/{quote(task_id, safe='')}")
+        return HttpRequest("GET", f"/api/v1/generations/{self.task_ref(task_id)}")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(self._body(response), response, task_id=task_id)

@@ -54,7 +54,13 @@ from typing import Any, ClassVar
 
 from airflow_provider_kling.exceptions import ErrorKind, KlingAuthError, KlingError, KlingValidationError
 from airflow_provider_kling.gateways import fields
-from airflow_provider_kling.gateways.base import Capabilities, Gateway, HttpRequest, HttpResponse
+from airflow_provider_kling.gateways.base import (
+    Capabilities,
+    Gateway,
+    HttpRequest,
+    HttpResponse,
+    check_task_id,
+)
 from airflow_provider_kling.gateways.billing import FailureBilling
 from airflow_provider_kling.gateways.capabilities import KLING_3, NO_SOUND, int_in, reject_blank_images
 from airflow_provider_kling.gateways.errors import ErrorTable
@@ -453,7 +459,9 @@ class RunwareGateway(Gateway):
 
     # ----------------------------------------------------------------- status
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("POST", "/v1", json=[{"taskType": "getResponse", "taskUUID": task_id}])
+        return HttpRequest(
+            "POST", "/v1", json=[{"taskType": "getResponse", "taskUUID": check_task_id(self.name, task_id)}]
+        )
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         return self._task(task_id, self._envelope(response), response)

@@ -74,6 +74,7 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         self.kling_result: dict[str, Any] | None = None  # read by KlingVideoLink when the try ends
+        self._check_inputs()
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_kling.polling import PollSchedule
@@ -83,7 +84,7 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
         self.defer(
             trigger=KlingTaskTrigger(
                 kling_conn_id=self.kling_conn_id,
-                kling_task_id=str(self.kling_task_id),
+                kling_task_id=self.kling_task_id,
                 endpoint=self.endpoint or None,
                 poll_schedule=PollSchedule(first_delay=0.0, interval=float(self.poke_interval)).to_dict(),
                 deadline=now + float(self.timeout),
@@ -103,12 +104,32 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
         schedule = PollSchedule(first_delay=0.0, interval=float(self.poke_interval))
         return WaitPolicy(schedule, float("inf"), self.failure_budget, started=time.time())
 
-    def poke(self, context: Context) -> PokeReturnValue | bool:
+    def _check_inputs(self) -> None:
+        """Before the first status call (so before waiting for a job whose result could not be kept):
+        ``kling_task_id`` must name a job (not ``""``, blank or ``"None"``, what an ``xcom_pull``
+        template renders when nothing was pushed) and ``download_to`` must work. Once per try."""
+        if getattr(self, "_inputs_checked", False):
+            return
         from airflow_provider_kling.exceptions import KlingError
+        from airflow_provider_kling.gateways.base import check_task_id
 
         hook = self.hook
         try:
-            task = hook.get_task(str(self.kling_task_id), self.endpoint or None)
+            if isinstance(self.kling_task_id, int) and not isinstance(self.kling_task_id, bool):
+                self.kling_task_id = str(self.kling_task_id)  # a numeric id pushed as a number
+            check_task_id(hook.gateway.name, self.kling_task_id)
+            hook.check_download_to(self.download_to)
+        except KlingError as err:
+            raise airflow_error(err) from None
+        self._inputs_checked = True
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_kling.exceptions import KlingError
+
+        self._check_inputs()
+        hook = self.hook
+        try:
+            task = hook.get_task(self.kling_task_id, self.endpoint or None)
         except KlingError as err:
             if self.wait_policy.failed(err):
                 raise airflow_error(err) from None
