@@ -373,6 +373,12 @@ class Gateway(ABC):
         self, task_id: str, last_state: TaskState | None, response: HttpResponse
     ) -> CancelOutcome:
         """What the cancel did; ``last_state`` is the job's state at the last poll (``None``: unknown)."""
+        return self._guarded(response, self.read_cancel, task_id, last_state, response)
+
+    def read_cancel(
+        self, task_id: str, last_state: TaskState | None, response: HttpResponse
+    ) -> CancelOutcome:
+        """The vendor's reading of a cancel answer (no cancel by default)."""
         raise KlingValidationError(f"gateway {self.name!r} has no cancel", gateway=self.name)
 
     def no_cancel(self, task_id: str) -> CancelOutcome:
@@ -394,7 +400,9 @@ class Gateway(ABC):
         return None if found is None else self._checked(response, found)
 
     # ----------------------------------------------------------------- the vendor's readers
-    # ``parse_*`` hold the invariants (see :meth:`_checked`); the vendor modules write ``read_*``.
+    # ``parse_*`` hold the invariants (see :meth:`_checked`) and are the only way into a reader: each
+    # runs its ``read_*`` under :meth:`_guarded`, so only typed errors leave a parser. The vendor
+    # modules write ``read_*`` and never override a ``parse_*`` (``tests/unit/test_parsers_fuzz.py``).
     @abstractmethod
     def read_submit(self, request: VideoRequest, response: HttpResponse) -> VideoTask:
         """The vendor's reading of a submit answer."""
@@ -557,6 +565,10 @@ class Gateway(ABC):
 
     def parse_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
         """The jobs of one page of :meth:`build_list` (an empty list after the last page)."""
+        return self._guarded(response, self.read_list, endpoint, response)
+
+    def read_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
+        """The vendor's reading of a task-list page."""
         raise NotImplementedError(f"{self.name} documents no task list")
 
     # ----------------------------------------------------------------- balance
@@ -567,6 +579,10 @@ class Gateway(ABC):
 
     def parse_balance(self, response: HttpResponse) -> Balance:
         """What the account has left, from the answer to :meth:`build_balance`."""
+        return self._guarded(response, self.read_balance, response)
+
+    def read_balance(self, response: HttpResponse) -> Balance:
+        """The vendor's reading of a balance answer (no balance endpoint by default)."""
         raise KlingValidationError(f"gateway {self.name!r} has no balance endpoint", gateway=self.name)
 
     # ----------------------------------------------------------------- connection test and uploads
@@ -599,6 +615,10 @@ class Gateway(ABC):
 
     def parse_upload(self, response: HttpResponse) -> str:
         """The URL of an uploaded file."""
+        return self._guarded(response, self.read_upload, response)
+
+    def read_upload(self, response: HttpResponse) -> str:
+        """The vendor's reading of a Files API answer (no upload by default)."""
         raise KlingValidationError(f"gateway {self.name!r} has no file upload", gateway=self.name)
 
     def base_url(self, host: str | None) -> str:

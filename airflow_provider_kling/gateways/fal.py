@@ -307,7 +307,7 @@ class FalGateway(Gateway):
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("PUT", f"/{endpoint or self.app}/requests/{self.task_ref(task_id)}/cancel")
 
-    def parse_cancel(
+    def read_cancel(
         self, task_id: str, last_state: TaskState | None, response: HttpResponse
     ) -> CancelOutcome:
         body = fields.expect_dict(

@@ -390,7 +390,7 @@ class KlingGateway(Gateway):
         params = {"pageNum": str(page), "pageSize": str(size)}
         return HttpRequest("GET", f"/v1/videos/{family}", params=params)
 
-    def parse_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
+    def read_list(self, endpoint: str | None, response: HttpResponse) -> list[VideoTask]:
         data = self._data(response, allow_list=True)
         family = endpoint if endpoint in FAMILIES else "text2video"
         items = data if isinstance(data, list) else []
@@ -410,7 +410,7 @@ class KlingGateway(Gateway):
         end = int(now * 1000)
         return HttpRequest("GET", ACCOUNT_COSTS, params={"start_time": "0", "end_time": str(end)})
 
-    def parse_balance(self, response: HttpResponse) -> Balance:
+    def read_balance(self, response: HttpResponse) -> Balance:
         """The units left in the packs that are online (an expired or used-up pack pays for nothing)."""
         data = self._data(response)
         if isinstance(data.get("code"), int | str) and str(data.get("code")) not in ("0", ""):

@@ -193,7 +193,7 @@ class ReplicateGateway(Gateway):
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         return HttpRequest("POST", f"/v1/predictions/{self.task_ref(task_id)}/cancel")
 
-    def parse_cancel(
+    def read_cancel(
         self, task_id: str, last_state: TaskState | None, response: HttpResponse
     ) -> CancelOutcome:
         task = self.read_status(task_id, None, response)

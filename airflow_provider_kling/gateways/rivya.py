@@ -316,7 +316,7 @@ class RivyaGateway(Gateway):
         """``GET /api/v1/credits`` (https://rivya.ai/docs/api-credits): free, needs ``credits:read``."""
         return HttpRequest("GET", "/api/v1/credits")
 
-    def parse_balance(self, response: HttpResponse) -> Balance:
+    def read_balance(self, response: HttpResponse) -> Balance:
         body = self._body(response)
         left = fields.opt_float(body.get("current_credits"))
         if left is None:
@@ -335,7 +335,7 @@ class RivyaGateway(Gateway):
             "POST", "/api/v1/files", files={"file": (filename, content, mime)}, data={"kind": "image"}
         )
 
-    def parse_upload(self, response: HttpResponse) -> str:
+    def read_upload(self, response: HttpResponse) -> str:
         body = self._body(response)
         for holder in (body, body.get("file"), body.get("data")):
             if isinstance(holder, dict):

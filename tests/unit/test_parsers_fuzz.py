@@ -1,4 +1,6 @@
-"""Every response parser, given arbitrary JSON, returns a VideoTask (or None) or raises a KlingError.
+"""Every response parser, given arbitrary JSON, returns what it promises or raises a KlingError: the
+parsers of a submit, a status, a lookup, a result, a cancel, a task list, a balance and an upload, and
+the connection probe.
 
 JSON allows numbers no Python float holds: integers of hundreds of digits and ``1e999`` (which
 ``json.loads`` reads as infinity). They are generated in every position, numeric fields included.
@@ -13,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_kling.exceptions import KlingError
+from airflow_provider_kling.exceptions import KlingError, KlingProtocolError
 from airflow_provider_kling.gateways import GATEWAY_NAMES, get_gateway
-from airflow_provider_kling.gateways.base import HttpResponse
+from airflow_provider_kling.gateways.base import CancelOutcome, Gateway, HttpResponse
+from airflow_provider_kling.gateways.pricing import Balance
 from airflow_provider_kling.models import TaskState, VideoRequest, VideoTask
 from tests.unit.gateways.shapes import SHAPES, json_values
 
@@ -94,6 +97,34 @@ def _body(value: Any, raw: bytes | None) -> bytes:
     return json.dumps(value, allow_nan=True).replace(json.dumps(INF_LITERAL), "1e999").encode()
 
 
+def _other_parsers(gateway: Gateway, task_id: str, response: HttpResponse) -> list[Any]:
+    """The parsers besides submit, status and lookup, each with the type it returns: a result, a
+    cancel (after each last state), each task-list endpoint, the balance, an upload."""
+    finished = VideoTask(task_id=task_id, gateway=gateway.name, state=TaskState.SUCCEEDED)
+    parsers: list[Any] = [
+        (lambda: gateway.parse_result(finished, response), VideoTask),
+        *(
+            (lambda s=state: gateway.parse_cancel(task_id, s, response), CancelOutcome)
+            for state in (None, TaskState.QUEUED, TaskState.RUNNING)
+        ),
+        *((lambda e=ep: gateway.parse_list(e, response), list) for ep in gateway.list_endpoints),
+        (lambda: gateway.parse_balance(response), Balance),
+        (lambda: gateway.parse_upload(response), str),
+    ]
+    return parsers
+
+
+def _only_typed(parsers: list[Any]) -> None:
+    for parse, returns in parsers:
+        try:
+            result = parse()
+        except KlingError:
+            continue
+        assert isinstance(result, returns), (returns, result)
+        if isinstance(result, list):
+            assert all(isinstance(task, VideoTask) for task in result), result
+
+
 @pytest.mark.parametrize("name", GATEWAY_NAMES)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=JSON, status=STATUSES, raw=st.one_of(st.none(), st.binary(max_size=30)))
@@ -112,6 +143,7 @@ def test_parsers_only_raise_kling_errors(name: str, value: Any, status: int, raw
         except KlingError:
             continue
         assert result is None or isinstance(result, VideoTask)
+    _only_typed(_other_parsers(gateway, "t1", response))
 
 
 HUGE_INT = "9" * 400
@@ -162,7 +194,6 @@ def test_wire_shaped_answers_raise_only_kling_errors(name: str, data: st.DataObj
             lambda: gateway.parse_status(task_id, None, response),
             lambda r=request: gateway.parse_lookup(r, response),
             lambda: gateway.check_test_connection(response),
-            lambda: gateway.parse_upload(response),
         ):
             try:
                 result = parse()
@@ -172,6 +203,44 @@ def test_wire_shaped_answers_raise_only_kling_errors(name: str, data: st.DataObj
                 assert isinstance(gateway.failure_error(result), KlingError)
                 if result.state is TaskState.SUCCEEDED:
                     assert result.video_urls
+    _only_typed(_other_parsers(gateway, task_id, response))
+
+
+def test_every_gateway_has_wire_shaped_answers() -> None:
+    assert sorted(SHAPES) == sorted(GATEWAY_NAMES)
+
+
+@pytest.mark.parametrize("name", GATEWAY_NAMES)
+def test_no_gateway_overrides_a_guarded_parser(name: str) -> None:
+    """The ``parse_*`` methods run the module's ``read_*`` under the guard that turns a reader's
+    untyped error into a protocol error; a module that overrode one would be outside that net."""
+    klass = type(get_gateway(name))
+    overridden = [
+        attr
+        for attr in vars(klass)
+        if attr.startswith("parse_") and getattr(klass, attr) is not getattr(Gateway, attr, None)
+    ]
+    assert overridden == [], f"{klass.__name__} overrides {overridden}: write read_* instead"
+
+
+#: a prediction that finished in the last second a ``datetime`` holds: its output's expiry (one
+#: hour later) overflows
+_YEAR_9999 = {
+    "id": "p1",
+    "status": "succeeded",
+    "output": "https://replicate.delivery/x/v.mp4",
+    "completed_at": "9999-12-31T23:59:59Z",
+}
+
+
+@pytest.mark.parametrize("state", [None, TaskState.RUNNING])
+def test_a_replicate_cancel_answer_that_overflows_is_a_protocol_error(state: TaskState | None) -> None:
+    gateway = get_gateway("replicate")
+    response = HttpResponse(200, {}, json.dumps(_YEAR_9999).encode())
+    with pytest.raises(KlingProtocolError, match="could not be read"):
+        gateway.parse_status("p1", None, response)
+    with pytest.raises(KlingProtocolError, match=r"could not be read \(OverflowError\)"):
+        gateway.parse_cancel("p1", state, response)
 
 
 _turbo_values = st.one_of(

@@ -117,6 +117,88 @@ _runware = st.fixed_dictionaries(
         "error": json_values,
     },
 )
+#: timestamps the readers meet: a real one, the last second a ``datetime`` holds (one hour more
+#: overflows), and ones no ``datetime`` holds
+_times = st.sampled_from(
+    ["2026-12-05T10:16:21.774Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "99999-01-01", "1e999"]
+)
+_kling_values = st.one_of(
+    json_values,
+    st.sampled_from(["submitted", "processing", "succeed", "failed", "online", "expired", ""]),
+    big_ints,
+    odd_text,
+    st.just("https://x/v.mp4"),
+)
+_kling_task = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(("task_id", "task_status", "task_status_msg", "final_unit_deduction"), _kling_values),
+        **dict.fromkeys(("created_at", "updated_at"), _times | _kling_values),
+        "task_result": _kling_values
+        | st.fixed_dictionaries(
+            {"videos": st.lists(st.fixed_dictionaries({}, optional={"url": _kling_values}), max_size=2)}
+        ),
+        "task_info": _kling_values | st.fixed_dictionaries({}, optional={"external_task_id": _kling_values}),
+        #: the resource packs of ``GET /account/costs`` (the balance)
+        "resource_pack_subscribe_infos": st.lists(
+            st.fixed_dictionaries(
+                {}, optional={"status": _kling_values, "remaining_quantity": _kling_values}
+            ),
+            max_size=3,
+        ),
+    },
+)
+_kling = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": st.one_of(st.just(0), _kling_values),
+        "message": _kling_values,
+        "data": st.one_of(_kling_values, _kling_task, st.lists(_kling_task, max_size=3)),
+    },
+)
+_fal_values = st.one_of(
+    json_values,
+    st.sampled_from(
+        [
+            "IN_QUEUE",
+            "IN_PROGRESS",
+            "COMPLETED",
+            "FAILED",
+            "CANCELLATION_REQUESTED",
+            "ALREADY_COMPLETED",
+            "NOT_FOUND",
+            "x",
+        ]
+    ),
+    big_ints,
+    odd_text,
+    st.just("https://queue.fal.run/fal-ai/kling-video/requests/r1/status"),
+)
+_fal = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(
+            ("status", "request_id", "error", "error_type", "queue_position", "status_url", "detail"),
+            _fal_values,
+        ),
+        "video": _fal_values
+        | st.fixed_dictionaries({}, optional={"url": _fal_values | st.just("https://x/v.mp4")}),
+    },
+)
+_replicate_values = st.one_of(
+    json_values,
+    st.sampled_from(["starting", "processing", "succeeded", "failed", "canceled", "aborted", ""]),
+    big_ints,
+    odd_text,
+    st.just("https://replicate.delivery/x/v.mp4"),
+)
+_replicate = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(("id", "status", "output", "error", "detail", "title"), _replicate_values),
+        **dict.fromkeys(("created_at", "completed_at"), _times | _replicate_values),
+    },
+)
 #: the HTTP statuses APIMart's and APIXO's answers come with
 _STATUSES = [200, 400, 401, 403, 404, 429, 500, 503]
 
@@ -124,7 +206,10 @@ _STATUSES = [200, 400, 401, 403, 404, 429, 500, 503]
 SHAPES: dict[str, tuple[Any, str, list[int]]] = {
     "apimart": (_apimart, "task_01K8SGYNNNVBQTXNR4MM964S7K", _STATUSES),
     "apixo": (_apixo, "t", _STATUSES),
+    "fal": (_fal, "r1", [200, 202, 400, 401, 403, 404, 422, 429, 500]),
     "kie": (_kie, "task_kling-2.6_1765182425861", [200, 400, 401, 404, 429, 455, 500, 501]),
+    "kling": (_kling, "t", [200, 400, 401, 404, 429, 500]),
+    "replicate": (_replicate, "p1", [200, 201, 400, 401, 404, 422, 429, 500]),
     "rivya": (_rivya, "t", [200, 201, 400, 401, 404, 429, 500, 503]),
     "runware": (_runware, UID, [200, 400, 401, 404, 429, 500]),
 }
