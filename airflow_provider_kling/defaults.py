@@ -17,6 +17,12 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 CONNECT_TIMEOUT_CAP = 10.0
 #: Retries of one HTTP call after its first attempt (transient errors only).
 DEFAULT_MAX_RETRIES = 4
+#: The longest ``Retry-After`` a wait honours, in seconds: within one HTTP call (the hook's retries,
+#: ``hooks/_retry.py``: rather fail that call and let the task retry later) and between tries of a
+#: task (``KlingRetryPolicy``'s reschedule or retry delay: an hour). A longer one (a year, ``1e300``)
+#: is read as the cap, a negative one as "now", one that is not a number as absent.
+CALL_RETRY_AFTER_CAP = 60.0
+TRY_RETRY_AFTER_CAP = 3600.0
 #: Seconds the operator waits for a job before failing (retryable: the next try re-attaches).
 DEFAULT_TASK_TIMEOUT = 30 * 60.0
 #: Typical render time of a clip, ``(earliest, latest)`` seconds from submit to a ready video, by

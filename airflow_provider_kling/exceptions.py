@@ -14,6 +14,7 @@ Errors are built once, complete, and never changed afterwards: code that needs a
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Literal, get_args
 
 from typing_extensions import Self  # typing.Self is Python 3.11+
@@ -190,6 +191,24 @@ class KlingRateLimitError(KlingError, kind="rate_limit", retryable=True):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+def capped_retry_after(value: Any, cap: float) -> float | None:
+    """``value`` (a ``Retry-After`` in seconds, e.g. :attr:`KlingRateLimitError.retry_after`) as a
+    wait worth honouring: within ``[0, cap]``, ``None`` when it is no number (absent, NaN, a string).
+
+    The gateway's figure reaches here from its header, from a trigger event or from user code: a
+    one-year (or ``1e300`` s, more than any ``timedelta`` holds) wait is read as ``cap``, a negative
+    one as no wait. Never raises."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float
+        seconds = math.inf if value > 0 else 0.0
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), cap)
 
 
 class KlingContentPolicyError(KlingError, kind="content_policy"):

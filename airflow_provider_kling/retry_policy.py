@@ -18,6 +18,11 @@ without spending one of its ``retries``, bounded by ``max_reschedules`` and/or `
   on 3.3;
 * any other exception: Airflow's default (the task's ``retries`` and ``retry_delay``).
 
+The gateway's ``Retry-After`` is honoured up to an hour (``defaults.TRY_RETRY_AFTER_CAP``): a longer
+one (a year, ``1e300`` s) is read as an hour, a negative one or one that is not a number as absent.
+:meth:`KlingRetryPolicy.evaluate` never raises: should it trip over something no test foresaw, it
+logs that and answers Airflow's default.
+
 It reads the error the operators raise (``AirflowException`` carrying the Kling error) and the errors
 the hook raises in ``@task`` code alike. ``AirflowFailException`` never reaches a policy (Airflow fails
 the task at once), which is how the operators already fail what a retry cannot fix.
@@ -28,11 +33,18 @@ Importing this module costs nothing on any Airflow; on Airflow < 3.3 constructin
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling._airflow import FEATURES, airflow_version, feature_message, has_feature
-from airflow_provider_kling.exceptions import KlingError, KlingRateLimitError, KlingTaskFailedError
+from airflow_provider_kling.defaults import TRY_RETRY_AFTER_CAP
+from airflow_provider_kling.exceptions import (
+    KlingError,
+    KlingRateLimitError,
+    KlingTaskFailedError,
+    capped_retry_after,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
@@ -44,6 +56,11 @@ else:
         RetryDecision = None
 
 __all__ = ["KlingAirflowVersionError", "KlingRetryPolicy", "kling_error_of"]
+
+log = logging.getLogger(__name__)
+#: the backoff doubles at most this many times (``2 ** try_number`` of a long-lived task would
+#: overflow a float, let alone a ``timedelta``; the backoff is capped at ``max_retry_delay`` anyway)
+_MAX_DOUBLINGS = 64
 
 
 class KlingAirflowVersionError(RuntimeError):
@@ -115,11 +132,20 @@ class KlingRetryPolicy(RetryPolicy):
         max_tries: int,
         context: Any = None,
     ) -> RetryDecision:
+        """The decision for ``exception`` (see the module docstring); never raises."""
+        try:
+            return self._decide(exception, try_number)
+        except Exception:  # the net under the decision: Airflow's default beats a policy that raises
+            log.warning("KlingRetryPolicy could not decide; Airflow's default applies", exc_info=True)
+            return RetryDecision.default()
+
+    def _decide(self, exception: BaseException, try_number: int) -> RetryDecision:
         err = kling_error_of(exception)
         if err is None:
             return RetryDecision.default()
         kind = f"{type(err).__name__} ({err.kind})"
-        retry_after = timedelta(seconds=float(getattr(err, "retry_after", None) or 0))
+        honoured = capped_retry_after(getattr(err, "retry_after", None), TRY_RETRY_AFTER_CAP)
+        retry_after = timedelta(seconds=honoured or 0.0)
         if isinstance(err, KlingRateLimitError):
             delay = retry_after or self.capacity_delay
             if self.reschedules:
@@ -134,8 +160,9 @@ class KlingRetryPolicy(RetryPolicy):
         # retrying: a failed generation, a transient error, a submit the next try can find.
         judged_retryable = exception is not err and not isinstance(exception, KlingError)
         if err.retryable or isinstance(err, KlingTaskFailedError) or judged_retryable:
-            backoff = self.retry_delay * 2 ** max(try_number - 1, 0)
-            delay = max(min(backoff, self.max_retry_delay), retry_after)
+            doublings = min(max(try_number - 1, 0), _MAX_DOUBLINGS)
+            backoff = self.retry_delay.total_seconds() * 2.0**doublings
+            delay = max(timedelta(seconds=min(backoff, self.max_retry_delay.total_seconds())), retry_after)
             return RetryDecision.retry(delay, reason=f"{kind}: transient, retry in {delay}")
         return RetryDecision.fail(reason=f"{kind}: a retry cannot fix this")
 

@@ -20,12 +20,18 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingRateLimitError
+from airflow_provider_kling.defaults import CALL_RETRY_AFTER_CAP
+from airflow_provider_kling.exceptions import (
+    KlingError,
+    KlingProtocolError,
+    KlingRateLimitError,
+    capped_retry_after,
+)
 
 T = TypeVar("T")
 
 #: ``Retry-After`` longer than this is capped (we would rather fail and let Airflow retry later).
-RETRY_AFTER_CAP = 60.0
+RETRY_AFTER_CAP = CALL_RETRY_AFTER_CAP
 #: Bound on the time one call may spend retrying, whatever the attempt budget.
 RETRY_TOTAL_SECONDS = 120.0
 
@@ -33,11 +39,14 @@ _backoff = wait_random_exponential(multiplier=0.5, max=20)
 
 
 def _wait(state: RetryCallState) -> float:
-    """Honour ``Retry-After`` on 429, else jittered exponential backoff."""
+    """Honour ``Retry-After`` on 429 (at most ``RETRY_AFTER_CAP``; a negative one is no wait, one that
+    is not a number is absent), else jittered exponential backoff."""
     outcome = state.outcome
     exc = outcome.exception() if outcome is not None else None
-    if isinstance(exc, KlingRateLimitError) and exc.retry_after is not None:
-        return min(exc.retry_after, RETRY_AFTER_CAP)
+    if isinstance(exc, KlingRateLimitError):
+        honoured = capped_retry_after(exc.retry_after, RETRY_AFTER_CAP)
+        if honoured is not None:
+            return honoured
     return float(_backoff(state))
 
 

@@ -87,6 +87,45 @@ def test_429_retry_after_http_date_is_honoured_and_capped(monkeypatch: pytest.Mo
     assert waits[1] == 60.0  # capped
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [(1e300, 60.0), (10**400, 60.0), (float("inf"), 60.0), (-5.0, 0.0), (float("nan"), None)],
+    ids=["1e300", "10**400", "inf", "negative", "nan"],
+)
+def test_the_calls_own_wait_is_within_0_and_60_s_whatever_the_retry_after(
+    retry_after: float, waited: float | None
+) -> None:
+    """The hook's retry waits between 0 and ``RETRY_AFTER_CAP``: an error built with a huge, negative
+    or NaN ``retry_after`` (not from a header, whose reading already bounds it) is no exception."""
+    from tenacity import RetryCallState
+
+    from airflow_provider_kling.exceptions import KlingRateLimitError
+    from airflow_provider_kling.hooks import _retry
+
+    state = RetryCallState(None, lambda: None, (), {})
+    state.set_exception((KlingRateLimitError, KlingRateLimitError("busy", retry_after=retry_after), None))
+    wait = _retry._wait(state)
+    assert 0.0 <= wait <= _retry.RETRY_AFTER_CAP == 60.0
+    if waited is not None:
+        assert wait == waited
+
+
+@respx.mock
+@pytest.mark.parametrize("header", ["1e300", "-5", "nan", "inf", "9" * 400], ids=lambda h: h[:8])
+def test_a_429_with_an_odd_retry_after_header_waits_at_most_60_s(
+    monkeypatch: pytest.MonkeyPatch, header: str
+) -> None:
+    hook, waits = make_hook(monkeypatch, "apixo")
+    respx.get(APIXO_STATUS).mock(
+        side_effect=[
+            httpx.Response(429, json={"code": 429, "message": "x"}, headers={"Retry-After": header}),
+            httpx.Response(200, json=RUNNING),
+        ]
+    )
+    assert hook.get_task("t1").state is TaskState.RUNNING
+    assert len(waits) == 1 and 0.0 <= waits[0] <= 60.0
+
+
 @respx.mock
 def test_503_twice_then_success(monkeypatch: pytest.MonkeyPatch) -> None:
     hook, waits = make_hook(monkeypatch, "apixo")

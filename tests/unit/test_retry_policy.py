@@ -122,6 +122,60 @@ def test_no_capacity_waits_without_spending_a_retry_where_airflow_can() -> None:
 
 
 @needs_policies
+@pytest.mark.parametrize(
+    "retry_after",
+    [1e300, 10**400, float("inf"), 365 * 24 * 3600.0, 3601],
+    ids=["1e300", "10**400", "inf", "a-year", "3601s"],
+)
+def test_a_huge_retry_after_is_capped_at_an_hour(retry_after: float) -> None:
+    """A 429 whose Retry-After no ``timedelta`` holds (or a year) waits an hour, and never raises."""
+    from airflow_provider_kling.defaults import TRY_RETRY_AFTER_CAP
+
+    err = KlingRateLimitError("busy", gateway="kie", status_code=429, retry_after=retry_after)
+    for raised in (err, airflow_error(err)):
+        decision = KlingRetryPolicy().evaluate(raised, 1, 3)
+        assert decision.retry_delay == timedelta(seconds=TRY_RETRY_AFTER_CAP) == timedelta(hours=1)
+
+
+@needs_policies
+@pytest.mark.parametrize("retry_after", [float("nan"), -5.0, -1e300, 0])
+def test_a_retry_after_that_is_no_wait_falls_back_to_capacity_delay(retry_after: float) -> None:
+    policy = KlingRetryPolicy(capacity_delay=timedelta(seconds=42))
+    decision = policy.evaluate(KlingRateLimitError("busy", gateway="kie", retry_after=retry_after), 1, 3)
+    assert decision.retry_delay == timedelta(seconds=42)
+
+
+@needs_policies
+def test_the_backoff_of_a_late_try_is_the_longest_without_overflowing() -> None:
+    from airflow.sdk.definitions.retry_policy import RetryAction
+
+    policy = KlingRetryPolicy(retry_delay=timedelta(days=1000), max_retry_delay=timedelta(minutes=10))
+    for try_number in (40, 2000, 10**6):
+        decision = policy.evaluate(KlingServerError("boom", gateway="kie"), try_number, 10**6)
+        assert decision.action is RetryAction.RETRY
+        assert decision.retry_delay == timedelta(minutes=10)
+
+
+@needs_policies
+def test_evaluate_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    from airflow.sdk.definitions.retry_policy import RetryAction
+
+    class Odd(KlingRateLimitError):
+        @property  # type: ignore[override]
+        def retry_after(self) -> float:
+            raise RuntimeError("no figure")
+
+        @retry_after.setter
+        def retry_after(self, value: object) -> None:
+            pass
+
+    with caplog.at_level("WARNING"):
+        decision = KlingRetryPolicy().evaluate(Odd("busy", gateway="kie"), 1, 3)
+    assert decision.action is RetryAction.DEFAULT
+    assert "could not decide" in caplog.text
+
+
+@needs_policies
 def test_other_errors_keep_airflows_default() -> None:
     from airflow.sdk.definitions.retry_policy import RetryAction
 
