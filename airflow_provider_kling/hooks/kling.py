@@ -440,8 +440,8 @@ class KlingHook(BaseHook):
         "path", "size", "sha256", "content_type"}``. Parameters and guarantees (atomic, video only,
         typed errors): :func:`airflow_provider_kling.hooks._downloads.download`."""
         s = self.settings
-        with _secrets.scrubbing(self._secrets):
-            return _downloads.download(
+        return _secrets.scrubbed(
+            lambda: _downloads.download(
                 url,
                 destination,
                 filename=filename,
@@ -451,7 +451,9 @@ class KlingHook(BaseHook):
                 timeout=s.timeout,
                 retrying=lambda once: self._retrying(once, _retry.is_transient),
                 log=log,
-            )
+            ),
+            self._secrets,
+        )
 
     def download_videos(
         self, task: VideoTask, destination: str | os.PathLike[str], max_bytes: int | None = None
@@ -599,7 +601,8 @@ class KlingHook(BaseHook):
         if self._shell is None:
             self._shell = SyncShell(self.gateway.name, s.base_url, s.verify, s.timeout)
         shell = self._shell
-        return self._retrying(lambda: parse(shell.send(http, self._auth_headers())), should_retry)
+        result = self._retrying(lambda: parse(shell.send(http, self._auth_headers())), should_retry)
+        return _secrets.scrub_result(result, self._secrets)
 
     async def _acall(
         self,
@@ -612,7 +615,8 @@ class KlingHook(BaseHook):
         s = self.settings
         try:
             try:
-                return parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
+                result = parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
+                return _secrets.scrub_result(result, self._secrets)
             except KlingError as exc:
                 if not should_retry(exc) or s.max_retries < 1:
                     raise
@@ -621,17 +625,23 @@ class KlingHook(BaseHook):
             async def once() -> T:
                 return parse(await shell.send(s.gateway, s.base_url, http, self._auth_headers()))
 
-            return await _retry.aretry(
+            result = await _retry.aretry(
                 once, failed, should_retry, s.max_retries, self._log_retry, self.retry_asleep
             )
+            return _secrets.scrub_result(result, self._secrets)
         except KlingError as exc:
-            raise _secrets.scrub_error(exc, self._secrets()) from None
+            clean = _secrets.scrub_error(exc, self._secrets())
+            if clean is exc:
+                raise
+        raise clean  # outside the handler: the unscrubbed original is not its __context__
 
     def _retrying(self, once: Callable[[], T], should_retry: Callable[[BaseException], bool]) -> T:
-        with _secrets.scrubbing(self._secrets):
-            return _retry.call(
+        return _secrets.scrubbed(
+            lambda: _retry.call(
                 once, should_retry, self.settings.max_retries, self._log_retry, self.retry_sleep
-            )
+            ),
+            self._secrets,
+        )
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -118,6 +121,94 @@ async def test_many_triggers_share_one_client(emulator: EmulatorServer) -> None:
     assert all(r[0]["status"] == "success" for r in results)
     assert max(seen) == 1
     assert ASYNC_POOL.active() == 0  # closed when the last trigger finished
+
+
+@pytest.fixture
+def echo_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[str, Any]], str]]:
+    """A loopback gateway answering every request with one JSON body; ``serve(gateway, body)`` gives
+    the id of a connection of ``gateway`` on it (no retries)."""
+    answer: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def serve(gateway: str, body: dict[str, Any]) -> str:
+        answer.clear()
+        answer.update(body)
+        conn = connection(f"http://127.0.0.1:{server.server_port}", gateway, max_retries=0)
+        monkeypatch.setenv(f"AIRFLOW_CONN_KLING_ECHO_{gateway.upper()}", json.dumps(conn))
+        return f"kling_echo_{gateway}"
+
+    try:
+        yield serve
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+#: a failed job whose failure text quotes the key back, in APIXO's and kie.ai's shapes
+KEY_ECHOES = {
+    "apixo": {
+        "code": 200,
+        "message": "success",
+        "data": {
+            "taskId": "t1",
+            "state": "failed",
+            "failCode": "500",
+            "failMsg": f"rejected Bearer {TEST_API_KEY}",
+        },
+    },
+    "kie": {
+        "code": 200,
+        "msg": "success",
+        "data": {"taskId": "t1", "state": "fail", "failCode": "500", "failMsg": f"bad key {TEST_API_KEY}"},
+    },
+}
+
+
+@pytest.mark.parametrize("gateway", sorted(KEY_ECHOES))
+async def test_a_failure_text_echoing_the_key_stays_out_of_the_error_event(
+    echo_gateway: Callable[[str, dict[str, Any]], str], gateway: str
+) -> None:
+    """Both parts of the error event (stored in the trigger and task-instance rows) are scrubbed: the
+    typed error and the job's dump (its failure code and message)."""
+    got = await events(trigger(echo_gateway(gateway, KEY_ECHOES[gateway]), "t1"))
+    assert [e["status"] for e in got] == ["error"]
+    assert "***" in got[0]["error"]["message"] and "***" in got[0]["task"]["error_message"]
+    assert TEST_API_KEY not in json.dumps(got)
+
+
+async def test_a_success_answer_quoting_the_key_elsewhere_stays_out_of_the_event(
+    echo_gateway: Callable[[str, dict[str, Any]], str],
+) -> None:
+    """The success event carries the job's dump without ``raw`` (the answer as it came)."""
+    body = {
+        "code": 200,
+        "message": f"ok for {TEST_API_KEY}",
+        "data": {
+            "taskId": "t1",
+            "state": "success",
+            "failMsg": f"key {TEST_API_KEY}",
+            "resultJson": json.dumps({"resultUrls": ["https://r2.apixo.ai/v.mp4"]}),
+        },
+    }
+    got = await events(trigger(echo_gateway("apixo", body), "t1"))
+    assert [e["status"] for e in got] == ["success"] and got[0]["task"]["video_urls"]
+    assert TEST_API_KEY not in json.dumps(got)
 
 
 async def test_unknown_connection_yields_an_error_event() -> None:

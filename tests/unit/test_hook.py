@@ -19,6 +19,7 @@ from airflow_provider_kling.exceptions import (
     KlingSubmitUncertainError,
     KlingValidationError,
 )
+from airflow_provider_kling.hooks._transport import HttpxAsyncShell
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskState, VideoRequest
 from tests.conftest import TEST_API_KEY
@@ -357,6 +358,110 @@ def test_api_key_never_leaks_into_errors_or_logs(
     ok, message = hook.test_connection()
     assert ok is False
     assert TEST_API_KEY not in message
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception chained to it (``__cause__``, ``__context__``)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo += [current.__cause__, current.__context__]
+    return seen
+
+
+@respx.mock
+async def test_a_key_echoed_in_an_error_is_nowhere_in_its_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scrubbed error does not carry the unscrubbed original as its ``__context__`` (a traceback
+    printer or an error tracker walks the chain): sync status, submit, and the async path."""
+    hook, _ = make_hook(monkeypatch, "apixo", max_retries=1)
+    echo = httpx.Response(401, json={"code": 401, "message": f"invalid key {TEST_API_KEY}"})
+    respx.get(APIXO_STATUS).mock(return_value=echo)
+    respx.post(APIXO_SUBMIT).mock(return_value=echo)
+    errors = []
+    with pytest.raises(KlingAuthError) as info:
+        hook.get_task("t1")
+    errors.append(info.value)
+    with pytest.raises(KlingAuthError) as info:
+        hook.submit(hook.make_request(prompt="a cat"))
+    errors.append(info.value)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda request: echo)) as client:
+        with pytest.raises(KlingAuthError) as info:
+            await hook.aget_task("t1", client=client)
+    errors.append(info.value)
+    for error in errors:
+        chain = _chain(error)
+        assert "***" in str(error)
+        assert not [e for e in chain if TEST_API_KEY in str(e) or TEST_API_KEY in repr(e.args)], chain
+
+
+FAILED_ECHO = {
+    "code": 200,
+    "message": "success",
+    "data": {
+        "taskId": "t1",
+        "state": "failed",
+        "failCode": f"E-{TEST_API_KEY}",
+        "failMsg": f"bad {TEST_API_KEY}",
+    },
+}
+
+
+@respx.mock
+async def test_a_failed_jobs_text_echoing_the_key_is_scrubbed_wherever_the_job_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failed job's code and message are gateway text: the job the hook returns (sync and async)
+    has them scrubbed, so its summary (XCom), its dump (the trigger's event) and its error do too."""
+    hook, _ = make_hook(monkeypatch, "apixo")
+    respx.get(APIXO_STATUS).mock(return_value=httpx.Response(200, json=FAILED_ECHO))
+    tasks = [hook.get_task("t1")]
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=FAILED_ECHO))
+    ) as client:
+        tasks.append(await hook.aget_task("t1", client=client))
+        tasks.append(await hook.status_poll("t1", None)(HttpxAsyncShell(client)))
+    for task in tasks:
+        assert task.error_message == "bad ***" and task.error_code == "E-***"
+        shown = json.dumps([task.summary(), task.model_dump(mode="json", exclude={"raw"})])
+        shown += str(hook.failure_error(task)) + json.dumps(hook.failure_error(task).to_dict())
+        assert TEST_API_KEY not in shown
+
+
+@respx.mock
+def test_the_reconcile_manifest_lists_unadopted_jobs_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = make_hook(monkeypatch, "kling")
+    page = {
+        "code": 0,
+        "message": "ok",
+        "data": [
+            {
+                "task_id": "j9",
+                "task_status": "failed",
+                "task_status_msg": f"auth header Bearer {TEST_API_KEY} rejected upstream",
+                "task_info": {"external_task_id": "af-0123456789abcdef0123456789abcdef01234567-g0"},
+            }
+        ],
+    }
+    respx.get(url__regex=rf"{BASE}/v1/videos/(text2video|image2video)(\?.*)?$").mock(
+        return_value=httpx.Response(200, json=page)
+    )
+    manifest = hook.reconcile([], list_unadopted=True)
+    assert manifest["unadopted"][0]["error_message"] == "auth header Bearer *** rejected upstream"
+    assert TEST_API_KEY not in json.dumps(manifest)
+
+
+def test_a_cancel_outcome_is_scrubbed_too() -> None:
+    from airflow_provider_kling.gateways.base import CancelOutcome
+    from airflow_provider_kling.hooks import _secrets
+
+    outcome = CancelOutcome("t1", None, None, f"fal accepted the cancel ({TEST_API_KEY})")
+    assert _secrets.scrub_result(outcome, lambda: [TEST_API_KEY]).message == "fal accepted the cancel (***)"
+    clean = CancelOutcome("t1", None, None, "fine")
+    assert _secrets.scrub_result(clean, lambda: [TEST_API_KEY]) is clean
 
 
 async def test_async_path_uses_the_given_client(monkeypatch: pytest.MonkeyPatch) -> None:
