@@ -221,11 +221,14 @@ def task_from_event(event: Any) -> tuple[VideoTask | None, KlingError | None]:
 
 def capacity_from_event(event: Any) -> CapacityWait:
     """The capacity wait a ``capacity`` event resumes; its ``timeout`` event (no capacity before the
-    task's timeout) as :class:`KlingTimeoutError`, anything else as a protocol error."""
-    from airflow_provider_kling.exceptions import KlingProtocolError, KlingTimeoutError
+    task's timeout) as :class:`KlingTimeoutError`, its ``error`` event (kwargs that cannot work) as the
+    typed error it carries, anything else as a protocol error."""
+    from airflow_provider_kling.exceptions import KlingError, KlingProtocolError, KlingTimeoutError
     from airflow_provider_kling.polling import CapacityWait
 
     status = event.get("status") if isinstance(event, dict) else None
+    if isinstance(event, dict) and status == "error" and isinstance(event.get("error"), dict):
+        raise KlingError.from_dict(event["error"])
     if not isinstance(event, dict) or status not in ("capacity", "timeout"):
         raise KlingProtocolError(f"unexpected capacity event (status {status!r})")
     if status == "timeout":

@@ -303,7 +303,7 @@ def capacity_delay(
     first waiter in line use the poll interval, so a freed slot is taken within about one interval).
     Jittered by -25 %..0 so waiters refused together do not come back in lockstep; pure, no clock.
     """
-    base = first * 2.0 ** max(0, refusals - 1)
+    base = first * 2.0 ** min(max(0, refusals - 1), 64)  # capped below anyway; 2.0 ** 1024 overflows
     if retry_after:
         base = max(base, retry_after)
     base = min(base, cap)

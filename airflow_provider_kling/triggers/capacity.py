@@ -18,7 +18,9 @@ of one connection in this triggerer process form a queue (:data:`COORDINATOR`), 
 * every other waiter sleeps on a longer capped backoff (``CAPACITY_IDLE_CAP``) and is re-timed as
   soon as it becomes the oldest.
 
-Serialized state is the connection id and absolute times and counters; no secret.
+Serialized state is the connection id and absolute times and counters; no secret. Kwargs that cannot
+work (a deadline that is no time, a count that is no count) end the wait with one ``error`` event,
+checked first (:mod:`._kwargs`); a NaN ``next_delay`` is read as 0.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling._airflow import serialized
 from airflow_provider_kling.defaults import CAPACITY_MIN_DEFER, DEFAULT_POLL_INTERVAL
+from airflow_provider_kling.exceptions import KlingValidationError
 from airflow_provider_kling.polling import CapacityWait
+from airflow_provider_kling.triggers import _kwargs
 
 _order = itertools.count()
 
@@ -124,11 +128,12 @@ class KlingCapacityTrigger(BaseTrigger):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.kling_conn_id = kling_conn_id
-        self.deadline = float(deadline)
-        self.waiting_since = float(waiting_since)
-        self.refusals = int(refusals)
-        self.next_delay = float(next_delay)
-        self.poll_interval = float(poll_interval)
+        # kept as given (numbers as numbers): ``run`` checks them first and says what is wrong
+        self.deadline = _kwargs.as_float(deadline)
+        self.waiting_since = _kwargs.as_float(waiting_since)
+        self.refusals = _kwargs.as_int(refusals)
+        self.next_delay = _kwargs.as_float(next_delay)
+        self.poll_interval = _kwargs.as_float(poll_interval)
 
     @classmethod
     def resuming(cls, kling_conn_id: str, wait: CapacityWait, next_delay: float) -> KlingCapacityTrigger:
@@ -155,10 +160,28 @@ class KlingCapacityTrigger(BaseTrigger):
         """The capacity decision this trigger carries on (the same object the operator's wait uses)."""
         return CapacityWait(self.deadline, self.poll_interval, self.waiting_since, self.refusals)
 
+    def _checked(self) -> tuple[CapacityWait, float]:
+        """The wait and the head's delay, from checked kwargs; raises the :class:`KlingValidationError`
+        naming the first bad one."""
+        name = type(self).__name__
+        _kwargs.text(name, "kling_conn_id", self.kling_conn_id)
+        deadline = _kwargs.point_in_time(name, "deadline", self.deadline)
+        since = _kwargs.point_in_time(name, "waiting_since", self.waiting_since)
+        refusals = _kwargs.count(name, "refusals", self.refusals)
+        head_delay = max(0.0, _kwargs.delay(name, "next_delay", self.next_delay))  # NaN: now
+        interval = self.poll_interval
+        if isinstance(interval, bool) or not isinstance(interval, float) or not 0 < interval < float("inf"):
+            raise _kwargs.refusal(name, "poll_interval", interval, "a finite number of seconds > 0")
+        return CapacityWait(deadline, interval, since, refusals), head_delay
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            wait, head_delay = self._checked()
+        except KlingValidationError as err:
+            yield self._error(err)
+            return
+        self.next_delay = head_delay  # a NaN read as 0 stays 0 in what this trigger says
         entered = time.time()
-        wait = self.wait
-        head_delay = self.next_delay
         idle_delay = wait.idle_delay(head_delay)
         # Never fire within CAPACITY_MIN_DEFER of the deferral (see its note): Airflow would fail the task.
         earliest = entered + CAPACITY_MIN_DEFER
@@ -193,6 +216,10 @@ class KlingCapacityTrigger(BaseTrigger):
             COORDINATOR.leave(self.kling_conn_id, waiter)
         self.log.info("Submitting again for capacity (%s): %s", reason, wait.message(time.time()))
         yield self._event("capacity", time.time(), reason)
+
+    def _error(self, err: KlingValidationError) -> TriggerEvent:
+        """The one event of a trigger whose kwargs cannot work (the operator raises ``err``)."""
+        return TriggerEvent({"status": "error", "error": err.to_dict()})  # type: ignore[no-untyped-call]
 
     def _event(self, status: str, now: float, reason: str = "timeout") -> TriggerEvent:
         payload: dict[str, Any] = {

@@ -18,7 +18,11 @@ Decisions, each made here once:
   first poll and the half-interval window follow the render times the gateway reported for this
   connection's earlier jobs of the same model and duration in this triggerer (from 5 jobs on).
 * **Exactly one event**: success (the ``VideoTask`` as JSON), error (the typed error's fields) or
-  timeout; then ``run`` returns.
+  timeout; then ``run`` returns. Kwargs that cannot work (a poll schedule without its delays, a
+  deadline that is no time, a budget that is no count) are an error event too, checked first
+  (:mod:`._kwargs`); a NaN delay is read as 0.
+* **No key in an event**: the job's dump and the error come from the hook, which scrubs the
+  connection's keys out of the gateway's text (a failure message quoting the key back).
 * **Ending the task here** (``end_task``, set by the operator when the clip needs nothing from a
   worker, see :func:`airflow_provider_kling._airflow.trigger_end`): on success the trigger pushes the
   XComs the worker would push (``return_value`` and the video link's value) the worker's way, through
@@ -46,11 +50,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling._airflow import push_task_xcoms, serialized, success_line, success_result
 from airflow_provider_kling.defaults import DEFAULT_FAILURE_BUDGET
-from airflow_provider_kling.exceptions import KlingError
+from airflow_provider_kling.exceptions import KlingError, KlingValidationError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.links import video_link
 from airflow_provider_kling.models import TaskState
 from airflow_provider_kling.polling import LATE_JOB_NOTE, ObservedRenderTimes, PollSchedule, WaitPolicy
+from airflow_provider_kling.triggers import _kwargs
 from airflow_provider_kling.triggers.capacity import COORDINATOR
 
 if TYPE_CHECKING:
@@ -92,9 +97,10 @@ class KlingTaskTrigger(BaseTrigger):
         self.kling_task_id = kling_task_id
         self.endpoint = endpoint
         self.poll_schedule = poll_schedule or PollSchedule.for_duration(5).to_dict()
-        self.deadline = float(deadline)
-        self.not_before = not_before
-        self.failure_budget = failure_budget
+        # kept as given (numbers as numbers): ``run`` checks them first and says what is wrong
+        self.deadline = _kwargs.as_float(deadline)
+        self.not_before = None if not_before is None else _kwargs.as_float(not_before)
+        self.failure_budget = _kwargs.as_int(failure_budget)
         self.end_task = end_task
         self._last_state: TaskState | None = None  # for on_kill: was the job still queued?
 
@@ -107,7 +113,26 @@ class KlingTaskTrigger(BaseTrigger):
             "failure_budget", "end_task",
         )  # fmt: skip
 
+    def _checked(self) -> tuple[PollSchedule, float, float | None, int]:
+        """The kwargs ``run`` needs, checked: schedule, deadline, first poll time (``None``: now),
+        failure budget. Raises the :class:`KlingValidationError` naming the first bad one."""
+        name = type(self).__name__
+        _kwargs.text(name, "kling_task_id", self.kling_task_id)
+        _kwargs.text(name, "endpoint", self.endpoint, optional=True)
+        schedule = _kwargs.schedule(name, self.poll_schedule)
+        deadline = _kwargs.point_in_time(name, "deadline", self.deadline)
+        not_before = _kwargs.optional_time(name, "not_before", self.not_before)
+        budget = _kwargs.count(name, "failure_budget", self.failure_budget)
+        if self.end_task is not None and not isinstance(self.end_task, dict):
+            raise _kwargs.refusal(name, "end_task", self.end_task, "a dict or None")
+        return schedule, deadline, not_before, budget
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            schedule, deadline, given_not_before, budget = self._checked()
+        except KlingValidationError as err:
+            yield self._error(err)
+            return
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             await hook.aresolve()
@@ -117,16 +142,15 @@ class KlingTaskTrigger(BaseTrigger):
         except Exception as exc:  # e.g. the connection does not exist: still exactly one event
             yield self._error(KlingError(f"cannot use connection {self.kling_conn_id!r}: {exc}"))
             return
-        schedule = PollSchedule.from_dict(self.poll_schedule)
         now = time.time()
-        not_before = self.not_before or now
+        not_before = given_not_before or now
         started = not_before - schedule.first_delay  # the submit
         seen_key = f"{self.kling_conn_id}/{schedule.key}" if schedule.key else None
         seen = RENDER_TIMES_SEEN.expected(seen_key) if seen_key else None
         if seen is not None:  # the default schedule, refined from this triggerer's own observations
             schedule = schedule.refined(*seen)
             not_before = started + schedule.first_delay
-        wait = WaitPolicy(schedule, self.deadline, self.failure_budget, started=started)
+        wait = WaitPolicy(schedule, deadline, budget, started=started)
         self.log.info("%s", wait.begin(self.kling_task_id, now, not_before))  # fresh or resumed
         pause = max(0.0, not_before - now)
         endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
@@ -144,7 +168,7 @@ class KlingTaskTrigger(BaseTrigger):
                         }
                     )
                     return
-                await asyncio.sleep(min(pause, self.deadline - now))
+                await asyncio.sleep(min(pause, deadline - now))
                 try:
                     task = await poll(shell)
                 except KlingError as err:
@@ -155,7 +179,7 @@ class KlingTaskTrigger(BaseTrigger):
                         "Kling poll of %s failed (%d/%d): %s",
                         self.kling_task_id,
                         wait.failures,
-                        self.failure_budget,
+                        budget,
                         err,
                     )
                     pause = wait.next_delay(time.time(), getattr(err, "retry_after", None))

@@ -250,3 +250,76 @@ async def test_a_woken_waiter_still_waits_out_the_minimum_deferral(monkeypatch: 
     event = await asyncio.wait_for(pending, 3)
     assert event["reason"] == "a slot was freed"
     assert time.monotonic() - started >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"deadline": "x"}, "deadline"),
+        ({"deadline": float("nan")}, "deadline"),
+        ({"waiting_since": None}, "waiting_since"),
+        ({"refusals": -1}, "refusals"),
+        ({"refusals": "many"}, "refusals"),
+        ({"next_delay": "soon"}, "next_delay"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"poll_interval": float("inf")}, "poll_interval"),
+    ],
+    ids=[
+        "deadline-not-a-number",
+        "nan-deadline",
+        "no-waiting-since",
+        "negative-refusals",
+        "refusals-not-a-number",
+        "delay-not-a-number",
+        "zero-interval",
+        "infinite-interval",
+    ],
+)
+async def test_capacity_trigger_kwargs_that_cannot_work_end_with_one_error_event(
+    kwargs: dict[str, Any], named: str
+) -> None:
+    given = {
+        "kling_conn_id": "kling_bad",
+        "deadline": time.time() + 30,
+        "waiting_since": time.time(),
+        "refusals": 1,
+        "next_delay": 1.0,
+        **kwargs,
+    }
+    got = await asyncio.wait_for(_all_events(KlingCapacityTrigger(**given)), 5)
+    assert [e["status"] for e in got] == ["error"]
+    assert got[0]["error"]["kind"] == "validation" and got[0]["error"]["message"].startswith(f"{named}=")
+    assert COORDINATOR.waiting("kling_bad") == 0
+    op = _operator("t", "x", "kling", deferrable=True)  # the operator fails the task with it, no retry
+    with pytest.raises(AirflowException, match=named):
+        op.execute_after_capacity(_context("t"), got[0])  # type: ignore[arg-type]
+
+
+async def test_capacity_trigger_nan_next_delay_is_read_as_no_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A NaN delay used to make the wait never end, even past its deadline."""
+    monkeypatch.setattr(capacity_module, "CAPACITY_MIN_DEFER", 0.0)
+    trigger = KlingCapacityTrigger(
+        kling_conn_id="kling_nan",
+        deadline=time.time() + 30,
+        waiting_since=time.time(),
+        refusals=1,
+        next_delay=float("nan"),
+    )
+    got = await asyncio.wait_for(_all_events(trigger), 3)
+    assert [(e["status"], e["reason"]) for e in got] == [("capacity", "backoff")]
+
+
+async def test_capacity_trigger_after_very_many_refusals_still_waits() -> None:
+    trigger = KlingCapacityTrigger(
+        kling_conn_id="kling_many",
+        deadline=time.time() - 1,
+        waiting_since=time.time() - 3600,
+        refusals=5000,
+        next_delay=1.0,
+    )
+    got = await asyncio.wait_for(_all_events(trigger), 3)
+    assert [e["status"] for e in got] == ["timeout"]
+
+
+async def _all_events(trigger: KlingCapacityTrigger) -> list[dict[str, Any]]:
+    return [dict(event.payload) async for event in trigger.run()]

@@ -211,6 +211,73 @@ async def test_a_success_answer_quoting_the_key_elsewhere_stays_out_of_the_event
     assert TEST_API_KEY not in json.dumps(got)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"poll_schedule": {"bogus": 1}}, "poll_schedule"),
+        ({"poll_schedule": {"first_delay": -1, "interval": 1}}, "poll_schedule"),
+        ({"poll_schedule": {"first_delay": 0, "interval": float("nan")}}, "poll_schedule"),
+        ({"poll_schedule": {"first_delay": 0, "interval": 1, "window": float("inf")}}, "poll_schedule"),
+        ({"poll_schedule": "every second"}, "poll_schedule"),
+        ({"failure_budget": "x"}, "failure_budget"),
+        ({"failure_budget": -1}, "failure_budget"),
+        ({"deadline": "tomorrow"}, "deadline"),
+        ({"deadline": float("nan")}, "deadline"),
+        ({"not_before": "soon"}, "not_before"),
+        ({"kling_task_id": None}, "kling_task_id"),
+        ({"end_task": "yes"}, "end_task"),
+    ],
+    ids=[
+        "schedule-without-delays",
+        "negative-first-delay",
+        "nan-interval",
+        "infinite-window",
+        "schedule-not-a-dict",
+        "budget-not-a-number",
+        "negative-budget",
+        "deadline-not-a-number",
+        "nan-deadline",
+        "not-before-not-a-number",
+        "no-task-id",
+        "end-task-not-a-dict",
+    ],
+)
+async def test_trigger_kwargs_that_cannot_work_end_with_one_error_event(
+    kwargs: dict[str, Any], named: str
+) -> None:
+    """Kwargs come back from the database: whatever they hold, ``run`` ends with one typed error
+    event naming the argument (no exception out of ``run``, no wait without end); nothing is polled."""
+    given = {
+        "kling_conn_id": "kling_missing_conn",
+        "kling_task_id": "t1",
+        "deadline": time.time() + 60,
+        "poll_schedule": FAST,
+        **kwargs,
+    }
+    got = await asyncio.wait_for(events(KlingTaskTrigger(**given)), 5)
+    assert [e["status"] for e in got] == ["error"]
+    assert got[0]["error"]["kind"] == "validation" and got[0]["error"]["retryable"] is False
+    assert (
+        got[0]["error"]["message"].startswith(f"{named}=")
+        and "KlingTaskTrigger" in got[0]["error"]["message"]
+    )
+
+
+async def test_trigger_nan_delays_are_read_as_no_delay(emulator: EmulatorServer) -> None:
+    task = submit("kling_kie", "[latency:0.8] A quiet forest")  # a few polls: the window is read
+    nan = float("nan")
+    trig = KlingTaskTrigger(
+        kling_conn_id="kling_kie",
+        kling_task_id=task.task_id,
+        endpoint=task.endpoint,
+        poll_schedule={"first_delay": nan, "interval": 0.2, "jitter": 0.1, "window": nan},
+        deadline=time.time() + 30,
+        not_before=nan,
+    )
+    got = await asyncio.wait_for(events(trig), 10)
+    assert [e["status"] for e in got] == ["success"]
+
+
 async def test_unknown_connection_yields_an_error_event() -> None:
     got = await events(trigger("kling_missing_conn", "t"))
     assert (
