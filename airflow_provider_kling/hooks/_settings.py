@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -53,9 +54,9 @@ class ConnectionSettings:
             base_url=_checked_base_url(conn.conn_id, gateway.name, conn.host, gateway.base_url(conn.host)),
             model=model,
             credentials=Credentials(api_key=conn.password or "", access_key=conn.login or None),
-            timeout=_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway.name),
-            max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway.name)),
-            verify=_verify(extra.get("verify", True)),
+            timeout=_timeout(extra, gateway.name),
+            max_retries=_max_retries(extra, gateway.name),
+            verify=_verify(extra.get("verify", True), gateway.name),
             poll_interval=_poll_interval(extra, gateway.name),
             first_poll_delay=_opt_number(extra, "first_poll_delay", gateway.name),
             # the connection's prices are those of its model (extra.model, else Kling 2.6)
@@ -136,7 +137,42 @@ def _poll_interval(extra: dict[str, Any], gateway: str) -> float | None:
     return number
 
 
-def _verify(value: Any) -> bool | str:
-    if isinstance(value, str) and value.lower() in ("true", "false", ""):
-        return value.lower() != "false"
-    return value if isinstance(value, bool | str) else True
+def _timeout(extra: dict[str, Any], gateway: str) -> float:
+    """``extra.timeout``: seconds one HTTP call may take, a finite number > 0 (0 or NaN would fail
+    every call, infinity would let one hang for ever)."""
+    value = float(_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway))
+    if not 0 < value < math.inf:
+        raise KlingValidationError.for_field(
+            gateway, "extra.timeout", extra.get("timeout"), "a finite number of seconds > 0"
+        )
+    return value
+
+
+def _max_retries(extra: dict[str, Any], gateway: str) -> int:
+    """``extra.max_retries``: a whole number >= 0 (the retries also stop after 120 s)."""
+    value = float(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway))
+    if not math.isfinite(value) or not value.is_integer():
+        raise KlingValidationError.for_field(
+            gateway, "extra.max_retries", extra.get("max_retries"), "a whole number >= 0"
+        )
+    return int(value)
+
+
+def _verify(value: Any, gateway: str) -> bool | str:
+    """``extra.verify``: ``true``, ``false`` or the path of a CA bundle, which is read here (a missing
+    or unreadable file, or one that holds no certificate, is named now, not on every call)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
+        return value.strip().lower() != "false"
+    if not isinstance(value, str):
+        return value if isinstance(value, bool) else True
+    try:
+        ssl.create_default_context(cafile=value)
+    except (OSError, ssl.SSLError, ValueError) as exc:  # ssl.SSLError is an OSError; ValueError: NUL
+        raise KlingValidationError.for_field(
+            gateway,
+            "extra.verify",
+            value,
+            "true, false or the path of a readable CA bundle (PEM)",
+            reason=f"{type(exc).__name__}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc),
+        ) from None
+    return value

@@ -491,6 +491,52 @@ async def test_async_path_uses_the_given_client(monkeypatch: pytest.MonkeyPatch)
     assert seen[0].headers["Authorization"] == f"Bearer {TEST_API_KEY}"
 
 
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"verify": "/nonexistent/ca.pem"}, "extra.verify"),
+        ({"verify": "DIRECTORY"}, "extra.verify"),
+        ({"verify": "NOT_PEM"}, "extra.verify"),
+        ({"timeout": 0}, "extra.timeout"),
+        ({"timeout": "nan"}, "extra.timeout"),
+        ({"timeout": "inf"}, "extra.timeout"),
+        ({"timeout": -1}, "extra.timeout"),
+        ({"max_retries": "nan"}, "extra.max_retries"),
+        ({"max_retries": "inf"}, "extra.max_retries"),
+        ({"max_retries": 2.5}, "extra.max_retries"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={v[k]}" for k in v),
+)
+@respx.mock(assert_all_mocked=True)
+def test_connection_settings_that_cannot_work_are_named_when_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, extra: dict[str, Any], field: str
+) -> None:
+    """A CA bundle that is missing, a directory or no PEM; a timeout that is 0, NaN, infinite or
+    negative; a retry count that is no whole number: a validation error naming the field when the
+    settings are read, before any request (not a FileNotFoundError on every call, not a ValueError)."""
+    (tmp_path / "not.pem").write_text("hello")
+    paths = {"DIRECTORY": str(tmp_path), "NOT_PEM": str(tmp_path / "not.pem")}
+    extra = {
+        key: paths.get(value, value) if isinstance(value, str) else value for key, value in extra.items()
+    }
+    hook, _ = make_hook(monkeypatch, "apixo", **extra)
+    with pytest.raises(KlingValidationError) as info:
+        hook.get_task("t1")
+    assert info.value.field == field and f"{field}=" in str(info.value)
+    assert not respx.calls
+
+
+def test_connection_settings_that_work_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    hook, _ = make_hook(monkeypatch, "apixo", verify=certifi.where(), timeout="2.5", max_retries="3")
+    s = hook.settings
+    assert (s.verify, s.timeout, s.max_retries) == (certifi.where(), 2.5, 3)
+    for given, read in (("false", False), (" True ", True), ("", True), (False, False)):
+        hook, _ = make_hook(monkeypatch, "apixo", verify=given)
+        assert hook.settings.verify is read
+
+
 def test_missing_gateway_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_KLING_NOGW", json.dumps({"conn_type": "kling", "password": "k"}))
     with pytest.raises(KlingValidationError) as info:
