@@ -27,6 +27,20 @@ def _fault(value: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"bad --fault {value!r}: expected KIND[:rate]") from None
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad --port {value!r}: expected a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"bad --port {value!r}: expected 0-65535 (0: a free port)")
+    return port
+
+
+#: uvicorn's log levels (``uvicorn.config.LOG_LEVELS``), without importing uvicorn here
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
 def _kling_key(value: str) -> tuple[str, str]:
     access, sep, secret = value.partition(":")
     if not sep or not access or not secret:
@@ -58,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
+    p.add_argument("--port", type=_port, default=0, help="port, 0-65535 (default 0: a free port)")
     p.add_argument("--latency", type=float, default=3.0, help="seconds from submit to result (default 3)")
     p.add_argument(
         "--https", action="store_true", help="serve TLS with a generated CA (see KLING_EMULATOR_CA)"
@@ -118,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="starting balance per key (Kling units, Rivya credits); submits beyond it are refused",
     )
     p.add_argument("--kie-errors-http-200", action="store_true", help="answer kie.ai errors with HTTP 200")
-    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    p.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default="warning",
+        help="uvicorn log level (default warning)",
+    )
     return p
 
 

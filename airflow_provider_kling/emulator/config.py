@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -77,12 +78,14 @@ class EmulatorConfig:
     balance: float | None = None
 
     def __post_init__(self) -> None:
-        if self.latency < 0:
-            raise ValueError("latency must be >= 0")
+        for name in ("latency", "response_delay_ms", "slow_seconds", "jwt_leeway"):
+            value = getattr(self, name)
+            if not 0 <= value < math.inf:  # also refuses NaN (a job that never ends, a sleep that fails)
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not 0 <= self.queued_fraction <= 1:
             raise ValueError("queued_fraction must be within [0, 1]")
-        if self.response_delay_ms < 0:
-            raise ValueError("response_delay_ms must be >= 0")
+        if self.public_url is not None:
+            _check_public_url(self.public_url)
         from .limits import validate_limits
 
         validate_limits(
@@ -99,3 +102,16 @@ class EmulatorConfig:
         from .faults import validate_server_faults
 
         self.faults = validate_server_faults(self.faults)
+
+
+def _check_public_url(url: str) -> None:
+    """``public_url`` is written in front of result paths: an http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"public_url must be an http(s) URL with a host, got {url!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"public_url must be an http(s) URL with a host, got {url!r}")

@@ -216,6 +216,52 @@ def test_package_import_is_cheap() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+BAD_OPTIONS = [
+    (["--port", "99999"], "bad --port '99999': expected 0-65535"),
+    (["--port", "-1"], "bad --port '-1': expected 0-65535"),
+    (["--log-level", "bogus"], "argument --log-level: invalid choice: 'bogus'"),
+    (["--latency", "nan"], "latency must be a finite number >= 0"),
+    (["--latency", "inf"], "latency must be a finite number >= 0"),
+    (["--slow-seconds", "-1"], "slow_seconds must be a finite number >= 0"),
+    (["--response-delay-ms", "nan"], "response_delay_ms must be a finite number >= 0"),
+    (["--public-url", "notaurl"], "public_url must be an http(s) URL with a host"),
+    (["--fault", "503:nan"], "fault rate for '503' must be within [0, 1]"),
+]
+
+
+@pytest.mark.parametrize(("argv", "said"), BAD_OPTIONS, ids=[" ".join(argv) for argv, _ in BAD_OPTIONS])
+def test_cli_refuses_a_bad_option_with_exit_2_and_a_message(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], said: str
+) -> None:
+    """A bad option is one line on stderr and exit status 2, as argparse's own refusals; no traceback
+    (an out-of-range port and an unknown log level raised OverflowError / KeyError from the server
+    start), and nothing starts (a NaN latency, a negative slow fault, a public URL that is no URL
+    were accepted)."""
+    from airflow_provider_kling.emulator import server
+    from airflow_provider_kling.emulator.__main__ import main
+
+    class Refused:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError(f"the emulator would start with {argv}")
+
+    monkeypatch.setattr(server, "EmulatorServer", Refused)
+
+    try:
+        code = main(argv)
+    except SystemExit as done:  # argparse's own refusal
+        code = done.code
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err
+    assert err.startswith("kling-emulator: ") or "usage: kling-emulator" in err
+
+
+def test_cli_takes_a_log_level_in_any_case() -> None:
+    from airflow_provider_kling.emulator.__main__ import build_parser
+
+    assert build_parser().parse_args(["--log-level", "INFO"]).log_level == "info"
+    assert build_parser().parse_args(["--port", "65535"]).port == 65535
+
+
 def test_help_names_the_counters_and_jobs_views(capsys: pytest.CaptureFixture[str]) -> None:
     """``kling-emulator --help`` ends with the control API a user reaches for to count paid jobs."""
     from airflow_provider_kling.emulator.__main__ import main
