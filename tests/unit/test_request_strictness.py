@@ -8,7 +8,6 @@ Each hook-level case runs under ``respx.mock`` with no routes: a request that le
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,11 @@ from airflow_provider_kling.gateways import capabilities, get_gateway
 from airflow_provider_kling.hooks._images import prepare_images
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import Shot, VideoRequest
-from tests.conftest import TEST_API_KEY
-
-BASE = "http://gateway.test"
+from tests.unit import test_hook as hook_test
 
 
 def make_hook(monkeypatch: pytest.MonkeyPatch, gateway: str, **extra: Any) -> KlingHook:
-    conn = {
-        "conn_type": "kling",
-        "host": BASE,
-        "password": TEST_API_KEY,
-        "login": "AK-test-access" if gateway == "kling" else None,
-        "extra": {"gateway": gateway, **extra},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_KLING_{gateway.upper()}", json.dumps(conn))
-    return KlingHook(kling_conn_id=f"kling_{gateway}")
+    return hook_test.make_hook(monkeypatch, gateway, **extra)[0]
 
 
 def refused_before_any_request(call: Any) -> KlingValidationError:
