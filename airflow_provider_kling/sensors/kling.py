@@ -110,7 +110,8 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
         """Before the first status call (so before waiting for a job whose result could not be kept):
         ``kling_task_id`` must name a job (not ``""``, blank or ``"None"``, what an ``xcom_pull``
         template renders when nothing was pushed), ``endpoint`` must be one the gateway gives a job
-        (``"None"`` and ``""`` are none) and ``download_to`` must work. Once per try."""
+        (``"None"`` and ``""`` are none), ``download_to`` must work and ``video_link_base`` be an
+        http(s) URL. Once per try."""
         if getattr(self, "_inputs_checked", False):
             return
         from airflow_provider_kling.exceptions import KlingError
@@ -122,6 +123,7 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
                 self.kling_task_id = str(self.kling_task_id)  # a numeric id pushed as a number
             check_task_id(hook.gateway.name, self.kling_task_id)
             self.endpoint = hook.gateway.check_endpoint(self.endpoint)
+            self.check_settings()
             hook.check_download_to(self.download_to)
         except KlingError as err:
             raise airflow_error(err) from None

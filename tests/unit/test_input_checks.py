@@ -437,3 +437,36 @@ def test_the_sensor_reads_an_endpoint_rendered_as_none_as_no_endpoint(
         )
         assert sensor.poke(context()) is False
     assert route.call_count == 1 and sensor.endpoint is None
+
+
+# ------------------------------------------------------------------------------------ 8. operator
+@pytest.mark.parametrize(
+    "base", ["ftp://x", "x", "https://", "//cdn.test/v", "https://a b.test", 5, ["https://x"]]
+)
+def test_a_video_link_base_that_is_no_http_url_is_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sent: Sent, base: Any
+) -> None:
+    allowed = "an http(s):// URL with a host"
+    with pytest.raises(AirflowFailException) as info:
+        run_operator(monkeypatch, "fal", prompt="a cat", download_to=str(tmp_path), video_link_base=base)
+    refused(info, "video_link_base", base, allowed)
+    assert "KlingGenerateOperator" in str(info.value)
+    sensor = KlingTaskSensor(
+        task_id="s", kling_conn_id=conn(monkeypatch, "fal"), kling_task_id="t1",
+        download_to=str(tmp_path), video_link_base=base, deferrable=False,
+    )  # fmt: skip
+    with pytest.raises(AirflowFailException) as info:
+        sensor.poke(context())
+    refused(info, "video_link_base", base, allowed)
+    assert sent == []
+
+
+@pytest.mark.parametrize("extra", [[], "", 0, False, ["watermark"], "{}"], ids=repr)
+def test_an_extra_that_is_no_dict_is_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, extra: Any
+) -> None:
+    """``extra=[]`` (or another empty non-dict) was read as "no extra" and the job submitted."""
+    with pytest.raises(AirflowFailException) as info:
+        run_operator(monkeypatch, "fal", prompt="a cat", extra=extra)
+    refused(info, "extra", extra, "a dict of gateway-specific fields")
+    assert sent == []
