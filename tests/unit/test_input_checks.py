@@ -470,3 +470,46 @@ def test_an_extra_that_is_no_dict_is_refused_before_the_submit(
         run_operator(monkeypatch, "fal", prompt="a cat", extra=extra)
     refused(info, "extra", extra, "a dict of gateway-specific fields")
     assert sent == []
+
+
+# ------------------------------------------------------------------------------------ 9. connection
+@pytest.mark.parametrize(
+    ("extra", "field", "allowed"),
+    [
+        ({"first_poll_delay": "nan"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": math.nan}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": "inf"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": -1}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": True}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": "soon"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": [1]}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"timeout": True}, "extra.timeout", "a finite number of seconds > 0"),
+        ({"max_retries": True}, "extra.max_retries", "a whole number >= 0"),
+        ({"max_retries": "-inf"}, "extra.max_retries", "a whole number >= 0"),
+        ({"verify": 5}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": 0}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": 1.5}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": []}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": {"ca": "x"}}, "extra.verify", "true, false or the path of a readable CA bundle"),
+    ],
+    ids=repr,
+)
+def test_connection_settings_that_cannot_work_are_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, extra: dict[str, Any], field: str, allowed: str
+) -> None:
+    with pytest.raises(AirflowFailException) as info:
+        KlingGenerateOperator(
+            task_id="t", kling_conn_id=conn(monkeypatch, "fal", **extra), prompt="a cat", deferrable=False
+        ).execute(context())
+    (value,) = extra.values()
+    refused(info, field, value, allowed)
+    assert sent == []
+
+
+def test_connection_poll_settings_that_work_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk import BaseHook
+
+    for given, read in (("2.5", 2.5), (0, 0.0), ("", None), (None, None)):
+        conn(monkeypatch, "fal", first_poll_delay=given, verify=None)
+        settings = ConnectionSettings.from_connection(BaseHook.get_connection("kling_fal"))
+        assert (settings.first_poll_delay, settings.verify) == (read, True)
