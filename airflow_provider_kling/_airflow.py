@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 # Re-exported (the `as` form): the operators import both from here, whatever the Airflow version.
 if TYPE_CHECKING:
@@ -108,6 +109,20 @@ EVENT_STATUSES = ("success", "error", "timeout")
 
 #: what a duration setting (``timeout``, ``poll_interval``) may be, in the words of the error
 SECONDS = "a finite number of seconds > 0"
+#: what ``video_link_base`` may be (the "Kling video" link puts the file's name after it)
+LINK_BASES = "an http(s):// URL with a host (the public prefix serving download_to), or None"
+
+
+def is_http_url(value: Any) -> bool:
+    """Whether ``value`` is an ``http(s)://`` URL with a host (and no white space)."""
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 class KlingSettings:
@@ -141,8 +156,8 @@ class KlingSettings:
 
     def check_settings(self, **more: Any) -> None:
         """Raise :class:`KlingValidationError` naming the first setting that cannot work, before any
-        request: ``poll_interval`` and ``max_download_bytes`` where this class takes them, and
-        ``more`` (the operator's ``timeout``). ``download_to`` is the hook's
+        request: ``poll_interval``, ``max_download_bytes`` and ``video_link_base`` where this class
+        takes them, and ``more`` (the operator's ``timeout``). ``download_to`` is the hook's
         (:meth:`KlingHook.check_download_to`), the cost cap :meth:`KlingHook.check_cost`'s."""
         from airflow_provider_kling.exceptions import KlingValidationError
         from airflow_provider_kling.hooks._downloads import check_max_bytes
@@ -163,6 +178,11 @@ class KlingSettings:
                 raise KlingValidationError.not_accepted(
                     f"{name}={value!r}", owner, allowed, None, name, value
                 )
+        base = getattr(self, "video_link_base", None)
+        if base is not None and base != "" and not is_http_url(base):
+            raise KlingValidationError.not_accepted(
+                f"video_link_base={base!r}", owner, LINK_BASES, None, "video_link_base", base
+            )
 
     @cached_property
     def hook(self) -> KlingHook:

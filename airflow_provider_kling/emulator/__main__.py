@@ -7,6 +7,7 @@ with ``--https``); ``--port-file`` receives the URL too (written atomically).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -145,9 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".port-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _port_file_problem(path: Path) -> str | None:
+    """Why the URL could not be written to ``path`` (``None``: it can), checked before the server
+    starts as the write does it: the folder created, a temporary file made there (then removed)."""
+    try:
+        if path.is_dir():
+            return "it is a directory"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".port-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return f"cannot write it ({exc})"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"kling-emulator: {exc}", file=sys.stderr)
         return 2
+    problem = None if args.port_file is None else _port_file_problem(args.port_file)
+    if problem is not None:
+        print(f"kling-emulator: bad --port-file {str(args.port_file)!r}: {problem}", file=sys.stderr)
+        return 2
 
     from .server import EmulatorServer
 
@@ -194,7 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kling-emulator: could not start on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
         if args.port_file is not None:  # before stdout: whoever reads the URL line may read the file next
-            _write_atomically(args.port_file, server.url + "\n")
+            try:
+                _write_atomically(args.port_file, server.url + "\n")
+            except OSError as exc:  # changed since the check above
+                print(
+                    f"kling-emulator: cannot write --port-file {str(args.port_file)!r}: {exc}",
+                    file=sys.stderr,
+                )
+                return 2
         print(f"KLING_EMULATOR_URL={server.url}", flush=True)
         if server.ca_path is not None:
             print(f"KLING_EMULATOR_CA={server.ca_path}", flush=True)

@@ -237,8 +237,14 @@ class ApixoGateway(Gateway):
         )
 
     # ----------------------------------------------------------------- status
+    def endpoint_ok(self, endpoint: str) -> bool:
+        return endpoint in self.models  # a model's route
+
+    def endpoints_allowed(self) -> str:
+        return f"{', '.join(self.models)}, or None (the connection's model's route)"
+
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        route = endpoint if endpoint in self.models else self.model
+        route = self.check_endpoint(endpoint) or self.model
         return HttpRequest(
             "GET", f"/api/v1/statusTask/{route}", params={"taskId": check_task_id(self.name, task_id)}
         )

@@ -305,6 +305,27 @@ class Gateway(ABC):
         id never adds path segments or a query to a status, result or cancel URL."""
         return quote(check_task_id(self.name, task_id), safe="")
 
+    # ----------------------------------------------------------------- a job's endpoint
+    def check_endpoint(self, endpoint: Any) -> str | None:
+        """``endpoint`` if this gateway could have given it to a job (``VideoTask.endpoint``, the
+        result's ``endpoint``), else a :class:`KlingValidationError` naming ``endpoint``, raised
+        before any request: an endpoint the gateway does not know was polled elsewhere (the official
+        API's ``text2video``) or went into the URL path as given (fal). ``None``, ``""`` and
+        ``"None"`` (what a template renders from a result without one) are no endpoint: ``None``."""
+        if endpoint is None or endpoint in ("", "None"):
+            return None
+        if isinstance(endpoint, str) and self.endpoint_ok(endpoint):
+            return endpoint
+        raise KlingValidationError.for_field(self.name, "endpoint", endpoint, self.endpoints_allowed())
+
+    def endpoint_ok(self, endpoint: str) -> bool:
+        """Whether a job of this gateway can have ``endpoint`` (by default none has one)."""
+        return False
+
+    def endpoints_allowed(self) -> str:
+        """The endpoints :meth:`check_endpoint` accepts, in the words of its error."""
+        return f"None (gateway {self.name!r} finds a job by its id alone)"
+
     # ----------------------------------------------------------------- submit and status
     @abstractmethod
     def build_submit(self, request: VideoRequest) -> HttpRequest:

@@ -160,6 +160,12 @@ def app_of(model: str) -> str:
     return "/".join(model.split("/")[:2])
 
 
+#: an app id, as :func:`app_of` and the queue's ``status_url`` give it and as it goes into a queue
+#: URL's path: ``owner/app``, each of letters, digits, ``.``, ``_``, ``-`` (no ``.`` or ``..``, no
+#: ``requests``, no other segment, no query, nothing to encode)
+_APP = re.compile(r"(?!requests/)[A-Za-z0-9][\w.-]*/(?!requests$)[A-Za-z0-9][\w.-]*", re.ASCII)
+
+
 _STATES = fields.state_table(
     queued="in_queue",
     running="in_progress",
@@ -251,17 +257,31 @@ class FalGateway(Gateway):
         return self.job(request_id, TaskState.QUEUED, body, endpoint=self._app_of(body, app))
 
     def _app_of(self, body: dict[str, Any], app: str) -> str:
-        """The model id of the status URLs: from ``status_url`` when it has one, else the route's."""
+        """The model id of the status URLs: from ``status_url`` when it has one (and it is an app
+        id, :meth:`endpoint_ok`), else the route's."""
         url = fields.first_str(body, "status_url") or ""
         marker = "/requests/"
         if marker in url and "://" in url:
-            path = url.split("://", 1)[1].partition("/")[2]
-            return path.partition(marker)[0] or app
+            path = url.split("://", 1)[1].partition("/")[2].partition(marker)[0]
+            return path if self.endpoint_ok(path) else app
         return app
 
     # ----------------------------------------------------------------- status and result
+    def endpoint_ok(self, endpoint: str) -> bool:
+        return len(endpoint) <= 200 and _APP.fullmatch(endpoint) is not None
+
+    def endpoints_allowed(self) -> str:
+        return (
+            "a fal app id such as 'fal-ai/kling-video' or 'kling/v4' (the operator result's endpoint: "
+            "owner/app, each of letters, digits, '.', '_', '-'), or None (the connection's model's app)"
+        )
+
+    def _app_path(self, task_id: str, endpoint: str | None) -> str:
+        """``/<app>/requests/<id>``: the app checked (:meth:`check_endpoint`), the id encoded."""
+        return f"/{self.check_endpoint(endpoint) or self.app}/requests/{self.task_ref(task_id)}"
+
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("GET", f"/{endpoint or self.app}/requests/{self.task_ref(task_id)}/status")
+        return HttpRequest("GET", f"{self._app_path(task_id, endpoint)}/status")
 
     def read_status(self, task_id: str, endpoint: str | None, response: HttpResponse) -> VideoTask:
         body = self.status_body(response)
@@ -288,7 +308,7 @@ class FalGateway(Gateway):
         )
 
     def build_result(self, task: VideoTask) -> HttpRequest:
-        return HttpRequest("GET", f"/{task.endpoint or self.app}/requests/{self.task_ref(task.task_id)}")
+        return HttpRequest("GET", self._app_path(task.task_id, task.endpoint))
 
     def read_result(self, task: VideoTask, response: HttpResponse) -> VideoTask:
         body = self.status_body(response)
@@ -305,7 +325,7 @@ class FalGateway(Gateway):
 
     # ----------------------------------------------------------------- cancel
     def build_cancel(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
-        return HttpRequest("PUT", f"/{endpoint or self.app}/requests/{self.task_ref(task_id)}/cancel")
+        return HttpRequest("PUT", f"{self._app_path(task_id, endpoint)}/cancel")
 
     def read_cancel(
         self, task_id: str, last_state: TaskState | None, response: HttpResponse

@@ -327,9 +327,21 @@ class KlingGateway(Gateway):
         return self._task(data, self.endpoint(request), response)
 
     # ----------------------------------------------------------------- status
+    def endpoint_ok(self, endpoint: str) -> bool:
+        return endpoint in self.job_endpoints()
+
+    def job_endpoints(self) -> tuple[str, ...]:
+        """What :meth:`endpoint` gives a job: a ``/v1`` family or a path-addressed model's route."""
+        models = dict.fromkeys(row.model for row in self.models.values() if row.shape == PATH)
+        return (*FAMILIES, *(f"{route}/{model}" for model in models for route in PATH_ROUTES.values()))
+
+    def endpoints_allowed(self) -> str:
+        return f"{', '.join(self.job_endpoints())}, or None (both families are tried)"
+
     def build_status(self, task_id: str, endpoint: str | None = None) -> HttpRequest:
         """``/v1``: ``GET /v1/videos/{family}/{id}``; a path-addressed job (its endpoint is its route,
         ``image-to-video/kling-3.0-turbo``): ``GET /tasks?task_ids=<id>`` (GATEWAYS.md 1.9)."""
+        endpoint = self.check_endpoint(endpoint)
         if endpoint is not None and _is_path_route(endpoint):
             return HttpRequest("GET", PATH_STATUS, params={"task_ids": check_task_id(self.name, task_id)})
         family = endpoint if endpoint in FAMILIES else "text2video"

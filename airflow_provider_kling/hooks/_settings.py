@@ -104,21 +104,26 @@ def _plain_extra(extra: dict[str, Any]) -> dict[str, Any]:
     return {**plain, **{k: v for k, v in extra.items() if not k.startswith(prefix)}}
 
 
-def _number(extra: dict[str, Any], key: str, default: float, gateway: str) -> float:
-    value = _opt_number(extra, key, gateway)
+def _number(extra: dict[str, Any], key: str, default: float, gateway: str, allowed: str) -> float:
+    value = _opt_number(extra, key, gateway, allowed)
     return default if value is None else value
 
 
-def _opt_number(extra: dict[str, Any], key: str, gateway: str) -> float | None:
+def _opt_number(
+    extra: dict[str, Any], key: str, gateway: str, allowed: str = "a finite number of seconds >= 0"
+) -> float | None:
+    """``extra.<key>``: a finite number >= 0 (a JSON number or its text), ``None`` when empty or
+    missing; else a validation error naming ``extra.<key>`` with ``allowed`` (``true``, NaN, an
+    infinity or a negative number is no delay, no timeout, no count)."""
     value = extra.get(key)
     if value is None or value == "":
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number") from None
-    if number < 0:
-        raise KlingValidationError.for_field(gateway, f"extra.{key}", value, "a number >= 0")
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 <= number < math.inf:
+        raise KlingValidationError.for_field(gateway, f"extra.{key}", value, allowed)
     return number
 
 
@@ -140,31 +145,38 @@ def _poll_interval(extra: dict[str, Any], gateway: str) -> float | None:
 def _timeout(extra: dict[str, Any], gateway: str) -> float:
     """``extra.timeout``: seconds one HTTP call may take, a finite number > 0 (0 or NaN would fail
     every call, infinity would let one hang for ever)."""
-    value = float(_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway))
-    if not 0 < value < math.inf:
-        raise KlingValidationError.for_field(
-            gateway, "extra.timeout", extra.get("timeout"), "a finite number of seconds > 0"
-        )
+    allowed = "a finite number of seconds > 0"
+    value = float(_number(extra, "timeout", DEFAULT_HTTP_TIMEOUT, gateway, allowed))
+    if not value > 0:
+        raise KlingValidationError.for_field(gateway, "extra.timeout", extra.get("timeout"), allowed)
     return value
 
 
 def _max_retries(extra: dict[str, Any], gateway: str) -> int:
     """``extra.max_retries``: a whole number >= 0 (the retries also stop after 120 s)."""
-    value = float(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway))
-    if not math.isfinite(value) or not value.is_integer():
+    value = float(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, gateway, "a whole number >= 0"))
+    if not value.is_integer():
         raise KlingValidationError.for_field(
             gateway, "extra.max_retries", extra.get("max_retries"), "a whole number >= 0"
         )
     return int(value)
 
 
+#: what ``extra.verify`` may be, in the words of the error
+VERIFY = "true, false or the path of a readable CA bundle (PEM)"
+
+
 def _verify(value: Any, gateway: str) -> bool | str:
     """``extra.verify``: ``true``, ``false`` or the path of a CA bundle, which is read here (a missing
-    or unreadable file, or one that holds no certificate, is named now, not on every call)."""
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
-        return value.strip().lower() != "false"
+    or unreadable file, or one that holds no certificate, is named now, not on every call). Empty or
+    ``null`` is the default (``true``); anything else (``5``, ``0``, a list) is refused, not read as
+    ``true``."""
+    if value is None or isinstance(value, bool):
+        return True if value is None else value
     if not isinstance(value, str):
-        return value if isinstance(value, bool) else True
+        raise KlingValidationError.for_field(gateway, "extra.verify", value, VERIFY)
+    if value.strip().lower() in ("true", "false", ""):
+        return value.strip().lower() != "false"
     try:
         ssl.create_default_context(cafile=value)
     except (OSError, ssl.SSLError, ValueError) as exc:  # ssl.SSLError is an OSError; ValueError: NUL
@@ -172,7 +184,7 @@ def _verify(value: Any, gateway: str) -> bool | str:
             gateway,
             "extra.verify",
             value,
-            "true, false or the path of a readable CA bundle (PEM)",
+            VERIFY,
             reason=f"{type(exc).__name__}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc),
         ) from None
     return value

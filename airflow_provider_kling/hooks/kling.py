@@ -534,8 +534,9 @@ class KlingHook(BaseHook):
 
     # ------------------------------------------------------------------------------------ internals
     def _endpoints(self, task_or_id: VideoTask | str, endpoint: str | None) -> tuple[str | None, ...]:
-        """Where to ask for the job: the one given or known, else each of the gateway's in turn."""
-        known = endpoint or (task_or_id.endpoint if isinstance(task_or_id, VideoTask) else None)
+        """Where to ask for the job: the one given or known, else each of the gateway's in turn (an
+        endpoint the gateway cannot have given a job is a :class:`KlingValidationError`)."""
+        _, known = self._id_and_endpoint(task_or_id, endpoint)
         return (known,) if known is not None else self.gateway.status_endpoints
 
     def _status_call(
@@ -576,11 +577,13 @@ class KlingHook(BaseHook):
             _retry.is_transient_read,
         )
 
-    @staticmethod
-    def _id_and_endpoint(task_or_id: VideoTask | str, endpoint: str | None) -> tuple[str, str | None]:
+    def _id_and_endpoint(self, task_or_id: VideoTask | str, endpoint: str | None) -> tuple[str, str | None]:
+        """The job's id and endpoint (the one given, else the task's), the endpoint checked before
+        any request (:meth:`Gateway.check_endpoint`: ``"bogus"`` was polled as ``text2video``)."""
+        check = self.gateway.check_endpoint
         if isinstance(task_or_id, VideoTask):
-            return task_or_id.task_id, endpoint or task_or_id.endpoint
-        return str(task_or_id), endpoint
+            return task_or_id.task_id, check(endpoint) or check(task_or_id.endpoint)
+        return str(task_or_id), check(endpoint)
 
     def _upload(self, filename: str, content: bytes, mime: str) -> str:
         http = self.gateway.build_upload(filename, content, mime)

@@ -141,7 +141,7 @@ class KlingGenerateOperator(KlingSettings, BaseOperator):
         arguments = locals()
         for name in REQUEST_FIELDS:  # the request's fields as given (``make_request`` checks them)
             setattr(self, name, arguments[name])
-        self.extra = extra or {}  # None: no gateway-specific fields
+        self.extra = {} if extra is None else extra  # None: none; a non-dict ([], "") is refused
         self.keep_settings(
             kling_conn_id, deferrable=deferrable, wait_for_completion=wait_for_completion,
             poll_interval=poll_interval, download_to=download_to,

@@ -38,8 +38,10 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
         ``"{{ ti.xcom_pull(task_ids='submit', key='kling_task_id') }}"``.
     :param endpoint: for the official API, ``text2video`` or ``image2video`` (templated; when empty
         both are tried), or a Kling 3.0 Turbo job's route (``text-to-video/kling-3.0-turbo``); on
-        APIXO the model route of a job of another model than the connection's (``kling-3-0-std``).
-        The operator's result carries it as ``endpoint``.
+        APIXO the model route of a job of another model than the connection's (``kling-3-0-std``);
+        on fal the job's app (``fal-ai/kling-video``, ``kling/v4``). The operator's result carries
+        it as ``endpoint``; the other gateways find a job by its id alone. An endpoint the gateway
+        never gives a job is a ``KlingValidationError`` before any request; ``"None"`` is none.
     :param kling_conn_id: the ``kling`` connection.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param download_to: directory or object-storage URI to copy the videos to after success.
@@ -85,7 +87,7 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
             trigger=KlingTaskTrigger(
                 kling_conn_id=self.kling_conn_id,
                 kling_task_id=self.kling_task_id,
-                endpoint=self.endpoint or None,
+                endpoint=self.endpoint,
                 poll_schedule=PollSchedule(first_delay=0.0, interval=float(self.poke_interval)).to_dict(),
                 deadline=now + float(self.timeout),
                 not_before=now,
@@ -107,7 +109,9 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
     def _check_inputs(self) -> None:
         """Before the first status call (so before waiting for a job whose result could not be kept):
         ``kling_task_id`` must name a job (not ``""``, blank or ``"None"``, what an ``xcom_pull``
-        template renders when nothing was pushed) and ``download_to`` must work. Once per try."""
+        template renders when nothing was pushed), ``endpoint`` must be one the gateway gives a job
+        (``"None"`` and ``""`` are none), ``download_to`` must work and ``video_link_base`` be an
+        http(s) URL. Once per try."""
         if getattr(self, "_inputs_checked", False):
             return
         from airflow_provider_kling.exceptions import KlingError
@@ -118,6 +122,8 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
             if isinstance(self.kling_task_id, int) and not isinstance(self.kling_task_id, bool):
                 self.kling_task_id = str(self.kling_task_id)  # a numeric id pushed as a number
             check_task_id(hook.gateway.name, self.kling_task_id)
+            self.endpoint = hook.gateway.check_endpoint(self.endpoint)
+            self.check_settings()
             hook.check_download_to(self.download_to)
         except KlingError as err:
             raise airflow_error(err) from None
@@ -129,7 +135,7 @@ class KlingTaskSensor(KlingSettings, BaseSensorOperator):
         self._check_inputs()
         hook = self.hook
         try:
-            task = hook.get_task(self.kling_task_id, self.endpoint or None)
+            task = hook.get_task(self.kling_task_id, self.endpoint)
         except KlingError as err:
             if self.wait_policy.failed(err):
                 raise airflow_error(err) from None

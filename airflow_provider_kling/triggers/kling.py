@@ -136,6 +136,7 @@ class KlingTaskTrigger(BaseTrigger):
         hook = KlingHook(kling_conn_id=self.kling_conn_id)
         try:
             await hook.aresolve()
+            endpoint = hook.gateway.check_endpoint(self.endpoint)  # one the gateway never gives a job
         except KlingError as err:
             yield self._error(err)
             return
@@ -153,7 +154,7 @@ class KlingTaskTrigger(BaseTrigger):
         wait = WaitPolicy(schedule, deadline, budget, started=started)
         self.log.info("%s", wait.begin(self.kling_task_id, now, not_before))  # fresh or resumed
         pause = max(0.0, not_before - now)
-        endpoint = self.endpoint  # once a poll has found the job, ask only its endpoint
+        # once a poll has found the job, ask only its endpoint
         poll = hook.status_poll(self.kling_task_id, endpoint)
         async with hook.pooled_client() as shell:
             while True:

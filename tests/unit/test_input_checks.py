@@ -328,3 +328,188 @@ def test_the_sensor_checks_download_to_before_polling(monkeypatch: pytest.Monkey
             sensor.poke(context())
         refused(info, "download_to", destination, "a writable local directory")
     assert sent == []
+
+
+# ------------------------------------------------------------------------------------ 7. endpoints
+#: what each gateway's refusal of an endpoint says is allowed (those it gives a job, or none)
+ENDPOINTS_ALLOWED = {
+    "kling": "text2video, image2video, text-to-video/kling-3.0-turbo",
+    "apixo": "kling-2-6, kling-3-0-std",
+    "fal": "a fal app id such as 'fal-ai/kling-video'",
+}
+BY_ID_ALONE = "finds a job by its id alone"
+BAD_ENDPOINTS = ["bogus", "../../v1/account", "a/b?x=1", "fal-ai/kling-video/requests/x", " ", 5]
+
+
+async def first_event(trigger: Any) -> dict[str, Any]:
+    async for event in trigger.run():
+        return dict(event.payload)
+    raise AssertionError("no event")
+
+
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS, ids=repr)
+def test_an_endpoint_the_gateway_never_gives_a_job_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, gateway: str, endpoint: Any
+) -> None:
+    """The sensor, the hook (status, cancel), the trigger and fal's URL builders refuse it: it was
+    polled as ``text2video`` (official API), as the connection's model (APIXO), ignored, or put
+    into the URL path as given (fal)."""
+    import asyncio
+    import time
+
+    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+    allowed = ENDPOINTS_ALLOWED.get(gateway, BY_ID_ALONE)
+    conn_id = conn(monkeypatch, gateway)
+    for deferrable in (False, True):
+        sensor = KlingTaskSensor(
+            task_id="s", kling_conn_id=conn_id, kling_task_id="t1", endpoint=endpoint, deferrable=deferrable
+        )
+        with pytest.raises(AirflowFailException) as info:  # not TaskDeferred
+            sensor.poke(context()) if not deferrable else sensor.execute(context())
+        refused(info, "endpoint", endpoint, allowed)
+    hook = KlingHook(conn_id)
+    with pytest.raises(KlingValidationError) as info:
+        hook.get_task("t1", endpoint)
+    refused(info, "endpoint", endpoint, allowed)
+    with pytest.raises(KlingValidationError):
+        hook.get_task(VideoTask(task_id="t1", gateway=gateway, state="running", endpoint=str(endpoint)))
+    if hook.gateway.can_cancel:
+        with pytest.raises(KlingValidationError) as info:
+            hook.cancel_task("t1", endpoint)
+        refused(info, "endpoint", endpoint, allowed)
+    trigger = KlingTaskTrigger(
+        kling_conn_id=conn_id, kling_task_id="t1", endpoint=endpoint, deadline=time.time() + 30
+    )
+    event = asyncio.run(first_event(trigger))
+    error = event.get("error") or {}
+    assert event["status"] == "error" and error.get("kind") == "validation", event
+    said = allowed if isinstance(endpoint, str) else "a non-empty string or None"  # the kwargs check
+    assert f"endpoint={endpoint!r}" in error["message"] and said in error["message"], event
+    assert sent == []
+
+
+@pytest.mark.parametrize("endpoint", ["../../v1/account", "a/b?x=1", "x/requests", "a//b", "a b", "%2e%2e"])
+def test_fal_puts_no_endpoint_into_its_urls_that_is_no_app_id(endpoint: str) -> None:
+    gw = get_gateway("fal")
+    done = VideoTask(task_id="r1", gateway="fal", state="succeeded", endpoint=endpoint)
+    for build in (
+        lambda: gw.build_status("r1", endpoint),
+        lambda: gw.build_cancel("r1", endpoint),
+        lambda: gw.build_result(done),
+    ):
+        with pytest.raises(KlingValidationError) as info:
+            build()
+        refused(info, "endpoint", endpoint, ENDPOINTS_ALLOWED["fal"])
+
+
+@pytest.mark.parametrize(
+    ("gateway", "endpoints"),
+    [
+        (
+            "kling",
+            ["text2video", "image2video", "text-to-video/kling-3.0-turbo", "image-to-video/kling-3.0-turbo"],
+        ),
+        ("apixo", ["kling-2-6", "kling-3-0-std", "kling-3-0-turbo"]),
+        ("fal", ["fal-ai/kling-video", "kling/v4", "fal-ai/kling-video.v2_x-1"]),
+        ("rivya", []),
+    ],
+)
+def test_the_endpoints_a_gateway_gives_its_jobs_are_accepted(gateway: str, endpoints: list[str]) -> None:
+    gw = get_gateway(gateway)
+    for given in endpoints:
+        assert gw.check_endpoint(given) == given
+        gw.build_status("t1", given)
+    for none in (None, "", "None"):  # "None": what a template renders from a result without one
+        assert gw.check_endpoint(none) is None
+
+
+def test_the_sensor_reads_an_endpoint_rendered_as_none_as_no_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sensor = KlingTaskSensor(
+        task_id="s", kling_conn_id=conn(monkeypatch, "apixo"), kling_task_id="t1", endpoint="None"
+    )
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.get("http://gateway.test/api/v1/statusTask/kling-2-6").respond(
+            json={"code": 200, "data": {"taskId": "t1", "state": "running"}}
+        )
+        assert sensor.poke(context()) is False
+    assert route.call_count == 1 and sensor.endpoint is None
+
+
+# ------------------------------------------------------------------------------------ 8. operator
+@pytest.mark.parametrize(
+    "base", ["ftp://x", "x", "https://", "//cdn.test/v", "https://a b.test", 5, ["https://x"]]
+)
+def test_a_video_link_base_that_is_no_http_url_is_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sent: Sent, base: Any
+) -> None:
+    allowed = "an http(s):// URL with a host"
+    with pytest.raises(AirflowFailException) as info:
+        run_operator(monkeypatch, "fal", prompt="a cat", download_to=str(tmp_path), video_link_base=base)
+    refused(info, "video_link_base", base, allowed)
+    assert "KlingGenerateOperator" in str(info.value)
+    sensor = KlingTaskSensor(
+        task_id="s", kling_conn_id=conn(monkeypatch, "fal"), kling_task_id="t1",
+        download_to=str(tmp_path), video_link_base=base, deferrable=False,
+    )  # fmt: skip
+    with pytest.raises(AirflowFailException) as info:
+        sensor.poke(context())
+    refused(info, "video_link_base", base, allowed)
+    assert sent == []
+
+
+@pytest.mark.parametrize("extra", [[], "", 0, False, ["watermark"], "{}"], ids=repr)
+def test_an_extra_that_is_no_dict_is_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, extra: Any
+) -> None:
+    """``extra=[]`` (or another empty non-dict) was read as "no extra" and the job submitted."""
+    with pytest.raises(AirflowFailException) as info:
+        run_operator(monkeypatch, "fal", prompt="a cat", extra=extra)
+    refused(info, "extra", extra, "a dict of gateway-specific fields")
+    assert sent == []
+
+
+# ------------------------------------------------------------------------------------ 9. connection
+@pytest.mark.parametrize(
+    ("extra", "field", "allowed"),
+    [
+        ({"first_poll_delay": "nan"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": math.nan}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": "inf"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": -1}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": True}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": "soon"}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"first_poll_delay": [1]}, "extra.first_poll_delay", "a finite number of seconds >= 0"),
+        ({"timeout": True}, "extra.timeout", "a finite number of seconds > 0"),
+        ({"max_retries": True}, "extra.max_retries", "a whole number >= 0"),
+        ({"max_retries": "-inf"}, "extra.max_retries", "a whole number >= 0"),
+        ({"verify": 5}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": 0}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": 1.5}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": []}, "extra.verify", "true, false or the path of a readable CA bundle"),
+        ({"verify": {"ca": "x"}}, "extra.verify", "true, false or the path of a readable CA bundle"),
+    ],
+    ids=repr,
+)
+def test_connection_settings_that_cannot_work_are_refused_before_the_submit(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, extra: dict[str, Any], field: str, allowed: str
+) -> None:
+    with pytest.raises(AirflowFailException) as info:
+        KlingGenerateOperator(
+            task_id="t", kling_conn_id=conn(monkeypatch, "fal", **extra), prompt="a cat", deferrable=False
+        ).execute(context())
+    (value,) = extra.values()
+    refused(info, field, value, allowed)
+    assert sent == []
+
+
+def test_connection_poll_settings_that_work_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk import BaseHook
+
+    for given, read in (("2.5", 2.5), (0, 0.0), ("", None), (None, None)):
+        conn(monkeypatch, "fal", first_poll_delay=given, verify=None)
+        settings = ConnectionSettings.from_connection(BaseHook.get_connection("kling_fal"))
+        assert (settings.first_poll_delay, settings.verify) == (read, True)
