@@ -354,12 +354,7 @@ def test_an_endpoint_the_gateway_never_gives_a_job_is_refused_before_any_request
 ) -> None:
     """The sensor, the hook (status, cancel), the trigger and fal's URL builders refuse it: it was
     polled as ``text2video`` (official API), as the connection's model (APIXO), ignored, or put
-    into the URL path as given (fal)."""
-    import asyncio
-    import time
-
-    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
-
+    into the URL path as given (fal); the trigger's refusal is the test below."""
     allowed = ENDPOINTS_ALLOWED.get(gateway, BY_ID_ALONE)
     conn_id = conn(monkeypatch, gateway)
     for deferrable in (False, True):
@@ -379,10 +374,28 @@ def test_an_endpoint_the_gateway_never_gives_a_job_is_refused_before_any_request
         with pytest.raises(KlingValidationError) as info:
             hook.cancel_task("t1", endpoint)
         refused(info, "endpoint", endpoint, allowed)
+    assert sent == []
+
+
+@pytest.mark.parametrize("gateway", GATEWAY_NAMES)
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS, ids=repr)
+async def test_the_trigger_refuses_an_endpoint_the_gateway_never_gives_a_job(
+    monkeypatch: pytest.MonkeyPatch, sent: Sent, gateway: str, endpoint: Any
+) -> None:
+    """The same refusal from ``KlingTaskTrigger``, as one error event (an async test: on Airflow 3.1
+    the conftest gives it a triggerer's channel for the connection lookup)."""
+    import time
+
+    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+
+    allowed = ENDPOINTS_ALLOWED.get(gateway, BY_ID_ALONE)
     trigger = KlingTaskTrigger(
-        kling_conn_id=conn_id, kling_task_id="t1", endpoint=endpoint, deadline=time.time() + 30
+        kling_conn_id=conn(monkeypatch, gateway),
+        kling_task_id="t1",
+        endpoint=endpoint,
+        deadline=time.time() + 30,
     )
-    event = asyncio.run(first_event(trigger))
+    event = await first_event(trigger)
     error = event.get("error") or {}
     assert event["status"] == "error" and error.get("kind") == "validation", event
     said = allowed if isinstance(endpoint, str) else "a non-empty string or None"  # the kwargs check
