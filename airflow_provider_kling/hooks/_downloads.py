@@ -33,7 +33,6 @@ from contextlib import contextmanager, suppress
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,6 +42,7 @@ from airflow_provider_kling.exceptions import (
     KlingValidationError,
 )
 from airflow_provider_kling.gateways.base import http_error
+from airflow_provider_kling.gateways.capabilities import is_http_url
 from airflow_provider_kling.hooks._transport import http_client, shown_url, to_response, transport_error
 
 T = TypeVar("T")
@@ -137,18 +137,11 @@ BYTE_CAPS = "a positive integer (bytes)"
 def check_url(url: Any, gateway: str) -> None:
     """Only http(s) URLs are fetched: an empty string, a relative path, ``ftp://`` or ``file://``
     (which would read a local file) is a :class:`KlingValidationError` naming ``url``."""
-    why = ""
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            why = "not an http(s) URL with a host"
-        elif any(c.isspace() for c in url):
-            why = "white space in the URL"
-    except ValueError as exc:  # an unbalanced IPv6 bracket, a port that is not a number
-        why = str(exc)
-    if why:
+    if not (isinstance(url, str) and is_http_url(url)):
         shown = shown_url(url) if isinstance(url, str) else url
-        raise KlingValidationError.for_field(gateway, "url", shown, RESULT_URLS, reason=why)
+        raise KlingValidationError.for_field(
+            gateway, "url", shown, RESULT_URLS, reason="not an http(s) URL with a host"
+        )
 
 
 def check_max_bytes(value: Any, field: str, gateway: str | None = None, by: str = "the download") -> int:
